@@ -1,0 +1,136 @@
+/**
+ * Assignment: flag + evaluation context → arm, variant, value, reason and
+ * metadata. Everything that does not depend on the key is computed once per
+ * snapshot by `compileFlag`; `assign` itself only checks scope, hashes the
+ * stickiness value and picks a precomputed outcome. It never throws.
+ */
+import { bucketOf, prepareSalt, type Salt } from "./bucket";
+import type { Arm, FlagValue } from "./manifest";
+import { servedWeight } from "./rollout";
+import type { SnapshotFlag } from "./snapshot";
+import { compileScope, inScope, type CompiledScope } from "./scope";
+
+/** OFREP evaluation reasons Rampart uses. */
+export type Reason = "SPLIT" | "STATIC" | "DEFAULT" | "DISABLED";
+export type Metadata = Readonly<Record<string, string | number | boolean>>;
+export type EvaluationContext = Readonly<Record<string, unknown>>;
+
+export interface Served {
+  readonly ok: true;
+  readonly key: string;
+  readonly arm: Arm;
+  readonly variant: Arm;
+  readonly value: FlagValue;
+  readonly reason: Reason;
+  /** The key's bucket in [0, 10000) when the stage split traffic; null otherwise. */
+  readonly bucket: number | null;
+  /** arm, status, stage, weight, generation, configVersion, shadow/forced when true, pin.NAME. */
+  readonly metadata: Metadata;
+}
+
+export interface NotServed {
+  readonly ok: false;
+  readonly key: string;
+  readonly errorCode: "TARGETING_KEY_MISSING" | "INVALID_CONTEXT";
+  readonly message: string;
+}
+
+export type Assignment = Served | NotServed;
+
+export interface CompiledFlag {
+  readonly key: string;
+  readonly source: SnapshotFlag;
+  readonly stickiness: string;
+  readonly salt: Salt;
+  readonly scope: CompiledScope | null;
+  readonly weightBp: number;
+  /** Outcomes that do not depend on the key, picked by `assign`. */
+  readonly disabled: Served;
+  readonly outOfScope: Served;
+  readonly fixed: Served | null;
+  readonly split: { readonly baseline: Served; readonly candidate: Served };
+  readonly missingKey: NotServed;
+  readonly invalidKey: NotServed;
+}
+
+/** Precomputes everything about a flag that is the same for every key. */
+export function compileFlag(flag: SnapshotFlag, configVersion: number): CompiledFlag {
+  const { state } = flag;
+  const { weightBp, shadow } = servedWeight(state, flag.stages);
+  const baseMeta = (arm: Arm, extra: Record<string, boolean>): Metadata => {
+    const meta: Record<string, string | number | boolean> = {
+      arm,
+      status: state.status,
+      stage: state.stageIndex,
+      weight: weightBp / 100,
+      generation: state.generation,
+      configVersion,
+      ...extra,
+    };
+    for (const [name, value] of Object.entries(flag.pins[arm] ?? {})) meta[`pin.${name}`] = value;
+    return Object.freeze(meta);
+  };
+  const outcome = (arm: Arm, reason: Reason, extra: Record<string, boolean> = {}): Served =>
+    Object.freeze({
+      ok: true as const,
+      key: flag.key,
+      arm,
+      variant: arm,
+      value: flag.variants[arm] as FlagValue,
+      reason,
+      bucket: null,
+      metadata: baseMeta(arm, extra),
+    });
+
+  let fixed: Served | null = null;
+  if (state.forced) fixed = outcome(state.forced, "STATIC", { forced: true });
+  else if (weightBp <= 0) fixed = outcome("baseline", "STATIC", shadow ? { shadow: true } : {});
+  else if (weightBp >= 10_000) fixed = outcome("candidate", "STATIC");
+
+  const notServed = (errorCode: NotServed["errorCode"], message: string): NotServed =>
+    Object.freeze({ ok: false as const, key: flag.key, errorCode, message });
+
+  return {
+    key: flag.key,
+    source: flag,
+    stickiness: flag.stickiness,
+    salt: prepareSalt(flag.salt),
+    scope: flag.scope ? compileScope(flag.scope) : null,
+    weightBp,
+    disabled: outcome("baseline", "DISABLED"),
+    outOfScope: outcome("baseline", "DEFAULT"),
+    fixed,
+    split: { baseline: outcome("baseline", "SPLIT"), candidate: outcome("candidate", "SPLIT") },
+    missingKey: notServed(
+      "TARGETING_KEY_MISSING",
+      `flag "${flag.key}" splits traffic and needs the context attribute "${flag.stickiness}"`,
+    ),
+    invalidKey: notServed("INVALID_CONTEXT", `context attribute "${flag.stickiness}" must be a string or a number`),
+  };
+}
+
+/** Assigns a context to an arm of a compiled flag. */
+export function assign(flag: CompiledFlag, context: EvaluationContext): Assignment {
+  if (flag.source.state.status === "killed") return flag.disabled;
+  if (flag.scope !== null && !inScope(flag.scope, context)) return flag.outOfScope;
+  if (flag.fixed !== null) return flag.fixed;
+  const raw = context[flag.stickiness];
+  let stickinessValue: string;
+  if (typeof raw === "string") stickinessValue = raw;
+  else if (typeof raw === "number" && Number.isFinite(raw)) stickinessValue = String(raw);
+  else if (raw === undefined || raw === null) return flag.missingKey;
+  else return flag.invalidKey;
+  if (stickinessValue === "") return flag.missingKey;
+  const bucket = bucketOf(flag.salt, stickinessValue);
+  const template = bucket < flag.weightBp ? flag.split.candidate : flag.split.baseline;
+  return {
+    ok: true,
+    key: template.key,
+    arm: template.arm,
+    variant: template.variant,
+    value: template.value,
+    reason: "SPLIT",
+    bucket,
+    metadata: template.metadata,
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * The flag spec: the zod schema is the source of truth, and every type of a
+ * flag is inferred from it. `FlagSpecSchema` parses what an operator writes
+ * (JSON or YAML, already decoded) into a `FlagSpec` whose durations are
+ * milliseconds and whose amounts are numbers in the unit their gate compares in.
+ */
+import { z } from "zod";
+import {
+  AbortRuleSchema,
+  BUILT_IN_METRICS,
+  DurationSchema,
+  GateSchema,
+  MetricDefinitionSchema,
+  MetricNameSchema,
+} from "./gate-spec";
+
+/** OFREP clients do not URL-encode keys, so keys stay within this alphabet. */
+export const FLAG_KEY_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+export const FlagKeySchema = z
+  .string()
+  .regex(FLAG_KEY_PATTERN, "flag keys use only A-Z a-z 0-9 . _ - (1–128 characters)");
+
+export const FLAG_TYPES = ["boolean", "string", "number", "object"] as const;
+export type FlagType = (typeof FLAG_TYPES)[number];
+
+export const ARMS = ["baseline", "candidate"] as const;
+export const ArmSchema = z.enum(ARMS);
+export type Arm = z.infer<typeof ArmSchema>;
+
+const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
+);
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type FlagValue = string | number | boolean | { [key: string]: JsonValue };
+
+const PinNameSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, "pin names are UPPER_SNAKE_CASE");
+const PinsSchema = z.record(
+  PinNameSchema,
+  z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v)),
+);
+
+const ScopeRuleSchema = z.strictObject({
+  attribute: z.string().min(1).max(128),
+  op: z.enum(["in", "not_in"]),
+  values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).max(1000),
+});
+
+const ScopeListSchema = z.array(z.string().min(1).max(256)).min(1).max(1000);
+
+export const ScopeSchema = z.strictObject({
+  /** Matched against the context attribute `tenant`; `all` or `*` means any tenant. */
+  tenants: ScopeListSchema.optional(),
+  /** Matched against the context attribute `region`; `all` or `*` means any region. */
+  regions: ScopeListSchema.optional(),
+  rules: z.array(ScopeRuleSchema).max(32).optional(),
+});
+export type Scope = z.infer<typeof ScopeSchema>;
+
+export const StageSchema = z.strictObject({
+  weight: z
+    .number()
+    .min(0, "must be 0..100")
+    .max(100, "must be 0..100")
+    .refine((w) => Number.isInteger(Math.round(w * 100)) && Math.abs(w * 100 - Math.round(w * 100)) < 1e-9, "at most two decimals (basis points)"),
+  shadow: z.boolean().default(false),
+  hold: DurationSchema.optional(),
+  minSamples: z.int().min(1).optional(),
+});
+export type Stage = z.infer<typeof StageSchema>;
+
+export const RolloutSchema = z.strictObject({
+  window: DurationSchema.default(3_600_000),
+  healthyWindowsToPromote: z.int().min(1).max(1000).default(2),
+  stages: z.array(StageSchema).min(1).max(20),
+});
+export type Rollout = z.infer<typeof RolloutSchema>;
+
+const FlagSpecObjectSchema = z.strictObject({
+  key: FlagKeySchema,
+  description: z.string().max(2000).optional(),
+  type: z.enum(FLAG_TYPES),
+  variants: z.strictObject({ baseline: JsonValueSchema, candidate: JsonValueSchema }),
+  pins: z.strictObject({ baseline: PinsSchema.optional(), candidate: PinsSchema.optional() }).default({}),
+  stickiness: z.string().min(1).max(128).default("targetingKey"),
+  salt: z.string().max(256).optional(),
+  scope: ScopeSchema.optional(),
+  exposures: z.enum(["served", "events"]).default("served"),
+  rollout: RolloutSchema,
+  metrics: z.record(MetricNameSchema, MetricDefinitionSchema).default({}),
+  gates: z.array(GateSchema).max(32).default([]),
+  abort: z.array(AbortRuleSchema).max(16).default([]),
+});
+
+/** A parsed, validated flag spec. */
+export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
+  for (const arm of ARMS) {
+    const problem = valueTypeProblem(spec.type, spec.variants[arm]);
+    if (problem) ctx.addIssue({ code: "custom", path: ["variants", arm], message: problem });
+  }
+  checkStages(spec.rollout.stages, ctx);
+  const known = new Set<string>([...BUILT_IN_METRICS, ...Object.keys(spec.metrics)]);
+  for (const name of Object.keys(spec.metrics)) {
+    if ((BUILT_IN_METRICS as readonly string[]).includes(name)) {
+      ctx.addIssue({ code: "custom", path: ["metrics", name], message: `${name} is built in; pick another name` });
+    }
+  }
+  const unknownMetric = (metric: string) =>
+    `unknown metric "${metric}": define it under \`metrics\` or use a built-in (${BUILT_IN_METRICS.join(", ")})`;
+  spec.gates.forEach((gate, i) => {
+    if (!known.has(gate.metric)) ctx.addIssue({ code: "custom", path: ["gates", i, "metric"], message: unknownMetric(gate.metric) });
+  });
+  spec.abort.forEach((rule, i) => {
+    if (!known.has(rule.metric)) ctx.addIssue({ code: "custom", path: ["abort", i, "metric"], message: unknownMetric(rule.metric) });
+  });
+});
+export type FlagSpec = z.infer<typeof FlagSpecSchema>;
+/** What an operator writes, before units are parsed. */
+export type FlagSpecInput = z.input<typeof FlagSpecSchema>;
+
+function valueTypeProblem(type: FlagType, value: JsonValue): string | null {
+  if (type === "object") {
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? null : "must be an object (type: object)";
+  }
+  if (type === "number" && typeof value === "number") return Number.isFinite(value) ? null : "must be a finite number";
+  return typeof value === type ? null : `must be a ${type} (type: ${type})`;
+}
+
+/** A rollout may open with one shadow stage, then climbs strictly and ends at 100%. */
+function checkStages(stages: readonly Stage[], ctx: z.RefinementCtx): void {
+  stages.forEach((stage, i) => {
+    const path = ["rollout", "stages", i];
+    if (stage.shadow && i !== 0) {
+      ctx.addIssue({ code: "custom", path: [...path, "shadow"], message: "only the first stage can be a shadow stage" });
+    }
+    if (stage.shadow && stage.weight !== 0) {
+      ctx.addIssue({ code: "custom", path: [...path, "weight"], message: "a shadow stage serves the baseline to everyone: its weight must be 0" });
+    }
+    if (!stage.shadow && stage.weight === 0) {
+      ctx.addIssue({ code: "custom", path: [...path, "weight"], message: "a weight-0 stage must be a shadow stage (shadow: true)" });
+    }
+    const previous = stages[i - 1];
+    if (previous && stage.weight <= previous.weight) {
+      ctx.addIssue({ code: "custom", path: [...path, "weight"], message: `must be above the previous stage's ${previous.weight}` });
+    }
+  });
+  const last = stages[stages.length - 1];
+  if (last && last.weight !== 100) {
+    ctx.addIssue({ code: "custom", path: ["rollout", "stages", stages.length - 1, "weight"], message: "the last stage must be 100: a rollout ends with everyone in scope on the candidate" });
+  }
+}
+
+/** A multi-flag manifest: `flags: [...]`. */
+export const ManifestSchema = z
+  .strictObject({ flags: z.array(FlagSpecSchema).max(1000) })
+  .superRefine((manifest, ctx) => {
+    const seen = new Map<string, number>();
+    manifest.flags.forEach((flag, i) => {
+      const first = seen.get(flag.key);
+      if (first !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["flags", i, "key"], message: `duplicate key "${flag.key}" (also flags[${first}])` });
+      } else seen.set(flag.key, i);
+    });
+  });
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** The salt that bucketing hashes with: the flag key unless the spec shares one on purpose. */
+export function saltOf(spec: Pick<FlagSpec, "key" | "salt">): string {
+  return spec.salt ?? spec.key;
+}

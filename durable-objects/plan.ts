@@ -1,0 +1,34 @@
+/** The diff between stored flags and a set of specs: what a PUT or a manifest would change. */
+import { canonicalJson } from "../core/canonical";
+import { candidateIdentity } from "../core/generation";
+import type { FlagSpec } from "../core/manifest";
+
+export interface PlanEntry {
+  key: string;
+  change: "create" | "update" | "unchanged" | "delete";
+  /** Top-level spec fields that differ (for updates). */
+  fields?: string[];
+  /** True when the update changes the candidate and so starts a new generation. */
+  newGeneration?: boolean;
+}
+
+export function planChanges(rows: readonly { key: string; spec: string }[], specs: readonly FlagSpec[], prune: boolean): PlanEntry[] {
+  const stored = new Map(rows.map((r) => [r.key, JSON.parse(r.spec) as FlagSpec]));
+  const plan: PlanEntry[] = specs.map((spec) => {
+    const before = stored.get(spec.key);
+    if (!before) return { key: spec.key, change: "create" };
+    const fields = changedFields(before, spec);
+    if (fields.length === 0) return { key: spec.key, change: "unchanged" };
+    return { key: spec.key, change: "update", fields, newGeneration: candidateIdentity(before) !== candidateIdentity(spec) };
+  });
+  if (prune) {
+    const wanted = new Set(specs.map((s) => s.key));
+    for (const key of stored.keys()) if (!wanted.has(key)) plan.push({ key, change: "delete" });
+  }
+  return plan;
+}
+
+function changedFields(before: FlagSpec, after: FlagSpec): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => canonicalJson((before as Record<string, unknown>)[k]) !== canonicalJson((after as Record<string, unknown>)[k])).sort();
+}

@@ -1,0 +1,326 @@
+/**
+ * RegistryDO: the single writer of flag specs, the flag index and the audit
+ * log. It composes the snapshot from each flag's spec and the latest rollout
+ * state its FlagDO reported, writes it to KV under an immutable versioned
+ * key, and keeps the small head (version + ETag) that edges poll.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { canonicalJson, fingerprint } from "../core/canonical";
+import type { Decision } from "../core/decision";
+import type { FlagSpec } from "../core/manifest";
+import { RolloutStateSchema, servedWeight, type RolloutState } from "../core/rollout";
+import { snapshotFlagOf, snapshotStorageKey, type Snapshot, type SnapshotHead } from "../core/snapshot";
+import { flagStub } from "./flag-stub";
+import { planChanges, type PlanEntry } from "./plan";
+import { Serializer, Sql } from "./sql";
+
+/** How long superseded snapshots stay readable in KV (edges only read the newest). */
+const SNAPSHOT_KV_TTL_S = 86_400;
+/** Flags whose FlagDO the cron asks for its state per tick (bounded subrequests). */
+export const RECONCILE_BATCH = 25;
+
+export interface SpecEntry {
+  /** What the operator wrote (JSON or YAML decoded), kept for display and round trips. */
+  raw: unknown;
+  spec: FlagSpec;
+}
+
+export interface FlagSummary {
+  key: string;
+  description: string | null;
+  type: FlagSpec["type"];
+  status: RolloutState["status"];
+  stage: number;
+  weight: number;
+  generation: number;
+  forced: RolloutState["forced"];
+  specVersion: number;
+  updatedAt: number;
+}
+
+export interface FlagRecord {
+  key: string;
+  spec: unknown;
+  specHash: string;
+  specVersion: number;
+  state: RolloutState;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  flag: string | null;
+  specHash: string | null;
+  detail: unknown;
+}
+
+interface FlagRow extends Record<string, string | number | null> {
+  key: string;
+  raw: string;
+  spec: string;
+  spec_hash: string;
+  spec_version: number;
+  state: string;
+  state_version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export class RegistryDO extends DurableObject<Env> {
+  private readonly sql: Sql;
+  private readonly writes = new Serializer();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = new Sql(ctx.storage);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.sql.run("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+      this.sql.run(`CREATE TABLE IF NOT EXISTS flags (
+        key TEXT PRIMARY KEY, raw TEXT NOT NULL, spec TEXT NOT NULL, spec_hash TEXT NOT NULL,
+        spec_version INTEGER NOT NULL, state TEXT NOT NULL, state_version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
+      this.sql.run(`CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        flag TEXT, spec_hash TEXT, detail TEXT NOT NULL)`);
+      this.sql.run(`CREATE TABLE IF NOT EXISTS snapshot (
+        id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, etag TEXT NOT NULL, body TEXT NOT NULL)`);
+      if (this.sql.first("SELECT id FROM snapshot WHERE id = 1") === null) {
+        // An empty registry still publishes: edges then answer FLAG_NOT_FOUND, not "no snapshot".
+        const snapshot = this.compose(1, 0);
+        this.sql.run("INSERT INTO snapshot (id, version, etag, body) VALUES (1, ?, ?, ?)", 1, snapshot.etag, JSON.stringify(snapshot));
+      }
+    });
+  }
+
+  async getHead(): Promise<SnapshotHead> {
+    const row = this.sql.first<{ version: number; etag: string }>("SELECT version, etag FROM snapshot WHERE id = 1");
+    return { version: row?.version ?? 0, etag: row?.etag ?? '"0"' };
+  }
+
+  /** The latest snapshot as JSON text (edges parse and validate it once). */
+  async getSnapshotJson(): Promise<string> {
+    const row = this.sql.first<{ body: string }>("SELECT body FROM snapshot WHERE id = 1");
+    if (row === null) throw new Error("registry has no snapshot");
+    return row.body;
+  }
+
+  async listFlags(): Promise<FlagSummary[]> {
+    return this.rows().map((row) => {
+      const spec = JSON.parse(row.spec) as FlagSpec;
+      const state = RolloutStateSchema.parse(JSON.parse(row.state));
+      return {
+        key: row.key,
+        description: spec.description ?? null,
+        type: spec.type,
+        status: state.status,
+        stage: state.stageIndex,
+        weight: servedWeight(state, spec.rollout.stages).weightBp / 100,
+        generation: state.generation,
+        forced: state.forced,
+        specVersion: row.spec_version,
+        updatedAt: row.updated_at,
+      };
+    });
+  }
+
+  async getFlag(key: string): Promise<FlagRecord | null> {
+    const row = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", key);
+    if (row === null) return null;
+    return {
+      key: row.key,
+      spec: JSON.parse(row.raw) as unknown,
+      specHash: row.spec_hash,
+      specVersion: row.spec_version,
+      state: RolloutStateSchema.parse(JSON.parse(row.state)),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  /** Creates or replaces one flag and publishes. */
+  async putFlag(entry: SpecEntry, actor: string, now: number): Promise<{ created: boolean; changed: boolean; state: RolloutState; specVersion: number }> {
+    return this.writes.run(async () => {
+      const [plan] = planChanges(this.rows(), [entry.spec], false);
+      const created = plan?.change === "create";
+      const changed = plan?.change !== "unchanged";
+      if (changed) {
+        await this.storeSpec(entry, actor, now, "put");
+        await this.publish(now);
+      }
+      const record = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", entry.spec.key);
+      if (record === null) throw new Error(`flag ${entry.spec.key} vanished while being written`);
+      return { created, changed, state: RolloutStateSchema.parse(JSON.parse(record.state)), specVersion: record.spec_version };
+    });
+  }
+
+  /** Deletes a flag; its FlagDO keeps its decision log and generation counter. */
+  async deleteFlag(key: string, actor: string, now: number): Promise<boolean> {
+    return this.writes.run(async () => {
+      const row = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", key);
+      if (row === null) return false;
+      await this.removeFlag(row, actor, now);
+      await this.publish(now);
+      return true;
+    });
+  }
+
+  /** What applying a manifest would change, without changing it. */
+  async planManifest(specs: FlagSpec[], prune: boolean): Promise<PlanEntry[]> {
+    return planChanges(this.rows(), specs, prune);
+  }
+
+  /** Applies a manifest: every changed flag is configured, then one snapshot is published. */
+  async applyManifest(entries: SpecEntry[], prune: boolean, actor: string, now: number): Promise<PlanEntry[]> {
+    return this.writes.run(async () => {
+      const rows = this.rows();
+      const plan = planChanges(rows, entries.map((e) => e.spec), prune);
+      const byKey = new Map(entries.map((e) => [e.spec.key, e]));
+      for (const item of plan) {
+        const entry = byKey.get(item.key);
+        if ((item.change === "create" || item.change === "update") && entry) await this.storeSpec(entry, actor, now, "manifest");
+        const row = rows.find((r) => r.key === item.key);
+        if (item.change === "delete" && row) await this.removeFlag(row, actor, now);
+      }
+      if (plan.some((p) => p.change !== "unchanged")) await this.publish(now);
+      return plan;
+    });
+  }
+
+  /** A FlagDO reports its state. Stale or replayed reports (version not newer) change nothing. */
+  async reportState(key: string, state: RolloutState, decision: Decision | null): Promise<{ applied: boolean }> {
+    return this.writes.run(async () => {
+      const applied = this.applyState(key, state, decision);
+      if (applied) await this.publish(state.updatedAt);
+      return { applied };
+    });
+  }
+
+  async auditLog(limit: number): Promise<AuditEntry[]> {
+    return this.sql.all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", limit).map((r) => ({
+      id: Number(r["id"]),
+      at: Number(r["at"]),
+      actor: String(r["actor"]),
+      action: String(r["action"]),
+      flag: r["flag"] === null ? null : String(r["flag"]),
+      specHash: r["spec_hash"] === null ? null : String(r["spec_hash"]),
+      detail: JSON.parse(String(r["detail"])) as unknown,
+    }));
+  }
+
+  /**
+   * Cron: asks a bounded batch of FlagDOs (round robin) for their state and
+   * takes any report the registry missed; republishes if a publish was cut short.
+   */
+  async reconcile(now: number): Promise<{ checked: number; updated: number }> {
+    return this.writes.run(async () => {
+      const keys = this.sql.all<{ key: string }>("SELECT key FROM flags ORDER BY key").map((r) => r.key);
+      const cursor = Number(this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'reconcile_cursor'")?.v ?? 0);
+      const batch = keys.length <= RECONCILE_BATCH ? keys : Array.from({ length: RECONCILE_BATCH }, (_, i) => keys[(cursor + i) % keys.length] ?? "");
+      let updated = 0;
+      for (const key of batch) {
+        try {
+          const view = await flagStub(this.env, key).view();
+          if (view && view.configured && this.applyState(key, view.state, null)) updated++;
+        } catch (error) {
+          console.error(`reconcile: flag ${key} did not answer`, error);
+        }
+      }
+      this.sql.run("INSERT INTO meta (k, v) VALUES ('reconcile_cursor', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", String((cursor + batch.length) % Math.max(1, keys.length)));
+      const dirty = this.sql.first("SELECT v FROM meta WHERE k = 'dirty'") !== null;
+      if (updated > 0 || dirty) await this.publish(now);
+      return { checked: batch.length, updated };
+    });
+  }
+
+  private rows(): FlagRow[] {
+    return this.sql.all<FlagRow>("SELECT * FROM flags ORDER BY key");
+  }
+
+  private applyState(key: string, state: RolloutState, decision: Decision | null): boolean {
+    const row = this.sql.first<{ state_version: number }>("SELECT state_version FROM flags WHERE key = ?", key);
+    if (row === null || state.version <= row.state_version) return false;
+    this.sql.transaction(() => {
+      this.sql.run("UPDATE flags SET state = ?, state_version = ? WHERE key = ?", JSON.stringify(state), state.version, key);
+      this.audit(state.updatedAt, decision?.actor ?? "flag", decision?.action ?? "state", key, null, { state, decision });
+      this.markDirty();
+    });
+    return true;
+  }
+
+  private async storeSpec(entry: SpecEntry, actor: string, now: number, via: string): Promise<void> {
+    const { spec } = entry;
+    const { state, candidateChanged } = await flagStub(this.env, spec.key).configure(spec, now);
+    const specHash = await sha256Hex(canonicalJson(spec));
+    this.sql.transaction(() => {
+      const existing = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", spec.key);
+      this.sql.run(
+        `INSERT INTO flags (key, raw, spec, spec_hash, spec_version, state, state_version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET raw = excluded.raw, spec = excluded.spec, spec_hash = excluded.spec_hash,
+           spec_version = excluded.spec_version, state = excluded.state, state_version = excluded.state_version,
+           updated_at = excluded.updated_at`,
+        spec.key, JSON.stringify(entry.raw), JSON.stringify(spec), specHash, (existing?.spec_version ?? 0) + 1,
+        JSON.stringify(state), state.version, existing?.created_at ?? now, now,
+      );
+      this.audit(now, actor, existing ? `${via}:update` : `${via}:create`, spec.key, specHash, {
+        generation: state.generation,
+        newGeneration: candidateChanged,
+      });
+      this.markDirty();
+    });
+  }
+
+  private async removeFlag(row: FlagRow, actor: string, now: number): Promise<void> {
+    await flagStub(this.env, row.key).retire();
+    this.sql.transaction(() => {
+      this.sql.run("DELETE FROM flags WHERE key = ?", row.key);
+      this.audit(now, actor, "delete", row.key, row.spec_hash, {});
+      this.markDirty();
+    });
+  }
+
+  private audit(at: number, actor: string, action: string, flag: string | null, specHash: string | null, detail: unknown): void {
+    this.sql.run(
+      "INSERT INTO audit (at, actor, action, flag, spec_hash, detail) VALUES (?, ?, ?, ?, ?, ?)",
+      at, actor, action, flag, specHash, JSON.stringify(detail),
+    );
+  }
+
+  private markDirty(): void {
+    this.sql.run("INSERT INTO meta (k, v) VALUES ('dirty', '1') ON CONFLICT (k) DO NOTHING");
+  }
+
+  private compose(version: number, now: number): Snapshot {
+    const flags = this.rows().map((row) =>
+      snapshotFlagOf(JSON.parse(row.spec) as FlagSpec, RolloutStateSchema.parse(JSON.parse(row.state)), row.spec_version),
+    );
+    const etag = `"${version}-${fingerprint(JSON.stringify(flags))}"`;
+    return { version, etag, publishedAt: now, flags };
+  }
+
+  /** Writes the next snapshot to KV (immutable key), then moves the head to it. */
+  private async publish(now: number): Promise<void> {
+    const head = await this.getHead();
+    const snapshot = this.compose(head.version + 1, now);
+    const body = JSON.stringify(snapshot);
+    try {
+      await this.env.SNAPSHOTS.put(snapshotStorageKey(snapshot), body, { expirationTtl: SNAPSHOT_KV_TTL_S });
+    } catch (error) {
+      // Edges fall back to the registry when KV lacks a version; publishing goes on.
+      console.error(`snapshot ${snapshot.version}: KV write failed`, error);
+    }
+    this.sql.transaction(() => {
+      this.sql.run("UPDATE snapshot SET version = ?, etag = ?, body = ? WHERE id = 1", snapshot.version, snapshot.etag, body);
+      this.sql.run("DELETE FROM meta WHERE k = 'dirty'");
+    });
+  }
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

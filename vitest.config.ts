@@ -1,0 +1,40 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Small propagation timings so that tests can wait out the documented bound quickly.
+export const TEST_BINDINGS = {
+  ADMIN_TOKEN: "test-admin-token",
+  READ_TOKEN: "test-read-token",
+  HEAD_TTL_MS: "150",
+  REFRESH_MS: "50",
+  MAX_STALE_MS: "200",
+  LOAD_TIMEOUT_MS: "1000",
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: "core", environment: "node", include: ["test/core/**/*.test.ts"] },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: TEST_BINDINGS },
+          }),
+        ],
+        test: { name: "workers", include: ["test/worker/**/*.test.ts"] },
+      },
+      {
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,44 @@
+/** Runtime settings from `[vars]` and secrets, parsed once per isolate. */
+import { z } from "zod";
+import { summarizeIssues, toIssues } from "../core/issues";
+
+const Millis = (fallback: number) => z.coerce.number().int().min(1).max(600_000).default(fallback);
+
+const SettingsSchema = z.object({
+  HEAD_TTL_MS: Millis(2_000),
+  REFRESH_MS: Millis(1_000),
+  MAX_STALE_MS: Millis(3_000),
+  LOAD_TIMEOUT_MS: Millis(1_000),
+});
+
+export interface Settings {
+  /** How long a location's cached head (snapshot version) is trusted. */
+  readonly headTtlMs: number;
+  /** Age after which an isolate refreshes in the background while serving what it has. */
+  readonly refreshMs: number;
+  /** Age after which an isolate waits (up to loadTimeoutMs) for a refresh before serving. */
+  readonly maxStaleMs: number;
+  readonly loadTimeoutMs: number;
+}
+
+let cached: { env: Env; settings: Settings } | null = null;
+
+export function settingsOf(env: Env): Settings {
+  if (cached?.env === env) return cached.settings;
+  const parsed = SettingsSchema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid settings: ${summarizeIssues(toIssues(parsed.error.issues))}`);
+  const v = parsed.data;
+  const settings: Settings = {
+    headTtlMs: v.HEAD_TTL_MS,
+    refreshMs: v.REFRESH_MS,
+    maxStaleMs: Math.max(v.MAX_STALE_MS, v.REFRESH_MS),
+    loadTimeoutMs: v.LOAD_TIMEOUT_MS,
+  };
+  cached = { env, settings };
+  return settings;
+}
+
+/** The documented propagation bound: a change is served everywhere within this many ms. */
+export function propagationBoundMs(settings: Settings): number {
+  return settings.headTtlMs + settings.maxStaleMs;
+}

@@ -1,0 +1,113 @@
+/** Admin API: flags, actions, manifests, decisions and the audit log. Bearer-token protected. */
+import { Hono } from "hono";
+import { z } from "zod";
+import { toIssues } from "../../core/issues";
+import { FLAG_KEY_PATTERN, FlagSpecSchema, ManifestSchema, type FlagSpec } from "../../core/manifest";
+import { ActionRequestSchema } from "../../core/rollout";
+import { flagStub } from "../../durable-objects/flag-stub";
+import { registryStub } from "../../durable-objects/registry-stub";
+import { requireAdmin } from "../auth";
+import { readDocument, readJson } from "../body";
+import type { AppEnv } from "../context";
+import { AppError, invalidInput } from "../errors";
+
+function flagKeyParam(key: string): string {
+  if (!FLAG_KEY_PATTERN.test(key)) {
+    throw invalidInput("invalid flag key", [{ path: "key", message: "flag keys use only A-Z a-z 0-9 . _ - (1–128 characters)" }]);
+  }
+  return key;
+}
+
+const notFound = (key: string) => new AppError(404, "not_found", `flag "${key}" does not exist`);
+
+function parseSpec(raw: unknown, pathKey: string): FlagSpec {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw invalidInput("the flag spec must be an object", [{ path: "", message: "expected an object" }]);
+  }
+  const body = raw as Record<string, unknown>;
+  if (body["key"] !== undefined && body["key"] !== pathKey) {
+    throw invalidInput("the spec's key differs from the URL", [{ path: "key", message: `must be "${pathKey}" (the key in the URL) or left out` }]);
+  }
+  const parsed = FlagSpecSchema.safeParse({ ...body, key: pathKey });
+  if (!parsed.success) throw invalidInput("the flag spec is not valid", toIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+const LimitQuery = z.coerce.number().int().min(1).max(500).default(50);
+
+function parseQuery<T>(schema: z.ZodType<T>, value: string | undefined, name: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw invalidInput(`invalid query parameter ${name}`, toIssues(parsed.error.issues, [name]));
+  return parsed.data;
+}
+
+const flag = (value: string | undefined) => value === "1" || value === "true";
+
+export function adminRoutes() {
+  const app = new Hono<AppEnv>();
+  app.use("*", requireAdmin);
+
+  app.get("/flags", async (c) => c.json({ flags: await registryStub(c.env).listFlags() }));
+
+  app.get("/flags/:key", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const record = await registryStub(c.env).getFlag(key);
+    if (!record) throw notFound(key);
+    return c.json(record);
+  });
+
+  app.put("/flags/:key", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const raw = await readDocument(c.req.raw);
+    const spec = parseSpec(raw, key);
+    const result = await registryStub(c.env).putFlag({ raw, spec }, c.get("actor"), Date.now());
+    return c.json({ key, ...result }, result.created ? 201 : 200);
+  });
+
+  app.delete("/flags/:key", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const deleted = await registryStub(c.env).deleteFlag(key, c.get("actor"), Date.now());
+    if (!deleted) throw notFound(key);
+    return c.json({ key, deleted: true });
+  });
+
+  app.post("/flags/:key/actions", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const parsed = ActionRequestSchema.safeParse(await readJson(c.req.raw));
+    if (!parsed.success) throw invalidInput("the action is not valid", toIssues(parsed.error.issues));
+    const result = await flagStub(c.env, key).act(parsed.data, c.get("actor"), Date.now());
+    if (result.ok) return c.json({ key, state: result.state, decision: result.decision, published: result.published });
+    if (result.code === "not_found") throw notFound(key);
+    if (result.code === "invalid_request") throw invalidInput(result.message, [{ path: "variant", message: result.message }]);
+    throw new AppError(409, "invalid_transition", result.message);
+  });
+
+  app.get("/flags/:key/decisions", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
+    const before = parseQuery(z.coerce.number().int().min(1).optional(), c.req.query("before"), "before");
+    const stub = flagStub(c.env, key);
+    if ((await stub.view()) === null) throw notFound(key);
+    return c.json({ key, decisions: await stub.decisions(limit, before) });
+  });
+
+  app.post("/manifest", async (c) => {
+    const raw = await readDocument(c.req.raw);
+    const parsed = ManifestSchema.safeParse(raw);
+    if (!parsed.success) throw invalidInput("the manifest is not valid", toIssues(parsed.error.issues));
+    const dryRun = flag(c.req.query("dryRun"));
+    const prune = flag(c.req.query("prune"));
+    const registry = registryStub(c.env);
+    const rawFlags = (raw as { flags: unknown[] }).flags;
+    const changes = dryRun
+      ? await registry.planManifest(parsed.data.flags, prune)
+      : await registry.applyManifest(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec })), prune, c.get("actor"), Date.now());
+    return c.json({ dryRun, prune, changes });
+  });
+
+  app.get("/audit", async (c) => {
+    const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
+    return c.json({ entries: await registryStub(c.env).auditLog(limit) });
+  });
+  return app;
+}

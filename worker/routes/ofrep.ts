@@ -1,0 +1,128 @@
+/**
+ * OpenFeature Remote Evaluation Protocol: single and bulk evaluation.
+ * Errors use OFREP's own shape (`{key, errorCode, errorDetails}`), every
+ * response is application/json, and no evaluation waits on storage once the
+ * isolate is warm.
+ */
+import { Hono, type Context } from "hono";
+import { cors } from "hono/cors";
+import { assign, type Assignment, type EvaluationContext } from "../../core/assign";
+import { canonicalJson, fingerprint } from "../../core/canonical";
+import type { CompiledSnapshot } from "../../core/compile";
+import { FLAG_KEY_PATTERN } from "../../core/manifest";
+import { OFREP_BODY_LIMIT, readText } from "../body";
+import { AppError } from "../errors";
+import { scheduler, type AppEnv, type Services } from "../context";
+
+type OfrepErrorCode = "PARSE_ERROR" | "TARGETING_KEY_MISSING" | "INVALID_CONTEXT" | "GENERAL" | "FLAG_NOT_FOUND";
+
+class OfrepError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 500 | 503,
+    readonly errorCode: OfrepErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function ofrepError(c: Context, key: string, error: OfrepError): Response {
+  const headers: Record<string, string> = error.status === 503 ? { "Retry-After": "1" } : {};
+  return c.json({ key, errorCode: error.errorCode, errorDetails: error.message }, error.status, headers);
+}
+
+/** The evaluation context of an OFREP request body; OFREP errors for anything malformed. */
+async function readContext(request: Request): Promise<EvaluationContext> {
+  let text: string;
+  try {
+    text = await readText(request, OFREP_BODY_LIMIT);
+  } catch (error) {
+    if (error instanceof AppError) throw new OfrepError(400, "PARSE_ERROR", error.message);
+    throw error;
+  }
+  if (text.trim() === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new OfrepError(400, "PARSE_ERROR", "the body is not valid JSON");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new OfrepError(400, "PARSE_ERROR", 'the body must be a JSON object like {"context": {...}}');
+  }
+  const context = (body as { context?: unknown }).context;
+  if (context === undefined) return {};
+  if (context === null || typeof context !== "object" || Array.isArray(context)) {
+    throw new OfrepError(400, "INVALID_CONTEXT", "context must be an object");
+  }
+  const targetingKey = (context as { targetingKey?: unknown }).targetingKey;
+  if (targetingKey !== undefined && typeof targetingKey !== "string") {
+    throw new OfrepError(400, "INVALID_CONTEXT", "context.targetingKey must be a string");
+  }
+  return context as EvaluationContext;
+}
+
+async function currentSnapshot(c: Context<AppEnv>, services: Services): Promise<CompiledSnapshot> {
+  const served = services.snapshots(c.env).serve(scheduler(c));
+  const snapshot = served instanceof Promise ? await served : served;
+  if (snapshot === null) {
+    throw new OfrepError(503, "GENERAL", "flag configuration is not available yet; use your default and retry");
+  }
+  return snapshot;
+}
+
+function successBody(a: Extract<Assignment, { ok: true }>) {
+  return { key: a.key, value: a.value, reason: a.reason, variant: a.variant, metadata: a.metadata };
+}
+
+export function ofrepRoutes(services: Services) {
+  const app = new Hono<AppEnv>();
+  app.use(
+    "*",
+    cors({
+      origin: "*",
+      allowMethods: ["POST", "OPTIONS"],
+      allowHeaders: ["Content-Type", "If-None-Match", "Authorization"],
+      exposeHeaders: ["ETag"],
+      maxAge: 600,
+    }),
+  );
+
+  app.post("/v1/evaluate/flags/:key", async (c) => {
+    const key = c.req.param("key");
+    try {
+      const context = await readContext(c.req.raw);
+      const snapshot = await currentSnapshot(c, services);
+      const flag = FLAG_KEY_PATTERN.test(key) ? snapshot.flags.get(key) : undefined;
+      if (!flag) throw new OfrepError(404, "FLAG_NOT_FOUND", `flag "${key}" does not exist`);
+      const result = assign(flag, context);
+      if (!result.ok) return ofrepError(c, key, new OfrepError(400, result.errorCode, result.message));
+      return c.json(successBody(result));
+    } catch (error) {
+      if (error instanceof OfrepError) return ofrepError(c, key, error);
+      console.error("evaluation failed", error);
+      return ofrepError(c, key, new OfrepError(500, "GENERAL", "internal error"));
+    }
+  });
+
+  app.post("/v1/evaluate/flags", async (c) => {
+    try {
+      const context = await readContext(c.req.raw);
+      const snapshot = await currentSnapshot(c, services);
+      // The ETag changes when the configuration or the context changes, and only then.
+      const etag = `"${snapshot.version}-${fingerprint(canonicalJson(context))}"`;
+      if (c.req.header("if-none-match") === etag) return c.body(null, 304, { ETag: etag });
+      const flags = [];
+      for (const flag of snapshot.flags.values()) {
+        const result = assign(flag, context);
+        flags.push(result.ok ? successBody(result) : { key: result.key, errorCode: result.errorCode, errorDetails: result.message });
+      }
+      return c.json({ flags }, 200, { ETag: etag });
+    } catch (error) {
+      const failure = error instanceof OfrepError ? error : new OfrepError(500, "GENERAL", "internal error");
+      if (!(error instanceof OfrepError)) console.error("bulk evaluation failed", error);
+      return ofrepError(c, "", failure);
+    }
+  });
+  return app;
+}

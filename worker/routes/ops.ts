@@ -1,0 +1,29 @@
+/** Operations: /health. */
+import { Hono } from "hono";
+import { settingsOf } from "../config";
+import { scheduler, type AppEnv, type Services } from "../context";
+import { RAMPART_VERSION } from "../version";
+
+export function opsRoutes(services: Services) {
+  const app = new Hono<AppEnv>();
+  app.get("/health", async (c) => {
+    const cache = services.snapshots(c.env);
+    const served = cache.serve(scheduler(c));
+    const snapshot = served instanceof Promise ? await served : served;
+    const ageMs = cache.ageMs();
+    const { maxStaleMs, headTtlMs } = settingsOf(c.env);
+    // "stale": serving a last-known-good snapshot older than the propagation bound.
+    const status = snapshot === null ? "unavailable" : ageMs !== null && ageMs > headTtlMs + maxStaleMs ? "stale" : "ok";
+    return c.json(
+      {
+        status,
+        version: RAMPART_VERSION,
+        configVersion: snapshot?.version ?? null,
+        flags: snapshot?.flags.size ?? 0,
+        snapshotAgeMs: ageMs,
+      },
+      snapshot === null ? 503 : 200,
+    );
+  });
+  return app;
+}
