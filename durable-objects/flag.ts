@@ -84,7 +84,9 @@ export class FlagDO extends DurableObject<Env> {
         spec.key, JSON.stringify(spec), identity, JSON.stringify(state),
       );
       if (candidateChanged) {
-        this.logDecision(state, state, now, { action: "new_generation", source: "config", actor: "registry", reason: "candidate changed" });
+        const action = row === null ? "created" : "new_generation";
+        const reason = row === null ? "first configuration" : "the candidate changed (value, pins, stickiness or salt)";
+        this.logDecision(state, state, now, { action, source: "config", actor: "registry", reason });
       }
     });
     return { state, candidateChanged };

@@ -1,0 +1,55 @@
+/** Helpers for tests that drive the worker inside workerd through SELF. */
+import { SELF, env } from "cloudflare:test";
+import { propagationBoundMs, settingsOf } from "../../worker/config";
+
+export const ADMIN_AUTH = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
+export const READ_AUTH = { authorization: `Bearer ${env.READ_TOKEN}` };
+
+let counter = 0;
+/** Durable Object storage is shared within a test file: every test uses its own flag keys. */
+export function uniqueKey(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function call(method: string, path: string, init: { body?: unknown; raw?: string; type?: string; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...ADMIN_AUTH, ...init.headers };
+  let body: string | undefined = init.raw;
+  if (init.body !== undefined) {
+    body = JSON.stringify(init.body);
+    headers["content-type"] = "application/json";
+  }
+  if (init.type) headers["content-type"] = init.type;
+  const response = await SELF.fetch(`https://rampart.test${path}`, { method, headers, body });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, json: (text ? JSON.parse(text) : null) as Record<string, any>, text };
+}
+
+export function booleanSpec(key: string, stages: { weight: number; shadow?: boolean }[] = [{ weight: 50 }, { weight: 100 }]) {
+  return { key, type: "boolean", variants: { baseline: false, candidate: true }, rollout: { stages } };
+}
+
+export async function putFlag(spec: { key: string } & Record<string, unknown>) {
+  const res = await call("PUT", `/admin/flags/${spec.key}`, { body: spec });
+  if (res.status >= 300) throw new Error(`PUT ${spec.key} failed: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+export async function evaluate(key: string, context: Record<string, unknown>) {
+  return call("POST", `/ofrep/v1/evaluate/flags/${key}`, { body: { context }, headers: {} });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The documented propagation bound under the test settings, plus a margin for the refresh itself. */
+export const PROPAGATION_MS = propagationBoundMs(settingsOf(env)) + 100;
+
+/** Polls an evaluation until it satisfies `done` (bounded by twice the propagation bound). */
+export async function evaluateUntil(key: string, context: Record<string, unknown>, done: (r: Awaited<ReturnType<typeof evaluate>>) => boolean) {
+  const deadline = Date.now() + 2 * PROPAGATION_MS + 1000;
+  for (;;) {
+    const r = await evaluate(key, context);
+    if (done(r) || Date.now() > deadline) return r;
+    await sleep(25);
+  }
+}
