@@ -1,0 +1,38 @@
+import { createExecutionContext, createScheduledController, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../../worker/index";
+import { registryStub } from "../../durable-objects/registry-stub";
+import { booleanSpec, call, putFlag, uniqueKey } from "./helpers";
+
+describe("cron", () => {
+  it("takes a state report the registry missed, using the trigger's time", async () => {
+    const key = uniqueKey("missed");
+    await putFlag(booleanSpec(key, [{ weight: 10 }, { weight: 50 }, { weight: 100 }]));
+    await call("POST", `/admin/flags/${key}/actions`, { body: { action: "promote" } });
+    // Make the registry forget the report, as if the FlagDO's call had been lost.
+    await runInDurableObject(registryStub(env), (_instance, state) => {
+      state.storage.sql.exec("UPDATE flags SET state_version = 0, state = json_set(state, '$.stageIndex', 0) WHERE key = ?", key);
+    });
+    expect((await call("GET", `/admin/flags/${key}`)).json.state.stageIndex).toBe(0);
+
+    const controller = createScheduledController({ scheduledTime: new Date("2026-11-22T12:00:00Z"), cron: "* * * * *" });
+    const ctx = createExecutionContext();
+    worker.scheduled(controller, env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    const repaired = await call("GET", `/admin/flags/${key}`);
+    expect(repaired.json.state).toMatchObject({ stageIndex: 1, status: "ramping" });
+  });
+
+  it("changes nothing when triggered again", async () => {
+    const before = (await call("GET", "/admin/audit?limit=500")).json.entries.length;
+    const head = await registryStub(env).getHead();
+    for (let i = 0; i < 2; i++) {
+      const ctx = createExecutionContext();
+      worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+      await waitOnExecutionContext(ctx);
+    }
+    expect((await call("GET", "/admin/audit?limit=500")).json.entries.length).toBe(before);
+    expect((await registryStub(env).getHead()).version).toBe(head.version);
+  });
+});

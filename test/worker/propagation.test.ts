@@ -1,0 +1,151 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { Snapshot, SnapshotHead } from "../../core/snapshot";
+import { createApp } from "../../worker/app";
+import { settingsOf } from "../../worker/config";
+import { SnapshotCache, type SnapshotSource } from "../../worker/snapshot";
+import { workerSnapshotSource } from "../../worker/snapshot-source";
+import { booleanSpec, call, evaluate, evaluateUntil, putFlag, PROPAGATION_MS, sleep, uniqueKey } from "./helpers";
+
+function snapshot(version: number, keys: string[] = []): Snapshot {
+  return {
+    version,
+    etag: `"${version}-test"`,
+    publishedAt: 0,
+    flags: keys.map((key) => ({
+      key,
+      type: "boolean" as const,
+      variants: { baseline: false, candidate: true },
+      pins: {},
+      stickiness: "targetingKey",
+      salt: key,
+      exposures: "served" as const,
+      stages: [{ weight: 100, shadow: false }],
+      state: { status: "completed" as const, stageIndex: 0, generation: 1, version: 1, forced: null, pausedFrom: null, killedFrom: null, stageEnteredAt: 0, updatedAt: 0 },
+      specVersion: 1,
+    })),
+  };
+}
+
+/** A source whose answers the test scripts, counting the calls it gets. */
+function scriptedSource(answer: () => Promise<Snapshot>) {
+  const calls = { head: 0, snapshot: 0 };
+  const source: SnapshotSource = {
+    async fetchHead(): Promise<SnapshotHead> {
+      calls.head++;
+      const s = await answer();
+      return { version: s.version, etag: s.etag };
+    },
+    async fetchSnapshot() {
+      calls.snapshot++;
+      return answer();
+    },
+  };
+  return { source, calls };
+}
+
+const TIMING = { refreshMs: 100, maxStaleMs: 300, loadTimeoutMs: 50 };
+const noSchedule = (work: Promise<unknown>) => void work.catch(() => undefined);
+
+describe("kill switch propagation", () => {
+  it("a killed flag serves the baseline with DISABLED everywhere once the documented bound has passed", async () => {
+    const key = uniqueKey("kill");
+    await putFlag(booleanSpec(key, [{ weight: 50 }, { weight: 100 }]));
+    const live = await evaluateUntil(key, { targetingKey: "u-1" }, (r) => r.status === 200);
+    expect(live.json.reason).toBe("SPLIT");
+    const kill = await call("POST", `/admin/flags/${key}/actions`, { body: { action: "kill", reason: "incident" } });
+    expect(kill.json.published).toBe(true);
+    await sleep(PROPAGATION_MS);
+    const after = await Promise.all(Array.from({ length: 50 }, (_, i) => evaluate(key, { targetingKey: `user-${i}` })));
+    for (const r of after) expect(r.json).toMatchObject({ value: false, variant: "baseline", reason: "DISABLED" });
+  });
+});
+
+describe("snapshot cache", () => {
+  it("an isolate that never had a snapshot answers OFREP 503 GENERAL at once when the registry is unreachable", async () => {
+    const { source } = scriptedSource(() => Promise.reject(new Error("registry unreachable")));
+    const cache = new SnapshotCache(source, TIMING);
+    const app = createApp({ snapshots: () => cache });
+    const r = await app.request("/ofrep/v1/evaluate/flags/anything", { method: "POST", body: "{}" }, env);
+    expect(r.status).toBe(503);
+    expect(r.headers.get("retry-after")).toBe("1");
+    expect(await r.json()).toMatchObject({ key: "anything", errorCode: "GENERAL" });
+    const health = await app.request("/health", {}, env);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: "unavailable" });
+  });
+
+  it("does not hang when the source never answers: 503 after the load timeout", async () => {
+    const { source } = scriptedSource(() => new Promise<Snapshot>(() => undefined));
+    const app = createApp({ snapshots: () => new SnapshotCache(source, TIMING) });
+    const r = await app.request("/ofrep/v1/evaluate/flags/anything", { method: "POST", body: "{}" }, env);
+    expect(r.status).toBe(503);
+  });
+
+  it("serves the warm snapshot synchronously and refreshes it in the background", () => {
+    let now = 0;
+    let version = 1;
+    const { source, calls } = scriptedSource(async () => snapshot(version, ["a"]));
+    const cache = new SnapshotCache(source, TIMING, () => now);
+    const scheduled: Promise<unknown>[] = [];
+    return (async () => {
+      await cache.serve(noSchedule);
+      expect(cache.peek()?.version).toBe(1);
+      now = 50;
+      expect(cache.serve((w) => scheduled.push(w))).toBe(cache.peek()); // fresh: no promise, no refresh
+      expect(scheduled).toHaveLength(0);
+      version = 2;
+      now = 150; // stale but within maxStale: old snapshot now, refresh behind
+      const served = cache.serve((w) => scheduled.push(w));
+      expect(served).not.toBeInstanceOf(Promise);
+      expect((served as { version: number }).version).toBe(1);
+      await Promise.all(scheduled);
+      expect(cache.peek()?.version).toBe(2);
+      expect(calls.snapshot).toBe(2);
+    })();
+  });
+
+  it("coalesces concurrent refreshes into one", async () => {
+    let now = 0;
+    const { source, calls } = scriptedSource(async () => snapshot(1, ["a"]));
+    const cache = new SnapshotCache(source, TIMING, () => now);
+    await cache.serve(noSchedule);
+    now = 1000;
+    await Promise.all(Array.from({ length: 20 }, () => cache.serve(noSchedule)));
+    expect(calls.head).toBe(2);
+  });
+
+  it("keeps serving the last-known-good snapshot when the source fails, and backs off", async () => {
+    let now = 0;
+    let failing = false;
+    const { source, calls } = scriptedSource(async () => {
+      if (failing) throw new Error("KV and registry down");
+      return snapshot(3, ["a"]);
+    });
+    const cache = new SnapshotCache(source, TIMING, () => now);
+    await cache.serve(noSchedule);
+    failing = true;
+    now = 10_000;
+    expect((await cache.serve(noSchedule))?.version).toBe(3);
+    const headCalls = calls.head;
+    now = 10_050; // within the back-off: no new attempt, no wait
+    expect(cache.serve(noSchedule)).toBe(cache.peek());
+    expect(calls.head).toBe(headCalls);
+  });
+});
+
+describe("head through the Cache API", () => {
+  it("reuses the location's cached head for the TTL, then asks the registry again", async () => {
+    const settings = settingsOf(env);
+    const source = workerSnapshotSource(env, settings);
+    const before = await source.fetchHead();
+    await putFlag(booleanSpec(uniqueKey("head")));
+    const cached = await source.fetchHead();
+    expect(cached.version).toBe(before.version);
+    await sleep(settings.headTtlMs + 20);
+    const fresh = await source.fetchHead();
+    expect(fresh.version).toBeGreaterThan(before.version);
+    const loaded = await source.fetchSnapshot(fresh);
+    expect(loaded.version).toBe(fresh.version);
+  });
+});
