@@ -74,13 +74,6 @@ function pushUtf8(text: string): void {
   }
 }
 
-function load(state: HashState): void {
-  h1 = state.h1;
-  tail = state.tail;
-  tailLength = state.tailLength;
-  byteLength = state.byteLength;
-}
-
 function finish(): number {
   let h = h1;
   if (tailLength > 0) {
@@ -108,10 +101,63 @@ export function prepareHash(prefix: string, seed = 0): HashState {
   return { h1, tail, tailLength, byteLength };
 }
 
-/** murmur3_x86_32(utf8(prefix + text)) as an unsigned 32-bit integer, continuing from `state`. */
+/**
+ * murmur3_x86_32(utf8(prefix + text)) as an unsigned 32-bit integer, continuing from `state`.
+ * ASCII runs are hashed four characters per block in local variables (the
+ * common case for user ids); the first non-ASCII character hands the rest of
+ * the text to the general UTF-8 byte path.
+ */
 export function hashFrom(state: HashState, text: string): number {
-  load(state);
-  pushUtf8(text);
+  let h = state.h1;
+  let k = state.tail;
+  let kLength = state.tailLength;
+  let length = state.byteLength;
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c0 = text.charCodeAt(i);
+    if (kLength === 0 && i + 3 < n) {
+      const c1 = text.charCodeAt(i + 1);
+      const c2 = text.charCodeAt(i + 2);
+      const c3 = text.charCodeAt(i + 3);
+      if ((c0 | c1 | c2 | c3) < 0x80) {
+        let block = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
+        block = Math.imul(block, C1);
+        block = (block << 15) | (block >>> 17);
+        h ^= Math.imul(block, C2);
+        h = (h << 13) | (h >>> 19);
+        h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+        length += 4;
+        i += 4;
+        continue;
+      }
+    }
+    if (c0 >= 0x80) {
+      // Rare: continue byte by byte through the general encoder.
+      h1 = h;
+      tail = k;
+      tailLength = kLength;
+      byteLength = length;
+      pushUtf8(i === 0 ? text : text.slice(i));
+      return finish();
+    }
+    k |= c0 << (kLength << 3);
+    length++;
+    i++;
+    if (++kLength === 4) {
+      k = Math.imul(k, C1);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, C2);
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+      k = 0;
+      kLength = 0;
+    }
+  }
+  h1 = h;
+  tail = k;
+  tailLength = kLength;
+  byteLength = length;
   return finish();
 }
 
