@@ -1,0 +1,155 @@
+/**
+ * The local stack: `wrangler dev` (workerd, local Durable Objects and KV),
+ * the demo flags from examples/ applied as one manifest, one cron tick, and a
+ * printout of the URL and sample requests. Ctrl-C stops it.
+ *
+ *   npm start -- [--port 8787] [--fresh] [--smoke] [--no-demo]
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parse } from "yaml";
+
+const HELP = `usage: npm start -- [options]
+
+Starts Rampart on workerd with local Durable Object and KV storage (state in
+.wrangler/state), loads the demo flags from examples/, and prints the URL.
+
+options:
+  --port N     port to listen on (default 8787)
+  --fresh      delete the local state first
+  --no-demo    do not load the demo flags
+  --smoke      start, load, evaluate once, stop (exit status says whether it worked)
+  -h, --help   this text`;
+
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: "string", default: "8787" },
+    fresh: { type: "boolean", default: false },
+    "no-demo": { type: "boolean", default: false },
+    smoke: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (opts.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const port = Number(opts.port);
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  console.error(`--port must be a port number, got "${opts.port}"`);
+  process.exit(2);
+}
+const base = `http://127.0.0.1:${port}`;
+
+function readDevVar(name: string): string {
+  const line = readFileSync(".dev.vars", "utf8").split("\n").find((l) => l.startsWith(`${name}=`));
+  return line?.slice(name.length + 1).trim() ?? "";
+}
+const adminToken = readDevVar("ADMIN_TOKEN");
+
+function startWrangler(): ChildProcess {
+  const child = spawn(
+    "node_modules/.bin/wrangler",
+    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", ".wrangler/state", "--show-interactive-dev-session=false"],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  const relay = (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n")) {
+      // The Request.cf warning is expected offline; keep the rest of wrangler's output.
+      if (line.trim() && !/Request\.cf|workers\.cloudflare\.com|getaddrinfo|GetAddrInfoReqWrap/.test(line)) console.log(`  [wrangler] ${line}`);
+    }
+  };
+  child.stdout?.on("data", relay);
+  child.stderr?.on("data", relay);
+  return child;
+}
+
+async function waitForHealth(child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = "";
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    try {
+      const r = await fetch(`${base}/health`);
+      if (r.ok) return;
+      lastError = `status ${r.status}`;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the worker did not become healthy within ${timeoutMs / 1000}s (${lastError})`);
+}
+
+async function loadDemoFlags(): Promise<string[]> {
+  const files = readdirSync("examples").filter((f) => f.endsWith(".yaml")).sort();
+  const flags = files.map((f) => parse(readFileSync(join("examples", f), "utf8")) as { key: string });
+  const r = await fetch(`${base}/admin/manifest`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json", "x-rampart-actor": "local-stack" },
+    body: JSON.stringify({ flags }),
+  });
+  if (!r.ok) throw new Error(`loading the demo flags failed: ${r.status} ${await r.text()}`);
+  const body = (await r.json()) as { changes: { key: string; change: string }[] };
+  for (const c of body.changes) console.log(`  ${c.change.padEnd(9)} ${c.key}`);
+  return flags.map((f) => f.key);
+}
+
+async function evaluateOnce(key: string): Promise<unknown> {
+  // Poll: the edge picks the new snapshot up within the propagation bound.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await fetch(`${base}/ofrep/v1/evaluate/flags/${key}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ context: { targetingKey: "user-42" } }),
+    });
+    if (r.status === 200 || Date.now() > deadline) return { status: r.status, body: await r.json() };
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+async function main() {
+  if (opts.fresh) rmSync(".wrangler/state", { recursive: true, force: true });
+  console.log(`rampart: starting the local stack on ${base} …`);
+  const child = startWrangler();
+  const stop = () => {
+    if (child.exitCode === null) child.kill("SIGINT");
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  try {
+    await waitForHealth(child, 60_000);
+    let keys: string[] = [];
+    if (!opts["no-demo"]) {
+      console.log("rampart: applying the demo flags (examples/*.yaml):");
+      keys = await loadDemoFlags();
+      // wrangler dev does not fire crons by itself: tick once so the cron path runs.
+      await fetch(`${base}/cdn-cgi/handler/scheduled?time=${Date.now()}`);
+    }
+    const sample = keys.includes("feed-ranker") ? "feed-ranker" : keys[0];
+    if (sample) console.log(`rampart: ${sample} for user-42 →`, JSON.stringify(await evaluateOnce(sample)));
+    console.log(`
+Rampart is running at ${base}
+  health:    curl ${base}/health
+  evaluate:  curl -s -X POST ${base}/ofrep/v1/evaluate/flags/feed-ranker -H 'content-type: application/json' -d '{"context":{"targetingKey":"user-42"}}'
+  all flags: curl -s -X POST ${base}/ofrep/v1/evaluate/flags -H 'content-type: application/json' -d '{"context":{"targetingKey":"user-42"}}'
+  admin:     curl -s ${base}/admin/flags -H 'authorization: Bearer ${adminToken}'
+  kill:      curl -s -X POST ${base}/admin/flags/feed-ranker/actions -H 'authorization: Bearer ${adminToken}' -H 'content-type: application/json' -d '{"action":"kill","reason":"demo"}'
+  cron tick: curl ${base}/cdn-cgi/handler/scheduled
+Ctrl-C stops it.`);
+    if (opts.smoke) {
+      stop();
+      return;
+    }
+    await new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  } catch (error) {
+    stop();
+    console.error(`rampart: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();
