@@ -25,6 +25,22 @@ export interface FlagView {
 const REPORT_RETRY_MIN_MS = 1_000;
 const REPORT_RETRY_MAX_MS = 300_000;
 
+interface DecisionRow extends Record<string, string | number | null> {
+  id: number;
+  at: number;
+  generation: number;
+  action: string;
+  source: Decision["source"];
+  actor: string;
+  reason: string | null;
+  from_status: RolloutState["status"];
+  from_stage: number;
+  to_status: RolloutState["status"];
+  to_stage: number;
+  state_version: number;
+  inputs: string | null;
+}
+
 interface FlagRow extends Record<string, string | number | null> {
   key: string;
   spec: string | null;
@@ -127,22 +143,22 @@ export class FlagDO extends DurableObject<Env> {
 
   /** The decision log, newest first. */
   async decisions(limit: number, beforeId?: number): Promise<Decision[]> {
-    const rows = this.sql.all(
+    const rows = this.sql.all<DecisionRow>(
       `SELECT * FROM decisions WHERE id < ? ORDER BY id DESC LIMIT ?`,
       beforeId ?? Number.MAX_SAFE_INTEGER, limit,
     );
     return rows.map((r) => ({
-      id: Number(r["id"]),
-      at: Number(r["at"]),
-      generation: Number(r["generation"]),
-      action: String(r["action"]),
-      source: String(r["source"]) as Decision["source"],
-      actor: String(r["actor"]),
-      reason: r["reason"] === null ? null : String(r["reason"]),
-      from: { status: String(r["from_status"]) as RolloutState["status"], stage: Number(r["from_stage"]) },
-      to: { status: String(r["to_status"]) as RolloutState["status"], stage: Number(r["to_stage"]) },
-      stateVersion: Number(r["state_version"]),
-      inputs: typeof r["inputs"] === "string" ? r["inputs"] : null,
+      id: r.id,
+      at: r.at,
+      generation: r.generation,
+      action: r.action,
+      source: r.source,
+      actor: r.actor,
+      reason: r.reason,
+      from: { status: r.from_status, stage: r.from_stage },
+      to: { status: r.to_status, stage: r.to_stage },
+      stateVersion: r.state_version,
+      inputs: r.inputs,
     }));
   }
 

@@ -55,7 +55,18 @@ export interface AuditEntry {
   action: string;
   flag: string | null;
   specHash: string | null;
-  detail: unknown;
+  /** What happened, for people: "ramping stage 1 → killed stage 1 (incident)". */
+  summary: string;
+}
+
+interface AuditRow extends Record<string, string | number | null> {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  flag: string | null;
+  spec_hash: string | null;
+  summary: string;
 }
 
 interface FlagRow extends Record<string, string | number | null> {
@@ -85,7 +96,7 @@ export class RegistryDO extends DurableObject<Env> {
         created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
       this.sql.run(`CREATE TABLE IF NOT EXISTS audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-        flag TEXT, spec_hash TEXT, detail TEXT NOT NULL)`);
+        flag TEXT, spec_hash TEXT, summary TEXT NOT NULL)`);
       this.sql.run(`CREATE TABLE IF NOT EXISTS snapshot (
         id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, etag TEXT NOT NULL, body TEXT NOT NULL)`);
       if (this.sql.first("SELECT id FROM snapshot WHERE id = 1") === null) {
@@ -200,14 +211,14 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   async auditLog(limit: number): Promise<AuditEntry[]> {
-    return this.sql.all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", limit).map((r) => ({
-      id: Number(r["id"]),
-      at: Number(r["at"]),
-      actor: String(r["actor"]),
-      action: String(r["action"]),
-      flag: r["flag"] === null ? null : String(r["flag"]),
-      specHash: r["spec_hash"] === null ? null : String(r["spec_hash"]),
-      detail: JSON.parse(String(r["detail"])) as unknown,
+    return this.sql.all<AuditRow>("SELECT * FROM audit ORDER BY id DESC LIMIT ?", limit).map((r) => ({
+      id: r.id,
+      at: r.at,
+      actor: r.actor,
+      action: r.action,
+      flag: r.flag,
+      specHash: r.spec_hash,
+      summary: r.summary,
     }));
   }
 
@@ -241,11 +252,14 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   private applyState(key: string, state: RolloutState, decision: Decision | null): boolean {
-    const row = this.sql.first<{ state_version: number }>("SELECT state_version FROM flags WHERE key = ?", key);
+    const row = this.sql.first<{ state: string; state_version: number }>("SELECT state, state_version FROM flags WHERE key = ?", key);
     if (row === null || state.version <= row.state_version) return false;
+    const before = RolloutStateSchema.parse(JSON.parse(row.state));
+    const change = `${before.status} stage ${before.stageIndex} → ${state.status} stage ${state.stageIndex}`;
+    const summary = decision?.reason ? `${change} (${decision.reason})` : decision ? change : `${change} (reconciled)`;
     this.sql.transaction(() => {
       this.sql.run("UPDATE flags SET state = ?, state_version = ? WHERE key = ?", JSON.stringify(state), state.version, key);
-      this.audit(state.updatedAt, decision?.actor ?? "flag", decision?.action ?? "state", key, null, { state, decision });
+      this.audit(state.updatedAt, decision?.actor ?? "cron", decision?.action ?? "reconcile", key, null, summary);
       this.markDirty();
     });
     return true;
@@ -266,10 +280,8 @@ export class RegistryDO extends DurableObject<Env> {
         spec.key, JSON.stringify(entry.raw), JSON.stringify(spec), specHash, (existing?.spec_version ?? 0) + 1,
         JSON.stringify(state), state.version, existing?.created_at ?? now, now,
       );
-      this.audit(now, actor, existing ? `${via}:update` : `${via}:create`, spec.key, specHash, {
-        generation: state.generation,
-        newGeneration: candidateChanged,
-      });
+      const generation = candidateChanged ? `generation ${state.generation} starts` : `generation ${state.generation} continues`;
+      this.audit(now, actor, existing ? `${via}:update` : `${via}:create`, spec.key, specHash, generation);
       this.markDirty();
     });
   }
@@ -278,15 +290,15 @@ export class RegistryDO extends DurableObject<Env> {
     await flagStub(this.env, row.key).retire();
     this.sql.transaction(() => {
       this.sql.run("DELETE FROM flags WHERE key = ?", row.key);
-      this.audit(now, actor, "delete", row.key, row.spec_hash, {});
+      this.audit(now, actor, "delete", row.key, row.spec_hash, "deleted; its decision log is kept");
       this.markDirty();
     });
   }
 
-  private audit(at: number, actor: string, action: string, flag: string | null, specHash: string | null, detail: unknown): void {
+  private audit(at: number, actor: string, action: string, flag: string | null, specHash: string | null, summary: string): void {
     this.sql.run(
-      "INSERT INTO audit (at, actor, action, flag, spec_hash, detail) VALUES (?, ?, ?, ?, ?, ?)",
-      at, actor, action, flag, specHash, JSON.stringify(detail),
+      "INSERT INTO audit (at, actor, action, flag, spec_hash, summary) VALUES (?, ?, ?, ?, ?, ?)",
+      at, actor, action, flag, specHash, summary,
     );
   }
 

@@ -6,7 +6,7 @@
  *   npm run bench:core -- [--keys 1000000] [--rounds 5]
  */
 import { parseArgs } from "node:util";
-import { GrowthBook } from "@growthbook/growthbook";
+import { GrowthBookClient } from "@growthbook/growthbook";
 import { FlagdCore } from "@openfeature/flagd-core";
 import { InMemStorageProvider, Unleash } from "unleash-client";
 import { assign } from "../core/assign";
@@ -109,18 +109,15 @@ async function unleashContender(): Promise<{ contender: Contender; close: () => 
 }
 
 function growthbookContender(): Contender {
-  const gb = new GrowthBook({
-    features: {
-      [FLAG]: { defaultValue: false, rules: [{ key: FLAG, variations: [false, true], weights: [0.5, 0.5], hashAttribute: "id" }] },
+  // The multi-user server client: one instance, the user passed per call.
+  const gb = new GrowthBookClient().initSync({
+    payload: {
+      features: {
+        [FLAG]: { defaultValue: false, rules: [{ key: FLAG, variations: [false, true], weights: [0.5, 0.5], hashAttribute: "id" }] },
+      },
     },
   });
-  return {
-    name: "@growthbook/growthbook",
-    run: (key) => {
-      gb.setAttributes({ id: key });
-      return gb.isOn(FLAG) ? 1 : 0;
-    },
-  };
+  return { name: "@growthbook/growthbook", run: (key) => (gb.isOn(FLAG, { attributes: { id: key } }) ? 1 : 0) };
 }
 
 function murmurContenders(): Contender[] {

@@ -106,7 +106,7 @@ async function evaluateOnce(key: string): Promise<unknown> {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ context: { targetingKey: "user-42" } }),
     });
-    if (r.status === 200 || Date.now() > deadline) return { status: r.status, body: await r.json() };
+    if (r.status === 200 || Date.now() > deadline) return { status: r.status, body: (await r.json()) as unknown };
     await new Promise((res) => setTimeout(res, 200));
   }
 }

@@ -39,7 +39,7 @@ export function handleError(err: unknown, c: Context): Response {
     return c.json(errorBody("invalid_request", "the request is not valid", toIssues(err.issues)), 400);
   }
   if (err instanceof HTTPException) {
-    return c.json(errorBody("http_error", err.message || "request failed"), err.status as ContentfulStatusCode);
+    return c.json(errorBody("http_error", err.message || "request failed"), err.status);
   }
   console.error("unhandled error", err);
   return c.json(errorBody("internal", "internal error; nothing was changed unless the response said so"), 500);

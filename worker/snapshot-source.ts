@@ -39,7 +39,7 @@ async function readCachedHead(): Promise<CachedHead | null> {
   try {
     const response = await caches.default.match(HEAD_CACHE_URL);
     if (!response) return null;
-    const body = (await response.json()) as { head?: unknown; fetchedAt?: unknown };
+    const body = await response.json<{ head?: unknown; fetchedAt?: unknown }>();
     const head = SnapshotHeadSchema.safeParse(body.head);
     return head.success && typeof body.fetchedAt === "number" ? { head: head.data, fetchedAt: body.fetchedAt } : null;
   } catch {

@@ -91,7 +91,7 @@ describe("OFREP bulk evaluation", () => {
     await servedFlag(booleanSpec(fixed, [{ weight: 0, shadow: true }, { weight: 100 }]));
     const r = await bulk({});
     expect(r.status).toBe(200);
-    const body = (await r.json()) as { flags: { key: string; errorCode?: string; reason?: string }[] };
+    const body = await r.json<{ flags: { key: string; errorCode?: string; reason?: string }[] }>();
     expect(body.flags.find((f) => f.key === split)).toMatchObject({ errorCode: "TARGETING_KEY_MISSING" });
     expect(body.flags.find((f) => f.key === fixed)).toMatchObject({ reason: "STATIC" });
   });

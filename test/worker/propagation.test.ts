@@ -111,7 +111,7 @@ describe("snapshot cache", () => {
     const cache = new SnapshotCache(source, TIMING, () => now);
     await cache.serve(noSchedule);
     now = 1000;
-    await Promise.all(Array.from({ length: 20 }, () => cache.serve(noSchedule)));
+    await Promise.all(Array.from({ length: 20 }, () => Promise.resolve(cache.serve(noSchedule))));
     expect(calls.head).toBe(2);
   });
 
