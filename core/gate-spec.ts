@@ -69,7 +69,7 @@ const GateInputSchema = z.strictObject({
   sustained: DurationSchema.optional(),
   minSamples: z.int().min(1).optional(),
   informational: z.boolean().default(false),
-  action: z.enum(["rollback", "hold"]).default("rollback"),
+  action: z.enum(["rollback", "hold", "demote"]).default("rollback"),
 });
 
 type ThresholdField = "warn" | "rollback" | "severe";

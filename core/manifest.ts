@@ -108,6 +108,9 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
     `unknown metric "${metric}": define it under \`metrics\` or use a built-in (${BUILT_IN_METRICS.join(", ")})`;
   spec.gates.forEach((gate, i) => {
     if (!known.has(gate.metric)) ctx.addIssue({ code: "custom", path: ["gates", i, "metric"], message: unknownMetric(gate.metric) });
+    if (gate.metric === "shadow_agreement" && gate.compare !== "floor" && gate.compare !== "ceiling") {
+      ctx.addIssue({ code: "custom", path: ["gates", i, "compare"], message: "shadow_agreement is a level of the candidate alone: use `compare: floor`" });
+    }
   });
   spec.abort.forEach((rule, i) => {
     if (!known.has(rule.metric)) ctx.addIssue({ code: "custom", path: ["abort", i, "metric"], message: unknownMetric(rule.metric) });

@@ -1,0 +1,122 @@
+/**
+ * Mergeable per-arm counters. The FlagDO keeps one `ArmCounts` per flag ×
+ * generation × stage × arm × minute bucket; any span is the sum of its
+ * buckets, and merging is addition, so edges, shards and the cron can all
+ * combine counts in any order.
+ */
+import { z } from "zod";
+import { ArmSchema, type Arm } from "./manifest";
+import { addToHistogram, mergeHistogram, type Histogram } from "./histogram";
+
+export interface EventStats {
+  count: number;
+  sum: number;
+  sumSq: number;
+}
+
+export interface ArmCounts {
+  exposures: number;
+  errors: number;
+  agree: number;
+  disagree: number;
+  /** Custom events (and latency_ms values) by name. */
+  events: Record<string, EventStats>;
+  /** latency_ms values. */
+  latency: Histogram;
+}
+
+/** Built-in event names (DESIGN.md, Events). Any other name is a custom event. */
+export const BUILT_IN_EVENTS = ["exposure", "error", "latency_ms", "comparison"] as const;
+
+export function emptyCounts(): ArmCounts {
+  return { exposures: 0, errors: 0, agree: 0, disagree: 0, events: {}, latency: {} };
+}
+
+/** Adds `source` into `target`. */
+export function mergeCounts(target: ArmCounts, source: Readonly<ArmCounts>): ArmCounts {
+  target.exposures += source.exposures;
+  target.errors += source.errors;
+  target.agree += source.agree;
+  target.disagree += source.disagree;
+  for (const [name, s] of Object.entries(source.events)) {
+    const t = (target.events[name] ??= { count: 0, sum: 0, sumSq: 0 });
+    t.count += s.count;
+    t.sum += s.sum;
+    t.sumSq += s.sumSq;
+  }
+  mergeHistogram(target.latency, source.latency);
+  return target;
+}
+
+/** Sum of any number of counts. */
+export function sumCounts(all: Iterable<Readonly<ArmCounts>>): ArmCounts {
+  const total = emptyCounts();
+  for (const c of all) mergeCounts(total, c);
+  return total;
+}
+
+/** Records one event. `value` is the event's number (latency in ms, 1/0 for comparisons, …). */
+export function recordEvent(counts: ArmCounts, name: string, value: number | undefined): void {
+  switch (name) {
+    case "exposure":
+      counts.exposures += 1;
+      return;
+    case "error":
+      counts.errors += 1;
+      return;
+    case "comparison":
+      if (value === 0) counts.disagree += 1;
+      else counts.agree += 1;
+      return;
+    case "latency_ms":
+      if (value !== undefined) addToHistogram(counts.latency, value);
+      break;
+  }
+  const v = value ?? 1;
+  const stats = (counts.events[name] ??= { count: 0, sum: 0, sumSq: 0 });
+  stats.count += 1;
+  stats.sum += v;
+  stats.sumSq += v * v;
+}
+
+/** Where a counter cell belongs. `minute` is the minute since the epoch of the first event in it. */
+export const CellKeySchema = z.strictObject({
+  generation: z.int().min(1),
+  stage: z.int().min(0),
+  arm: ArmSchema,
+  minute: z.int(),
+});
+export type CellKey = z.infer<typeof CellKeySchema>;
+
+export interface CounterCell extends CellKey {
+  counts: ArmCounts;
+}
+
+export const MINUTE_MS = 60_000;
+export const minuteOf = (ms: number): number => Math.floor(ms / MINUTE_MS);
+
+/** Counts per arm for one stage (or pooled). */
+export type ArmPair = Record<Arm, ArmCounts>;
+
+export function emptyPair(): ArmPair {
+  return { baseline: emptyCounts(), candidate: emptyCounts() };
+}
+
+/**
+ * Totals the cron judges from: per stage, per arm, for one generation.
+ * `stages[i]` is absent for a stage with no data.
+ */
+export interface GenerationTotals {
+  generation: number;
+  stages: Record<string, ArmPair>;
+}
+
+/** Pools every stage into one pair (for per-arm metric reports). */
+export function pooledPair(totals: GenerationTotals): ArmPair {
+  const pair = emptyPair();
+  for (const stagePair of Object.values(totals.stages)) {
+    mergeCounts(pair.baseline, stagePair.baseline);
+    mergeCounts(pair.candidate, stagePair.candidate);
+  }
+  return pair;
+}
