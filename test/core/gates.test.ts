@@ -1,0 +1,207 @@
+import { describe, expect, it } from "vitest";
+import { emptyCounts, emptyPair, recordEvent, sumCounts, type ArmCounts, type ArmPair } from "../../core/counters";
+import { judgeGate } from "../../core/gate-verdict";
+import { evaluateRollout, freshMemory, planEvaluation, type EvaluationInputs } from "../../core/gates";
+import { addToHistogram, quantile } from "../../core/histogram";
+import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
+import { estimateMetric } from "../../core/metrics";
+import { normalSample, seededRandom } from "../../core/random";
+import { initialState, type RolloutState } from "../../core/rollout";
+
+function arm(exposures: number, clicks: number, extra: Partial<ArmCounts> = {}): ArmCounts {
+  return { ...emptyCounts(), exposures, events: { click: { count: clicks, sum: clicks, sumSq: clicks } }, ...extra };
+}
+const pair = (baseline: ArmCounts, candidate: ArmCounts): ArmPair => ({ baseline, candidate });
+
+const spec: FlagSpec = FlagSpecSchema.parse({
+  key: "ranker",
+  type: "string",
+  variants: { baseline: "v1", candidate: "v2" },
+  rollout: { window: "15m", healthyWindowsToPromote: 2, stages: [{ weight: 10, hold: "1h" }, { weight: 50 }, { weight: 100 }] },
+  metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } },
+  gates: [
+    { metric: "ctr", bad: "decrease", warn: "3%", rollback: "5%", severe: "10%" },
+    { metric: "error_rate", bad: "increase", compare: "absolute", rollback: "0.2pp", sustained: "10m" },
+  ],
+  abort: [{ metric: "error_rate", above: "1%", sustained: "10m" }],
+});
+const ctrGate = spec.gates[0]!;
+
+describe("latency histogram", () => {
+  it("estimates quantiles within 2% of the exact quantile of the data", () => {
+    const random = seededRandom(3);
+    const values = Array.from({ length: 20_000 }, () => Math.exp(3 + 0.8 * normalSample(random)));
+    const histogram = {};
+    for (const v of values) addToHistogram(histogram, v);
+    const sorted = [...values].sort((a, b) => a - b);
+    for (const q of [0.5, 0.9, 0.95, 0.99]) {
+      const exact = sorted[Math.floor(q * (sorted.length - 1))]!;
+      expect(Math.abs(quantile(histogram, q)! / exact - 1)).toBeLessThanOrEqual(0.02);
+    }
+  });
+
+  it("merges by adding counts", () => {
+    const a = emptyCounts();
+    const b = emptyCounts();
+    recordEvent(a, "latency_ms", 10);
+    recordEvent(b, "latency_ms", 10);
+    recordEvent(b, "latency_ms", 1000);
+    const total = sumCounts([a, b]);
+    expect(Object.values(total.latency).reduce((s, c) => s + c, 0)).toBe(3);
+    expect(total.events["latency_ms"]?.count).toBe(3);
+  });
+});
+
+describe("metrics", () => {
+  it("computes ratio, mean and built-in metrics from counts", () => {
+    const c = emptyCounts();
+    for (let i = 0; i < 100; i++) recordEvent(c, "exposure", undefined);
+    for (let i = 0; i < 5; i++) recordEvent(c, "click", undefined);
+    recordEvent(c, "error", undefined);
+    recordEvent(c, "comparison", 1);
+    recordEvent(c, "comparison", 0);
+    recordEvent(c, "top_author_share", 0.2);
+    recordEvent(c, "top_author_share", 0.4);
+    const defs = {
+      ctr: { kind: "ratio" as const, numerator: ["click"], denominator: ["exposure"] },
+      diversity: { kind: "mean" as const, event: "top_author_share" },
+    };
+    expect(estimateMetric("ctr", defs, c)).toMatchObject({ value: 0.05, samples: 100 });
+    expect(estimateMetric("diversity", defs, c).value).toBeCloseTo(0.3, 12);
+    expect(estimateMetric("error_rate", defs, c).value).toBe(0.01);
+    expect(estimateMetric("shadow_agreement", defs, c).value).toBe(0.5);
+    expect(estimateMetric("ctr", defs, emptyCounts()).value).toBeNull();
+  });
+});
+
+describe("a gate's verdict", () => {
+  const judge = (stages: ArmPair[], alpha = 0.025) => judgeGate(ctrGate, spec.metrics, stages, { alpha, includeSevere: false, shadow: false });
+
+  it("rolls back a clear regression: estimate past the threshold and interval clear of zero", () => {
+    const v = judge([pair(arm(200_000, 10_000), arm(200_000, 9_000))]);
+    expect(v.verdict).toBe("rollback");
+    expect(v.delta).toBeCloseTo(-0.1, 3);
+    expect(v.interval![1]).toBeLessThan(0);
+    expect(v.samples).toEqual({ baseline: 200_000, candidate: 200_000 });
+  });
+
+  it("does not roll back on an estimate alone when the interval still allows no regression", () => {
+    const v = judge([pair(arm(2_000, 100), arm(2_000, 90))]);
+    expect(v.delta).toBeCloseTo(-0.1, 3);
+    expect(v.interval![1]).toBeGreaterThan(0);
+    expect(v.verdict).toBe("healthy");
+  });
+
+  it("says when there is too little data, or none, instead of judging", () => {
+    expect(judge([pair(arm(50, 3), arm(50, 2))]).verdict).toBe("insufficient_sample");
+    expect(judge([pair(arm(10_000, 500), emptyCounts())]).verdict).toBe("no_data");
+  });
+
+  it("compares within each stage, so a changing weight cannot fake a regression", () => {
+    // Stage 0: 10% candidate while CTR is high; stage 1: 50% candidate while CTR is low. Same CTR per stage.
+    const stage0 = pair(arm(90_000, 9_000), arm(10_000, 1_000));
+    const stage1 = pair(arm(50_000, 1_000), arm(50_000, 1_000));
+    const v = judge([stage0, stage1]);
+    expect(v.delta).toBeCloseTo(0, 6);
+    expect(v.verdict).toBe("healthy");
+    // A naive pooled comparison would report a large drop.
+    expect(v.candidate! / v.baseline! - 1).toBeLessThan(-0.3);
+  });
+
+  it("judges floors on the candidate's level", () => {
+    const floor = FlagSpecSchema.parse({
+      key: "shadowed",
+      type: "boolean",
+      variants: { baseline: false, candidate: true },
+      rollout: { stages: [{ weight: 0, shadow: true }, { weight: 100 }] },
+      gates: [{ metric: "shadow_agreement", compare: "floor", warn: "85%", rollback: "75%" }],
+    }).gates[0]!;
+    const low = emptyCounts();
+    low.agree = 600;
+    low.disagree = 400;
+    const v = judgeGate(floor, {}, [pair(emptyCounts(), low)], { alpha: 0.05, includeSevere: false, shadow: true });
+    expect(v).toMatchObject({ verdict: "rollback", delta: 0.6 });
+  });
+});
+
+function inputs(state: RolloutState, totals: Record<string, ArmPair>, now: number, extra: Partial<EvaluationInputs> = {}): EvaluationInputs {
+  return { now, spec, state, memory: freshMemory(state), totals: { generation: state.generation, stages: totals }, window: null, abortCounts: [emptyCounts()], ...extra };
+}
+
+describe("rollout evaluation", () => {
+  const start = initialState(spec.rollout.stages, 1, 1, 0);
+  const healthyTotals = { "0": pair(arm(90_000, 4_500), arm(10_000, 500)) };
+
+  it("kills when an abort rule has held for its sustained span", () => {
+    const failing = arm(5_000, 250, { errors: 150 });
+    let memory = freshMemory(start);
+    const first = evaluateRollout({ ...inputs(start, healthyTotals, 60_000), memory, abortCounts: [failing] });
+    expect(first.action).toBe("hold");
+    expect(first.aborts[0]).toMatchObject({ conditionHolds: true, fired: false });
+    memory = first.memory;
+    const later = evaluateRollout({ ...inputs(start, healthyTotals, 60_000 + 600_000), memory, abortCounts: [failing] });
+    expect(later).toMatchObject({ action: "kill", rule: "abort:error_rate" });
+  });
+
+  it("does not kill on a rate that is high but not convincingly above the limit", () => {
+    const noisy = arm(300, 15, { errors: 5 }); // 1.7% of 300: the lower bound is below 1%
+    const d = evaluateRollout({ ...inputs(start, healthyTotals, 60_000), abortCounts: [noisy] });
+    expect(d.aborts[0]?.conditionHolds).toBe(false);
+  });
+
+  it("rolls back on a gate breach and names the gate and its numbers", () => {
+    const bad = { "0": pair(arm(900_000, 45_000), arm(100_000, 4_000)) };
+    const d = evaluateRollout(inputs(start, bad, 3_600_000));
+    expect(d.action).toBe("rollback");
+    expect(d.rule).toBe("gate:ctr:rollback");
+    expect(d.reasons[0]).toContain("ctr relative -20.00%");
+  });
+
+  it("waits for `sustained` before acting on a sustained gate", () => {
+    const errors = { "0": pair(arm(900_000, 45_000, { errors: 4_500 }), arm(100_000, 5_000, { errors: 1_500 })) };
+    const first = evaluateRollout(inputs(start, errors, 60_000));
+    expect(first.action).not.toBe("rollback");
+    const later = evaluateRollout({ ...inputs(start, errors, 60_000 + 600_000), memory: first.memory });
+    expect(later).toMatchObject({ action: "rollback", rule: "gate:error_rate:rollback" });
+  });
+
+  it("holds for a sample ratio mismatch and says so", () => {
+    const skewed = { "0": pair(arm(92_000, 4_600), arm(8_000, 400)) };
+    const d = evaluateRollout(inputs(start, skewed, 3_600_000));
+    expect(d).toMatchObject({ action: "hold", rule: "srm", warn: true });
+    expect(d.srm?.mismatch).toBe(true);
+  });
+
+  it("promotes only after the hold time and the healthy windows", () => {
+    let memory = freshMemory(start);
+    const windowCounts = pair(arm(22_500, 1_125), arm(2_500, 125));
+    const at = (minutes: number) => {
+      const now = minutes * 60_000;
+      const plan = planEvaluation(spec, start, memory, now);
+      const d = evaluateRollout({ ...inputs(start, healthyTotals, now), memory, window: plan.window ? { span: plan.window, counts: windowCounts } : null });
+      memory = d.memory;
+      return d;
+    };
+    expect(at(16).rule).toBe("hold:waiting"); // first window closed: 1 healthy
+    expect(at(31).reasons.join()).toContain("hold time"); // 2 healthy windows, but the hold is 1h
+    expect(at(61)).toMatchObject({ action: "promote" });
+  });
+
+  it("never promotes a paused rollout, and judges a completed one on abort rules only", () => {
+    const paused: RolloutState = { ...start, status: "paused", pausedFrom: "ramping" };
+    expect(evaluateRollout(inputs(paused, healthyTotals, 7_200_000)).rule).toBe("hold:paused");
+    const completed: RolloutState = { ...start, status: "completed", stageIndex: 2 };
+    expect(evaluateRollout(inputs(completed, healthyTotals, 7_200_000)).rule).toBe("hold:completed");
+    const killed: RolloutState = { ...start, status: "killed", killedFrom: "ramping" };
+    expect(evaluateRollout(inputs(killed, healthyTotals, 7_200_000)).action).toBe("hold");
+  });
+
+  it("publishes the false-alarm budget split over the judged gates", () => {
+    const d = evaluateRollout(inputs(start, healthyTotals, 60_000));
+    expect(d.alpha).toEqual({ flag: 0.05, perGate: 0.025, severePerGate: 0.0005 });
+  });
+});
+
+describe("emptyPair", () => {
+  it("starts at zero", () => expect(emptyPair().candidate.exposures).toBe(0));
+});
