@@ -109,6 +109,18 @@ export function compileFlag(flag: SnapshotFlag, configVersion: number): Compiled
   };
 }
 
+const JUDGED_STATUSES = new Set(["shadow", "ramping", "paused", "completed"]);
+
+/**
+ * Whether a served value is an exposure of the rollout: assigned by the
+ * stage (split, or the whole stage), not forced, killed or out of scope.
+ * Only these are counted, so the arms compare like with like.
+ */
+export function isRolloutExposure(flag: CompiledFlag, served: Served): boolean {
+  if (served.reason === "SPLIT") return true;
+  return served.reason === "STATIC" && flag.source.state.forced === null && JUDGED_STATUSES.has(flag.source.state.status);
+}
+
 /** Assigns a context to an arm of a compiled flag. */
 export function assign(flag: CompiledFlag, context: EvaluationContext): Assignment {
   if (flag.source.state.status === "killed") return flag.disabled;

@@ -15,6 +15,10 @@ export const DecisionSchema = z.strictObject({
   from: PositionSchema,
   to: PositionSchema,
   stateVersion: z.int(),
+  /** The rule that decided, for cron decisions ("gate:ctr:rollback", "promote", "srm", …). */
+  rule: z.string().nullable(),
+  /** JSON text: every gate's verdict, abort rules, SRM and the α split (cron decisions). */
+  verdicts: z.string().nullable(),
   /** What the decision was computed from (JSON text, kept verbatim for replay); null for operator actions. */
   inputs: z.string().nullable(),
 });

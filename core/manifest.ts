@@ -89,6 +89,8 @@ const FlagSpecObjectSchema = z.strictObject({
   metrics: z.record(MetricNameSchema, MetricDefinitionSchema).default({}),
   gates: z.array(GateSchema).max(32).default([]),
   abort: z.array(AbortRuleSchema).max(16).default([]),
+  /** Receivers of warn / promote / demote / rollback / kill notifications (besides WEBHOOK_URLS). */
+  webhooks: z.array(z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })).max(5).default([]),
 });
 
 /** A parsed, validated flag spec. */

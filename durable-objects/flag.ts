@@ -1,14 +1,22 @@
 /**
- * FlagDO: one per flag. The only writer of its rollout state and decision
- * log. It applies operator actions through the pure state machine, then
- * reports the new state to the RegistryDO, which publishes it; a report
- * that fails is retried by the object's alarm until it lands.
+ * FlagDO: one per flag. The only writer of its rollout state, counters and
+ * decision log. Operator actions and cron judgements both go through the
+ * pure state machine; every change is logged with its rule and numbers and
+ * reported to the RegistryDO for publishing (retried by the alarm until it
+ * lands); notifications go through an outbox, also delivered by the alarm.
  */
 import { DurableObject } from "cloudflare:workers";
+import { emptyCounts, minuteOf, recordEvent, type CounterCell } from "../core/counters";
 import type { Decision } from "../core/decision";
 import { candidateIdentity } from "../core/generation";
+import { freshMemory, GateMemorySchema, type GateMemory } from "../core/gates";
 import type { FlagSpec } from "../core/manifest";
-import { applyAction, initialState, reconfigure, RolloutStateSchema, type ActionRequest, type RolloutState } from "../core/rollout";
+import { buildReport, type CompareReport } from "../core/report";
+import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../core/rollout";
+import { CounterStore } from "./counter-store";
+import { DecisionLog, type NewDecision } from "./decision-log";
+import { judgeFlag, replayInputs, summarize, transitionOf } from "./judge";
+import { Outbox } from "./outbox";
 import { registryStub } from "./registry-stub";
 import { Sql } from "./sql";
 
@@ -22,24 +30,33 @@ export interface FlagView {
   state: RolloutState;
 }
 
+/** One event after the edge validated and credited it. */
+export interface CreditedEvent {
+  id: string;
+  name: string;
+  value?: number;
+  generation: number;
+  stage: number;
+  arm: "baseline" | "candidate";
+  minute: number;
+}
+
+export interface EvaluateResult {
+  /** False when this minute was already judged (a repeated or overlapping trigger). */
+  evaluated: boolean;
+  state: RolloutState | null;
+  action?: string;
+  rule?: string;
+}
+
+export type ReplayResult =
+  | { ok: true; decision: Decision; replayed: { action: string; rule: string; verdicts: string }; matches: boolean }
+  | { ok: false; message: string };
+
 const REPORT_RETRY_MIN_MS = 1_000;
 const REPORT_RETRY_MAX_MS = 300_000;
-
-interface DecisionRow extends Record<string, string | number | null> {
-  id: number;
-  at: number;
-  generation: number;
-  action: string;
-  source: Decision["source"];
-  actor: string;
-  reason: string | null;
-  from_status: RolloutState["status"];
-  from_stage: number;
-  to_status: RolloutState["status"];
-  to_stage: number;
-  state_version: number;
-  inputs: string | null;
-}
+/** Actions that notify webhooks. */
+const NOTIFY = new Set(["promote", "complete", "demote", "rollback", "kill"]);
 
 interface FlagRow extends Record<string, string | number | null> {
   key: string;
@@ -47,50 +64,53 @@ interface FlagRow extends Record<string, string | number | null> {
   identity: string | null;
   state: string;
   report_attempts: number;
+  memory: string | null;
 }
 
 export class FlagDO extends DurableObject<Env> {
   private readonly sql: Sql;
+  private readonly log: DecisionLog;
+  private readonly counters: CounterStore;
+  private readonly outbox: Outbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = new Sql(ctx.storage);
-    void ctx.blockConcurrencyWhile(async () => {
-      this.sql.run(`CREATE TABLE IF NOT EXISTS flag (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        key TEXT NOT NULL, spec TEXT, identity TEXT, state TEXT NOT NULL,
-        report_attempts INTEGER NOT NULL DEFAULT 0)`);
-      this.sql.run(`CREATE TABLE IF NOT EXISTS decisions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, generation INTEGER NOT NULL,
-        action TEXT NOT NULL, source TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT,
-        from_status TEXT NOT NULL, from_stage INTEGER NOT NULL, to_status TEXT NOT NULL, to_stage INTEGER NOT NULL,
-        state_version INTEGER NOT NULL, inputs TEXT)`);
-    });
+    this.sql.run(`CREATE TABLE IF NOT EXISTS flag (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      key TEXT NOT NULL, spec TEXT, identity TEXT, state TEXT NOT NULL,
+      report_attempts INTEGER NOT NULL DEFAULT 0)`);
+    const columns = new Set(this.sql.all<{ name: string }>("PRAGMA table_info(flag)").map((c) => c.name));
+    if (!columns.has("memory")) this.sql.run("ALTER TABLE flag ADD COLUMN memory TEXT");
+    this.log = new DecisionLog(this.sql);
+    this.counters = new CounterStore(this.sql);
+    this.outbox = new Outbox(this.sql);
   }
 
   private row(): FlagRow | null {
-    return this.sql.first<FlagRow>("SELECT key, spec, identity, state, report_attempts FROM flag WHERE id = 1");
+    return this.sql.first<FlagRow>("SELECT key, spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
   }
 
-  private spec(row: FlagRow): FlagSpec | null {
-    return row.spec === null ? null : (JSON.parse(row.spec) as FlagSpec);
+  private loaded(): { row: FlagRow; spec: FlagSpec; state: RolloutState } | null {
+    const row = this.row();
+    if (row === null || row.spec === null) return null;
+    return { row, spec: JSON.parse(row.spec) as FlagSpec, state: RolloutStateSchema.parse(JSON.parse(row.state)) };
   }
 
   /** Takes a new or edited spec from the RegistryDO; returns the state to publish. */
   async configure(spec: FlagSpec, now: number): Promise<{ state: RolloutState; candidateChanged: boolean }> {
     const row = this.row();
     const identity = candidateIdentity(spec);
-    const stages = spec.rollout.stages;
     let state: RolloutState;
     let candidateChanged: boolean;
     if (row === null) {
-      state = initialState(stages, 1, 1, now);
+      state = initialState(spec.rollout.stages, 1, 1, now);
       candidateChanged = true;
     } else {
       const previous = RolloutStateSchema.parse(JSON.parse(row.state));
       // A retired flag coming back, or a new candidate, is a new generation.
       candidateChanged = row.spec === null || row.identity !== identity;
-      state = reconfigure(previous, stages, candidateChanged, now);
+      state = reconfigure(previous, spec.rollout.stages, candidateChanged, now);
     }
     this.sql.transaction(() => {
       this.sql.run(
@@ -102,7 +122,7 @@ export class FlagDO extends DurableObject<Env> {
       if (candidateChanged) {
         const action = row === null ? "created" : "new_generation";
         const reason = row === null ? "first configuration" : "the candidate changed (value, pins, stickiness or salt)";
-        this.logDecision(state, state, now, { action, source: "config", actor: "registry", reason });
+        this.log.append(state, state, now, { action, source: "config", actor: "registry", reason });
       }
     });
     return { state, candidateChanged };
@@ -111,7 +131,6 @@ export class FlagDO extends DurableObject<Env> {
   /** The flag was deleted: forget the spec, keep the generation counter and the decision log. */
   async retire(): Promise<void> {
     this.sql.run("UPDATE flag SET spec = NULL, identity = NULL, report_attempts = 0 WHERE id = 1");
-    await this.ctx.storage.deleteAlarm();
   }
 
   async view(): Promise<FlagView | null> {
@@ -122,82 +141,165 @@ export class FlagDO extends DurableObject<Env> {
 
   /** Applies an operator action, logs it, and reports the new state for publishing. */
   async act(request: ActionRequest, actor: string, now: number): Promise<ActResult> {
-    const row = this.row();
-    const spec = row ? this.spec(row) : null;
-    if (row === null || spec === null) return { ok: false, code: "not_found", message: "no such flag" };
-    const before = RolloutStateSchema.parse(JSON.parse(row.state));
-    const result = applyAction(before, spec.rollout.stages, request, now);
+    const flag = this.loaded();
+    if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
+    const result = applyAction(flag.state, flag.spec.rollout.stages, request, now);
     if (!result.ok) return result;
-    const decision = this.sql.transaction(() => {
-      this.sql.run("UPDATE flag SET state = ? WHERE id = 1", JSON.stringify(result.state));
-      return this.logDecision(before, result.state, now, {
-        action: request.action + (request.variant ? `:${request.variant}` : ""),
-        source: "operator",
-        actor,
-        reason: request.reason ?? null,
-      });
-    });
-    const published = await this.report(row.key, result.state, decision);
+    const action = request.action + (request.variant ? `:${request.variant}` : "");
+    const decision = this.commit(flag, result.state, now, { action, source: "operator", actor, reason: request.reason ?? null });
+    const published = await this.reportState(flag.row.key, result.state, decision);
     return { ok: true, state: result.state, decision, published };
+  }
+
+  /** Counters flushed from edge isolates (served exposures). */
+  async addCounts(cells: CounterCell[]): Promise<void> {
+    this.sql.transaction(() => this.counters.add(cells));
+  }
+
+  /** Events credited at the edge; duplicates (by event id) change nothing. */
+  async ingestEvents(events: CreditedEvent[], now: number): Promise<{ accepted: number; duplicates: number }> {
+    return this.sql.transaction(() => {
+      const fresh = this.counters.claimEventIds(events.map((e) => e.id), minuteOf(now));
+      const cells: CounterCell[] = [];
+      for (const e of events) {
+        if (!fresh.has(e.id)) continue;
+        const counts = emptyCounts();
+        recordEvent(counts, e.name, e.value);
+        cells.push({ generation: e.generation, stage: e.stage, arm: e.arm, minute: e.minute, counts });
+      }
+      this.counters.add(cells);
+      return { accepted: fresh.size, duplicates: events.length - fresh.size };
+    });
+  }
+
+  /**
+   * The cron's judgement at `now`. Idempotent per minute: a repeated or
+   * overlapping trigger for a minute already judged changes nothing. The
+   * caller (the RegistryDO) publishes a changed state.
+   */
+  async evaluate(now: number): Promise<EvaluateResult> {
+    const flag = this.loaded();
+    if (flag === null) return { evaluated: false, state: null };
+    const { row, spec, state } = flag;
+    const stored = row.memory ? GateMemorySchema.safeParse(JSON.parse(row.memory)) : null;
+    const memory: GateMemory = stored?.success ? stored.data : freshMemory(state);
+    const sameStage = memory.generation === state.generation && memory.stage === state.stageIndex;
+    if (sameStage && memory.lastMinute >= minuteOf(now)) return { evaluated: false, state };
+
+    const { decision, inputs } = judgeFlag(this.counters, spec, state, memory, now);
+    const transition = transitionOf(decision.action);
+    const moved = transition ? applyAction(state, spec.rollout.stages, { action: transition }, now) : null;
+    const next = moved?.ok ? moved.state : state;
+    const changed = next !== state;
+    const loggable = changed || decision.rule !== this.log.lastCronRule();
+    this.sql.transaction(() => {
+      const memoryAfter = changed ? freshMemory(next) : decision.memory;
+      memoryAfter.lastMinute = minuteOf(now);
+      this.sql.run("UPDATE flag SET state = ?, memory = ? WHERE id = 1", JSON.stringify(next), JSON.stringify(memoryAfter));
+      if (loggable) {
+        const what: NewDecision = {
+          action: changed ? decision.action : "hold",
+          source: "cron",
+          actor: "cron",
+          reason: decision.reasons.join("; "),
+          rule: decision.rule,
+          verdicts: JSON.stringify(summarize(decision)),
+          inputs: JSON.stringify(inputs),
+        };
+        const logged = this.log.append(state, next, now, what);
+        if ((changed && NOTIFY.has(decision.action)) || decision.warn) this.notify(spec, logged, now, decision.warn && !changed ? "warn" : decision.action);
+      }
+      this.counters.compact(now);
+    });
+    await this.scheduleAlarm();
+    return { evaluated: true, state: next, action: decision.action, rule: decision.rule };
+  }
+
+  /** The A/B compare report over [from, to) for a generation (default: the current one). */
+  async compareReport(from: number, to: number, generation?: number): Promise<CompareReport | null> {
+    const flag = this.loaded();
+    if (flag === null) return null;
+    const gen = generation ?? flag.state.generation;
+    const stages = this.counters.spanByStage(gen, from, to);
+    return buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow);
   }
 
   /** The decision log, newest first. */
   async decisions(limit: number, beforeId?: number): Promise<Decision[]> {
-    const rows = this.sql.all<DecisionRow>(
-      `SELECT * FROM decisions WHERE id < ? ORDER BY id DESC LIMIT ?`,
-      beforeId ?? Number.MAX_SAFE_INTEGER, limit,
-    );
-    return rows.map((r) => ({
-      id: r.id,
-      at: r.at,
-      generation: r.generation,
-      action: r.action,
-      source: r.source,
-      actor: r.actor,
-      reason: r.reason,
-      from: { status: r.from_status, stage: r.from_stage },
-      to: { status: r.to_status, stage: r.to_stage },
-      stateVersion: r.state_version,
-      inputs: r.inputs,
-    }));
+    return this.log.list(limit, beforeId);
   }
 
-  /** Retries a state report the RegistryDO did not take. */
+  async decision(id: number): Promise<Decision | null> {
+    return this.log.get(id);
+  }
+
+  /** Recomputes a cron decision from its stored inputs. */
+  async replay(id: number): Promise<ReplayResult> {
+    const decision = this.log.get(id);
+    if (decision === null) return { ok: false, message: `no decision ${id}` };
+    if (decision.inputs === null) return { ok: false, message: `decision ${id} was an operator or configuration action: there is nothing to recompute` };
+    const replayed = replayInputs(decision.inputs);
+    const verdicts = JSON.stringify(summarize(replayed));
+    return { ok: true, decision, replayed: { action: replayed.action, rule: replayed.rule, verdicts }, matches: verdicts === decision.verdicts };
+  }
+
+  /** Storage footprint, for the retention test and operators. */
+  async storageStats(): Promise<{ counterRows: number; eventIds: number; outbox: number }> {
+    return { counterRows: this.counters.rowCount(), eventIds: this.counters.eventIdCount(), outbox: this.outbox.pending() };
+  }
+
+  /** Retries a state report the RegistryDO did not take, and delivers due webhooks. */
   override async alarm(): Promise<void> {
     const row = this.row();
-    if (row === null || row.spec === null || row.report_attempts === 0) return;
-    await this.report(row.key, RolloutStateSchema.parse(JSON.parse(row.state)), null);
+    if (row !== null && row.spec !== null && row.report_attempts > 0) {
+      await this.reportState(row.key, RolloutStateSchema.parse(JSON.parse(row.state)), null);
+    }
+    await this.outbox.deliverDue(Date.now(), this.env.WEBHOOK_SECRET);
+    await this.scheduleAlarm();
   }
 
-  private logDecision(
-    from: RolloutState,
-    to: RolloutState,
-    now: number,
-    what: { action: string; source: Decision["source"]; actor: string; reason: string | null },
-  ): Decision {
-    const inserted = this.sql.first<{ id: number }>(
-      `INSERT INTO decisions (at, generation, action, source, actor, reason, from_status, from_stage, to_status, to_stage, state_version, inputs)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) RETURNING id`,
-      now, to.generation, what.action, what.source, what.actor, what.reason,
-      from.status, from.stageIndex, to.status, to.stageIndex, to.version,
-    );
-    return {
-      id: inserted?.id ?? 0,
-      at: now,
-      generation: to.generation,
-      ...what,
-      from: { status: from.status, stage: from.stageIndex },
-      to: { status: to.status, stage: to.stageIndex },
-      stateVersion: to.version,
-      inputs: null,
-    };
+  /** Stores a new state and its decision in one transaction; queues notifications. */
+  private commit(flag: { row: FlagRow; spec: FlagSpec; state: RolloutState }, next: RolloutState, now: number, what: NewDecision): Decision {
+    return this.sql.transaction(() => {
+      this.sql.run("UPDATE flag SET state = ? WHERE id = 1", JSON.stringify(next));
+      const decision = this.log.append(flag.state, next, now, what);
+      const verb = what.action.split(":")[0] ?? what.action;
+      if (NOTIFY.has(verb)) this.notify(flag.spec, decision, now, verb);
+      return decision;
+    });
+  }
+
+  private notify(spec: FlagSpec, decision: Decision, now: number, kind: string): void {
+    const deployment = (this.env.WEBHOOK_URLS ?? "").split(",").map((u) => u.trim()).filter(Boolean);
+    const urls = [...new Set([...spec.webhooks, ...deployment])];
+    if (urls.length === 0) return;
+    this.outbox.enqueue(urls, {
+      type: kind,
+      flag: spec.key,
+      generation: decision.generation,
+      decisionId: decision.id,
+      at: new Date(decision.at).toISOString(),
+      source: decision.source,
+      actor: decision.actor,
+      rule: decision.rule,
+      reason: decision.reason,
+      from: decision.from,
+      to: decision.to,
+    }, now);
+  }
+
+  private async scheduleAlarm(): Promise<void> {
+    const due = this.outbox.nextDue();
+    const current = await this.ctx.storage.getAlarm();
+    if (due !== null && (current === null || due < current)) await this.ctx.storage.setAlarm(due);
   }
 
   /** Reports a state to the RegistryDO; on failure schedules a retry with backoff. */
-  private async report(key: string, state: RolloutState, decision: Decision | null): Promise<boolean> {
+  private async reportState(key: string, state: RolloutState, decision: Decision | null): Promise<boolean> {
     try {
       await registryStub(this.env).reportState(key, state, decision);
       this.sql.run("UPDATE flag SET report_attempts = 0 WHERE id = 1");
+      await this.scheduleAlarm();
       return true;
     } catch (error) {
       const attempts = (this.row()?.report_attempts ?? 0) + 1;

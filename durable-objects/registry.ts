@@ -16,8 +16,17 @@ import { Serializer, Sql } from "./sql";
 
 /** How long superseded snapshots stay readable in KV (edges only read the newest). */
 const SNAPSHOT_KV_TTL_S = 86_400;
-/** Flags whose FlagDO the cron asks for its state per tick (bounded subrequests). */
-export const RECONCILE_BATCH = 25;
+/** Flags judged per invocation: well under the 1,000 subrequests of a paid invocation (50 on Free: lower it there). */
+export const TICK_BATCH = 200;
+const TICK_CONCURRENCY = 10;
+
+export interface TickProgress {
+  evaluated: number;
+  changed: number;
+  failed: number;
+  /** Flags left for the registry's alarm to continue with. */
+  remaining: number;
+}
 
 export interface SpecEntry {
   /** What the operator wrote (JSON or YAML decoded), kept for display and round trips. */
@@ -223,28 +232,66 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /**
-   * Cron: asks a bounded batch of FlagDOs (round robin) for their state and
-   * takes any report the registry missed; republishes if a publish was cut short.
+   * Cron: judges every flag at `now`. Flags are taken in batches of
+   * TICK_BATCH per invocation (the rest continue from the registry's alarm),
+   * which keeps each invocation under the per-invocation subrequest limit.
+   * Each FlagDO returns its state; newer ones are applied (this also takes
+   * any state report the registry missed) and published once per batch.
    */
-  async reconcile(now: number): Promise<{ checked: number; updated: number }> {
-    return this.writes.run(async () => {
-      const keys = this.sql.all<{ key: string }>("SELECT key FROM flags ORDER BY key").map((r) => r.key);
-      const cursor = Number(this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'reconcile_cursor'")?.v ?? 0);
-      const batch = keys.length <= RECONCILE_BATCH ? keys : Array.from({ length: RECONCILE_BATCH }, (_, i) => keys[(cursor + i) % keys.length] ?? "");
-      let updated = 0;
-      for (const key of batch) {
-        try {
-          const view = await flagStub(this.env, key).view();
-          if (view && view.configured && this.applyState(key, view.state, null)) updated++;
-        } catch (error) {
-          console.error(`reconcile: flag ${key} did not answer`, error);
-        }
-      }
-      this.sql.run("INSERT INTO meta (k, v) VALUES ('reconcile_cursor', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", String((cursor + batch.length) % Math.max(1, keys.length)));
+  async tick(now: number): Promise<TickProgress> {
+    const pending = this.pendingTick();
+    if (!pending || pending.now < now) this.sql.run("INSERT OR REPLACE INTO meta (k, v) VALUES ('tick', ?)", JSON.stringify({ now, cursor: 0 }));
+    return this.runTickBatch();
+  }
+
+  override async alarm(): Promise<void> {
+    await this.runTickBatch();
+  }
+
+  private pendingTick(): { now: number; cursor: number } | null {
+    const row = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'tick'");
+    return row ? (JSON.parse(row.v) as { now: number; cursor: number }) : null;
+  }
+
+  private async runTickBatch(): Promise<TickProgress> {
+    const tick = this.pendingTick();
+    if (!tick) return { evaluated: 0, changed: 0, failed: 0, remaining: 0 };
+    const keys = this.sql.all<{ key: string }>("SELECT key FROM flags ORDER BY key").map((r) => r.key);
+    const batch = keys.slice(tick.cursor, tick.cursor + TICK_BATCH);
+    const states: { key: string; state: RolloutState }[] = [];
+    let evaluated = 0;
+    let failed = 0;
+    for (let i = 0; i < batch.length; i += TICK_CONCURRENCY) {
+      await Promise.all(
+        batch.slice(i, i + TICK_CONCURRENCY).map(async (key) => {
+          try {
+            const result = await flagStub(this.env, key).evaluate(tick.now);
+            if (result.evaluated) evaluated++;
+            if (result.state) states.push({ key, state: result.state });
+          } catch (error) {
+            // One flag's failure is logged and does not stop the others.
+            failed++;
+            console.error(`cron: flag ${key} failed to evaluate`, error);
+          }
+        }),
+      );
+    }
+    const changed = await this.writes.run(async () => {
+      let applied = 0;
+      for (const { key, state } of states) if (this.applyState(key, state, null)) applied++;
       const dirty = this.sql.first("SELECT v FROM meta WHERE k = 'dirty'") !== null;
-      if (updated > 0 || dirty) await this.publish(now);
-      return { checked: batch.length, updated };
+      if (applied > 0 || dirty) await this.publish(tick.now);
+      return applied;
     });
+    const cursor = tick.cursor + batch.length;
+    const remaining = Math.max(0, keys.length - cursor);
+    if (remaining > 0) {
+      this.sql.run("INSERT OR REPLACE INTO meta (k, v) VALUES ('tick', ?)", JSON.stringify({ now: tick.now, cursor }));
+      await this.ctx.storage.setAlarm(Date.now());
+    } else {
+      this.sql.run("DELETE FROM meta WHERE k = 'tick'");
+    }
+    return { evaluated, changed, failed, remaining };
   }
 
   private rows(): FlagRow[] {
@@ -256,10 +303,10 @@ export class RegistryDO extends DurableObject<Env> {
     if (row === null || state.version <= row.state_version) return false;
     const before = RolloutStateSchema.parse(JSON.parse(row.state));
     const change = `${before.status} stage ${before.stageIndex} → ${state.status} stage ${state.stageIndex}`;
-    const summary = decision?.reason ? `${change} (${decision.reason})` : decision ? change : `${change} (reconciled)`;
+    const summary = decision?.reason ? `${change} (${decision.reason})` : change;
     this.sql.transaction(() => {
       this.sql.run("UPDATE flags SET state = ?, state_version = ? WHERE key = ?", JSON.stringify(state), state.version, key);
-      this.audit(state.updatedAt, decision?.actor ?? "cron", decision?.action ?? "reconcile", key, null, summary);
+      this.audit(state.updatedAt, decision?.actor ?? "cron", decision?.action ?? "cron", key, null, summary);
       this.markDirty();
     });
     return true;

@@ -75,10 +75,10 @@ export async function readDocument(request: Request): Promise<unknown> {
   return isJson ? parseJson(text) : parseYaml(text);
 }
 
-/** A JSON body (actions and other small admin requests); 415 for any other Content-Type. */
-export async function readJson(request: Request): Promise<unknown> {
+/** A JSON body; 415 for any other Content-Type. */
+export async function readJson(request: Request, limit = ADMIN_BODY_LIMIT): Promise<unknown> {
   const type = request.headers.get("content-type") ?? "";
   if (!JSON_TYPE.test(type)) throw new AppError(415, "unsupported_media_type", "send Content-Type: application/json");
-  const text = await readText(request, ADMIN_BODY_LIMIT);
+  const text = await readText(request, limit);
   return parseJson(text);
 }

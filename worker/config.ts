@@ -9,6 +9,9 @@ const SettingsSchema = z.object({
   REFRESH_MS: Millis(1_000),
   MAX_STALE_MS: Millis(3_000),
   LOAD_TIMEOUT_MS: Millis(1_000),
+  FLUSH_MS: z.coerce.number().int().min(100).max(25_000).default(5_000),
+  FLUSH_MAX: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  EVENTS_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(600),
 });
 
 export interface Settings {
@@ -19,6 +22,12 @@ export interface Settings {
   /** Age after which an isolate waits (up to loadTimeoutMs) for a refresh before serving. */
   readonly maxStaleMs: number;
   readonly loadTimeoutMs: number;
+  /** Counter buffer: flush when this old (must stay under the ~30 s of waitUntil)… */
+  readonly flushMs: number;
+  /** …or when it holds this many exposures. */
+  readonly flushMax: number;
+  /** POST /v1/events calls per client per minute, per isolate, before 429. */
+  readonly eventsPerMinute: number;
 }
 
 let cached: { env: Env; settings: Settings } | null = null;
@@ -33,6 +42,9 @@ export function settingsOf(env: Env): Settings {
     refreshMs: v.REFRESH_MS,
     maxStaleMs: Math.max(v.MAX_STALE_MS, v.REFRESH_MS),
     loadTimeoutMs: v.LOAD_TIMEOUT_MS,
+    flushMs: v.FLUSH_MS,
+    flushMax: v.FLUSH_MAX,
+    eventsPerMinute: v.EVENTS_RATE_PER_MINUTE,
   };
   cached = { env, settings };
   return settings;

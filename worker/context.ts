@@ -1,7 +1,10 @@
 /** What routes share: the app's Hono environment and per-isolate services. */
 import type { Context } from "hono";
 import type { AuthVariables } from "./auth";
+import { flagStub } from "../durable-objects/flag-stub";
 import { settingsOf } from "./config";
+import { CounterBuffer } from "./flush";
+import { RateLimiter } from "./rate-limit";
 import { SnapshotCache, type Schedule } from "./snapshot";
 import { workerSnapshotSource } from "./snapshot-source";
 
@@ -9,15 +12,28 @@ export type AppEnv = { Bindings: Env; Variables: AuthVariables };
 
 export interface Services {
   snapshots(env: Env): SnapshotCache;
+  counters(env: Env): CounterBuffer;
+  eventLimiter(env: Env): RateLimiter;
 }
 
 let isolateCache: SnapshotCache | null = null;
+let isolateCounters: CounterBuffer | null = null;
+let isolateLimiter: RateLimiter | null = null;
 
-/** The production services: one snapshot cache per isolate. */
+/** The production services: one snapshot cache, counter buffer and rate limiter per isolate. */
 export const isolateServices: Services = {
   snapshots(env) {
     isolateCache ??= new SnapshotCache(workerSnapshotSource(env, settingsOf(env)), settingsOf(env));
     return isolateCache;
+  },
+  counters(env) {
+    const settings = settingsOf(env);
+    isolateCounters ??= new CounterBuffer((flag, cells) => flagStub(env, flag).addCounts(cells), { flushMs: settings.flushMs, maxSize: settings.flushMax });
+    return isolateCounters;
+  },
+  eventLimiter(env) {
+    isolateLimiter ??= new RateLimiter(settingsOf(env).eventsPerMinute, 60_000);
+    return isolateLimiter;
   },
 };
 

@@ -1,11 +1,13 @@
 /**
- * The scheduled handler. `scheduledTime` is "now" for everything it does.
- * Today it reconciles state reports the RegistryDO may have missed, a
- * bounded batch per tick; gate evaluation joins it in a later change.
+ * The scheduled handler: `scheduledTime` is "now" for the whole tick. The
+ * RegistryDO fans the judgement out to every active flag in bounded batches
+ * (see RegistryDO.tick), so the cron itself makes one subrequest.
  */
 import { registryStub } from "../durable-objects/registry-stub";
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
-  const result = await registryStub(env).reconcile(controller.scheduledTime);
-  if (result.updated > 0) console.log(`cron: reconciled ${result.updated} of ${result.checked} flags`);
+  const result = await registryStub(env).tick(controller.scheduledTime);
+  if (result.changed > 0 || result.failed > 0) {
+    console.log(`cron: judged ${result.evaluated} flags, ${result.changed} changed, ${result.failed} failed, ${result.remaining} left for the next batch`);
+  }
 }

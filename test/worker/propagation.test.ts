@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Snapshot, SnapshotHead } from "../../core/snapshot";
 import { createApp } from "../../worker/app";
 import { settingsOf } from "../../worker/config";
+import { isolateServices } from "../../worker/context";
 import { SnapshotCache, type SnapshotSource } from "../../worker/snapshot";
 import { workerSnapshotSource } from "../../worker/snapshot-source";
 import { booleanSpec, call, evaluate, evaluateUntil, putFlag, PROPAGATION_MS, sleep, uniqueKey } from "./helpers";
@@ -65,7 +66,7 @@ describe("snapshot cache", () => {
   it("an isolate that never had a snapshot answers OFREP 503 GENERAL at once when the registry is unreachable", async () => {
     const { source } = scriptedSource(() => Promise.reject(new Error("registry unreachable")));
     const cache = new SnapshotCache(source, TIMING);
-    const app = createApp({ snapshots: () => cache });
+    const app = createApp({ ...isolateServices, snapshots: () => cache });
     const r = await app.request("/ofrep/v1/evaluate/flags/anything", { method: "POST", body: "{}" }, env);
     expect(r.status).toBe(503);
     expect(r.headers.get("retry-after")).toBe("1");
@@ -77,7 +78,7 @@ describe("snapshot cache", () => {
 
   it("does not hang when the source never answers: 503 after the load timeout", async () => {
     const { source } = scriptedSource(() => new Promise<Snapshot>(() => undefined));
-    const app = createApp({ snapshots: () => new SnapshotCache(source, TIMING) });
+    const app = createApp({ ...isolateServices, snapshots: () => new SnapshotCache(source, TIMING) });
     const r = await app.request("/ofrep/v1/evaluate/flags/anything", { method: "POST", body: "{}" }, env);
     expect(r.status).toBe(503);
   });

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { toIssues } from "../../core/issues";
 import { FLAG_KEY_PATTERN, FlagSpecSchema, ManifestSchema, type FlagSpec } from "../../core/manifest";
+import type { Decision } from "../../core/decision";
 import { ActionRequestSchema } from "../../core/rollout";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { registryStub } from "../../durable-objects/registry-stub";
@@ -42,6 +43,26 @@ function parseQuery<T>(schema: z.ZodType<T>, value: string | undefined, name: st
 }
 
 const flag = (value: string | undefined) => value === "1" || value === "true";
+
+/** A time query parameter: ISO 8601 or milliseconds since the epoch. */
+const TimeQuery = z.union([z.coerce.number().int().min(0), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+
+function parseJsonObject(text: string | null): Record<string, unknown> {
+  if (text === null) return {};
+  const value = JSON.parse(text) as unknown;
+  return value !== null && typeof value === "object" ? (value as Record<string, unknown>) : {};
+}
+
+/** A decision as the API shows it: stored JSON texts parsed, inputs only when asked for. */
+function present(decision: Decision, withInputs: boolean) {
+  const { verdicts, inputs, ...rest } = decision;
+  return {
+    ...rest,
+    ...(verdicts !== null ? { judgement: parseJsonObject(verdicts) } : {}),
+    replayable: inputs !== null,
+    ...(withInputs && inputs !== null ? { inputs: parseJsonObject(inputs) } : {}),
+  };
+}
 
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
@@ -86,9 +107,51 @@ export function adminRoutes() {
     const key = flagKeyParam(c.req.param("key"));
     const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
     const before = parseQuery(z.coerce.number().int().min(1).optional(), c.req.query("before"), "before");
+    const withInputs = flag(c.req.query("inputs"));
     const stub = flagStub(c.env, key);
     if ((await stub.view()) === null) throw notFound(key);
-    return c.json({ key, decisions: await stub.decisions(limit, before) });
+    const decisions = (await stub.decisions(limit, before)).map((d) => present(d, withInputs));
+    return c.json({ key, decisions });
+  });
+
+  app.get("/flags/:key/decisions/:id", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const id = parseQuery(z.coerce.number().int().min(1), c.req.param("id"), "id");
+    const decision = await flagStub(c.env, key).decision(id);
+    if (!decision) throw new AppError(404, "not_found", `flag "${key}" has no decision ${id}`);
+    return c.json({ key, decision: present(decision, true) });
+  });
+
+  app.get("/flags/:key/decisions/:id/replay", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const id = parseQuery(z.coerce.number().int().min(1), c.req.param("id"), "id");
+    const result = await flagStub(c.env, key).replay(id);
+    if (!result.ok) throw new AppError(result.message.startsWith("no decision") ? 404 : 409, "not_replayable", result.message);
+    return c.json({
+      key,
+      decision: present(result.decision, false),
+      replayed: { action: result.replayed.action, rule: result.replayed.rule, ...parseJsonObject(result.replayed.verdicts) },
+      matches: result.matches,
+    });
+  });
+
+  app.get("/flags/:key/report", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const now = Date.now();
+    const to = parseQuery(TimeQuery.optional(), c.req.query("to"), "to") ?? now;
+    const from = parseQuery(TimeQuery.optional(), c.req.query("from"), "from") ?? to - 86_400_000;
+    if (from >= to) throw invalidInput("from must be before to", [{ path: "from", message: "must be before `to`" }]);
+    const generation = parseQuery(z.coerce.number().int().min(1).optional(), c.req.query("generation"), "generation");
+    const report = await flagStub(c.env, key).compareReport(from, to, generation);
+    if (!report) throw notFound(key);
+    return c.json(report);
+  });
+
+  app.get("/flags/:key/stats", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const stub = flagStub(c.env, key);
+    if ((await stub.view()) === null) throw notFound(key);
+    return c.json({ key, ...(await stub.storageStats()) });
   });
 
   app.post("/manifest", async (c) => {

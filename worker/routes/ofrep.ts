@@ -6,7 +6,7 @@
  */
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
-import { assign, type Assignment, type EvaluationContext } from "../../core/assign";
+import { assign, isRolloutExposure, type Assignment, type EvaluationContext } from "../../core/assign";
 import { canonicalJson, fingerprint } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
 import { FLAG_KEY_PATTERN } from "../../core/manifest";
@@ -97,6 +97,11 @@ export function ofrepRoutes(services: Services) {
       if (!flag) throw new OfrepError(404, "FLAG_NOT_FOUND", `flag "${key}" does not exist`);
       const result = assign(flag, context);
       if (!result.ok) return ofrepError(c, key, new OfrepError(400, result.errorCode, result.message));
+      // A single evaluation is an exposure (DESIGN.md); bulk evaluations count none.
+      if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
+        const { state } = flag.source;
+        services.counters(c.env).addExposure(key, state.generation, state.stageIndex, result.arm, scheduler(c));
+      }
       return c.json(successBody(result));
     } catch (error) {
       if (error instanceof OfrepError) return ofrepError(c, key, error);

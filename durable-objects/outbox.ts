@@ -1,0 +1,90 @@
+/**
+ * Webhook delivery for a FlagDO: notifications are written to an outbox in
+ * the same transaction as the decision, and delivered afterwards by the
+ * object's alarm with exponential backoff, so a slow or failing receiver
+ * never delays or blocks a decision. Each POST carries
+ * `X-Rampart-Signature: sha256=<hex HMAC-SHA256 of the body>` when
+ * WEBHOOK_SECRET is set.
+ */
+import type { Sql } from "./sql";
+
+export const MAX_ATTEMPTS = 8;
+const BACKOFF_BASE_MS = 2_000;
+const BACKOFF_MAX_MS = 3_600_000;
+const DELIVERY_TIMEOUT_MS = 10_000;
+
+interface OutboxRow extends Record<string, string | number | null> {
+  id: number;
+  url: string;
+  body: string;
+  attempts: number;
+  next_at: number;
+}
+
+export class Outbox {
+  constructor(private readonly sql: Sql) {
+    sql.run(`CREATE TABLE IF NOT EXISTS outbox (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, body TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL)`);
+  }
+
+  enqueue(urls: readonly string[], payload: unknown, now: number): number {
+    const body = JSON.stringify(payload);
+    for (const url of urls) this.sql.run("INSERT INTO outbox (url, body, next_at) VALUES (?, ?, ?)", url, body, now);
+    return urls.length;
+  }
+
+  /** When the next delivery is due, or null when the outbox is empty. */
+  nextDue(): number | null {
+    return this.sql.first<{ t: number | null }>("SELECT MIN(next_at) AS t FROM outbox")?.t ?? null;
+  }
+
+  pending(): number {
+    return this.sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM outbox")?.n ?? 0;
+  }
+
+  /** Delivers what is due; failures are rescheduled with backoff, and dropped after MAX_ATTEMPTS. */
+  async deliverDue(now: number, secret: string | undefined, send: typeof fetch = fetch): Promise<{ delivered: number; failed: number }> {
+    const due = this.sql.all<OutboxRow>("SELECT * FROM outbox WHERE next_at <= ? ORDER BY id LIMIT 50", now);
+    let delivered = 0;
+    let failed = 0;
+    for (const item of due) {
+      const ok = await post(item, secret, send);
+      if (ok) {
+        this.sql.run("DELETE FROM outbox WHERE id = ?", item.id);
+        delivered++;
+        continue;
+      }
+      failed++;
+      const attempts = item.attempts + 1;
+      if (attempts >= MAX_ATTEMPTS) {
+        console.error(`webhook ${item.url}: giving up after ${attempts} attempts`);
+        this.sql.run("DELETE FROM outbox WHERE id = ?", item.id);
+      } else {
+        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1));
+        this.sql.run("UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?", attempts, now + delay, item.id);
+      }
+    }
+    return { delivered, failed };
+  }
+}
+
+async function post(item: OutboxRow, secret: string | undefined, send: typeof fetch): Promise<boolean> {
+  const headers: Record<string, string> = { "content-type": "application/json", "user-agent": "rampart-webhook" };
+  if (secret) headers["x-rampart-signature"] = `sha256=${await hmacHex(secret, item.body)}`;
+  try {
+    const response = await send(item.url, { method: "POST", headers, body: item.body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch (error) {
+    console.warn(`webhook ${item.url} failed`, error);
+    return false;
+  }
+}
+
+/** Hex HMAC-SHA256 of `body` under `secret` (what a receiver recomputes to verify). */
+export async function hmacHex(secret: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const signature = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body));
+  return [...new Uint8Array(signature)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,118 @@
+/**
+ * The isolate's counter buffer. Served exposures are added in memory and
+ * flushed to each flag's FlagDO in one RPC per flag, when the buffer is
+ * FLUSH_MS old or holds FLUSH_MAX exposures — never once per request.
+ *
+ * A Worker has no timers between requests, so the request that starts a
+ * buffer also keeps a delayed flush alive through `waitUntil` (FLUSH_MS must
+ * stay under the ~30 s a Worker may run after its response). What eviction
+ * can lose is what was buffered since the last flush: at most FLUSH_MS of
+ * exposures, and never more than FLUSH_MAX. A failed flush is put back and
+ * retried with the next one, at most MAX_FLUSH_ATTEMPTS times, then dropped
+ * and logged.
+ */
+import { emptyCounts, mergeCounts, minuteOf, type CounterCell } from "../core/counters";
+import type { Arm } from "../core/manifest";
+import type { Schedule } from "./snapshot";
+
+export const MAX_FLUSH_ATTEMPTS = 3;
+
+export type CounterSink = (flag: string, cells: CounterCell[]) => Promise<void>;
+
+interface Pending {
+  cells: Map<string, CounterCell>;
+  attempts: number;
+}
+
+export class CounterBuffer {
+  private pending = new Map<string, Pending>();
+  private size = 0;
+  private startedAt: number | null = null;
+  private flushing: Promise<void> | null = null;
+  /** Flushes attempted and cells dropped after too many failures (observability). */
+  readonly stats = { flushes: 0, calls: 0, dropped: 0 };
+
+  constructor(
+    private readonly sink: CounterSink,
+    private readonly options: { flushMs: number; maxSize: number },
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Counts one served exposure; schedules a flush when one is due. */
+  addExposure(flag: string, generation: number, stage: number, arm: Arm, schedule: Schedule): void {
+    const now = this.clock();
+    const minute = minuteOf(now);
+    const key = `${generation}|${stage}|${arm}|${minute}`;
+    const entry = this.entry(flag);
+    const cell = entry.cells.get(key) ?? { generation, stage, arm, minute, counts: emptyCounts() };
+    cell.counts.exposures += 1;
+    entry.cells.set(key, cell);
+    this.size += 1;
+    if (this.startedAt === null) {
+      this.startedAt = now;
+      // Keep a flush alive for an isolate that may get no further request.
+      schedule(new Promise<void>((resolve) => setTimeout(resolve, this.options.flushMs)).then(() => this.flush()));
+    }
+    if (this.size >= this.options.maxSize) schedule(this.flush());
+  }
+
+  bufferedExposures(): number {
+    return this.size;
+  }
+
+  /** Sends everything buffered, one RPC per flag; concurrent callers share one flush. */
+  flush(): Promise<void> {
+    if (this.size === 0) return this.flushing ?? Promise.resolve();
+    this.flushing ??= this.send().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private entry(flag: string): Pending {
+    let entry = this.pending.get(flag);
+    if (!entry) {
+      entry = { cells: new Map(), attempts: 0 };
+      this.pending.set(flag, entry);
+    }
+    return entry;
+  }
+
+  private async send(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    this.size = 0;
+    this.startedAt = null;
+    this.stats.flushes++;
+    await Promise.all(
+      [...batch].map(async ([flag, entry]) => {
+        const cells = [...entry.cells.values()];
+        try {
+          this.stats.calls++;
+          await this.sink(flag, cells);
+        } catch (error) {
+          this.putBack(flag, entry, error);
+        }
+      }),
+    );
+  }
+
+  private putBack(flag: string, failed: Pending, error: unknown): void {
+    const attempts = failed.attempts + 1;
+    const exposures = [...failed.cells.values()].reduce((s, c) => s + c.counts.exposures, 0);
+    if (attempts >= MAX_FLUSH_ATTEMPTS) {
+      this.stats.dropped += exposures;
+      console.error(`counter flush for ${flag} failed ${attempts} times: dropping ${exposures} exposures`, error);
+      return;
+    }
+    console.warn(`counter flush for ${flag} failed (attempt ${attempts}); retrying with the next flush`, error);
+    const entry = this.entry(flag);
+    entry.attempts = Math.max(entry.attempts, attempts);
+    for (const [key, cell] of failed.cells) {
+      const existing = entry.cells.get(key);
+      if (existing) mergeCounts(existing.counts, cell.counts);
+      else entry.cells.set(key, cell);
+    }
+    this.size += exposures;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * POST /v1/events: validated, credited to an arm at the edge (the event's
+ * `variant`, else the arm the current snapshot assigns to its key), grouped
+ * by flag, and sent in one RPC per flag; each FlagDO drops event ids it has
+ * already seen, so a replayed batch changes no counter.
+ */
+import { Hono } from "hono";
+import { assign } from "../../core/assign";
+import { minuteOf } from "../../core/counters";
+import { EventSchema, EventsEnvelopeSchema, eventTime, MAX_EVENT_AGE_MS, MAX_FUTURE_SKEW_MS } from "../../core/events";
+import { summarizeIssues, toIssues } from "../../core/issues";
+import { flagStub } from "../../durable-objects/flag-stub";
+import type { CreditedEvent } from "../../durable-objects/flag";
+import { ADMIN_BODY_LIMIT, readJson } from "../body";
+import { scheduler, type AppEnv, type Services } from "../context";
+import { AppError, invalidInput } from "../errors";
+
+interface Rejection {
+  index: number;
+  error: string;
+  message: string;
+}
+
+export function eventRoutes(services: Services) {
+  const app = new Hono<AppEnv>();
+  app.post("/events", async (c) => {
+    const now = Date.now();
+    const client = c.req.header("x-rampart-client") ?? c.req.header("cf-connecting-ip") ?? "anonymous";
+    const retryAfter = services.eventLimiter(c.env).take(client, now);
+    if (retryAfter > 0) {
+      throw new AppError(429, "rate_limited", `too many event calls from this client; retry in ${retryAfter} s`, undefined, { "Retry-After": String(retryAfter) });
+    }
+    const envelope = EventsEnvelopeSchema.safeParse(await readJson(c.req.raw, ADMIN_BODY_LIMIT));
+    if (!envelope.success) throw invalidInput("the events body is not valid", toIssues(envelope.error.issues));
+    const served = services.snapshots(c.env).serve(scheduler(c));
+    const snapshot = served instanceof Promise ? await served : served;
+    if (snapshot === null) {
+      throw new AppError(503, "unavailable", "flag configuration is not available yet; retry", undefined, { "Retry-After": "1" });
+    }
+
+    const rejected: Rejection[] = [];
+    const byFlag = new Map<string, { indexes: number[]; events: CreditedEvent[] }>();
+    envelope.data.events.forEach((raw, index) => {
+      const parsed = EventSchema.safeParse(raw);
+      if (!parsed.success) {
+        rejected.push({ index, error: "invalid_event", message: summarizeIssues(toIssues(parsed.error.issues)) });
+        return;
+      }
+      const event = parsed.data;
+      const flag = snapshot.flags.get(event.flag);
+      if (!flag) return rejected.push({ index, error: "unknown_flag", message: `flag "${event.flag}" does not exist` });
+      const time = eventTime(event, now);
+      if (time === null) {
+        return rejected.push({ index, error: "timestamp_out_of_range", message: `timestamp must be within ${MAX_EVENT_AGE_MS / 86_400_000} days before and ${MAX_FUTURE_SKEW_MS / 60_000} minutes after now` });
+      }
+      if (event.name === "exposure" && flag.source.exposures === "served") {
+        return rejected.push({ index, error: "exposure_not_counted", message: `flag "${event.flag}" counts served exposures; exposure events would count twice` });
+      }
+      let arm: "baseline" | "candidate";
+      if (event.variant !== undefined) {
+        if (event.variant !== "baseline" && event.variant !== "candidate") {
+          return rejected.push({ index, error: "unknown_variant", message: `variant must be "baseline" or "candidate" (got "${event.variant}")` });
+        }
+        arm = event.variant;
+      } else {
+        const assignment = assign(flag, { targetingKey: event.targetingKey, [flag.stickiness]: event.targetingKey });
+        if (!assignment.ok) return rejected.push({ index, error: "unassignable", message: assignment.message });
+        arm = assignment.arm;
+      }
+      const group = byFlag.get(event.flag) ?? { indexes: [], events: [] };
+      group.indexes.push(index);
+      group.events.push({
+        id: event.eventId,
+        name: event.name,
+        ...(event.value !== undefined ? { value: event.value } : {}),
+        generation: flag.source.state.generation,
+        stage: flag.source.state.stageIndex,
+        arm,
+        minute: minuteOf(time),
+      });
+      byFlag.set(event.flag, group);
+    });
+
+    let accepted = 0;
+    let duplicates = 0;
+    await Promise.all(
+      [...byFlag].map(async ([key, group]) => {
+        try {
+          const result = await flagStub(c.env, key).ingestEvents(group.events, now);
+          accepted += result.accepted;
+          duplicates += result.duplicates;
+        } catch (error) {
+          console.error(`events for ${key} not stored`, error);
+          for (const index of group.indexes) rejected.push({ index, error: "unavailable", message: "not stored; send it again (event ids make retries safe)" });
+        }
+      }),
+    );
+    rejected.sort((a, b) => a.index - b.index);
+    return c.json({ accepted, duplicates, rejected }, 202);
+  });
+  return app;
+}
