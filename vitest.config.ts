@@ -9,6 +9,10 @@ export const TEST_BINDINGS = {
   REFRESH_MS: "50",
   MAX_STALE_MS: "200",
   LOAD_TIMEOUT_MS: "1000",
+  FLUSH_MS: "200",
+  FLUSH_MAX: "50",
+  EVENTS_RATE_PER_MINUTE: "20",
+  WEBHOOK_SECRET: "test-webhook-secret",
 };
 
 export default defineConfig({

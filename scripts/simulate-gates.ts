@@ -7,7 +7,7 @@
  *   npm run simulate -- [--runs 1000] [--seed 1] [--only a,b]
  */
 import { parseArgs } from "node:util";
-import { emptyCounts, emptyPair, mergeCounts, type ArmCounts, type ArmPair, type GenerationTotals } from "../core/counters";
+import { emptyPair, mergeCounts, type ArmCounts, type ArmPair, type GenerationTotals } from "../core/counters";
 import { evaluateRollout, freshMemory, planEvaluation, type GateMemory } from "../core/gates";
 import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
 import { binomialSample, seededRandom, type Random } from "../core/random";

@@ -1,0 +1,104 @@
+import { SELF, env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { flagStub } from "../../durable-objects/flag-stub";
+import { booleanSpec, evaluateUntil, putFlag, uniqueKey } from "./helpers";
+
+async function send(body: unknown, headers: Record<string, string> = {}) {
+  const r = await SELF.fetch("https://rampart.test/v1/events", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: r.status, headers: r.headers, json: await r.json<Record<string, any>>() };
+}
+
+/** A flag counting exposures from events, served to the edge. */
+async function eventFlag() {
+  const key = uniqueKey("ev");
+  await putFlag({ ...booleanSpec(key), exposures: "events", metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } } });
+  await evaluateUntil(key, { targetingKey: "probe" }, (r) => r.status === 200);
+  return key;
+}
+
+async function ctrSamples(key: string) {
+  const report = await flagStub(env, key).compareReport(0, Date.now() + 3_600_000);
+  return { baseline: report?.arms.baseline.metrics["ctr"]?.samples, candidate: report?.arms.candidate.metrics["ctr"]?.samples, clicks: report?.arms.candidate.metrics["ctr"]?.value };
+}
+
+describe("POST /v1/events", () => {
+  it("accepts a batch, credits each event to its arm, and a replayed batch changes no counter", async () => {
+    const key = await eventFlag();
+    const events = [
+      { eventId: `${key}-1`, flag: key, targetingKey: "u1", name: "exposure", variant: "candidate" },
+      { eventId: `${key}-2`, flag: key, targetingKey: "u1", name: "click", variant: "candidate" },
+      { eventId: `${key}-3`, flag: key, targetingKey: "u2", name: "exposure", variant: "baseline" },
+      { eventId: `${key}-4`, flag: key, targetingKey: "u3", name: "exposure" },
+    ];
+    const first = await send({ events });
+    expect(first.status).toBe(202);
+    expect(first.json).toEqual({ accepted: 4, duplicates: 0, rejected: [] });
+    const counted = await ctrSamples(key);
+    expect((counted.baseline ?? 0) + (counted.candidate ?? 0)).toBe(3);
+    const replay = await send({ events });
+    expect(replay.json).toEqual({ accepted: 0, duplicates: 4, rejected: [] });
+    expect(await ctrSamples(key)).toEqual(counted);
+  });
+
+  it("rejects bad events by index with a reason and accepts the rest", async () => {
+    const key = await eventFlag();
+    const now = Date.now();
+    const events = [
+      { eventId: "ok-1", flag: key, targetingKey: "u1", name: "exposure", variant: "candidate" },
+      { eventId: "x", flag: key, name: "click" },
+      { eventId: "x2", flag: "no-such-flag", targetingKey: "u", name: "click" },
+      { eventId: "x3", flag: key, targetingKey: "u", name: "click", variant: "treatment" },
+      { eventId: "x4", flag: key, targetingKey: "u", name: "click", timestamp: now - 8 * 86_400_000 },
+      { eventId: "x5", flag: key, targetingKey: "u", name: "click", timestamp: new Date(now + 3_600_000).toISOString() },
+      { eventId: "x6", flag: key, targetingKey: "u", name: "latency_ms" },
+      { eventId: "x7", flag: key, targetingKey: "u", name: "comparison", value: 0.5 },
+    ];
+    const r = await send({ events });
+    expect(r.status).toBe(202);
+    expect(r.json.accepted).toBe(1);
+    expect(r.json.rejected.map((x: { index: number; error: string }) => [x.index, x.error])).toEqual([
+      [1, "invalid_event"],
+      [2, "unknown_flag"],
+      [3, "unknown_variant"],
+      [4, "timestamp_out_of_range"],
+      [5, "timestamp_out_of_range"],
+      [6, "invalid_event"],
+      [7, "invalid_event"],
+    ]);
+    expect(r.json.rejected[0].message).toContain("targetingKey");
+  });
+
+  it("rejects exposure events for a flag that counts served exposures (no double counting)", async () => {
+    const key = uniqueKey("served");
+    await putFlag(booleanSpec(key));
+    await evaluateUntil(key, { targetingKey: "probe" }, (res) => res.status === 200);
+    const r = await send({ events: [{ eventId: "e1", flag: key, targetingKey: "u", name: "exposure", variant: "candidate" }] });
+    expect(r.json.rejected[0]).toMatchObject({ index: 0, error: "exposure_not_counted" });
+  });
+
+  it("answers 400 to a malformed envelope and stores nothing", async () => {
+    const key = await eventFlag();
+    const before = await ctrSamples(key);
+    expect((await send("{oops")).status).toBe(400);
+    const tooMany = await send({ events: Array.from({ length: 1001 }, (_, i) => ({ eventId: `${i}`, flag: key, targetingKey: "u", name: "exposure" })) });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.json.issues[0]).toEqual({ path: "events", message: "at most 1000 events per call" });
+    expect((await send({ events: [], extra: 1 })).status).toBe(400);
+    expect(await ctrSamples(key)).toEqual(before);
+  });
+
+  it("answers 429 with Retry-After above the per-client rate", async () => {
+    const client = uniqueKey("client");
+    const limit = Number(env.EVENTS_RATE_PER_MINUTE);
+    let last = 0;
+    for (let i = 0; i <= limit; i++) last = (await send({ events: [] }, { "x-rampart-client": client })).status;
+    const limited = await send({ events: [] }, { "x-rampart-client": client });
+    expect(last === 429 || limited.status === 429).toBe(true);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,106 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { emptyCounts, minuteOf, type CounterCell } from "../../core/counters";
+import { flagStub } from "../../durable-objects/flag-stub";
+import worker from "../../worker/index";
+import { call, putFlag, uniqueKey } from "./helpers";
+
+/** Runs the real scheduled() handler at `time`. */
+async function cronAt(time: number) {
+  const ctx = createExecutionContext();
+  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Counter cells for one minute: exposures and clicks per arm, as the edge flush would send them. */
+function minuteCells(minute: number, stage: number, perArm: { baseline: [number, number]; candidate: [number, number] }): CounterCell[] {
+  return (["baseline", "candidate"] as const).map((arm) => {
+    const [exposures, clicks] = perArm[arm];
+    const counts = emptyCounts();
+    counts.exposures = exposures;
+    counts.events["click"] = { count: clicks, sum: clicks, sumSq: clicks };
+    return { generation: 1, stage, arm, minute, counts };
+  });
+}
+
+const rankerSpec = (key: string) => ({
+  key,
+  type: "string",
+  variants: { baseline: "v1", candidate: "v2" },
+  rollout: { window: "1m", healthyWindowsToPromote: 2, stages: [{ weight: 50, hold: "3m" }, { weight: 100 }] },
+  metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } },
+  gates: [{ metric: "ctr", bad: "decrease", warn: "3%", rollback: "5%", severe: "10%" }],
+});
+
+describe("the cron judges rollouts through scheduled()", () => {
+  it("drives a healthy candidate from its first stage to completed", async () => {
+    const key = uniqueKey("healthy");
+    const created = await putFlag(rankerSpec(key));
+    const start = created.state.stageEnteredAt as number;
+    const stub = flagStub(env, key);
+    let status = "";
+    for (let m = 1; m <= 12 && status !== "completed"; m++) {
+      // Each minute both arms see 2,000 exposures at the same 5% CTR.
+      await stub.addCounts(minuteCells(minuteOf(start) + m - 1, 0, { baseline: [2000, 100], candidate: [2000, 100] }));
+      await cronAt(start + m * 60_000 + 1_000);
+      status = (await call("GET", `/admin/flags/${key}`)).json.state.status;
+    }
+    expect(status).toBe("completed");
+    const log = (await call("GET", `/admin/flags/${key}/decisions?limit=100`)).json.decisions;
+    const completion = log.find((d: { action: string }) => d.action === "complete");
+    expect(completion).toMatchObject({ source: "cron", rule: "complete", to: { status: "completed" } });
+    expect(completion.judgement.verdicts[0]).toMatchObject({ metric: "ctr", verdict: "healthy" });
+  });
+
+  it("rolls back a CTR regression, naming the ctr gate and its numbers", async () => {
+    const key = uniqueKey("regression");
+    const created = await putFlag(rankerSpec(key));
+    const start = created.state.stageEnteredAt as number;
+    await flagStub(env, key).addCounts(minuteCells(minuteOf(start), 0, { baseline: [40_000, 2_000], candidate: [40_000, 1_600] }));
+    await cronAt(start + 60_000 + 1_000);
+    const flag = (await call("GET", `/admin/flags/${key}`)).json;
+    expect(flag.state.status).toBe("rolled_back");
+    const [decision] = (await call("GET", `/admin/flags/${key}/decisions`)).json.decisions;
+    expect(decision).toMatchObject({ action: "rollback", source: "cron", rule: "gate:ctr:rollback" });
+    expect(decision.reason).toContain("ctr relative -20.00%");
+    const ctr = decision.judgement.verdicts[0];
+    expect(ctr).toMatchObject({ metric: "ctr", verdict: "rollback", baseline: 0.05, candidate: 0.04, samples: { baseline: 40_000, candidate: 40_000 } });
+    expect(ctr.interval[1]).toBeLessThan(0);
+
+    // The decision replays from its stored inputs to the same verdicts.
+    const replay = await call("GET", `/admin/flags/${key}/decisions/${decision.id}/replay`);
+    expect(replay.json).toMatchObject({ matches: true, replayed: { action: "rollback", rule: "gate:ctr:rollback" } });
+
+    // The rollback sticks: later ticks never promote again.
+    await cronAt(start + 10 * 60_000);
+    expect((await call("GET", `/admin/flags/${key}`)).json.state.status).toBe("rolled_back");
+  });
+
+  it("is idempotent per minute: a repeated trigger changes nothing", async () => {
+    const key = uniqueKey("idem");
+    const created = await putFlag(rankerSpec(key));
+    const start = created.state.stageEnteredAt as number;
+    await flagStub(env, key).addCounts(minuteCells(minuteOf(start), 0, { baseline: [2000, 100], candidate: [2000, 100] }));
+    await cronAt(start + 61_000);
+    const before = await call("GET", `/admin/flags/${key}/decisions?inputs=1`);
+    await cronAt(start + 62_000);
+    await Promise.all([cronAt(start + 63_000), cronAt(start + 64_000)]);
+    expect(await call("GET", `/admin/flags/${key}/decisions?inputs=1`)).toEqual(before);
+  });
+
+  it("reports per-arm metrics and gate verdicts over a span", async () => {
+    const key = uniqueKey("report");
+    const created = await putFlag(rankerSpec(key));
+    const start = created.state.stageEnteredAt as number;
+    await flagStub(env, key).addCounts(minuteCells(minuteOf(start), 0, { baseline: [10_000, 500], candidate: [10_000, 480] }));
+    const report = await call("GET", `/admin/flags/${key}/report?from=${start - 60_000}&to=${start + 120_000}`);
+    expect(report.status).toBe(200);
+    expect(report.json.arms.baseline.metrics.ctr).toMatchObject({ value: 0.05, samples: 10_000 });
+    expect(report.json.arms.candidate.metrics.ctr.value).toBeCloseTo(0.048, 6);
+    expect(report.json.gates[0]).toMatchObject({ metric: "ctr", verdict: "healthy" });
+    expect(report.json.gates[0].delta).toBeCloseTo(-0.04, 6);
+    const bad = await call("GET", `/admin/flags/${key}/report?from=later`);
+    expect(bad.status).toBe(400);
+    expect(bad.json.issues[0].path).toBe("from");
+  });
+});
