@@ -82,6 +82,7 @@ export class FlagDO extends DurableObject<Env> {
       report_attempts INTEGER NOT NULL DEFAULT 0)`);
     const columns = new Set(this.sql.all<{ name: string }>("PRAGMA table_info(flag)").map((c) => c.name));
     if (!columns.has("memory")) this.sql.run("ALTER TABLE flag ADD COLUMN memory TEXT");
+    this.sql.run("CREATE TABLE IF NOT EXISTS stats (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
     this.log = new DecisionLog(this.sql);
     this.counters = new CounterStore(this.sql);
     this.outbox = new Outbox(this.sql);
@@ -153,7 +154,10 @@ export class FlagDO extends DurableObject<Env> {
 
   /** Counters flushed from edge isolates (served exposures). */
   async addCounts(cells: CounterCell[]): Promise<void> {
-    this.sql.transaction(() => this.counters.add(cells));
+    this.sql.transaction(() => {
+      this.counters.add(cells);
+      this.sql.run("INSERT INTO stats (k, v) VALUES ('counter_batches', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1");
+    });
   }
 
   /** Events credited at the edge; duplicates (by event id) change nothing. */
@@ -244,8 +248,9 @@ export class FlagDO extends DurableObject<Env> {
   }
 
   /** Storage footprint, for the retention test and operators. */
-  async storageStats(): Promise<{ counterRows: number; eventIds: number; outbox: number }> {
-    return { counterRows: this.counters.rowCount(), eventIds: this.counters.eventIdCount(), outbox: this.outbox.pending() };
+  async storageStats(): Promise<{ counterRows: number; eventIds: number; outbox: number; counterBatches: number }> {
+    const batches = this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'counter_batches'")?.v ?? 0;
+    return { counterRows: this.counters.rowCount(), eventIds: this.counters.eventIdCount(), outbox: this.outbox.pending(), counterBatches: batches };
   }
 
   /** Retries a state report the RegistryDO did not take, and delivers due webhooks. */

@@ -20,6 +20,16 @@ const SNAPSHOT_KV_TTL_S = 86_400;
 export const TICK_BATCH = 200;
 const TICK_CONCURRENCY = 10;
 
+export interface LastTick {
+  now: number;
+  evaluated: number;
+  changed: number;
+  failed: number;
+  batches: number;
+  /** Wall-clock time the last batch of this tick finished. */
+  finishedAt: number;
+}
+
 export interface TickProgress {
   evaluated: number;
   changed: number;
@@ -248,6 +258,14 @@ export class RegistryDO extends DurableObject<Env> {
     await this.runTickBatch();
   }
 
+  /** The cron's progress: a tick still running (batches left) and the last one finished. */
+  async cronStatus(): Promise<{ pending: { now: number; cursor: number; flags: number } | null; last: LastTick | null }> {
+    const pending = this.pendingTick();
+    const flags = this.sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM flags")?.n ?? 0;
+    const last = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'last_tick'");
+    return { pending: pending ? { ...pending, flags } : null, last: last ? (JSON.parse(last.v) as LastTick) : null };
+  }
+
   private pendingTick(): { now: number; cursor: number } | null {
     const row = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'tick'");
     return row ? (JSON.parse(row.v) as { now: number; cursor: number }) : null;
@@ -284,6 +302,7 @@ export class RegistryDO extends DurableObject<Env> {
       return applied;
     });
     const cursor = tick.cursor + batch.length;
+    this.accumulateTick(tick.now, tick.cursor === 0, { evaluated, changed, failed });
     const remaining = Math.max(0, keys.length - cursor);
     if (remaining > 0) {
       this.sql.run("INSERT OR REPLACE INTO meta (k, v) VALUES ('tick', ?)", JSON.stringify({ now: tick.now, cursor }));
@@ -292,6 +311,20 @@ export class RegistryDO extends DurableObject<Env> {
       this.sql.run("DELETE FROM meta WHERE k = 'tick'");
     }
     return { evaluated, changed, failed, remaining };
+  }
+
+  private accumulateTick(now: number, first: boolean, batch: { evaluated: number; changed: number; failed: number }): void {
+    const row = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'last_tick'");
+    const previous = row && !first ? (JSON.parse(row.v) as LastTick) : null;
+    const summary: LastTick = {
+      now,
+      evaluated: (previous?.now === now ? previous.evaluated : 0) + batch.evaluated,
+      changed: (previous?.now === now ? previous.changed : 0) + batch.changed,
+      failed: (previous?.now === now ? previous.failed : 0) + batch.failed,
+      batches: (previous?.now === now ? previous.batches : 0) + 1,
+      finishedAt: Date.now(),
+    };
+    this.sql.run("INSERT OR REPLACE INTO meta (k, v) VALUES ('last_tick', ?)", JSON.stringify(summary));
   }
 
   private rows(): FlagRow[] {

@@ -1,7 +1,7 @@
 import { OFREPProvider } from "@openfeature/ofrep-provider";
 import { ErrorCode, OpenFeature, type Client } from "@openfeature/server-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { E2E_PROPAGATION_MS, startLocalWorker, type LocalWorker } from "./local-worker";
+import { E2E_PROPAGATION_MS, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
 
 const stages = (weights: number[]) => ({ stages: weights.map((weight) => ({ weight })) });
 const FLAGS = [

@@ -168,6 +168,8 @@ export function adminRoutes() {
     return c.json({ dryRun, prune, changes });
   });
 
+  app.get("/cron", async (c) => c.json(await registryStub(c.env).cronStatus()));
+
   app.get("/audit", async (c) => {
     const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
     return c.json({ entries: await registryStub(c.env).auditLog(limit) });

@@ -1,4 +1,4 @@
-/** Starts the worker on workerd through wrangler's API, for tests that need a real HTTP client. */
+/** Starts the worker on workerd through wrangler's API, for tests and scripts that need a real HTTP client. */
 import { unstable_startWorker } from "wrangler";
 
 export const E2E_ADMIN_TOKEN = "e2e-admin-token";
@@ -11,8 +11,10 @@ export interface LocalWorker {
   dispose(): Promise<void>;
 }
 
-export async function startLocalWorker(): Promise<LocalWorker> {
+/** Starts the worker with in-memory state and small propagation timings; `vars` override any setting. */
+export async function startLocalWorker(vars: Record<string, string> = {}): Promise<LocalWorker> {
   const plain = (value: string) => ({ type: "plain_text" as const, value });
+  const overrides = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, plain(v)]));
   const worker = await unstable_startWorker({
     config: "wrangler.toml",
     envFiles: [],
@@ -22,6 +24,7 @@ export async function startLocalWorker(): Promise<LocalWorker> {
       REFRESH_MS: plain(E2E_TIMING.REFRESH_MS),
       MAX_STALE_MS: plain(E2E_TIMING.MAX_STALE_MS),
       LOAD_TIMEOUT_MS: plain(E2E_TIMING.LOAD_TIMEOUT_MS),
+      ...overrides,
     },
     dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, watch: false, logLevel: "warn" },
   });
