@@ -85,6 +85,8 @@ const FlagSpecObjectSchema = z.strictObject({
   salt: z.string().max(256).optional(),
   scope: ScopeSchema.optional(),
   exposures: z.enum(["served", "events"]).default("served"),
+  /** Counter objects served exposures are spread over (a hot flag); the cron merges them. */
+  counterShards: z.int().min(1).max(16).default(1),
   rollout: RolloutSchema,
   metrics: z.record(MetricNameSchema, MetricDefinitionSchema).default({}),
   gates: z.array(GateSchema).max(32).default([]),

@@ -18,6 +18,43 @@ const HOUR_MINUTES = 60;
 /** SQLite in Durable Objects binds at most 100 parameters per statement. */
 const IDS_PER_STATEMENT = 50;
 
+export interface SpanQuery {
+  from: number;
+  to: number;
+  stage?: number;
+}
+
+export interface CounterRead {
+  totals: GenerationTotals;
+  spans: ArmPair[];
+}
+
+/** Adds `source` into `target`, stage by stage. */
+export function mergeRead(target: CounterRead, source: CounterRead): CounterRead {
+  for (const [stage, pair] of Object.entries(source.totals.stages)) {
+    const into = (target.totals.stages[stage] ??= emptyPair());
+    mergeCounts(into.baseline, pair.baseline);
+    mergeCounts(into.candidate, pair.candidate);
+  }
+  source.spans.forEach((pair, i) => {
+    const into = target.spans[i];
+    if (!into) return;
+    mergeCounts(into.baseline, pair.baseline);
+    mergeCounts(into.candidate, pair.candidate);
+  });
+  return target;
+}
+
+/** Adds per-stage span counts of `source` into `target`. */
+export function mergeStages(target: Record<string, ArmPair>, source: Record<string, ArmPair>): Record<string, ArmPair> {
+  for (const [stage, pair] of Object.entries(source)) {
+    const into = (target[stage] ??= emptyPair());
+    mergeCounts(into.baseline, pair.baseline);
+    mergeCounts(into.candidate, pair.candidate);
+  }
+  return target;
+}
+
 interface CellRow extends Record<string, string | number | null> {
   generation: number;
   stage: number;
@@ -101,6 +138,11 @@ export class CounterStore {
       mergeCounts(pair[row.arm], JSON.parse(row.data) as ArmCounts);
     }
     return stages;
+  }
+
+  /** Totals and spans in one read (what a counter shard answers the primary with). */
+  read(generation: number, spans: readonly SpanQuery[]): CounterRead {
+    return { totals: this.totals(generation), spans: spans.map((s) => this.span(generation, s.from, s.to, s.stage)) };
   }
 
   /** All stages of a span pooled into one pair. */

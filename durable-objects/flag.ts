@@ -6,16 +6,17 @@
  * lands); notifications go through an outbox, also delivered by the alarm.
  */
 import { DurableObject } from "cloudflare:workers";
-import { emptyCounts, minuteOf, recordEvent, type CounterCell } from "../core/counters";
+import { emptyCounts, minuteOf, recordEvent, type ArmPair, type CounterCell } from "../core/counters";
 import type { Decision } from "../core/decision";
 import { candidateIdentity } from "../core/generation";
 import { freshMemory, GateMemorySchema, type GateMemory } from "../core/gates";
 import type { FlagSpec } from "../core/manifest";
 import { buildReport, type CompareReport } from "../core/report";
 import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../core/rollout";
-import { CounterStore } from "./counter-store";
+import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./counter-store";
+import { counterShardStub } from "./flag-stub";
 import { DecisionLog, type NewDecision } from "./decision-log";
-import { judgeFlag, replayInputs, summarize, transitionOf } from "./judge";
+import { judgeFlag, replayInputs, spansToRead, summarize, transitionOf } from "./judge";
 import { Outbox } from "./outbox";
 import { registryStub } from "./registry-stub";
 import { Sql } from "./sql";
@@ -152,12 +153,29 @@ export class FlagDO extends DurableObject<Env> {
     return { ok: true, state: result.state, decision, published };
   }
 
-  /** Counters flushed from edge isolates (served exposures). */
+  /** Counters flushed from edge isolates (served exposures); also the whole job of a counter shard. */
   async addCounts(cells: CounterCell[]): Promise<void> {
+    const now = Date.now();
     this.sql.transaction(() => {
       this.counters.add(cells);
       this.sql.run("INSERT INTO stats (k, v) VALUES ('counter_batches', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1");
+      // A shard is never judged, so it compacts itself, at most hourly.
+      const last = this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'compacted_at'")?.v ?? 0;
+      if (now - last > 3_600_000) {
+        this.counters.compact(now);
+        this.sql.run("INSERT OR REPLACE INTO stats (k, v) VALUES ('compacted_at', ?)", now);
+      }
     });
+  }
+
+  /** A counter shard's totals and spans, for its primary's evaluation. */
+  async readCounters(generation: number, spans: SpanQuery[]): Promise<CounterRead> {
+    return this.counters.read(generation, spans);
+  }
+
+  /** A counter shard's per-stage counts over a span, for its primary's report. */
+  async readSpanByStage(generation: number, from: number, to: number): Promise<Record<string, ArmPair>> {
+    return this.counters.spanByStage(generation, from, to);
   }
 
   /** Events credited at the edge; duplicates (by event id) change nothing. */
@@ -190,7 +208,9 @@ export class FlagDO extends DurableObject<Env> {
     const sameStage = memory.generation === state.generation && memory.stage === state.stageIndex;
     if (sameStage && memory.lastMinute >= minuteOf(now)) return { evaluated: false, state };
 
-    const { decision, inputs } = judgeFlag(this.counters, spec, state, memory, now);
+    const spans = spansToRead(spec, state, memory, now);
+    const reads = [this.counters.read(state.generation, spans), ...(await this.readShards(spec, (shard) => shard.readCounters(state.generation, spans)))];
+    const { decision, inputs } = judgeFlag(reads, spec, state, memory, now);
     const transition = transitionOf(decision.action);
     const moved = transition ? applyAction(state, spec.rollout.stages, { action: transition }, now) : null;
     const next = moved?.ok ? moved.state : state;
@@ -224,7 +244,7 @@ export class FlagDO extends DurableObject<Env> {
     const flag = this.loaded();
     if (flag === null) return null;
     const gen = generation ?? flag.state.generation;
-    const stages = this.counters.spanByStage(gen, from, to);
+    const stages = [this.counters.spanByStage(gen, from, to), ...(await this.readShards(flag.spec, (shard) => shard.readSpanByStage(gen, from, to)))].reduce(mergeStages);
     return buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow);
   }
 
@@ -261,6 +281,12 @@ export class FlagDO extends DurableObject<Env> {
     }
     await this.outbox.deliverDue(Date.now(), this.env.WEBHOOK_SECRET);
     await this.scheduleAlarm();
+  }
+
+  /** Reads every counter shard of the flag (shard 0 is this object itself). */
+  private async readShards<T>(spec: FlagSpec, read: (shard: DurableObjectStub<FlagDO>) => Promise<T>): Promise<T[]> {
+    const shards = Array.from({ length: spec.counterShards - 1 }, (_, i) => counterShardStub(this.env, spec.key, i + 1));
+    return Promise.all(shards.map((s) => read(s) as Promise<T>));
   }
 
   /** Stores a new state and its decision in one transaction; queues notifications. */

@@ -1,23 +1,35 @@
 /**
  * Assembles what the cron judges a flag from (totals, the window that just
- * closed, abort spans) out of the counter store, runs the pure evaluation,
- * and maps its action to a state transition.
+ * closed, abort spans), runs the pure evaluation, and maps its action to a
+ * state transition. The counts come as one `CounterRead` per counter object
+ * (the flag's own and its shards'), merged here.
  */
 import { evaluateRollout, planEvaluation, type CronAction, type EvaluationInputs, type GateMemory, type RolloutDecision } from "../core/gates";
 import type { FlagSpec } from "../core/manifest";
 import type { Action, RolloutState } from "../core/rollout";
-import type { CounterStore } from "./counter-store";
+import { mergeRead, type CounterRead, type SpanQuery } from "./counter-store";
 
-export function judgeFlag(store: CounterStore, spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number): { decision: RolloutDecision; inputs: EvaluationInputs } {
+/** The spans the evaluation at `now` needs: the window that closed (if any), then each abort rule's. */
+export function spansToRead(spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number): SpanQuery[] {
   const plan = planEvaluation(spec, state, memory, now);
+  const spans: SpanQuery[] = plan.window ? [{ from: plan.window.from, to: plan.window.to, stage: state.stageIndex }] : [];
+  return [...spans, ...plan.abortSpans];
+}
+
+export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number): { decision: RolloutDecision; inputs: EvaluationInputs } {
+  const [first, ...rest] = reads;
+  if (!first) throw new Error("judgeFlag needs the flag's own counters");
+  const merged = rest.reduce(mergeRead, first);
+  const plan = planEvaluation(spec, state, memory, now);
+  const offset = plan.window ? 1 : 0;
   const inputs: EvaluationInputs = {
     now,
     spec: { rollout: spec.rollout, gates: spec.gates, abort: spec.abort, metrics: spec.metrics },
     state,
     memory,
-    totals: store.totals(state.generation),
-    window: plan.window ? { span: plan.window, counts: store.span(state.generation, plan.window.from, plan.window.to, state.stageIndex) } : null,
-    abortCounts: plan.abortSpans.map((span) => store.span(state.generation, span.from, span.to).candidate),
+    totals: merged.totals,
+    window: plan.window && merged.spans[0] ? { span: plan.window, counts: merged.spans[0] } : null,
+    abortCounts: plan.abortSpans.map((_, i) => merged.spans[offset + i]?.candidate ?? { exposures: 0, errors: 0, agree: 0, disagree: 0, events: {}, latency: {} }),
   };
   return { decision: evaluateRollout(inputs), inputs };
 }

@@ -1,7 +1,7 @@
 /** What routes share: the app's Hono environment and per-isolate services. */
 import type { Context } from "hono";
 import type { AuthVariables } from "./auth";
-import { flagStub } from "../durable-objects/flag-stub";
+import { counterShardStub } from "../durable-objects/flag-stub";
 import { settingsOf } from "./config";
 import { CounterBuffer } from "./flush";
 import { RateLimiter } from "./rate-limit";
@@ -28,7 +28,7 @@ export const isolateServices: Services = {
   },
   counters(env) {
     const settings = settingsOf(env);
-    isolateCounters ??= new CounterBuffer((flag, cells) => flagStub(env, flag).addCounts(cells), { flushMs: settings.flushMs, maxSize: settings.flushMax });
+    isolateCounters ??= new CounterBuffer((flag, shard, cells) => counterShardStub(env, flag, shard).addCounts(cells), { flushMs: settings.flushMs, maxSize: settings.flushMax });
     return isolateCounters;
   },
   eventLimiter(env) {

@@ -17,12 +17,17 @@ import type { Schedule } from "./snapshot";
 
 export const MAX_FLUSH_ATTEMPTS = 3;
 
-export type CounterSink = (flag: string, cells: CounterCell[]) => Promise<void>;
+/** Sends a flag's cells to one of its counter shards. */
+export type CounterSink = (flag: string, shard: number, cells: CounterCell[]) => Promise<void>;
 
 interface Pending {
   cells: Map<string, CounterCell>;
   attempts: number;
+  shard: number;
 }
+
+/** This isolate's pick among a flag's counter shards: stable per isolate, spread across isolates. */
+const ISOLATE_SHARD_SEED = Math.floor(Math.random() * 1_000_000);
 
 export class CounterBuffer {
   private pending = new Map<string, Pending>();
@@ -39,11 +44,12 @@ export class CounterBuffer {
   ) {}
 
   /** Counts one served exposure; schedules a flush when one is due. */
-  addExposure(flag: string, generation: number, stage: number, arm: Arm, schedule: Schedule): void {
+  addExposure(flag: string, generation: number, stage: number, arm: Arm, schedule: Schedule, counterShards = 1): void {
     const now = this.clock();
     const minute = minuteOf(now);
     const key = `${generation}|${stage}|${arm}|${minute}`;
     const entry = this.entry(flag);
+    entry.shard = ISOLATE_SHARD_SEED % counterShards;
     const cell = entry.cells.get(key) ?? { generation, stage, arm, minute, counts: emptyCounts() };
     cell.counts.exposures += 1;
     entry.cells.set(key, cell);
@@ -72,7 +78,7 @@ export class CounterBuffer {
   private entry(flag: string): Pending {
     let entry = this.pending.get(flag);
     if (!entry) {
-      entry = { cells: new Map(), attempts: 0 };
+      entry = { cells: new Map(), attempts: 0, shard: 0 };
       this.pending.set(flag, entry);
     }
     return entry;
@@ -89,7 +95,7 @@ export class CounterBuffer {
         const cells = [...entry.cells.values()];
         try {
           this.stats.calls++;
-          await this.sink(flag, cells);
+          await this.sink(flag, entry.shard, cells);
         } catch (error) {
           this.putBack(flag, entry, error);
         }
@@ -108,6 +114,7 @@ export class CounterBuffer {
     console.warn(`counter flush for ${flag} failed (attempt ${attempts}); retrying with the next flush`, error);
     const entry = this.entry(flag);
     entry.attempts = Math.max(entry.attempts, attempts);
+    entry.shard = failed.shard;
     for (const [key, cell] of failed.cells) {
       const existing = entry.cells.get(key);
       if (existing) mergeCounts(existing.counts, cell.counts);

@@ -6,7 +6,7 @@ const noTimer = (work: Promise<unknown>) => void work.catch(() => undefined);
 
 function sinkRecorder(failFor = new Set<string>()) {
   const calls: { flag: string; cells: CounterCell[] }[] = [];
-  const sink = (flag: string, cells: CounterCell[]) => {
+  const sink = (flag: string, _shard: number, cells: CounterCell[]) => {
     calls.push({ flag, cells });
     return failFor.has(flag) ? Promise.reject(new Error("FlagDO unavailable")) : Promise.resolve();
   };

@@ -21,6 +21,7 @@ function snapshot(version: number, keys: string[] = []): Snapshot {
       stickiness: "targetingKey",
       salt: key,
       exposures: "served" as const,
+      counterShards: 1,
       stages: [{ weight: 100, shadow: false }],
       state: { status: "completed" as const, stageIndex: 0, generation: 1, version: 1, forced: null, pausedFrom: null, killedFrom: null, stageEnteredAt: 0, updatedAt: 0 },
       specVersion: 1,

@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { emptyCounts, minuteOf, type CounterCell } from "../../core/counters";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { counterShardStub, flagStub } from "../../durable-objects/flag-stub";
 import worker from "../../worker/index";
 import { call, putFlag, uniqueKey } from "./helpers";
 
@@ -74,6 +74,22 @@ describe("the cron judges rollouts through scheduled()", () => {
     // The rollback sticks: later ticks never promote again.
     await cronAt(start + 10 * 60_000);
     expect((await call("GET", `/admin/flags/${key}`)).json.state.status).toBe("rolled_back");
+  });
+
+  it("merges a hot flag's counter shards before judging and in its report", async () => {
+    const key = uniqueKey("sharded");
+    const created = await putFlag({ ...rankerSpec(key), counterShards: 3 });
+    const start = created.state.stageEnteredAt as number;
+    // Each shard alone is too small to judge; together they show the regression.
+    for (const shard of [0, 1, 2]) {
+      await counterShardStub(env, key, shard).addCounts(minuteCells(minuteOf(start), 0, { baseline: [15_000, 750], candidate: [15_000, 600] }));
+    }
+    const report = await call("GET", `/admin/flags/${key}/report?from=${start - 60_000}&to=${start + 120_000}`);
+    expect(report.json.arms.candidate.exposures).toBe(45_000);
+    await cronAt(start + 61_000);
+    const [decision] = (await call("GET", `/admin/flags/${key}/decisions`)).json.decisions;
+    expect(decision).toMatchObject({ action: "rollback", rule: "gate:ctr:rollback" });
+    expect(decision.judgement.verdicts[0].samples).toEqual({ baseline: 45_000, candidate: 45_000 });
   });
 
   it("is idempotent per minute: a repeated trigger changes nothing", async () => {

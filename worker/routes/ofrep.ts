@@ -100,7 +100,7 @@ export function ofrepRoutes(services: Services) {
       // A single evaluation is an exposure (DESIGN.md); bulk evaluations count none.
       if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
         const { state } = flag.source;
-        services.counters(c.env).addExposure(key, state.generation, state.stageIndex, result.arm, scheduler(c));
+        services.counters(c.env).addExposure(key, state.generation, state.stageIndex, result.arm, scheduler(c), flag.source.counterShards);
       }
       return c.json(successBody(result));
     } catch (error) {
