@@ -286,7 +286,7 @@ export class FlagDO extends DurableObject<Env> {
   /** Reads every counter shard of the flag (shard 0 is this object itself). */
   private async readShards<T>(spec: FlagSpec, read: (shard: DurableObjectStub<FlagDO>) => Promise<T>): Promise<T[]> {
     const shards = Array.from({ length: spec.counterShards - 1 }, (_, i) => counterShardStub(this.env, spec.key, i + 1));
-    return Promise.all(shards.map((s) => read(s) as Promise<T>));
+    return Promise.all(shards.map(read));
   }
 
   /** Stores a new state and its decision in one transaction; queues notifications. */
