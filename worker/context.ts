@@ -27,8 +27,10 @@ export const isolateServices: Services = {
     return isolateCache;
   },
   counters(env) {
-    const settings = settingsOf(env);
-    isolateCounters ??= new CounterBuffer((flag, shard, cells) => counterShardStub(env, flag, shard).addCounts(cells), { flushMs: settings.flushMs, maxSize: settings.flushMax });
+    isolateCounters ??= new CounterBuffer((flag, shard, cells) => counterShardStub(env, flag, shard).addCounts(cells), {
+      flushMs: settingsOf(env).flushMs,
+      maxSize: settingsOf(env).flushMax,
+    });
     return isolateCounters;
   },
   eventLimiter(env) {
