@@ -52,21 +52,9 @@ export class DecisionLog {
       from.status, from.stageIndex, to.status, to.stageIndex, to.version,
       what.rule ?? null, what.verdicts ?? null, what.inputs ?? null,
     );
-    return {
-      id: inserted?.id ?? 0,
-      at: now,
-      generation: to.generation,
-      action: what.action,
-      source: what.source,
-      actor: what.actor,
-      reason: what.reason,
-      from: { status: from.status, stage: from.stageIndex },
-      to: { status: to.status, stage: to.stageIndex },
-      stateVersion: to.version,
-      rule: what.rule ?? null,
-      verdicts: what.verdicts ?? null,
-      inputs: what.inputs ?? null,
-    };
+    const decision = inserted ? this.get(inserted.id) : null;
+    if (decision === null) throw new Error("the decision just written cannot be read back");
+    return decision;
   }
 
   /** Newest first. */

@@ -210,6 +210,9 @@ export class FlagDO extends DurableObject<Env> {
 
     const spans = spansToRead(spec, state, memory, now);
     const reads = [this.counters.read(state.generation, spans), ...(await this.readShards(spec, (shard) => shard.readCounters(state.generation, spans)))];
+    // Reading shards awaited: another trigger for this minute may have judged meanwhile.
+    const latest = this.row();
+    if (latest?.state !== row.state || latest.memory !== row.memory) return { evaluated: false, state: RolloutStateSchema.parse(JSON.parse(latest?.state ?? row.state)) };
     const { decision, inputs } = judgeFlag(reads, spec, state, memory, now);
     const transition = transitionOf(decision.action);
     const moved = transition ? applyAction(state, spec.rollout.stages, { action: transition }, now) : null;

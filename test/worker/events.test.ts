@@ -1,6 +1,7 @@
 import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { flagStub } from "../../durable-objects/flag-stub";
+import { createApp } from "../../worker/app";
 import { booleanSpec, evaluateUntil, putFlag, uniqueKey } from "./helpers";
 
 async function send(body: unknown, headers: Record<string, string> = {}) {
@@ -89,6 +90,19 @@ describe("POST /v1/events", () => {
     expect(tooMany.json.issues[0]).toEqual({ path: "events", message: "at most 1000 events per call" });
     expect((await send({ events: [], extra: 1 })).status).toBe(400);
     expect(await ctrSamples(key)).toEqual(before);
+  });
+
+  it("requires the events token when EVENTS_TOKEN is set", async () => {
+    const app = createApp();
+    const guarded = { ...env, EVENTS_TOKEN: "events-secret" };
+    const body = JSON.stringify({ events: [] });
+    const headers = { "content-type": "application/json", "x-rampart-client": uniqueKey("tok") };
+    const without = await app.request("/v1/events", { method: "POST", headers, body }, guarded);
+    expect(without.status).toBe(401);
+    const wrong = await app.request("/v1/events", { method: "POST", headers: { ...headers, authorization: "Bearer nope" }, body }, guarded);
+    expect(wrong.status).toBe(401);
+    const right = await app.request("/v1/events", { method: "POST", headers: { ...headers, authorization: "Bearer events-secret" }, body }, guarded);
+    expect(right.status).toBe(400); // past authentication: an empty batch is a 400
   });
 
   it("answers 429 with Retry-After above the per-client rate", async () => {

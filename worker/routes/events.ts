@@ -11,6 +11,7 @@ import { EventSchema, EventsEnvelopeSchema, eventTime, MAX_EVENT_AGE_MS, MAX_FUT
 import { summarizeIssues, toIssues } from "../../core/issues";
 import { flagStub } from "../../durable-objects/flag-stub";
 import type { CreditedEvent } from "../../durable-objects/flag";
+import { secretsEqual } from "../auth";
 import { ADMIN_BODY_LIMIT, readJson } from "../body";
 import { scheduler, type AppEnv, type Services } from "../context";
 import { AppError, invalidInput } from "../errors";
@@ -25,6 +26,13 @@ export function eventRoutes(services: Services) {
   const app = new Hono<AppEnv>();
   app.post("/events", async (c) => {
     const now = Date.now();
+    const token = c.env.EVENTS_TOKEN;
+    if (token) {
+      const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+      if (!given || !(await secretsEqual(given, token))) {
+        throw new AppError(401, "unauthorized", "send Authorization: Bearer <EVENTS_TOKEN>", undefined, { "WWW-Authenticate": 'Bearer realm="rampart-events"' });
+      }
+    }
     const client = c.req.header("x-rampart-client") ?? c.req.header("cf-connecting-ip") ?? "anonymous";
     const retryAfter = services.eventLimiter(c.env).take(client, now);
     if (retryAfter > 0) {
