@@ -111,7 +111,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
       if (!response.ok) {
         const issues = Array.isArray(json["issues"]) ? (json["issues"] as { path: string; message: string }[]).map((i) => `\n  ${i.path || "(body)"}: ${i.message}`).join("") : "";
-        throw new CliError(`${response.status} ${String(json["error"] ?? "")}: ${String(json["message"] ?? text)}${issues}`);
+        const code = typeof json["error"] === "string" ? json["error"] : "";
+        const message = typeof json["message"] === "string" ? json["message"] : text;
+        throw new CliError(`${response.status} ${code}: ${message}${issues}`);
       }
       return json;
     };
