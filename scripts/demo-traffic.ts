@@ -1,0 +1,116 @@
+/**
+ * Live demo against a running local stack (`npm start` in another terminal):
+ * creates a fast demo flag (1-minute windows, 2-minute holds), sends steady
+ * traffic — single OFREP evaluations (counted exposures) and click / latency
+ * events — fires the cron every 20 s, and prints each decision as the cron
+ * makes it. With --regress the candidate's CTR is 30% lower and the cron
+ * rolls it back; otherwise it walks 10% → 50% → 100%.
+ *
+ *   npm run demo -- [--regress] [--rate 40] [--minutes 12] [--url http://127.0.0.1:8787]
+ */
+import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+
+const { values: opts } = parseArgs({
+  options: {
+    regress: { type: "boolean", default: false },
+    rate: { type: "string", default: "40" },
+    minutes: { type: "string", default: "12" },
+    url: { type: "string", default: process.env["RAMPART_URL"] ?? "http://127.0.0.1:8787" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (opts.help) {
+  console.log("usage: npm run demo -- [--regress] [--rate evaluations/s (default 40)] [--minutes N (default 12)] [--url URL]\nstart the local stack first: npm start");
+  process.exit(0);
+}
+const rate = Number(opts.rate);
+const minutes = Number(opts.minutes);
+if (!(rate > 0 && rate <= 500) || !(minutes > 0 && minutes <= 120)) {
+  console.error("--rate must be in (0, 500] and --minutes in (0, 120]");
+  process.exit(2);
+}
+const base = opts.url.replace(/\/$/, "");
+const token = process.env["RAMPART_TOKEN"] ?? readFileSync(".dev.vars", "utf8").match(/^ADMIN_TOKEN=(.*)$/m)?.[1]?.trim() ?? "";
+const KEY = "demo-checkout";
+const CTR = { baseline: 0.1, candidate: opts.regress ? 0.07 : 0.1 };
+
+async function admin(method: string, path: string, body?: unknown) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-rampart-actor": "demo" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as Record<string, unknown>;
+}
+
+async function main() {
+  try {
+    await fetch(`${base}/health`);
+  } catch {
+    console.error(`nothing answers at ${base}: start the local stack first (npm start)`);
+    process.exit(1);
+  }
+  await admin("PUT", `/admin/flags/${KEY}`, {
+    key: KEY,
+    description: "Demo: checkout button copy, judged on CTR every minute",
+    type: "string",
+    variants: { baseline: "Buy now", candidate: "Complete purchase" },
+    rollout: { window: "1m", healthyWindowsToPromote: 1, stages: [{ weight: 10, hold: "2m" }, { weight: 50, hold: "2m" }, { weight: 100 }] },
+    metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } },
+    gates: [
+      { metric: "ctr", bad: "decrease", warn: "3%", rollback: "10%", minSamples: 200 },
+      { metric: "latency_p95", bad: "increase", warn: "20%", informational: true },
+    ],
+  });
+  // A fresh start each run: roll back and resume makes a new generation at the first stage.
+  const state = ((await admin("GET", `/admin/flags/${KEY}`))["state"] as { status: string }).status;
+  if (state !== "ramping") {
+    if (state !== "rolled_back") await admin("POST", `/admin/flags/${KEY}/actions`, { action: "rollback", reason: "demo restart" });
+    await admin("POST", `/admin/flags/${KEY}/actions`, { action: "resume", reason: "demo restart" });
+  }
+  console.log(`demo: ${KEY}, ${rate} evaluations/s, candidate CTR ${CTR.candidate} vs ${CTR.baseline}${opts.regress ? " (regression)" : ""}; cron every 20 s`);
+
+  const end = Date.now() + minutes * 60_000;
+  let sent = 0;
+  let lastDecision = 0;
+  let done = false;
+  const events: unknown[] = [];
+  const traffic = setInterval(() => {
+    for (let i = 0; i < rate / 10; i++) {
+      const user = `demo-user-${Math.floor(Math.random() * 1e9)}`;
+      void fetch(`${base}/ofrep/v1/evaluate/flags/${KEY}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ context: { targetingKey: user } }) })
+        .then((r) => r.json() as Promise<{ variant?: "baseline" | "candidate" }>)
+        .then((r) => {
+          sent++;
+          const arm = r.variant;
+          if (!arm) return;
+          if (Math.random() < CTR[arm]) events.push({ eventId: `${user}-click`, flag: KEY, targetingKey: user, name: "click", variant: arm });
+          events.push({ eventId: `${user}-lat`, flag: KEY, targetingKey: user, name: "latency_ms", value: 20 + Math.random() * (arm === "candidate" ? 30 : 25), variant: arm });
+        })
+        .catch(() => undefined);
+    }
+    if (events.length >= 200) {
+      const batch = events.splice(0, 1000);
+      void fetch(`${base}/v1/events`, { method: "POST", headers: { "content-type": "application/json", "x-rampart-client": "demo" }, body: JSON.stringify({ events: batch }) }).catch(() => undefined);
+    }
+  }, 100);
+
+  while (Date.now() < end && !done) {
+    await new Promise((r) => setTimeout(r, 20_000));
+    await fetch(`${base}/cdn-cgi/handler/scheduled?time=${Date.now()}`).then((r) => r.text());
+    const { decisions } = (await admin("GET", `/admin/flags/${KEY}/decisions?limit=10`)) as { decisions: { id: number; at: number; action: string; rule: string | null; reason: string | null; to: { status: string; stage: number } }[] };
+    for (const d of decisions.reverse()) {
+      if (d.id <= lastDecision) continue;
+      lastDecision = d.id;
+      console.log(`${new Date(d.at).toLocaleTimeString()}  ${d.action.padEnd(10)} → ${d.to.status} stage ${d.to.stage}  ${d.rule ?? ""}  ${d.reason ?? ""}`);
+      if (d.to.status === "completed" || d.to.status === "rolled_back" || d.to.status === "killed") done = true;
+    }
+    process.stderr.write(`  (${sent} evaluations so far)\n`);
+  }
+  clearInterval(traffic);
+  console.log(done ? "demo: the cron reached a final state" : "demo: time is up (raise --minutes)");
+}
+
+await main();
