@@ -26,7 +26,7 @@ const DAY = 86_400_000;
 describe("webhooks", () => {
   it("queues a notification for a promote in the decision's transaction, then delivers it signed", async () => {
     const key = uniqueKey("hook");
-    await putFlag({ ...booleanSpec(key, [{ weight: 0, shadow: true }, { weight: 10 }, { weight: 100 }]), webhooks: ["https://hooks.example/rampart"] });
+    await putFlag({ ...booleanSpec(key, [{ weight: 0, shadow: true }, { weight: 10 }, { weight: 100 }]), webhooks: ["http://127.0.0.1:9/rampart"] });
     const promote = await call("POST", `/admin/flags/${key}/actions`, { body: { action: "promote", reason: "shadow agreed" } });
     expect(promote.status).toBe(200);
     expect(promote.json.state.status).toBe("ramping"); // decided before any delivery
@@ -38,7 +38,7 @@ describe("webhooks", () => {
     );
     expect(result).toEqual({ delivered: 1, failed: 0 });
     const [sent] = captured;
-    expect(sent?.url).toBe("https://hooks.example/rampart");
+    expect(sent?.url).toBe("http://127.0.0.1:9/rampart");
     expect(JSON.parse(sent?.body ?? "{}")).toMatchObject({ type: "promote", flag: key, source: "operator", reason: "shadow agreed", to: { status: "ramping", stage: 1 } });
     expect(sent?.signature).toBe(`sha256=${await hmacHex(env.WEBHOOK_SECRET, sent?.body ?? "")}`);
     expect((await flagStub(env, key).storageStats()).outbox).toBe(0);
@@ -46,7 +46,7 @@ describe("webhooks", () => {
 
   it("keeps a failed delivery and retries it later with backoff, then gives up", async () => {
     const key = uniqueKey("hook-fail");
-    await putFlag({ ...booleanSpec(key), webhooks: ["https://hooks.example/down"] });
+    await putFlag({ ...booleanSpec(key), webhooks: ["http://127.0.0.1:9/down"] });
     await call("POST", `/admin/flags/${key}/actions`, { body: { action: "kill" } });
     const { captured, send } = receiver(503);
     const attempts = await runInDurableObject(flagStub(env, key), async (_instance, state) => {
