@@ -74,7 +74,9 @@ async function main() {
 
   const end = Date.now() + minutes * 60_000;
   let sent = 0;
-  let lastDecision = 0;
+  // Print only what the cron decides from now on.
+  const before = (await admin("GET", `/admin/flags/${KEY}/decisions?limit=1`)) as { decisions: { id: number }[] };
+  let lastDecision = before.decisions[0]?.id ?? 0;
   let done = false;
   const events: unknown[] = [];
   const traffic = setInterval(() => {
