@@ -12,72 +12,12 @@ import { RolloutStateSchema, servedWeight, type RolloutState } from "../core/rol
 import { snapshotFlagOf, snapshotStorageKey, type Snapshot, type SnapshotHead } from "../core/snapshot";
 import { flagStub } from "./flag-stub";
 import { planChanges, type PlanEntry } from "./plan";
+import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry } from "./registry-types";
+import { addBatch, judgeBatch, TICK_BATCH, type LastTick, type TickProgress } from "./tick";
 import { Serializer, Sql } from "./sql";
 
 /** How long superseded snapshots stay readable in KV (edges only read the newest). */
 const SNAPSHOT_KV_TTL_S = 86_400;
-/** Flags judged per invocation: well under the 1,000 subrequests of a paid invocation (50 on Free: lower it there). */
-export const TICK_BATCH = 200;
-const TICK_CONCURRENCY = 10;
-
-export interface LastTick {
-  now: number;
-  evaluated: number;
-  changed: number;
-  failed: number;
-  batches: number;
-  /** Wall-clock time the last batch of this tick finished. */
-  finishedAt: number;
-}
-
-export interface TickProgress {
-  evaluated: number;
-  changed: number;
-  failed: number;
-  /** Flags left for the registry's alarm to continue with. */
-  remaining: number;
-}
-
-export interface SpecEntry {
-  /** What the operator wrote (JSON or YAML decoded), kept for display and round trips. */
-  raw: unknown;
-  spec: FlagSpec;
-}
-
-export interface FlagSummary {
-  key: string;
-  description: string | null;
-  type: FlagSpec["type"];
-  status: RolloutState["status"];
-  stage: number;
-  weight: number;
-  generation: number;
-  forced: RolloutState["forced"];
-  specVersion: number;
-  updatedAt: number;
-}
-
-export interface FlagRecord {
-  key: string;
-  spec: unknown;
-  specHash: string;
-  specVersion: number;
-  state: RolloutState;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface AuditEntry {
-  id: number;
-  at: number;
-  actor: string;
-  action: string;
-  flag: string | null;
-  specHash: string | null;
-  /** What happened, for people: "ramping stage 1 → killed stage 1 (incident)". */
-  summary: string;
-}
-
 interface AuditRow extends Record<string, string | number | null> {
   id: number;
   at: number;
@@ -276,24 +216,7 @@ export class RegistryDO extends DurableObject<Env> {
     if (!tick) return { evaluated: 0, changed: 0, failed: 0, remaining: 0 };
     const keys = this.sql.all<{ key: string }>("SELECT key FROM flags ORDER BY key").map((r) => r.key);
     const batch = keys.slice(tick.cursor, tick.cursor + TICK_BATCH);
-    const states: { key: string; state: RolloutState }[] = [];
-    let evaluated = 0;
-    let failed = 0;
-    for (let i = 0; i < batch.length; i += TICK_CONCURRENCY) {
-      await Promise.all(
-        batch.slice(i, i + TICK_CONCURRENCY).map(async (key) => {
-          try {
-            const result = await flagStub(this.env, key).evaluate(tick.now);
-            if (result.evaluated) evaluated++;
-            if (result.state) states.push({ key, state: result.state });
-          } catch (error) {
-            // One flag's failure is logged and does not stop the others.
-            failed++;
-            console.error(`cron: flag ${key} failed to evaluate`, error);
-          }
-        }),
-      );
-    }
+    const { states, evaluated, failed } = await judgeBatch(this.env, batch, tick.now);
     const changed = await this.writes.run(async () => {
       let applied = 0;
       for (const { key, state } of states) if (this.applyState(key, state, null)) applied++;
@@ -316,15 +239,7 @@ export class RegistryDO extends DurableObject<Env> {
   private accumulateTick(now: number, first: boolean, batch: { evaluated: number; changed: number; failed: number }): void {
     const row = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'last_tick'");
     const previous = row && !first ? (JSON.parse(row.v) as LastTick) : null;
-    const summary: LastTick = {
-      now,
-      evaluated: (previous?.now === now ? previous.evaluated : 0) + batch.evaluated,
-      changed: (previous?.now === now ? previous.changed : 0) + batch.changed,
-      failed: (previous?.now === now ? previous.failed : 0) + batch.failed,
-      batches: (previous?.now === now ? previous.batches : 0) + 1,
-      finishedAt: Date.now(),
-    };
-    this.sql.run("INSERT OR REPLACE INTO meta (k, v) VALUES ('last_tick', ?)", JSON.stringify(summary));
+    this.sql.run("INSERT OR REPLACE INTO meta (k, v) VALUES ('last_tick', ?)", JSON.stringify(addBatch(previous, now, batch, Date.now())));
   }
 
   private rows(): FlagRow[] {

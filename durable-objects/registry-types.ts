@@ -1,0 +1,43 @@
+/** What the RegistryDO's RPC methods take and return. */
+import type { FlagSpec } from "../core/manifest";
+import type { RolloutState } from "../core/rollout";
+
+export interface SpecEntry {
+  /** What the operator wrote (JSON or YAML decoded), kept for display and round trips. */
+  raw: unknown;
+  spec: FlagSpec;
+}
+
+export interface FlagSummary {
+  key: string;
+  description: string | null;
+  type: FlagSpec["type"];
+  status: RolloutState["status"];
+  stage: number;
+  weight: number;
+  generation: number;
+  forced: RolloutState["forced"];
+  specVersion: number;
+  updatedAt: number;
+}
+
+export interface FlagRecord {
+  key: string;
+  spec: unknown;
+  specHash: string;
+  specVersion: number;
+  state: RolloutState;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  flag: string | null;
+  specHash: string | null;
+  /** What happened, for people: "ramping stage 1 → killed stage 1 (incident)". */
+  summary: string;
+}

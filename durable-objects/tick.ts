@@ -1,0 +1,63 @@
+/**
+ * The cron's fan-out, run by the RegistryDO: a batch of FlagDOs judged at the
+ * tick's time, a few at a time, one failure never stopping the others.
+ */
+import type { RolloutState } from "../core/rollout";
+import { flagStub } from "./flag-stub";
+
+/** Flags judged per invocation: well under the 1,000 subrequests of a paid invocation (50 on Free: lower it there). */
+export const TICK_BATCH = 200;
+const TICK_CONCURRENCY = 10;
+
+export interface LastTick {
+  now: number;
+  evaluated: number;
+  changed: number;
+  failed: number;
+  batches: number;
+  /** Wall-clock time the last batch of this tick finished. */
+  finishedAt: number;
+}
+
+export interface TickProgress {
+  evaluated: number;
+  changed: number;
+  failed: number;
+  /** Flags left for the registry's alarm to continue with. */
+  remaining: number;
+}
+
+/** Judges `keys` at `now`; returns every state the FlagDOs answered with. */
+export async function judgeBatch(env: Env, keys: readonly string[], now: number) {
+  const states: { key: string; state: RolloutState }[] = [];
+  let evaluated = 0;
+  let failed = 0;
+  for (let i = 0; i < keys.length; i += TICK_CONCURRENCY) {
+    await Promise.all(
+      keys.slice(i, i + TICK_CONCURRENCY).map(async (key) => {
+        try {
+          const result = await flagStub(env, key).evaluate(now);
+          if (result.evaluated) evaluated++;
+          if (result.state) states.push({ key, state: result.state });
+        } catch (error) {
+          failed++;
+          console.error(`cron: flag ${key} failed to evaluate`, error);
+        }
+      }),
+    );
+  }
+  return { states, evaluated, failed };
+}
+
+/** The running summary of a tick, with one more batch added. */
+export function addBatch(previous: LastTick | null, now: number, batch: { evaluated: number; changed: number; failed: number }, finishedAt: number): LastTick {
+  const same = previous?.now === now ? previous : null;
+  return {
+    now,
+    evaluated: (same?.evaluated ?? 0) + batch.evaluated,
+    changed: (same?.changed ?? 0) + batch.changed,
+    failed: (same?.failed ?? 0) + batch.failed,
+    batches: (same?.batches ?? 0) + 1,
+    finishedAt,
+  };
+}
