@@ -6,7 +6,7 @@
  * lands); notifications go through an outbox, also delivered by the alarm.
  */
 import { DurableObject } from "cloudflare:workers";
-import { emptyCounts, minuteOf, recordEvent, type ArmPair, type CounterCell } from "../core/counters";
+import { emptyCounts, minuteOf, pooledPair, recordEvent, type ArmCounts, type ArmPair, type CounterCell } from "../core/counters";
 import type { Decision } from "../core/decision";
 import { candidateIdentity } from "../core/generation";
 import { freshMemory, GateMemorySchema, type GateMemory } from "../core/gates";
@@ -48,6 +48,8 @@ export interface EvaluateResult {
   state: RolloutState | null;
   action?: string;
   rule?: string;
+  /** The current generation's counts per arm (all stages), when judged: what /metrics shows. */
+  metrics?: { generation: number; weight: number; baseline: ArmCounts; candidate: ArmCounts };
 }
 
 export type ReplayResult =
@@ -239,7 +241,9 @@ export class FlagDO extends DurableObject<Env> {
       this.counters.compact(now);
     });
     await this.scheduleAlarm();
-    return { evaluated: true, state: next, action: decision.action, rule: decision.rule };
+    const pooled = pooledPair(inputs.totals);
+    const weight = servedWeight(next, spec.rollout.stages).weightBp / 100;
+    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, metrics: { generation: state.generation, weight, ...pooled } };
   }
 
   /** The A/B compare report over [from, to) for a generation (default: the current one). */

@@ -11,6 +11,7 @@ import type { FlagSpec } from "../core/manifest";
 import { RolloutStateSchema, servedWeight, type RolloutState } from "../core/rollout";
 import { snapshotFlagOf, snapshotStorageKey, type Snapshot, type SnapshotHead } from "../core/snapshot";
 import { flagStub } from "./flag-stub";
+import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { planChanges, type PlanEntry } from "./plan";
 import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry } from "./registry-types";
 import { addBatch, judgeBatch, TICK_BATCH, type LastTick, type TickProgress } from "./tick";
@@ -43,10 +44,12 @@ interface FlagRow extends Record<string, string | number | null> {
 export class RegistryDO extends DurableObject<Env> {
   private readonly sql: Sql;
   private readonly writes = new Serializer();
+  private readonly metrics: FlagMetricsStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = new Sql(ctx.storage);
+    this.metrics = new FlagMetricsStore(this.sql);
     void ctx.blockConcurrencyWhile(async () => {
       this.sql.run("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
       this.sql.run(`CREATE TABLE IF NOT EXISTS flags (
@@ -169,6 +172,11 @@ export class RegistryDO extends DurableObject<Env> {
     });
   }
 
+  /** Every flag's counts as of the last cron tick, and decision counts: one RPC per /metrics scrape. */
+  async metricsSnapshot(): Promise<MetricsSnapshot> {
+    return this.metrics.snapshot();
+  }
+
   async auditLog(limit: number): Promise<AuditEntry[]> {
     return this.sql.all<AuditRow>("SELECT * FROM audit ORDER BY id DESC LIMIT ?", limit).map((r) => ({
       id: r.id,
@@ -219,7 +227,10 @@ export class RegistryDO extends DurableObject<Env> {
     const { states, evaluated, failed } = await judgeBatch(this.env, batch, tick.now);
     const changed = await this.writes.run(async () => {
       let applied = 0;
-      for (const { key, state } of states) if (this.applyState(key, state, null)) applied++;
+      for (const { key, state, action, metrics } of states) {
+        if (this.applyState(key, state, null, action)) applied++;
+        if (metrics) this.metrics.put({ key, status: state.status, at: tick.now, ...metrics });
+      }
       const dirty = this.sql.first("SELECT v FROM meta WHERE k = 'dirty'") !== null;
       if (applied > 0 || dirty) await this.publish(tick.now);
       return applied;
@@ -246,7 +257,8 @@ export class RegistryDO extends DurableObject<Env> {
     return this.sql.all<FlagRow>("SELECT * FROM flags ORDER BY key");
   }
 
-  private applyState(key: string, state: RolloutState, decision: Decision | null): boolean {
+  /** `cronAction` names what the cron decided when the state comes from a tick. */
+  private applyState(key: string, state: RolloutState, decision: Decision | null, cronAction?: string): boolean {
     const row = this.sql.first<{ state: string; state_version: number }>("SELECT state, state_version FROM flags WHERE key = ?", key);
     if (row === null || state.version <= row.state_version) return false;
     const before = RolloutStateSchema.parse(JSON.parse(row.state));
@@ -254,7 +266,8 @@ export class RegistryDO extends DurableObject<Env> {
     const summary = decision?.reason ? `${change} (${decision.reason})` : change;
     this.sql.transaction(() => {
       this.sql.run("UPDATE flags SET state = ?, state_version = ? WHERE key = ?", JSON.stringify(state), state.version, key);
-      this.audit(state.updatedAt, decision?.actor ?? "cron", decision?.action ?? "cron", key, null, summary);
+      this.audit(state.updatedAt, decision?.actor ?? "cron", decision?.action ?? cronAction ?? "cron", key, null, summary);
+      this.metrics.countDecision(decision?.action ?? cronAction ?? "cron", decision?.source ?? "cron");
       this.markDirty();
     });
     return true;
@@ -285,6 +298,7 @@ export class RegistryDO extends DurableObject<Env> {
     await flagStub(this.env, row.key).retire();
     this.sql.transaction(() => {
       this.sql.run("DELETE FROM flags WHERE key = ?", row.key);
+      this.metrics.remove(row.key);
       this.audit(now, actor, "delete", row.key, row.spec_hash, "deleted; its decision log is kept");
       this.markDirty();
     });

@@ -3,6 +3,7 @@
  * tick's time, a few at a time, one failure never stopping the others.
  */
 import type { RolloutState } from "../core/rollout";
+import type { EvaluateResult } from "./flag";
 import { flagStub } from "./flag-stub";
 
 /** Flags judged per invocation: well under the 1,000 subrequests of a paid invocation (50 on Free: lower it there). */
@@ -29,7 +30,7 @@ export interface TickProgress {
 
 /** Judges `keys` at `now`; returns every state the FlagDOs answered with. */
 export async function judgeBatch(env: Env, keys: readonly string[], now: number) {
-  const states: { key: string; state: RolloutState }[] = [];
+  const states: { key: string; state: RolloutState; action?: string; metrics?: EvaluateResult["metrics"] }[] = [];
   let evaluated = 0;
   let failed = 0;
   for (let i = 0; i < keys.length; i += TICK_CONCURRENCY) {
@@ -38,7 +39,7 @@ export async function judgeBatch(env: Env, keys: readonly string[], now: number)
         try {
           const result = await flagStub(env, key).evaluate(now);
           if (result.evaluated) evaluated++;
-          if (result.state) states.push({ key, state: result.state });
+          if (result.state) states.push({ key, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
         } catch (error) {
           failed++;
           console.error(`cron: flag ${key} failed to evaluate`, error);

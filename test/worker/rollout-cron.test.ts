@@ -1,9 +1,9 @@
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { emptyCounts, minuteOf, type CounterCell } from "../../core/counters";
 import { counterShardStub, flagStub } from "../../durable-objects/flag-stub";
 import worker from "../../worker/index";
-import { call, putFlag, uniqueKey } from "./helpers";
+import { call, putFlag, READ_AUTH, uniqueKey } from "./helpers";
 
 /** Runs the real scheduled() handler at `time`. */
 async function cronAt(time: number) {
@@ -102,6 +102,24 @@ describe("the cron judges rollouts through scheduled()", () => {
     await cronAt(start + 62_000);
     await Promise.all([cronAt(start + 63_000), cronAt(start + 64_000)]);
     expect(await call("GET", `/admin/flags/${key}/decisions?inputs=1`)).toEqual(before);
+  });
+
+  it("exposes per-flag, per-arm counts and decisions on /metrics, as of the last tick", async () => {
+    const key = uniqueKey("metrics");
+    const created = await putFlag(rankerSpec(key));
+    const start = created.state.stageEnteredAt as number;
+    await flagStub(env, key).addCounts(minuteCells(minuteOf(start), 0, { baseline: [40_000, 2_000], candidate: [40_000, 1_600] }));
+    await cronAt(start + 61_000);
+    const unauthenticated = await call("GET", "/metrics", { headers: { authorization: "" } });
+    expect(unauthenticated.status).toBe(401);
+    const res = await SELF.fetch("https://rampart.test/metrics", { headers: READ_AUTH });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    expect(text).toContain(`rampart_exposures_total{flag="${key}",arm="candidate",generation="1"} 40000`);
+    expect(text).toContain(`rampart_rollout_weight_percent{flag="${key}",status="rolled_back",generation="1"} 0`);
+    expect(text).toMatch(/rampart_decisions_total\{action="rollback",source="cron"\} [1-9]/);
+    expect(text).toContain("# TYPE rampart_latency_ms histogram");
   });
 
   it("reports per-arm metrics and gate verdicts over a span", async () => {

@@ -1,5 +1,8 @@
-/** Operations: /health. */
+/** Operations: /health (public) and /metrics (admin or read-only token). */
 import { Hono } from "hono";
+import { registryStub } from "../../durable-objects/registry-stub";
+import { requireAdmin } from "../auth";
+import { renderMetrics } from "../prometheus";
 import { settingsOf } from "../config";
 import { scheduler, type AppEnv, type Services } from "../context";
 import { RAMPART_VERSION } from "../version";
@@ -24,6 +27,12 @@ export function opsRoutes(services: Services) {
       },
       snapshot === null ? 503 : 200,
     );
+  });
+  app.get("/metrics", requireAdmin, async (c) => {
+    const cache = services.snapshots(c.env);
+    const snapshot = await registryStub(c.env).metricsSnapshot();
+    const text = renderMetrics(snapshot, { configVersion: cache.peek()?.version ?? null, snapshotAgeMs: cache.ageMs() });
+    return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
   return app;
 }

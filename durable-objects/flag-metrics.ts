@@ -1,0 +1,52 @@
+/**
+ * What /metrics shows, kept by the RegistryDO so one RPC answers a scrape:
+ * each flag's counts for its current generation as of the last cron tick,
+ * and the number of decisions that changed a rollout, by action and source.
+ */
+import type { ArmCounts } from "../core/counters";
+import type { Sql } from "./sql";
+
+export interface FlagMetrics {
+  key: string;
+  generation: number;
+  status: string;
+  weight: number;
+  baseline: ArmCounts;
+  candidate: ArmCounts;
+  at: number;
+}
+
+export interface MetricsSnapshot {
+  flags: FlagMetrics[];
+  decisions: { action: string; source: string; count: number }[];
+}
+
+export class FlagMetricsStore {
+  constructor(private readonly sql: Sql) {
+    sql.run("CREATE TABLE IF NOT EXISTS flag_metrics (key TEXT PRIMARY KEY, data TEXT NOT NULL)");
+    sql.run("CREATE TABLE IF NOT EXISTS decision_counts (action TEXT NOT NULL, source TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (action, source))");
+  }
+
+  put(metrics: FlagMetrics): void {
+    this.sql.run("INSERT OR REPLACE INTO flag_metrics (key, data) VALUES (?, ?)", metrics.key, JSON.stringify(metrics));
+  }
+
+  remove(key: string): void {
+    this.sql.run("DELETE FROM flag_metrics WHERE key = ?", key);
+  }
+
+  countDecision(action: string, source: string): void {
+    this.sql.run(
+      "INSERT INTO decision_counts (action, source, n) VALUES (?, ?, 1) ON CONFLICT (action, source) DO UPDATE SET n = n + 1",
+      action.split(":")[0] ?? action,
+      source,
+    );
+  }
+
+  snapshot(): MetricsSnapshot {
+    return {
+      flags: this.sql.all<{ data: string }>("SELECT data FROM flag_metrics ORDER BY key").map((r) => JSON.parse(r.data) as FlagMetrics),
+      decisions: this.sql.all<{ action: string; source: string; n: number }>("SELECT action, source, n FROM decision_counts ORDER BY action, source").map((r) => ({ action: r.action, source: r.source, count: r.n })),
+    };
+  }
+}
