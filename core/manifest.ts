@@ -27,7 +27,7 @@ export const ARMS = ["baseline", "candidate"] as const;
 export const ArmSchema = z.enum(ARMS);
 export type Arm = z.infer<typeof ArmSchema>;
 
-const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
 );
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

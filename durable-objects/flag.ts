@@ -16,6 +16,7 @@ import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeigh
 import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./counter-store";
 import { counterShardStub } from "./flag-stub";
 import { DecisionLog, type NewDecision } from "./decision-log";
+import { DisagreementLog, type Disagreement } from "./disagreements";
 import { judgeFlag, replayInputs, spansToRead, summarize, transitionOf } from "./judge";
 import { Outbox } from "./outbox";
 import { registryStub } from "./registry-stub";
@@ -40,6 +41,10 @@ export interface CreditedEvent {
   stage: number;
   arm: "baseline" | "candidate";
   minute: number;
+  /** The event's targeting key, sent only for shadow disagreements (kept for inspection). */
+  targetingKey?: string;
+  /** The event's time in ms. */
+  at?: number;
 }
 
 export interface EvaluateResult {
@@ -75,6 +80,7 @@ export class FlagDO extends DurableObject<Env> {
   private readonly log: DecisionLog;
   private readonly counters: CounterStore;
   private readonly outbox: Outbox;
+  private readonly disagreements: DisagreementLog;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -89,6 +95,7 @@ export class FlagDO extends DurableObject<Env> {
     this.log = new DecisionLog(this.sql);
     this.counters = new CounterStore(this.sql);
     this.outbox = new Outbox(this.sql);
+    this.disagreements = new DisagreementLog(this.sql);
   }
 
   private row(): FlagRow | null {
@@ -190,8 +197,12 @@ export class FlagDO extends DurableObject<Env> {
         const counts = emptyCounts();
         recordEvent(counts, e.name, e.value);
         cells.push({ generation: e.generation, stage: e.stage, arm: e.arm, minute: e.minute, counts });
+        if (e.name === "comparison" && e.value === 0) {
+          this.disagreements.add({ eventId: e.id, at: e.at ?? now, targetingKey: e.targetingKey ?? "", arm: e.arm, generation: e.generation });
+        }
       }
       this.counters.add(cells);
+      this.disagreements.trim();
       return { accepted: fresh.size, duplicates: events.length - fresh.size };
     });
   }
@@ -253,6 +264,11 @@ export class FlagDO extends DurableObject<Env> {
     const gen = generation ?? flag.state.generation;
     const stages = [this.counters.spanByStage(gen, from, to), ...(await this.readShards(flag.spec, (shard) => shard.readSpanByStage(gen, from, to)))].reduce(mergeStages);
     return buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow);
+  }
+
+  /** Recent shadow disagreements, newest first. */
+  async recentDisagreements(limit: number): Promise<Disagreement[]> {
+    return this.disagreements.recent(limit);
   }
 
   /** The decision log, newest first. */

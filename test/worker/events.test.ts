@@ -45,6 +45,21 @@ describe("POST /v1/events", () => {
     expect(await ctrSamples(key)).toEqual(counted);
   });
 
+  it("counts shadow comparisons by agreement and lists recent disagreements", async () => {
+    const key = await eventFlag();
+    const events = [
+      { eventId: `${key}-c1`, flag: key, targetingKey: "u1", name: "comparison", value: 1, variant: "candidate" },
+      { eventId: `${key}-c2`, flag: key, targetingKey: "u2", name: "comparison", value: 0, variant: "candidate" },
+      { eventId: `${key}-c3`, flag: key, targetingKey: "u3", name: "comparison", value: 0, variant: "candidate" },
+    ];
+    expect((await send({ events })).json.accepted).toBe(3);
+    const report = await flagStub(env, key).compareReport(0, Date.now() + 3_600_000);
+    expect(report?.arms.candidate.metrics["shadow_agreement"]).toMatchObject({ value: 1 / 3, samples: 3 });
+    const res = await SELF.fetch(`https://rampart.test/admin/flags/${key}/disagreements`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    const body = await res.json<{ disagreements: { targetingKey: string; eventId: string }[] }>();
+    expect(body.disagreements.map((d) => d.targetingKey)).toEqual(["u3", "u2"]);
+  });
+
   it("rejects bad events by index with a reason and accepts the rest", async () => {
     const key = await eventFlag();
     const now = Date.now();

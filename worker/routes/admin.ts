@@ -147,6 +147,14 @@ export function adminRoutes() {
     return c.json(report);
   });
 
+  app.get("/flags/:key/disagreements", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
+    const stub = flagStub(c.env, key);
+    if ((await stub.view()) === null) throw notFound(key);
+    return c.json({ key, disagreements: await stub.recentDisagreements(limit) });
+  });
+
   app.get("/flags/:key/stats", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
     const stub = flagStub(c.env, key);

@@ -85,6 +85,7 @@ export function eventRoutes(services: Services) {
         stage: flag.source.state.stageIndex,
         arm,
         minute: minuteOf(time),
+        ...(event.name === "comparison" && event.value === 0 ? { targetingKey: event.targetingKey, at: time } : {}),
       });
       byFlag.set(event.flag, group);
     });

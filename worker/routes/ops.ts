@@ -1,7 +1,8 @@
-/** Operations: /health (public) and /metrics (admin or read-only token). */
+/** Operations: /health and /openapi.json (public), /metrics (admin or read-only token). */
 import { Hono } from "hono";
 import { registryStub } from "../../durable-objects/registry-stub";
 import { requireAdmin } from "../auth";
+import { openApiDocument } from "../openapi";
 import { renderMetrics } from "../prometheus";
 import { settingsOf } from "../config";
 import { scheduler, type AppEnv, type Services } from "../context";
@@ -28,6 +29,8 @@ export function opsRoutes(services: Services) {
       snapshot === null ? 503 : 200,
     );
   });
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
+
   app.get("/metrics", requireAdmin, async (c) => {
     const cache = services.snapshots(c.env);
     const snapshot = await registryStub(c.env).metricsSnapshot();

@@ -1,0 +1,31 @@
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+
+function refs(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v) => refs(v, out));
+  else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === "$ref" && typeof v === "string") out.push(v);
+      else refs(v, out);
+    }
+  }
+  return out;
+}
+
+describe("GET /openapi.json", () => {
+  it("describes every route, with request schemas generated from the validating zod schemas, and no dangling refs", async () => {
+    const res = await SELF.fetch("https://rampart.test/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = await res.json<{ openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, Record<string, any>> } }>();
+    expect(doc.openapi).toBe("3.1.0");
+    for (const path of ["/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags", "/v1/events", "/admin/flags/{key}", "/admin/flags/{key}/actions", "/admin/manifest", "/admin/flags/{key}/report", "/admin/flags/{key}/decisions/{id}/replay"]) {
+      expect(doc.paths).toHaveProperty([path]);
+    }
+    const spec = doc.components.schemas["FlagSpec"]!;
+    expect(spec["additionalProperties"]).toBe(false);
+    expect(spec["required"]).toEqual(expect.arrayContaining(["key", "type", "variants", "rollout"]));
+    expect(doc.components.schemas["ActionRequest"]!["properties"].action.enum).toContain("rollback");
+    const dangling = refs(doc).filter((r) => !(r.replace("#/components/schemas/", "") in doc.components.schemas));
+    expect(dangling).toEqual([]);
+  });
+});
