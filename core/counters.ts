@@ -25,9 +25,6 @@ export interface ArmCounts {
   latency: Histogram;
 }
 
-/** Built-in event names (DESIGN.md, Events). Any other name is a custom event. */
-export const BUILT_IN_EVENTS = ["exposure", "error", "latency_ms", "comparison"] as const;
-
 export function emptyCounts(): ArmCounts {
   return { exposures: 0, errors: 0, agree: 0, disagree: 0, events: {}, latency: {} };
 }
