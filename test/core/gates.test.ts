@@ -205,3 +205,51 @@ describe("rollout evaluation", () => {
 describe("emptyPair", () => {
   it("starts at zero", () => expect(emptyPair().candidate.exposures).toBe(0));
 });
+
+describe("a shadow stage", () => {
+  const shadowSpec: FlagSpec = FlagSpecSchema.parse({
+    key: "suggest",
+    type: "string",
+    variants: { baseline: "rules", candidate: "lgbm" },
+    rollout: { window: "15m", healthyWindowsToPromote: 2, stages: [{ weight: 0, shadow: true, hold: "30m", minSamples: 500 }, { weight: 10 }, { weight: 100 }] },
+    metrics: { accept_rate: { kind: "ratio", numerator: "suggestion_accepted", denominator: "exposure" } },
+    gates: [
+      { metric: "shadow_agreement", compare: "floor", warn: "85%", rollback: "75%", sustained: "30m" },
+      { metric: "accept_rate", bad: "decrease", rollback: "5%" },
+    ],
+  });
+  const start = initialState(shadowSpec.rollout.stages, 1, 1, 0);
+  const comparisons = (agree: number, disagree: number): Record<string, ArmPair> => {
+    const candidate = emptyCounts();
+    candidate.agree = agree;
+    candidate.disagree = disagree;
+    return { "0": pair(arm(100_000, 5_000), candidate) };
+  };
+  const run = (totals: Record<string, ArmPair>, minutes: number[]) => {
+    let memory = freshMemory(start);
+    let last;
+    for (const m of minutes) {
+      const now = m * 60_000;
+      const plan = planEvaluation(shadowSpec, start, memory, now);
+      last = evaluateRollout({ now, spec: shadowSpec, state: start, memory, totals: { generation: 1, stages: totals }, window: plan.window ? { span: plan.window, counts: totals["0"]! } : null, abortCounts: [] });
+      memory = last.memory;
+    }
+    return last!;
+  };
+
+  it("promotes on agreement once hold, samples and healthy windows are met; gates without candidate data do not apply", () => {
+    const d = run(comparisons(950, 50), [16, 31]);
+    expect(d.action).toBe("promote");
+    expect(d.verdicts.map((v) => v.verdict)).toEqual(["healthy", "not_applicable"]);
+  });
+
+  it("rolls back when agreement stays under the floor for the sustained 30 minutes, not before", () => {
+    const low = comparisons(600, 400);
+    expect(run(low, [16]).action).toBe("hold");
+    expect(run(low, [16, 31, 46])).toMatchObject({ action: "rollback", rule: "gate:shadow_agreement:rollback" });
+  });
+
+  it("waits for the stage's minimum sample", () => {
+    expect(run(comparisons(300, 10), [16, 31]).reasons.join()).toContain("samples: 310 of 500");
+  });
+});
