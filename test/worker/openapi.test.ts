@@ -29,3 +29,16 @@ describe("GET /openapi.json", () => {
     expect(dangling).toEqual([]);
   });
 });
+
+describe("GET /dashboard", () => {
+  it("serves a page that holds no data and reads the admin API with the operator's token", async () => {
+    const res = await SELF.fetch("https://rampart.test/dashboard");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const html = await res.text();
+    expect(html).toContain("Rampart — rollouts");
+    expect(html).toContain('fetch(path, { headers: { authorization: "Bearer "');
+    expect(html).not.toContain("test-admin-token");
+  });
+});

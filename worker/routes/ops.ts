@@ -1,7 +1,8 @@
-/** Operations: /health and /openapi.json (public), /metrics (admin or read-only token). */
+/** Operations: /health, /openapi.json and /dashboard (public, no data), /metrics (admin or read-only token). */
 import { Hono } from "hono";
 import { registryStub } from "../../durable-objects/registry-stub";
 import { requireAdmin } from "../auth";
+import { DASHBOARD_HTML } from "../dashboard";
 import { openApiDocument } from "../openapi";
 import { renderMetrics } from "../prometheus";
 import { settingsOf } from "../config";
@@ -30,6 +31,10 @@ export function opsRoutes(services: Services) {
     );
   });
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
+
+  app.get("/dashboard", (c) =>
+    c.html(DASHBOARD_HTML, 200, { "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'", "cache-control": "no-store" }),
+  );
 
   app.get("/metrics", requireAdmin, async (c) => {
     const cache = services.snapshots(c.env);
