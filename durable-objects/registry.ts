@@ -17,6 +17,8 @@ import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry } from "./registry-
 import { addBatch, judgeBatch, TICK_BATCH, type LastTick, type TickProgress } from "./tick";
 import { Serializer, Sql } from "./sql";
 
+/** Audit entries kept (the oldest beyond this are deleted). */
+const AUDIT_KEEP = 100_000;
 /** How long superseded snapshots stay readable in KV (edges only read the newest). */
 const SNAPSHOT_KV_TTL_S = 86_400;
 interface AuditRow extends Record<string, string | number | null> {
@@ -309,6 +311,8 @@ export class RegistryDO extends DurableObject<Env> {
       "INSERT INTO audit (at, actor, action, flag, spec_hash, summary) VALUES (?, ?, ?, ?, ?, ?)",
       at, actor, action, flag, specHash, summary,
     );
+    // Bounded: the newest AUDIT_KEEP entries stay.
+    this.sql.run("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", AUDIT_KEEP);
   }
 
   private markDirty(): void {
