@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { Snapshot, SnapshotHead } from "../../core/snapshot";
+import { snapshotStorageKey, type Snapshot, type SnapshotHead } from "../../core/snapshot";
+import { registryStub } from "../../durable-objects/registry-stub";
 import { createApp } from "../../worker/app";
 import { settingsOf } from "../../worker/config";
 import { isolateServices } from "../../worker/context";
@@ -133,6 +134,20 @@ describe("snapshot cache", () => {
     now = 10_050; // within the back-off: no new attempt, no wait
     expect(cache.serve(noSchedule)).toBe(cache.peek());
     expect(calls.head).toBe(headCalls);
+  });
+});
+
+describe("snapshot from KV, with the registry as fallback", () => {
+  it("reads the head's version from KV, and from the RegistryDO when KV does not have it (yet)", async () => {
+    await putFlag(booleanSpec(uniqueKey("kv")));
+    const head = await registryStub(env).getHead();
+    expect(await env.SNAPSHOTS.get(snapshotStorageKey(head))).not.toBeNull();
+    const source = workerSnapshotSource(env, settingsOf(env));
+    expect((await source.fetchSnapshot(head)).version).toBe(head.version);
+    await env.SNAPSHOTS.delete(snapshotStorageKey(head)); // as if KV had not propagated the key
+    const fallback = await source.fetchSnapshot(head);
+    expect(fallback.version).toBe(head.version);
+    expect(fallback.etag).toBe(head.etag);
   });
 });
 
