@@ -153,16 +153,16 @@ describe("snapshot from KV, with the registry as fallback", () => {
 
 describe("head through the Cache API", () => {
   it("reuses the location's cached head for the TTL, then asks the registry again", async () => {
-    const settings = settingsOf(env);
-    const source = workerSnapshotSource(env, settings);
-    const before = await source.fetchHead();
+    // Two sources over the same location cache: one trusts entries for a minute, one not at all.
+    const patient = workerSnapshotSource(env, { headTtlMs: 60_000 });
+    const eager = workerSnapshotSource(env, { headTtlMs: 0 });
+    const before = await eager.fetchHead(); // asks the registry and caches the head
     await putFlag(booleanSpec(uniqueKey("head")));
-    const cached = await source.fetchHead();
-    expect(cached.version).toBe(before.version);
-    await sleep(settings.headTtlMs + 20);
-    const fresh = await source.fetchHead();
+    const cached = await patient.fetchHead();
+    expect(cached).toEqual(before); // within its TTL: the location's entry, not the registry
+    const fresh = await eager.fetchHead();
     expect(fresh.version).toBeGreaterThan(before.version);
-    const loaded = await source.fetchSnapshot(fresh);
+    const loaded = await eager.fetchSnapshot(fresh);
     expect(loaded.version).toBe(fresh.version);
   });
 });
