@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { emptyCounts, emptyPair, recordEvent, sumCounts, type ArmCounts, type ArmPair } from "../../core/counters";
 import { judgeGate } from "../../core/gate-verdict";
-import { evaluateRollout, freshMemory, planEvaluation, type EvaluationInputs } from "../../core/gates";
+import { evaluateRollout, freshMemory, planEvaluation, type EvaluationInputs, type RolloutDecision } from "../../core/gates";
 import { addToHistogram, quantile } from "../../core/histogram";
 import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
 import { estimateMetric } from "../../core/metrics";
@@ -227,14 +227,15 @@ describe("a shadow stage", () => {
   };
   const run = (totals: Record<string, ArmPair>, minutes: number[]) => {
     let memory = freshMemory(start);
-    let last;
+    let last: RolloutDecision | null = null;
     for (const m of minutes) {
       const now = m * 60_000;
       const plan = planEvaluation(shadowSpec, start, memory, now);
       last = evaluateRollout({ now, spec: shadowSpec, state: start, memory, totals: { generation: 1, stages: totals }, window: plan.window ? { span: plan.window, counts: totals["0"]! } : null, abortCounts: [] });
       memory = last.memory;
     }
-    return last!;
+    if (!last) throw new Error("no evaluation ran");
+    return last;
   };
 
   it("promotes on agreement once hold, samples and healthy windows are met; gates without candidate data do not apply", () => {
