@@ -13,6 +13,7 @@ import {
   MetricDefinitionSchema,
   MetricNameSchema,
 } from "./gate-spec";
+import { RouteSchema } from "./route-spec";
 
 /** OFREP clients do not URL-encode keys, so keys stay within this alphabet. */
 export const FLAG_KEY_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -93,6 +94,8 @@ const FlagSpecObjectSchema = z.strictObject({
   abort: z.array(AbortRuleSchema).max(16).default([]),
   /** Receivers of warn / promote / demote / rollback / kill notifications (besides WEBHOOK_URLS). */
   webhooks: z.array(z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })).max(5).default([]),
+  /** Edge routing: proxy matching requests to the assigned arm's origin. */
+  route: RouteSchema.optional(),
 });
 
 /** A parsed, validated flag spec. */

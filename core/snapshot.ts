@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { FLAG_TYPES, FlagKeySchema, ScopeSchema, type FlagSpec } from "./manifest";
+import { RouteSchema } from "./route-spec";
 import { RolloutStateSchema, type RolloutState } from "./rollout";
 
 const JsonSchema = z.json();
@@ -22,6 +23,7 @@ export const SnapshotFlagSchema = z.strictObject({
   scope: ScopeSchema.optional(),
   exposures: z.enum(["served", "events"]),
   counterShards: z.int().min(1).default(1),
+  route: RouteSchema.optional(),
   stages: z.array(z.strictObject({ weight: z.number(), shadow: z.boolean() })),
   state: RolloutStateSchema,
   specVersion: z.int(),
@@ -56,6 +58,7 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
     ...(spec.scope ? { scope: spec.scope } : {}),
     exposures: spec.exposures,
     counterShards: spec.counterShards,
+    ...(spec.route ? { route: spec.route } : {}),
     stages: spec.rollout.stages.map((s) => ({ weight: s.weight, shadow: s.shadow })),
     state,
     specVersion,

@@ -11,7 +11,7 @@
  * retried with the next one, at most MAX_FLUSH_ATTEMPTS times, then dropped
  * and logged.
  */
-import { emptyCounts, mergeCounts, minuteOf, type CounterCell } from "../core/counters";
+import { emptyCounts, mergeCounts, minuteOf, type ArmCounts, type CounterCell } from "../core/counters";
 import type { Arm } from "../core/manifest";
 import type { Schedule } from "./snapshot";
 
@@ -24,6 +24,8 @@ interface Pending {
   cells: Map<string, CounterCell>;
   attempts: number;
   shard: number;
+  /** Records (exposures, errors, comparisons…) held, for the size limit. */
+  records: number;
 }
 
 /** This isolate's pick among a flag's counter shards: stable per isolate, spread across isolates. */
@@ -45,14 +47,22 @@ export class CounterBuffer {
 
   /** Counts one served exposure; schedules a flush when one is due. */
   addExposure(flag: string, generation: number, stage: number, arm: Arm, schedule: Schedule, counterShards = 1): void {
+    this.record(flag, generation, stage, arm, schedule, counterShards, (c) => {
+      c.exposures += 1;
+    });
+  }
+
+  /** Records anything countable (exposure, error, latency, comparison) for an arm; one unit of buffer size. */
+  record(flag: string, generation: number, stage: number, arm: Arm, schedule: Schedule, counterShards: number, update: (counts: ArmCounts) => void): void {
     const now = this.clock();
     const minute = minuteOf(now);
     const key = `${generation}|${stage}|${arm}|${minute}`;
     const entry = this.entry(flag);
     entry.shard = ISOLATE_SHARD_SEED % counterShards;
     const cell = entry.cells.get(key) ?? { generation, stage, arm, minute, counts: emptyCounts() };
-    cell.counts.exposures += 1;
+    update(cell.counts);
     entry.cells.set(key, cell);
+    entry.records += 1;
     this.size += 1;
     if (this.startedAt === null) {
       this.startedAt = now;
@@ -78,7 +88,7 @@ export class CounterBuffer {
   private entry(flag: string): Pending {
     let entry = this.pending.get(flag);
     if (!entry) {
-      entry = { cells: new Map(), attempts: 0, shard: 0 };
+      entry = { cells: new Map(), attempts: 0, shard: 0, records: 0 };
       this.pending.set(flag, entry);
     }
     return entry;
@@ -105,16 +115,17 @@ export class CounterBuffer {
 
   private putBack(flag: string, failed: Pending, error: unknown): void {
     const attempts = failed.attempts + 1;
-    const exposures = [...failed.cells.values()].reduce((s, c) => s + c.counts.exposures, 0);
+    const exposures = failed.records;
     if (attempts >= MAX_FLUSH_ATTEMPTS) {
       this.stats.dropped += exposures;
-      console.error(`counter flush for ${flag} failed ${attempts} times: dropping ${exposures} exposures`, error);
+      console.error(`counter flush for ${flag} failed ${attempts} times: dropping ${exposures} records`, error);
       return;
     }
     console.warn(`counter flush for ${flag} failed (attempt ${attempts}); retrying with the next flush`, error);
     const entry = this.entry(flag);
     entry.attempts = Math.max(entry.attempts, attempts);
     entry.shard = failed.shard;
+    entry.records += failed.records;
     for (const [key, cell] of failed.cells) {
       const existing = entry.cells.get(key);
       if (existing) mergeCounts(existing.counts, cell.counts);

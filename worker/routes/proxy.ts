@@ -1,0 +1,150 @@
+/**
+ * Edge routing: a request under a flag's `route` is proxied to the origin
+ * of the arm its caller is assigned (sticky by the `rampart_id` cookie, set
+ * when missing), with the variant, generation and pins as response headers.
+ * GET responses are cached per variant *and generation*, so a new candidate
+ * never serves answers cached for the old one. In the shadow stage (or with
+ * `shadow.always`) eligible requests are mirrored to the candidate after the
+ * response, and the two answers compared; a failing shadow never touches the
+ * user's response. Each routed request counts one exposure, its latency, and
+ * an error when the origin fails.
+ */
+import type { Context } from "hono";
+import { assign, isRolloutExposure, type CompiledFlag } from "../../core/assign";
+import type { CompiledSnapshot } from "../../core/compile";
+import type { ArmCounts } from "../../core/counters";
+import type { Arm } from "../../core/manifest";
+import { addToHistogram } from "../../core/histogram";
+import { scheduler, type AppEnv, type Services } from "../context";
+import { AppError } from "../errors";
+
+const ONE_YEAR_S = 31_536_000;
+/** Responses larger than this are not compared with their shadow (their hash would cost too much memory). */
+const MAX_COMPARED_BYTES = 1_048_576;
+
+/** The flag whose route matches the request: the longest matching path prefix wins. */
+export function matchRoute(snapshot: CompiledSnapshot, host: string, path: string): CompiledFlag | null {
+  let best: CompiledFlag | null = null;
+  let bestLength = -1;
+  for (const flag of snapshot.flags.values()) {
+    const route = flag.source.route;
+    if (!route || !path.startsWith(route.pathPrefix)) continue;
+    if (route.host !== undefined && route.host !== host) continue;
+    if (route.pathPrefix.length > bestLength) {
+      best = flag;
+      bestLength = route.pathPrefix.length;
+    }
+  }
+  return best;
+}
+
+function cookie(header: string | null, name: string): string | null {
+  for (const part of (header ?? "").split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name && v.length > 0) return decodeURIComponent(v.join("="));
+  }
+  return null;
+}
+
+async function digest(response: Response): Promise<string | null> {
+  const body = await response.arrayBuffer();
+  if (body.byteLength > MAX_COMPARED_BYTES) return null;
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+  return `${response.status}:${[...hash].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Proxies a routed request; null when no route matches. */
+export async function proxy(c: Context<AppEnv>, services: Services, snapshot: CompiledSnapshot): Promise<Response | null> {
+  const url = new URL(c.req.url);
+  const flag = matchRoute(snapshot, url.hostname, url.pathname);
+  const route = flag?.source.route;
+  if (!flag || !route) return null;
+  const schedule = scheduler(c);
+  const existing = c.req.header("x-rampart-id") ?? cookie(c.req.header("cookie") ?? null, route.cookie);
+  const stickyId = existing ?? crypto.randomUUID();
+  const context = { targetingKey: stickyId, [flag.stickiness]: stickyId, path: url.pathname, tenant: c.req.header("x-rampart-tenant"), region: c.req.header("x-rampart-region") };
+  const assigned = assign(flag, context);
+  const arm: Arm = assigned.ok ? assigned.arm : "baseline";
+  const { state } = flag.source;
+  const record = (target: Arm, update: (counts: ArmCounts) => void) =>
+    services.counters(c.env).record(flag.key, state.generation, state.stageIndex, target, schedule, flag.source.counterShards, update);
+
+  const upstream = new URL(route.origins[arm] + url.pathname + url.search);
+  const method = c.req.method;
+  const forwarded = new Headers(c.req.raw.headers);
+  forwarded.delete("host");
+  forwarded.set("x-rampart-variant", arm);
+  const cacheable = method === "GET";
+  const cacheKey = new Request(`${upstream.toString()}${upstream.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${state.generation}`)}`);
+  // Keep the body for a possible shadow replay before the upstream consumes it.
+  const body = method === "GET" || method === "HEAD" ? undefined : await c.req.raw.arrayBuffer();
+
+  let response: Response | undefined = cacheable ? await caches.default.match(cacheKey).catch(() => undefined) : undefined;
+  const fromCache = response !== undefined;
+  const started = Date.now(); // Date.now() advances across I/O in Workers, so this spans the upstream call.
+  if (!response) {
+    try {
+      response = await fetch(upstream, { method, headers: forwarded, body, redirect: "manual" });
+    } catch (error) {
+      console.error(`route ${flag.key}: ${arm} origin unreachable`, error);
+      if (assigned.ok && isRolloutExposure(flag, assigned)) {
+        record(arm, (counts) => {
+          counts.exposures += 1;
+          counts.errors += 1;
+        });
+      }
+      throw new AppError(502, "bad_gateway", `the ${arm} origin did not answer`);
+    }
+    if (cacheable && response.ok) schedule(caches.default.put(cacheKey, response.clone()).catch(() => undefined));
+  }
+  const latency = Date.now() - started;
+  if (assigned.ok && isRolloutExposure(flag, assigned)) {
+    record(arm, (counts) => {
+      counts.exposures += 1;
+      if (response && response.status >= 500) counts.errors += 1;
+      if (!fromCache) {
+        addToHistogram(counts.latency, latency);
+        const stats = (counts.events["latency_ms"] ??= { count: 0, sum: 0, sumSq: 0 });
+        stats.count += 1;
+        stats.sum += latency;
+        stats.sumSq += latency * latency;
+      }
+    });
+  }
+
+  const shadow = route.shadow;
+  const shadowStage = state.status === "shadow" || (state.status === "paused" && flag.source.stages[state.stageIndex]?.shadow === true);
+  const mirror = shadow !== undefined && (shadowStage || shadow.always) && arm === "baseline" && shadow.methods.includes(method as (typeof shadow.methods)[number]) && Math.random() < shadow.sampleRate;
+  const primary = mirror ? response.clone() : null;
+  const outgoing = new Response(response.body, response);
+  if (mirror && primary) {
+    const target = new URL((shadow.origin ?? route.origins.candidate) + url.pathname + url.search);
+    schedule(
+      (async () => {
+        let agree = false;
+        try {
+          const shadowResponse = await fetch(target, { method, headers: forwarded, body, redirect: "manual" });
+          const [a, b] = await Promise.all([digest(primary), digest(shadowResponse)]);
+          agree = a !== null && a === b;
+        } catch (error) {
+          console.warn(`route ${flag.key}: shadow origin failed`, error);
+        }
+        record("candidate", (counts) => {
+          if (agree) counts.agree += 1;
+          else counts.disagree += 1;
+        });
+      })(),
+    );
+  }
+  const headers = outgoing.headers;
+  headers.set("x-rampart-flag", flag.key);
+  headers.set("x-rampart-variant", arm);
+  headers.set("x-rampart-generation", String(state.generation));
+  for (const [name, value] of Object.entries(flag.source.pins[arm] ?? {})) headers.set(`x-rampart-pin-${name.toLowerCase().replace(/_/g, "-")}`, value);
+  if (fromCache) headers.set("x-rampart-cache", "hit");
+  if (!existing) {
+    const secure = url.protocol === "https:" ? "; Secure" : "";
+    headers.append("set-cookie", `${route.cookie}=${encodeURIComponent(stickyId)}; Path=/; Max-Age=${ONE_YEAR_S}; SameSite=Lax; HttpOnly${secure}`);
+  }
+  return outgoing;
+}
