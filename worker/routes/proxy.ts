@@ -76,8 +76,10 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   forwarded.set("x-rampart-variant", arm);
   const cacheable = method === "GET";
   const cacheKey = new Request(`${upstream.toString()}${upstream.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${state.generation}`)}`);
-  // Keep the body for a possible shadow replay before the upstream consumes it.
-  const body = method === "GET" || method === "HEAD" ? undefined : await c.req.raw.arrayBuffer();
+  // Stream the body through, unless a shadow replay of this method may need it a second time.
+  const hasBody = method !== "GET" && method !== "HEAD";
+  const replayable = hasBody && (route.shadow?.methods.includes(method as (typeof route.shadow.methods)[number]) ?? false);
+  const body = !hasBody ? undefined : replayable ? await c.req.raw.arrayBuffer() : c.req.raw.body;
 
   let response: Response | undefined = cacheable ? await caches.default.match(cacheKey).catch(() => undefined) : undefined;
   const fromCache = response !== undefined;
