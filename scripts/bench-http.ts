@@ -60,7 +60,7 @@ const rampart = new Miniflare({
       name: "rampart",
       modules: true,
       scriptPath: "dist/index.js",
-      bindings: { ...(workerOptions.bindings ?? {}), ADMIN_TOKEN: TOKEN },
+      bindings: { ...((workerOptions.bindings ?? {}) as Record<string, unknown>), ADMIN_TOKEN: TOKEN },
     },
   ],
 } as ConstructorParameters<typeof Miniflare>[0]);
