@@ -142,6 +142,22 @@ describe("edge routing", () => {
     for (let i = 0; i < 5; i++) expect((await get(`/kill/after-${i}`)).headers.get("x-rampart-variant")).toBe("baseline");
   });
 
+  it("answers 502 when the assigned origin is down, and counts it as that arm's error", async () => {
+    const spec = route("down", { rollout: { stages: [{ weight: 100 }] }, route: { pathPrefix: "/down/", origins: { baseline: urls.baseline, candidate: "http://127.0.0.1:9" } } });
+    await worker.admin("PUT", "/admin/flags/down", spec);
+    await until(async () => (await fetch(`${worker.baseUrl}/down/probe`)).status !== 404);
+    const r = await get("/down/x");
+    expect(r.status).toBe(502);
+    expect(r.json).toMatchObject({ error: "bad_gateway", message: "the candidate origin did not answer" });
+    let errors = 0;
+    await until(async () => {
+      const report = (await (await worker.admin("GET", "/admin/flags/down/report?from=0")).json()) as { arms: { candidate: { metrics: Record<string, { value: number | null; samples: number }> } } };
+      errors = report.arms.candidate.metrics["error_rate"]?.value ?? 0;
+      return errors > 0;
+    });
+    expect(errors).toBe(1);
+  });
+
   it("answers 404 for a path no route claims", async () => {
     const r = await get("/nothing/here");
     expect(r.status).toBe(404);

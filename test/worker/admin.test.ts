@@ -123,6 +123,20 @@ describe("bad input changes nothing", () => {
     expect((await call("GET", `/admin/flags/${key}`)).status).toBe(404);
   });
 
+  it("names a bad query parameter, and refuses to replay what has no inputs", async () => {
+    const key = uniqueKey("query");
+    await putFlag(booleanSpec(key));
+    const limit = await call("GET", `/admin/flags/${key}/decisions?limit=0`);
+    expect(limit.status).toBe(400);
+    expect(limit.json.issues[0].path).toBe("limit");
+    const [created] = (await call("GET", `/admin/flags/${key}/decisions`)).json.decisions;
+    const replay = await call("GET", `/admin/flags/${key}/decisions/${created.id}/replay`);
+    expect(replay.status).toBe(409);
+    expect(replay.json).toMatchObject({ error: "not_replayable", message: expect.stringContaining("nothing to recompute") });
+    expect((await call("GET", `/admin/flags/${key}/decisions/999999`)).status).toBe(404);
+    expect((await call("GET", `/admin/flags/${key}/decisions/abc`)).json.issues[0].path).toBe("id");
+  });
+
   it("answers 404 for actions on an unknown flag, and for unknown routes", async () => {
     const action = await call("POST", `/admin/flags/${uniqueKey("ghost")}/actions`, { body: { action: "kill" } });
     expect(action.status).toBe(404);
