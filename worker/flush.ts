@@ -26,7 +26,13 @@ interface Pending {
   shard: number;
   /** Records (exposures, errors, comparisons…) held, for the size limit. */
   records: number;
+  /** The cell each arm last wrote to. */
+  lastCell: Partial<Record<Arm, CounterCell>>;
 }
+
+const countExposure = (counts: ArmCounts): void => {
+  counts.exposures += 1;
+};
 
 /** This isolate's pick among a flag's counter shards: stable per isolate, spread across isolates. */
 const ISOLATE_SHARD_SEED = Math.floor(Math.random() * 1_000_000);
@@ -47,21 +53,27 @@ export class CounterBuffer {
 
   /** Counts one served exposure; schedules a flush when one is due. */
   addExposure(flag: string, generation: number, stage: number, arm: Arm, schedule: Schedule, counterShards = 1): void {
-    this.record(flag, generation, stage, arm, schedule, counterShards, (c) => {
-      c.exposures += 1;
-    });
+    this.record(flag, generation, stage, arm, schedule, counterShards, countExposure);
   }
 
   /** Records anything countable (exposure, error, latency, comparison) for an arm; one unit of buffer size. */
   record(flag: string, generation: number, stage: number, arm: Arm, schedule: Schedule, counterShards: number, update: (counts: ArmCounts) => void): void {
     const now = this.clock();
     const minute = minuteOf(now);
-    const key = `${generation}|${stage}|${arm}|${minute}`;
     const entry = this.entry(flag);
     entry.shard = ISOLATE_SHARD_SEED % counterShards;
-    const cell = entry.cells.get(key) ?? { generation, stage, arm, minute, counts: emptyCounts() };
+    // The hot path: the same arm in the same minute reuses its cell without building a key.
+    let cell = entry.lastCell[arm];
+    if (!cell || cell.minute !== minute || cell.generation !== generation || cell.stage !== stage) {
+      const key = `${generation}|${stage}|${arm}|${minute}`;
+      cell = entry.cells.get(key);
+      if (!cell) {
+        cell = { generation, stage, arm, minute, counts: emptyCounts() };
+        entry.cells.set(key, cell);
+      }
+      entry.lastCell[arm] = cell;
+    }
     update(cell.counts);
-    entry.cells.set(key, cell);
     entry.records += 1;
     this.size += 1;
     if (this.startedAt === null) {
@@ -88,7 +100,7 @@ export class CounterBuffer {
   private entry(flag: string): Pending {
     let entry = this.pending.get(flag);
     if (!entry) {
-      entry = { cells: new Map(), attempts: 0, shard: 0, records: 0 };
+      entry = { cells: new Map(), attempts: 0, shard: 0, records: 0, lastCell: {} };
       this.pending.set(flag, entry);
     }
     return entry;

@@ -27,6 +27,25 @@ describe("edge counter buffer", () => {
     expect(buffer.bufferedExposures()).toBe(0);
   });
 
+  it("keeps a cell per arm and minute: counts land in the minute they happened", async () => {
+    const { calls, sink } = sinkRecorder();
+    let now = 0;
+    const buffer = new CounterBuffer(sink, { flushMs: 600_000, maxSize: 10_000 }, () => now);
+    for (let i = 0; i < 3; i++) buffer.addExposure("f", 1, 0, "candidate", noTimer);
+    buffer.addExposure("f", 1, 0, "baseline", noTimer);
+    now = 60_000;
+    buffer.addExposure("f", 1, 0, "candidate", noTimer);
+    buffer.addExposure("f", 2, 0, "candidate", noTimer); // a new generation in the same minute
+    await buffer.flush();
+    const cells = calls[0]?.cells.map((c) => [c.generation, c.arm, c.minute, c.counts.exposures]);
+    expect(cells).toEqual([
+      [1, "candidate", 0, 3],
+      [1, "baseline", 0, 1],
+      [1, "candidate", 1, 1],
+      [2, "candidate", 1, 1],
+    ]);
+  });
+
   it("retries a failed flush with the next one, and gives up after a bound", async () => {
     const failing = new Set(["down"]);
     const { calls, sink } = sinkRecorder(failing);

@@ -9,7 +9,6 @@ import { cors } from "hono/cors";
 import { assign, isRolloutExposure, type Assignment, type EvaluationContext } from "../../core/assign";
 import { canonicalJson, fingerprint } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
-import { FLAG_KEY_PATTERN } from "../../core/manifest";
 import { OFREP_BODY_LIMIT, readText } from "../body";
 import { AppError } from "../errors";
 import { scheduler, type AppEnv, type Services } from "../context";
@@ -93,7 +92,7 @@ export function ofrepRoutes(services: Services) {
     try {
       const context = await readContext(c.req.raw);
       const snapshot = await currentSnapshot(c, services);
-      const flag = FLAG_KEY_PATTERN.test(key) ? snapshot.flags.get(key) : undefined;
+      const flag = snapshot.flags.get(key);
       if (!flag) throw new OfrepError(404, "FLAG_NOT_FOUND", `flag "${key}" does not exist`);
       const result = assign(flag, context);
       if (!result.ok) return ofrepError(c, key, new OfrepError(400, result.errorCode, result.message));
