@@ -19,6 +19,14 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/** Lower-case hex of bytes (digests, signatures). */
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let out = "";
+  for (const b of view) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
 /** 16 hex digits from two independently seeded murmur3 hashes: a fingerprint, not a security hash. */
 export function fingerprint(text: string): string {
   const a = murmur3(text, 0x9747b28c).toString(16).padStart(8, "0");

@@ -13,7 +13,6 @@ import type { ArmCounts, ArmPair, GenerationTotals } from "./counters";
 import type { AbortRule } from "./gate-spec";
 import { judgeGate, type GateVerdict } from "./gate-verdict";
 import type { FlagSpec } from "./manifest";
-import { estimateMetric } from "./metrics";
 import { servedWeight, type RolloutState } from "./rollout";
 import { srmLogBayesFactor } from "./stats";
 import { judgeAbort, type AbortVerdict } from "./abort";
@@ -239,6 +238,3 @@ export function formatMs(ms: number): string {
   if (ms >= 60_000) return `${Math.round(ms / 60_000)}m`;
   return `${Math.round(ms / 1000)}s`;
 }
-
-/** Exposed for reports: the level of a metric for one arm. */
-export { estimateMetric };

@@ -6,6 +6,7 @@
  * `X-Rampart-Signature: sha256=<hex HMAC-SHA256 of the body>` when
  * WEBHOOK_SECRET is set.
  */
+import { toHex } from "../core/canonical";
 import type { Sql } from "./sql";
 
 export const MAX_ATTEMPTS = 8;
@@ -86,5 +87,5 @@ async function post(item: OutboxRow, secret: string | undefined, send: typeof fe
 export async function hmacHex(secret: string, body: string): Promise<string> {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const signature = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body));
-  return [...new Uint8Array(signature)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(signature);
 }

@@ -5,7 +5,7 @@
  * key, and keeps the small head (version + ETag) that edges poll.
  */
 import { DurableObject } from "cloudflare:workers";
-import { canonicalJson, fingerprint } from "../core/canonical";
+import { canonicalJson, fingerprint, toHex } from "../core/canonical";
 import type { Decision } from "../core/decision";
 import type { FlagSpec } from "../core/manifest";
 import { RolloutStateSchema, servedWeight, type RolloutState } from "../core/rollout";
@@ -347,5 +347,5 @@ export class RegistryDO extends DurableObject<Env> {
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(digest);
 }

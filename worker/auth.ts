@@ -27,15 +27,18 @@ export async function secretsEqual(given: string, expected: string): Promise<boo
   return diff === 0;
 }
 
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(header: string | undefined): string | null {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")?.[1] ?? null;
+}
+
 const unauthorized = (message: string) => new AppError(401, "unauthorized", message, undefined, { "WWW-Authenticate": 'Bearer realm="rampart-admin"' });
 
 export const requireAdmin = createMiddleware<{ Bindings: Env; Variables: AuthVariables }>(async (c, next) => {
   const adminToken = c.env.ADMIN_TOKEN;
   if (!adminToken) throw unauthorized("the admin API is disabled: set the ADMIN_TOKEN secret");
-  const header = c.req.header("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!match?.[1]) throw unauthorized("send Authorization: Bearer <token>");
-  const token = match[1];
+  const token = bearerToken(c.req.header("authorization"));
+  if (token === null) throw unauthorized("send Authorization: Bearer <token>");
   let role: Role | null = null;
   if (await secretsEqual(token, adminToken)) role = "admin";
   else if (c.env.READ_TOKEN && (await secretsEqual(token, c.env.READ_TOKEN))) role = "read";

@@ -11,7 +11,7 @@ import { EventSchema, EventsEnvelopeSchema, eventTime, MAX_EVENT_AGE_MS, MAX_FUT
 import { summarizeIssues, toIssues } from "../../core/issues";
 import { flagStub } from "../../durable-objects/flag-stub";
 import type { CreditedEvent } from "../../durable-objects/flag";
-import { secretsEqual } from "../auth";
+import { bearerToken, secretsEqual } from "../auth";
 import { ADMIN_BODY_LIMIT, readJson } from "../body";
 import { scheduler, type AppEnv, type Services } from "../context";
 import { AppError, invalidInput } from "../errors";
@@ -28,7 +28,7 @@ export function eventRoutes(services: Services) {
     const now = Date.now();
     const token = c.env.EVENTS_TOKEN;
     if (token) {
-      const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+      const given = bearerToken(c.req.header("authorization"));
       if (!given || !(await secretsEqual(given, token))) {
         throw new AppError(401, "unauthorized", "send Authorization: Bearer <EVENTS_TOKEN>", undefined, { "WWW-Authenticate": 'Bearer realm="rampart-events"' });
       }

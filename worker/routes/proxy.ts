@@ -11,6 +11,7 @@
  */
 import type { Context } from "hono";
 import { assign, isRolloutExposure, type CompiledFlag } from "../../core/assign";
+import { toHex } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
 import type { ArmCounts } from "../../core/counters";
 import type { Arm } from "../../core/manifest";
@@ -49,8 +50,7 @@ function cookie(header: string | null, name: string): string | null {
 async function digest(response: Response): Promise<string | null> {
   const body = await response.arrayBuffer();
   if (body.byteLength > MAX_COMPARED_BYTES) return null;
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
-  return `${response.status}:${[...hash].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return `${response.status}:${toHex(await crypto.subtle.digest("SHA-256", body))}`;
 }
 
 /** Proxies a routed request; null when no route matches. */
