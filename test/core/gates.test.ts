@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyCounts, emptyPair, recordEvent, sumCounts, type ArmCounts, type ArmPair } from "../../core/counters";
+import { emptyCounts, recordEvent, sumCounts, type ArmCounts, type ArmPair } from "../../core/counters";
 import { judgeGate } from "../../core/gate-verdict";
 import { evaluateRollout, freshMemory, planEvaluation, type EvaluationInputs, type RolloutDecision } from "../../core/gates";
 import { addToHistogram, quantile } from "../../core/histogram";
@@ -200,10 +200,6 @@ describe("rollout evaluation", () => {
     const d = evaluateRollout(inputs(start, healthyTotals, 60_000));
     expect(d.alpha).toEqual({ flag: 0.05, perGate: 0.025, severePerGate: 0.0005 });
   });
-});
-
-describe("emptyPair", () => {
-  it("starts at zero", () => expect(emptyPair().candidate.exposures).toBe(0));
 });
 
 describe("a shadow stage", () => {

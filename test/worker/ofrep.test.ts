@@ -84,6 +84,14 @@ describe("OFREP single evaluation", () => {
 });
 
 describe("OFREP bulk evaluation", () => {
+  it("answers 400 PARSE_ERROR to a malformed bulk request", async () => {
+    const r = await SELF.fetch("https://rampart.test/ofrep/v1/evaluate/flags", { method: "POST", headers: { "content-type": "application/json" }, body: "[1," });
+    expect(r.status).toBe(400);
+    expect(await r.json()).toMatchObject({ errorCode: "PARSE_ERROR" });
+    const badContext = await bulk("not an object");
+    expect(await badContext.json()).toMatchObject({ errorCode: "INVALID_CONTEXT" });
+  });
+
   it("evaluates every flag and reports per-flag errors inline", async () => {
     const split = uniqueKey("bulk-split");
     const fixed = uniqueKey("bulk-fixed");

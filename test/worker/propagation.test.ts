@@ -78,6 +78,15 @@ describe("snapshot cache", () => {
     expect(await health.json()).toMatchObject({ status: "unavailable" });
   });
 
+  it("routing answers 503 with Retry-After, at once, while no snapshot is known", async () => {
+    const { source } = scriptedSource(() => Promise.reject(new Error("registry unreachable")));
+    const app = createApp({ ...isolateServices, snapshots: () => new SnapshotCache(source, TIMING) });
+    const r = await app.request("/api/anything", {}, env);
+    expect(r.status).toBe(503);
+    expect(r.headers.get("retry-after")).toBe("1");
+    expect(await r.json()).toMatchObject({ error: "unavailable" });
+  });
+
   it("does not hang when the source never answers: 503 after the load timeout", async () => {
     const { source } = scriptedSource(() => new Promise<Snapshot>(() => undefined));
     const app = createApp({ ...isolateServices, snapshots: () => new SnapshotCache(source, TIMING) });
