@@ -4,6 +4,7 @@
  * snapshot by `compileFlag`; `assign` itself only checks scope, hashes the
  * stickiness value and picks a precomputed outcome. It never throws.
  */
+import { own } from "./dict";
 import { bucketOf, prepareSalt, type Salt } from "./bucket";
 import type { Arm, FlagValue } from "./manifest";
 import { servedWeight } from "./rollout";
@@ -126,7 +127,7 @@ export function assign(flag: CompiledFlag, context: EvaluationContext): Assignme
   if (flag.source.state.status === "killed") return flag.disabled;
   if (flag.scope !== null && !inScope(flag.scope, context)) return flag.outOfScope;
   if (flag.fixed !== null) return flag.fixed;
-  const raw = context[flag.stickiness];
+  const raw = own(context, flag.stickiness);
   let stickinessValue: string;
   if (typeof raw === "string") stickinessValue = raw;
   else if (typeof raw === "number" && Number.isFinite(raw)) stickinessValue = String(raw);

@@ -1,4 +1,5 @@
 /** Canonical JSON (sorted keys) and a 64-bit content fingerprint, for ETags and change detection. */
+import { dict } from "./dict";
 import { murmur3 } from "./murmur3";
 
 /** JSON with object keys sorted at every level, so equal values give equal text. */
@@ -9,7 +10,7 @@ export function canonicalJson(value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
+    const out = dict<unknown>();
     for (const key of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[key];
       if (v !== undefined) out[key] = sortKeys(v);

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { ArmSchema, type Arm } from "./manifest";
+import { dict, dictSchema, type Dict } from "./dict";
 import { addToHistogram, mergeHistogram, type Histogram } from "./histogram";
 
 export interface EventStats {
@@ -19,14 +20,31 @@ export interface ArmCounts {
   errors: number;
   agree: number;
   disagree: number;
-  /** Custom events (and latency_ms values) by name. */
-  events: Record<string, EventStats>;
+  /** Custom events (and latency_ms values) by name: a prototype-free `Dict`, since names come from users. */
+  events: Dict<EventStats>;
   /** latency_ms values. */
   latency: Histogram;
 }
 
 export function emptyCounts(): ArmCounts {
-  return { exposures: 0, errors: 0, agree: 0, disagree: 0, events: {}, latency: {} };
+  return { exposures: 0, errors: 0, agree: 0, disagree: 0, events: dict(), latency: dict() };
+}
+
+const Count = z.number().min(0);
+export const EventStatsSchema = z.strictObject({ count: Count, sum: z.number(), sumSq: z.number() });
+/** What storage and RPC hand back, checked and rebuilt with prototype-free dictionaries. */
+export const ArmCountsSchema = z.strictObject({
+  exposures: Count,
+  errors: Count,
+  agree: Count,
+  disagree: Count,
+  events: dictSchema(EventStatsSchema),
+  latency: dictSchema(Count),
+});
+
+/** Counts read back from a JSON column. */
+export function parseCounts(json: string): ArmCounts {
+  return ArmCountsSchema.parse(JSON.parse(json));
 }
 
 /** Adds `source` into `target`. */
@@ -84,6 +102,7 @@ export const CellKeySchema = z.strictObject({
   minute: z.int(),
 });
 export type CellKey = z.infer<typeof CellKeySchema>;
+export const CounterCellSchema = CellKeySchema.extend({ counts: ArmCountsSchema });
 
 export interface CounterCell extends CellKey {
   counts: ArmCounts;

@@ -5,6 +5,7 @@
  * estimate is within 2% relative error of an exact quantile of the data.
  * Merging is adding counts per bucket.
  */
+import type { Dict } from "./dict";
 
 export const RELATIVE_ACCURACY = 0.02;
 const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
@@ -13,8 +14,8 @@ const LOG_GAMMA = Math.log(GAMMA);
 const MIN_VALUE = 1e-3;
 const ZERO_BUCKET = "z";
 
-/** Bucket key → count. String keys, so the histogram survives JSON as is. */
-export type Histogram = Record<string, number>;
+/** Bucket key → count. String keys, so the histogram survives JSON as is; prototype-free (see `dict`). */
+export type Histogram = Dict<number>;
 
 export function bucketKey(value: number): string {
   if (!(value > MIN_VALUE)) return ZERO_BUCKET;

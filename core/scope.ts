@@ -1,4 +1,5 @@
 /** Scope of a flag (tenants, regions, attribute rules), compiled to sets once per snapshot. */
+import { own } from "./dict";
 import type { Scope } from "./manifest";
 
 export interface CompiledScope {
@@ -35,15 +36,15 @@ function primitive(value: unknown): string | null {
 /** A context missing an attribute the scope names is out of scope: the safe side is the baseline. */
 export function inScope(scope: CompiledScope, context: Readonly<Record<string, unknown>>): boolean {
   if (scope.tenants !== null) {
-    const tenant = primitive(context["tenant"]);
+    const tenant = primitive(own(context, "tenant"));
     if (tenant === null || !scope.tenants.has(tenant)) return false;
   }
   if (scope.regions !== null) {
-    const region = primitive(context["region"]);
+    const region = primitive(own(context, "region"));
     if (region === null || !scope.regions.has(region)) return false;
   }
   for (const rule of scope.rules) {
-    const value = primitive(context[rule.attribute]);
+    const value = primitive(own(context, rule.attribute));
     if (value === null) return false;
     if (rule.values.has(value) !== rule.include) return false;
   }

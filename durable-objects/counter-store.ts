@@ -4,7 +4,7 @@
  * generation × stage × arm so the cron reads totals in O(stages) rows.
  * Event ids are remembered per flag, so a replayed batch changes nothing.
  */
-import { emptyCounts, emptyPair, mergeCounts, MINUTE_MS, type ArmCounts, type ArmPair, type CounterCell, type GenerationTotals } from "../core/counters";
+import { emptyCounts, emptyPair, mergeCounts, MINUTE_MS, parseCounts, type ArmCounts, type ArmPair, type CounterCell, type GenerationTotals } from "../core/counters";
 import type { Arm } from "../core/manifest";
 import type { Sql } from "./sql";
 
@@ -98,7 +98,7 @@ export class CounterStore {
   private upsert(table: "counters" | "totals", where: string, params: (string | number)[], counts: ArmCounts, insert: () => void): void {
     const row = this.sql.first<{ data: string }>(`SELECT data FROM ${table} WHERE ${where}`, ...params);
     if (row === null) return insert();
-    const sum = mergeCounts(JSON.parse(row.data) as ArmCounts, counts);
+    const sum = mergeCounts(parseCounts(row.data), counts);
     this.sql.run(`UPDATE ${table} SET data = ? WHERE ${where}`, JSON.stringify(sum), ...params);
   }
 
@@ -121,7 +121,7 @@ export class CounterStore {
     const stages: Record<string, ArmPair> = {};
     for (const row of this.sql.all<{ stage: number; arm: Arm; data: string }>("SELECT stage, arm, data FROM totals WHERE generation = ?", generation)) {
       const pair = (stages[String(row.stage)] ??= emptyPair());
-      pair[row.arm] = JSON.parse(row.data) as ArmCounts;
+      pair[row.arm] = parseCounts(row.data);
     }
     return { generation, stages };
   }
@@ -135,7 +135,7 @@ export class CounterStore {
     const stages: Record<string, ArmPair> = {};
     for (const row of rows) {
       const pair = (stages[String(row.stage)] ??= emptyPair());
-      mergeCounts(pair[row.arm], JSON.parse(row.data) as ArmCounts);
+      mergeCounts(pair[row.arm], parseCounts(row.data));
     }
     return stages;
   }
@@ -164,7 +164,7 @@ export class CounterStore {
       const hour = row.minute - (row.minute % HOUR_MINUTES);
       const key = `${row.generation}|${row.stage}|${row.arm}|${hour}`;
       const cell = hours.get(key) ?? { generation: row.generation, stage: row.stage, arm: row.arm, minute: hour, counts: emptyCounts() };
-      mergeCounts(cell.counts, JSON.parse(row.data) as ArmCounts);
+      mergeCounts(cell.counts, parseCounts(row.data));
       hours.set(key, cell);
     }
     for (const row of old) {
@@ -172,7 +172,7 @@ export class CounterStore {
     }
     for (const cell of hours.values()) {
       const existing = this.sql.first<{ data: string }>("SELECT data FROM counters WHERE generation = ? AND stage = ? AND arm = ? AND minute = ?", cell.generation, cell.stage, cell.arm, cell.minute);
-      const counts = existing ? mergeCounts(JSON.parse(existing.data) as ArmCounts, cell.counts) : cell.counts;
+      const counts = existing ? mergeCounts(parseCounts(existing.data), cell.counts) : cell.counts;
       this.sql.run(
         "INSERT OR REPLACE INTO counters (generation, stage, arm, minute, span, data) VALUES (?, ?, ?, ?, ?, ?)",
         cell.generation, cell.stage, cell.arm, cell.minute, HOUR_MINUTES, JSON.stringify(counts),

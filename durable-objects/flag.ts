@@ -6,7 +6,8 @@
  * lands); notifications go through an outbox, also delivered by the alarm.
  */
 import { DurableObject } from "cloudflare:workers";
-import { emptyCounts, minuteOf, pooledPair, recordEvent, type ArmCounts, type ArmPair, type CounterCell } from "../core/counters";
+import { plainCopy } from "../core/dict";
+import { CounterCellSchema, emptyCounts, minuteOf, pooledPair, recordEvent, type ArmCounts, type ArmPair, type CounterCell } from "../core/counters";
 import type { Decision } from "../core/decision";
 import { candidateIdentity } from "../core/generation";
 import { freshMemory, GateMemorySchema, type GateMemory } from "../core/gates";
@@ -61,6 +62,7 @@ export type ReplayResult =
   | { ok: true; decision: Decision; replayed: { action: string; rule: string; verdicts: string }; matches: boolean }
   | { ok: false; message: string };
 
+const CounterCellArraySchema = CounterCellSchema.array();
 const REPORT_RETRY_MIN_MS = 1_000;
 const REPORT_RETRY_MAX_MS = 300_000;
 /** Actions that notify webhooks. */
@@ -163,8 +165,9 @@ export class FlagDO extends DurableObject<Env> {
   }
 
   /** Counters flushed from edge isolates (served exposures); also the whole job of a counter shard. */
-  async addCounts(cells: CounterCell[]): Promise<void> {
+  async addCounts(input: CounterCell[]): Promise<void> {
     const now = Date.now();
+    const cells = CounterCellArraySchema.parse(input);
     this.sql.transaction(() => {
       this.counters.add(cells);
       this.sql.run("INSERT INTO stats (k, v) VALUES ('counter_batches', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1");
@@ -179,12 +182,12 @@ export class FlagDO extends DurableObject<Env> {
 
   /** A counter shard's totals and spans, for its primary's evaluation. */
   async readCounters(generation: number, spans: SpanQuery[]): Promise<CounterRead> {
-    return this.counters.read(generation, spans);
+    return plainCopy(this.counters.read(generation, spans));
   }
 
   /** A counter shard's per-stage counts over a span, for its primary's report. */
   async readSpanByStage(generation: number, from: number, to: number): Promise<Record<string, ArmPair>> {
-    return this.counters.spanByStage(generation, from, to);
+    return plainCopy(this.counters.spanByStage(generation, from, to));
   }
 
   /** Events credited at the edge; duplicates (by event id) change nothing. */
@@ -254,7 +257,7 @@ export class FlagDO extends DurableObject<Env> {
     await this.scheduleAlarm();
     const pooled = pooledPair(inputs.totals);
     const weight = servedWeight(next, spec.rollout.stages).weightBp / 100;
-    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, metrics: { generation: state.generation, weight, ...pooled } };
+    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, metrics: plainCopy({ generation: state.generation, weight, ...pooled }) };
   }
 
   /** The A/B compare report over [from, to) for a generation (default: the current one). */

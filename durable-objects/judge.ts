@@ -4,6 +4,7 @@
  * state transition. The counts come as one `CounterRead` per counter object
  * (the flag's own and its shards'), merged here.
  */
+import { emptyCounts } from "../core/counters";
 import { evaluateRollout, planEvaluation, type CronAction, type EvaluationInputs, type GateMemory, type RolloutDecision } from "../core/gates";
 import type { FlagSpec } from "../core/manifest";
 import type { Action, RolloutState } from "../core/rollout";
@@ -29,7 +30,7 @@ export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutSt
     memory,
     totals: merged.totals,
     window: plan.window && merged.spans[0] ? { span: plan.window, counts: merged.spans[0] } : null,
-    abortCounts: plan.abortSpans.map((_, i) => merged.spans[offset + i]?.candidate ?? { exposures: 0, errors: 0, agree: 0, disagree: 0, events: {}, latency: {} }),
+    abortCounts: plan.abortSpans.map((_, i) => merged.spans[offset + i]?.candidate ?? emptyCounts()),
   };
   return { decision: evaluateRollout(inputs), inputs };
 }

@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import type { AuthVariables } from "./auth";
 import { counterShardStub } from "../durable-objects/flag-stub";
+import { plainCopy } from "../core/dict";
 import { settingsOf } from "./config";
 import { CounterBuffer } from "./flush";
 import { RateLimiter } from "./rate-limit";
@@ -27,7 +28,7 @@ export const isolateServices: Services = {
     return isolateCache;
   },
   counters(env) {
-    isolateCounters ??= new CounterBuffer((flag, shard, cells) => counterShardStub(env, flag, shard).addCounts(cells), {
+    isolateCounters ??= new CounterBuffer((flag, shard, cells) => counterShardStub(env, flag, shard).addCounts(plainCopy(cells)), {
       flushMs: settingsOf(env).flushMs,
       maxSize: settingsOf(env).flushMax,
     });

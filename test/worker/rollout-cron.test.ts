@@ -1,5 +1,6 @@
 import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { plainCopy } from "../../core/dict";
 import { emptyCounts, minuteOf, type CounterCell } from "../../core/counters";
 import { counterShardStub, flagStub } from "../../durable-objects/flag-stub";
 import worker from "../../worker/index";
@@ -19,7 +20,7 @@ function minuteCells(minute: number, stage: number, perArm: { baseline: [number,
     const counts = emptyCounts();
     counts.exposures = exposures;
     counts.events["click"] = { count: clicks, sum: clicks, sumSq: clicks };
-    return { generation: 1, stage, arm, minute, counts };
+    return plainCopy({ generation: 1, stage, arm, minute, counts });
   });
 }
 
