@@ -5,7 +5,8 @@
  * stickiness value and picks a precomputed outcome. It never throws.
  */
 import { own } from "./dict";
-import { bucketOf, prepareSalt, type Salt } from "./bucket";
+import { bucketOfHash, hashOf, prepareSalt, type Salt } from "./bucket";
+import { replicateOfHash } from "./counters";
 import type { Arm, FlagValue } from "./manifest";
 import { servedWeight } from "./rollout";
 import type { SnapshotFlag } from "./snapshot";
@@ -25,6 +26,8 @@ export interface Served {
   readonly reason: Reason;
   /** The key's bucket in [0, 10000) when the stage split traffic; null otherwise. */
   readonly bucket: number | null;
+  /** The key's replicate group of users (see `counters.ts`) when the stage split traffic; null otherwise (`unitReplicate` finds it). */
+  readonly replicate: number | null;
   /** arm, status, stage, weight, generation, configVersion, shadow/forced when true, pin.NAME. */
   readonly metadata: Metadata;
 }
@@ -66,6 +69,8 @@ export function compileFlag(flag: SnapshotFlag, configVersion: number): Compiled
       weight: weightBp / 100,
       generation: state.generation,
       configVersion,
+      // What an outcome event echoes (`assignment`) so it is credited to the exposure that caused it.
+      assignment: assignmentToken(state.generation, state.stageIndex, arm),
       ...extra,
     };
     for (const [name, value] of Object.entries(flag.pins[arm] ?? {})) meta[`pin.${name}`] = value;
@@ -80,6 +85,7 @@ export function compileFlag(flag: SnapshotFlag, configVersion: number): Compiled
       value: flag.variants[arm] as FlagValue,
       reason,
       bucket: null,
+      replicate: null,
       metadata: baseMeta(arm, extra),
     });
 
@@ -134,7 +140,8 @@ export function assign(flag: CompiledFlag, context: EvaluationContext): Assignme
   else if (raw === undefined || raw === null) return flag.missingKey;
   else return flag.invalidKey;
   if (stickinessValue === "") return flag.missingKey;
-  const bucket = bucketOf(flag.salt, stickinessValue);
+  const hash = hashOf(flag.salt, stickinessValue);
+  const bucket = bucketOfHash(hash);
   const template = bucket < flag.weightBp ? flag.split.candidate : flag.split.baseline;
   return {
     ok: true,
@@ -144,6 +151,35 @@ export function assign(flag: CompiledFlag, context: EvaluationContext): Assignme
     value: template.value,
     reason: "SPLIT",
     bucket,
+    replicate: replicateOfHash(hash),
     metadata: template.metadata,
   };
+}
+
+/** The stickiness value of a context: the flag's stickiness attribute, else `targetingKey`; null when neither is usable. */
+export function stickinessValueOf(flag: Pick<CompiledFlag, "stickiness">, context: EvaluationContext): string | null {
+  for (const name of [flag.stickiness, "targetingKey"]) {
+    const raw = own(context, name);
+    if (typeof raw === "string" && raw !== "") return raw;
+    if (typeof raw === "number" && Number.isFinite(raw)) return String(raw);
+  }
+  return null;
+}
+
+/** The replicate group of the unit behind a context (null without a stickiness value: then any group will do). */
+export function unitReplicate(flag: Pick<CompiledFlag, "stickiness" | "salt">, context: EvaluationContext): number | null {
+  const value = stickinessValueOf(flag, context);
+  return value === null ? null : replicateOfHash(hashOf(flag.salt, value));
+}
+
+/** The token evaluation metadata carries as `assignment` and events echo: "generation.stage.arm" (arm b or c). */
+export function assignmentToken(generation: number, stage: number, arm: Arm): string {
+  return `${generation}.${stage}.${arm === "candidate" ? "c" : "b"}`;
+}
+
+/** Parses an assignment token; null when malformed. */
+export function parseAssignmentToken(token: string): { generation: number; stage: number; arm: Arm } | null {
+  const match = /^([1-9][0-9]{0,8})\.([0-9]{1,3})\.([bc])$/.exec(token);
+  if (!match) return null;
+  return { generation: Number(match[1]), stage: Number(match[2]), arm: match[3] === "c" ? "candidate" : "baseline" };
 }

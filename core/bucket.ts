@@ -16,9 +16,19 @@ export function prepareSalt(salt: string): Salt {
   return prepareHash(salt, 0);
 }
 
-/** Bucket in [0, 10000) of a stickiness value under a prepared salt. Exact in float64 (h × 10⁴ < 2⁵³). */
+/** The 32-bit hash of a stickiness value under a prepared salt. */
+export function hashOf(salt: Salt, stickinessValue: string): number {
+  return hashFrom(salt, stickinessValue);
+}
+
+/** Bucket in [0, 10000) of a 32-bit hash. Exact in float64 (h × 10⁴ < 2⁵³). */
+export function bucketOfHash(hash: number): number {
+  return Math.floor((hash * BUCKETS) / TWO_POW_32);
+}
+
+/** Bucket in [0, 10000) of a stickiness value under a prepared salt. */
 export function bucketOf(salt: Salt, stickinessValue: string): number {
-  return Math.floor((hashFrom(salt, stickinessValue) * BUCKETS) / TWO_POW_32);
+  return bucketOfHash(hashFrom(salt, stickinessValue));
 }
 
 /** Basis points of a stage weight in percent (12.5 → 1250). */

@@ -94,11 +94,28 @@ export function recordEvent(counts: ArmCounts, name: string, value: number | und
   stats.sumSq += v * v;
 }
 
+/**
+ * Users are split into `REPLICATES` groups by their bucketing hash, and every
+ * counter is kept per group. A user's exposures all land in one group, so the
+ * spread between groups measures the variance of any metric with returning
+ * users correctly, without per-user state (random-groups variance estimation:
+ * Wolter, "Introduction to Variance Estimation", 2nd ed., ch. 2; the same idea
+ * as Deng et al.'s delta method at the user level, KDD 2018). 32 groups give
+ * 31 degrees of freedom.
+ */
+export const REPLICATES = 32;
+
+/** The replicate of a unit: the low 5 bits of its 32-bit bucketing hash (the bucket uses the high bits, so the two are independent). */
+export function replicateOfHash(hash: number): number {
+  return (hash >>> 0) & (REPLICATES - 1);
+}
+
 /** Where a counter cell belongs. `minute` is the minute since the epoch of the first event in it. */
 export const CellKeySchema = z.strictObject({
   generation: z.int().min(1),
   stage: z.int().min(0),
   arm: ArmSchema,
+  replicate: z.int().min(0).max(REPLICATES - 1),
   minute: z.int(),
 });
 export type CellKey = z.infer<typeof CellKeySchema>;
@@ -111,28 +128,103 @@ export interface CounterCell extends CellKey {
 export const MINUTE_MS = 60_000;
 export const minuteOf = (ms: number): number => Math.floor(ms / MINUTE_MS);
 
-/** Counts per arm for one stage (or pooled). */
+/** Counts per arm for one stage (or pooled), replicates summed. */
 export type ArmPair = Record<Arm, ArmCounts>;
 
 export function emptyPair(): ArmPair {
   return { baseline: emptyCounts(), candidate: emptyCounts() };
 }
 
+/** One arm's counts by replicate: entry r holds replicate r (always `REPLICATES` entries). */
+export type Replicated = ArmCounts[];
+/** Per arm, by replicate. */
+export type ReplicatedPair = Record<Arm, Replicated>;
+
+export function emptyReplicated(): Replicated {
+  return Array.from({ length: REPLICATES }, emptyCounts);
+}
+
+export function emptyReplicatedPair(): ReplicatedPair {
+  return { baseline: emptyReplicated(), candidate: emptyReplicated() };
+}
+
+/** Adds `source` into `target`, replicate by replicate. */
+export function mergeReplicated(target: Replicated, source: Readonly<Replicated>): Replicated {
+  source.forEach((counts, r) => {
+    const into = target[r];
+    if (into) mergeCounts(into, counts);
+  });
+  return target;
+}
+
+export function mergeReplicatedPair(target: ReplicatedPair, source: Readonly<ReplicatedPair>): ReplicatedPair {
+  mergeReplicated(target.baseline, source.baseline);
+  mergeReplicated(target.candidate, source.candidate);
+  return target;
+}
+
+/** The replicates of an arm summed into one count. */
+export function collapse(replicated: Readonly<Replicated>): ArmCounts {
+  return sumCounts(replicated);
+}
+
+export function collapsePair(pair: Readonly<ReplicatedPair>): ArmPair {
+  return { baseline: collapse(pair.baseline), candidate: collapse(pair.candidate) };
+}
+
+export const ReplicatedPairSchema = z.strictObject({
+  baseline: z.array(ArmCountsSchema).length(REPLICATES),
+  candidate: z.array(ArmCountsSchema).length(REPLICATES),
+});
+
 /**
- * Totals the cron judges from: per stage, per arm, for one generation.
- * `stages[i]` is absent for a stage with no data.
+ * Totals the cron judges from: per stage, per arm and replicate, for one
+ * generation. `stages[i]` is absent for a stage with no data.
  */
 export interface GenerationTotals {
   generation: number;
-  stages: Record<string, ArmPair>;
+  stages: Record<string, ReplicatedPair>;
 }
 
-/** Pools every stage into one pair (for per-arm metric reports). */
-export function pooledPair(totals: GenerationTotals): ArmPair {
-  const pair = emptyPair();
-  for (const stagePair of Object.values(totals.stages)) {
-    mergeCounts(pair.baseline, stagePair.baseline);
-    mergeCounts(pair.candidate, stagePair.candidate);
-  }
+/** Pools every stage into one pair, replicates kept (the generation's cumulative counts). */
+export function pooledReplicated(totals: GenerationTotals): ReplicatedPair {
+  const pair = emptyReplicatedPair();
+  for (const stagePair of Object.values(totals.stages)) mergeReplicatedPair(pair, stagePair);
   return pair;
+}
+
+/** Pools every stage and replicate into one pair (for per-arm metric reports). */
+export function pooledPair(totals: GenerationTotals): ArmPair {
+  return collapsePair(pooledReplicated(totals));
+}
+
+/**
+ * Counts spread evenly over the replicate groups, as if every record came
+ * from a different user (integers: floor plus the remainder to the first
+ * groups). For fixtures and simulations that state totals, not users.
+ */
+export function spreadCounts(counts: Readonly<ArmCounts>): Replicated {
+  const share = (total: number, r: number) => Math.floor(total / REPLICATES) + (r < total % REPLICATES ? 1 : 0);
+  return Array.from({ length: REPLICATES }, (_, r) => {
+    const c = emptyCounts();
+    c.exposures = share(counts.exposures, r);
+    c.errors = share(counts.errors, r);
+    c.agree = share(counts.agree, r);
+    c.disagree = share(counts.disagree, r);
+    for (const [name, s] of Object.entries(counts.events)) {
+      const n = share(s.count, r);
+      if (n === 0) continue;
+      const f = s.count > 0 ? n / s.count : 0;
+      c.events[name] = { count: n, sum: s.sum * f, sumSq: s.sumSq * f };
+    }
+    for (const [key, n] of Object.entries(counts.latency)) {
+      const k = share(n, r);
+      if (k > 0) c.latency[key] = k;
+    }
+    return c;
+  });
+}
+
+export function spreadPair(pair: Readonly<ArmPair>): ReplicatedPair {
+  return { baseline: spreadCounts(pair.baseline), candidate: spreadCounts(pair.candidate) };
 }

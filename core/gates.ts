@@ -9,20 +9,31 @@
  * warnings (hold) → promotion → hold.
  */
 import { z } from "zod";
-import type { ArmCounts, ArmPair, GenerationTotals } from "./counters";
+import { AbortMemorySchema, ABORT_ALPHA, judgeAbort, type AbortMemory, type AbortVerdict } from "./abort";
+import { ReplicatedPairSchema, type GenerationTotals, type Replicated, type ReplicatedPair } from "./counters";
+import { dictSchema } from "./dict";
+import { MIN_GROUPS, ratioEstimate, robustVariance, widenForGroups } from "./estimate";
 import type { AbortRule } from "./gate-spec";
 import { judgeGate, type GateVerdict } from "./gate-verdict";
 import type { FlagSpec } from "./manifest";
-import { servedWeight, type RolloutState } from "./rollout";
-import { srmLogBayesFactor } from "./stats";
-import { judgeAbort, type AbortVerdict } from "./abort";
+import { RolloutStateSchema, servedWeight, type RolloutState } from "./rollout";
+import { alwaysValidHalfWidth } from "./stats";
 
+/**
+ * The version of the judging method. Decisions store it with their inputs;
+ * replay refuses inputs of a method this code no longer runs. 1: exposure-level
+ * variances, promotion on no breach. 2: replicate-group (user-level)
+ * variances, promotion on evidence, anytime-valid abort e-processes.
+ */
+export const JUDGE_METHOD = 2;
 /** The flag's false-alarm budget, split evenly over its judged gates (Bonferroni). */
 export const FLAG_ALPHA = 0.05;
 /** The budget for `severe` checks on a single window, over the whole flag. */
 export const SEVERE_ALPHA = 0.001;
 /** Sample ratio mismatch threshold: anytime-valid, p < 0.001. */
 export const SRM_ALPHA = 0.001;
+/** Fewest exposures in the smaller arm of a stage before its split is checked. */
+export const SRM_MIN_EXPOSURES = 200;
 /** A stage is starved when it lacks data after this many times its hold (or healthy-window span). */
 export const STARVED_FACTOR = 3;
 
@@ -35,14 +46,20 @@ export const GateMemorySchema = z.strictObject({
   windowIndex: z.int(),
   healthyStreak: z.int(),
   /** Per gate index: since when its rollback condition has held (for `sustained`). */
-  breachSince: z.record(z.string(), z.number()),
-  /** Per abort rule index: since when its condition has held. */
-  abortSince: z.record(z.string(), z.number()),
+  breachSince: z.record(z.string().regex(/^\d+$/), z.number()),
+  /** Per abort rule index: its e-process restarts; kept across the stages of a generation. */
+  aborts: z.record(z.string().regex(/^\d+$/), AbortMemorySchema),
 });
 export type GateMemory = z.infer<typeof GateMemorySchema>;
 
 export function freshMemory(state: RolloutState): GateMemory {
-  return { generation: state.generation, stage: state.stageIndex, lastMinute: -1, windowIndex: -1, healthyStreak: 0, breachSince: {}, abortSince: {} };
+  return { generation: state.generation, stage: state.stageIndex, lastMinute: -1, windowIndex: -1, healthyStreak: 0, breachSince: {}, aborts: {} };
+}
+
+/** The memory for a new stage: stage-scoped parts start over, the abort e-processes of the same generation go on. */
+export function memoryForStage(previous: GateMemory, state: RolloutState): GateMemory {
+  const fresh = freshMemory(state);
+  return previous.generation === state.generation ? { ...fresh, aborts: previous.aborts } : fresh;
 }
 
 export type CronAction = "hold" | "promote" | "complete" | "demote" | "rollback" | "kill";
@@ -56,27 +73,76 @@ export interface WindowSpan {
 /** What the evaluation needs loaded besides the generation totals. */
 export interface EvaluationPlan {
   window: WindowSpan | null;
-  /** Per abort rule: the trailing span its condition is judged on. */
-  abortSpans: { from: number; to: number }[];
 }
 
 export interface EvaluationInputs {
+  /** The judging method these inputs are for (`JUDGE_METHOD`). */
+  method: number;
   now: number;
   spec: Pick<FlagSpec, "rollout" | "gates" | "abort" | "metrics">;
   state: RolloutState;
   memory: GateMemory;
+  /** Per stage, arm and replicate group of users, for the current generation. */
   totals: GenerationTotals;
   /** Counts of the window that just closed in the current stage, when one did. */
-  window: { span: WindowSpan; counts: ArmPair } | null;
-  /** Candidate counts over each abort rule's trailing span. */
-  abortCounts: ArmCounts[];
+  window: { span: WindowSpan; counts: ReplicatedPair } | null;
 }
+
+/**
+ * The stored form of `EvaluationInputs` (decision logs keep them for replay):
+ * the spec parts as parsed (durations in ms, amounts as numbers), read back
+ * through this schema rather than trusted.
+ */
+const JudgedSpecSchema = z.strictObject({
+  rollout: z.strictObject({
+    window: z.number().positive(),
+    healthyWindowsToPromote: z.int().min(1),
+    promote: z.enum(["evidence", "on_no_harm"]).default("evidence"),
+    stages: z.array(
+      z.strictObject({ weight: z.number(), shadow: z.boolean(), hold: z.number().optional(), minSamples: z.int().optional() }).transform((s) => ({ ...s, hold: s.hold, minSamples: s.minSamples })),
+    ),
+  }),
+  gates: z.array(
+    z.strictObject({
+      metric: z.string(),
+      compare: z.enum(["relative", "absolute", "floor", "ceiling"]),
+      bad: z.enum(["increase", "decrease"]),
+      warn: z.number().optional(),
+      rollback: z.number().optional(),
+      severe: z.number().optional(),
+      sustained: z.number().optional(),
+      minSamples: z.int().optional(),
+      informational: z.boolean(),
+      action: z.enum(["rollback", "hold", "demote"]),
+    }).transform((g) => ({ ...g, warn: g.warn, rollback: g.rollback, severe: g.severe, sustained: g.sustained, minSamples: g.minSamples })),
+  ),
+  abort: z.array(
+    z.strictObject({ metric: z.string(), direction: z.enum(["above", "below"]), level: z.number(), sustained: z.number().optional() }).transform((a) => ({ ...a, sustained: a.sustained })),
+  ),
+  metrics: dictSchema(
+    z.discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("ratio"), numerator: z.array(z.string()), denominator: z.array(z.string()) }),
+      z.strictObject({ kind: z.literal("mean"), event: z.string() }),
+    ]),
+  ),
+});
+const WindowSpanSchema = z.strictObject({ index: z.int(), from: z.number(), to: z.number() });
+export const EvaluationInputsSchema = z.strictObject({
+  method: z.int(),
+  now: z.number(),
+  spec: JudgedSpecSchema,
+  state: RolloutStateSchema,
+  memory: GateMemorySchema,
+  totals: z.strictObject({ generation: z.int(), stages: dictSchema(ReplicatedPairSchema) }),
+  window: z.strictObject({ span: WindowSpanSchema, counts: ReplicatedPairSchema }).nullable(),
+});
 
 export interface SrmCheck {
   observed: { baseline: number; candidate: number };
   expectedCandidateShare: number;
-  logBayesFactor: number;
-  threshold: number;
+  observedCandidateShare: number;
+  /** Always-valid interval of the candidate's share, from replicate groups of users. */
+  interval: [number, number];
   mismatch: boolean;
 }
 
@@ -89,7 +155,7 @@ export interface RolloutDecision {
   windowVerdicts: GateVerdict[] | null;
   aborts: AbortVerdict[];
   srm: SrmCheck | null;
-  alpha: { flag: number; perGate: number; severePerGate: number };
+  alpha: { flag: number; perGate: number; severePerGate: number; perAbortRule: number };
   /** A warning worth notifying about even when the decision holds. */
   warn: boolean;
   memory: GateMemory;
@@ -97,44 +163,61 @@ export interface RolloutDecision {
 
 const LIVE = new Set(["shadow", "ramping", "paused", "completed"]);
 
-/** Which window (if any) closed since the last evaluation, and the spans abort rules look at. */
-export function planEvaluation(spec: Pick<FlagSpec, "rollout" | "abort">, state: RolloutState, memory: GateMemory, now: number): EvaluationPlan {
+/** Which window (if any) closed since the last evaluation. */
+export function planEvaluation(spec: Pick<FlagSpec, "rollout">, state: RolloutState, memory: GateMemory, now: number): EvaluationPlan {
   const windowMs = spec.rollout.window;
   const current = Math.floor((now - state.stageEnteredAt) / windowMs);
   const sameStage = memory.generation === state.generation && memory.stage === state.stageIndex;
   const last = sameStage ? memory.windowIndex : -1;
   const closed = current - 1;
   const window = closed > last && closed >= 0 ? { index: closed, from: state.stageEnteredAt + closed * windowMs, to: state.stageEnteredAt + (closed + 1) * windowMs } : null;
-  const abortSpans = spec.abort.map((rule) => ({ from: now - abortSpan(rule), to: now }));
-  return { window, abortSpans };
+  return { window };
 }
 
-/** Abort rules judge the trailing `sustained` span (10 minutes when unset, at least 5). */
-export function abortSpan(rule: AbortRule): number {
-  return Math.max(rule.sustained ?? 600_000, 300_000);
-}
-
-function stagePairs(totals: GenerationTotals): ArmPair[] {
+function stagePairs(totals: GenerationTotals): ReplicatedPair[] {
   return Object.values(totals.stages);
+}
+
+/** Judges the abort rules on the generation's cumulative candidate counts; updates their memory. */
+function judgeAborts(rules: readonly AbortRule[], spec: EvaluationInputs["spec"], totals: GenerationTotals, now: number, memory: GateMemory): AbortVerdict[] {
+  if (rules.length === 0) return [];
+  const candidate = Object.values(totals.stages).map((pair) => pair.candidate);
+  const alpha = ABORT_ALPHA / rules.length;
+  const next: Record<string, AbortMemory> = {};
+  const verdicts = rules.map((rule, i) => {
+    const judged = judgeAbort(rule, spec.metrics, candidate, now, memory.aborts[String(i)], alpha);
+    next[String(i)] = judged.memory;
+    return judged.verdict;
+  });
+  memory.aborts = next;
+  return verdicts;
 }
 
 /** Judges a flag and says what the cron should do. */
 export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
   const { spec, state, now } = inputs;
-  const memory = sameStage(inputs.memory, state) ? { ...inputs.memory, breachSince: { ...inputs.memory.breachSince }, abortSince: { ...inputs.memory.abortSince } } : freshMemory(state);
+  const memory = sameStage(inputs.memory, state)
+    ? { ...inputs.memory, breachSince: { ...inputs.memory.breachSince }, aborts: { ...inputs.memory.aborts } }
+    : memoryForStage(inputs.memory, state);
   memory.lastMinute = Math.floor(now / 60_000);
   const judged = spec.gates.filter((g) => !g.informational).length;
-  const alpha = { flag: FLAG_ALPHA, perGate: FLAG_ALPHA / Math.max(1, judged), severePerGate: SEVERE_ALPHA / Math.max(1, judged) };
+  const alpha = {
+    flag: FLAG_ALPHA,
+    perGate: FLAG_ALPHA / Math.max(1, judged),
+    severePerGate: SEVERE_ALPHA / Math.max(1, judged),
+    perAbortRule: ABORT_ALPHA / Math.max(1, spec.abort.length),
+  };
   const stage = spec.rollout.stages[state.stageIndex];
   const shadow = servedWeight(state, spec.rollout.stages).shadow;
   const pairs = stagePairs(inputs.totals);
   const verdicts = spec.gates.map((gate) => judgeGate(gate, spec.metrics, pairs, { alpha: alpha.perGate, includeSevere: false, shadow }));
-  const aborts = spec.abort.map((rule, i) => judgeAbort(rule, spec.metrics, inputs.abortCounts[i], now, memory, i));
+  const live = LIVE.has(state.status);
+  const aborts = live ? judgeAborts(spec.abort, spec, inputs.totals, now, memory) : [];
   const decide = (action: CronAction, rule: string, reasons: string[], extra: Partial<RolloutDecision> = {}): RolloutDecision => ({
     action, rule, reasons, verdicts, windowVerdicts: null, aborts, srm: null, alpha, warn: false, memory, ...extra,
   });
 
-  if (!LIVE.has(state.status)) return decide("hold", `hold:${state.status}`, [`a ${state.status} rollout is not judged`]);
+  if (!live) return decide("hold", `hold:${state.status}`, [`a ${state.status} rollout is not judged`]);
 
   const fired = aborts.find((a) => a.fired);
   if (fired) return decide("kill", `abort:${fired.metric}`, [fired.reason]);
@@ -171,12 +254,13 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
       return decide("rollback", `gate:${v.metric}:severe`, [describeBreach(v, "severe")], { windowVerdicts, srm, warn: true });
     }
     const healthy = verdicts.every((v, i) => spec.gates[i]?.informational || v.verdict === "healthy" || v.verdict === "not_applicable");
-    const served = shadow || inputs.window.counts.candidate.exposures > 0 || inputs.window.counts.candidate.agree + inputs.window.counts.candidate.disagree > 0;
+    const served = shadow || inputs.window.counts.candidate.some((c) => c.exposures > 0 || c.agree + c.disagree > 0);
     memory.healthyStreak = healthy && served && !srm?.mismatch ? memory.healthyStreak + 1 : 0;
   }
   const extra = { windowVerdicts, srm };
   if (srm?.mismatch) {
-    return decide("hold", "srm", [`sample ratio mismatch: candidate ${srm.observed.candidate} of ${srm.observed.candidate + srm.observed.baseline} exposures, expected ${(srm.expectedCandidateShare * 100).toFixed(2)}%`], { ...extra, warn: true });
+    const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+    return decide("hold", "srm", [`sample ratio mismatch: candidate ${srm.observed.candidate} of ${srm.observed.candidate + srm.observed.baseline} exposures (${pct(srm.observedCandidateShare)}, interval [${pct(srm.interval[0])}, ${pct(srm.interval[1])}]), expected ${pct(srm.expectedCandidateShare)}`], { ...extra, warn: true });
   }
   const warned = verdicts.find((v, i) => v.verdict === "warn" && !spec.gates[i]?.informational);
   if (warned) return decide("hold", `gate:${warned.metric}:warn`, [describeBreach(warned, "warn")], { ...extra, warn: true });
@@ -187,22 +271,29 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
   const hold = stage?.hold ?? 0;
   if (inStage < hold) waits.push(`hold time: ${formatMs(hold - inStage)} left`);
   const stagePair = inputs.totals.stages[String(state.stageIndex)];
-  const stageSamples = shadow ? (stagePair ? stagePair.candidate.agree + stagePair.candidate.disagree + stagePair.baseline.agree + stagePair.baseline.disagree : 0) : stagePair?.candidate.exposures ?? 0;
+  const comparisons = stagePair ? [...stagePair.candidate, ...stagePair.baseline].reduce((n, c) => n + c.agree + c.disagree, 0) : 0;
+  const stageSamples = shadow ? comparisons : (stagePair?.candidate.reduce((n, c) => n + c.exposures, 0) ?? 0);
   if (stage?.minSamples !== undefined && stageSamples < stage.minSamples) waits.push(`samples: ${stageSamples} of ${stage.minSamples}`);
-  const starvedGates = verdicts.filter((v, i) => !spec.gates[i]?.informational && (v.verdict === "insufficient_sample" || v.verdict === "no_data"));
+  // A shadow stage exists to compare: with no comparison at all it has shown nothing.
+  else if (shadow && comparisons === 0) waits.push("shadow comparisons: none received yet (send `comparison` events)");
+  const judgedVerdicts = verdicts.filter((_, i) => !spec.gates[i]?.informational);
+  const starvedGates = judgedVerdicts.filter((v) => v.verdict === "insufficient_sample" || v.verdict === "no_data");
   if (starvedGates.length > 0) waits.push(`${starvedGates.map((v) => `${v.metric} ${v.verdict}`).join(", ")}`);
+  const unproven = spec.rollout.promote === "evidence" ? judgedVerdicts.filter((v) => v.verdict === "healthy" && !v.noHarm) : [];
+  for (const v of unproven) waits.push(describeEvidenceWanted(v));
   const needed = spec.rollout.healthyWindowsToPromote;
   if (memory.healthyStreak < needed) waits.push(`healthy windows: ${memory.healthyStreak} of ${needed}`);
   if (waits.length === 0) {
     const next = spec.rollout.stages[state.stageIndex + 1];
     if (!next) return decide("hold", "hold:last-stage", ["at the last stage"], extra);
     const action: CronAction = next.weight === 100 ? "complete" : "promote";
-    return decide(action, action, [`${needed} healthy windows, hold time and samples met; to ${next.weight}%`], extra);
+    const basis = spec.rollout.promote === "evidence" ? "every gate's interval rules out its threshold; " : "no gate breached (promote: on_no_harm); ";
+    return decide(action, action, [`${basis}${needed} healthy windows, hold time and samples met; to ${next.weight}%`], extra);
   }
   const starvedAfter = STARVED_FACTOR * Math.max(hold, spec.rollout.window * needed);
-  const starving = (starvedGates.length > 0 || waits.some((w) => w.startsWith("samples"))) && inStage >= starvedAfter;
+  const starving = (starvedGates.length > 0 || unproven.length > 0 || waits.some((w) => w.startsWith("samples") || w.startsWith("shadow comparisons"))) && inStage >= starvedAfter;
   if (starving) {
-    return decide("hold", "hold:starved", [`stage starved: still short of data after ${formatMs(inStage)} (limit ${formatMs(starvedAfter)}); ${waits.join("; ")}`], { ...extra, warn: true });
+    return decide("hold", "hold:starved", [`stage starved: still short of evidence after ${formatMs(inStage)} (limit ${formatMs(starvedAfter)}); ${waits.join("; ")}`], { ...extra, warn: true });
   }
   return decide("hold", "hold:waiting", waits, extra);
 }
@@ -211,16 +302,43 @@ function sameStage(memory: GateMemory, state: RolloutState): boolean {
   return memory.generation === state.generation && memory.stage === state.stageIndex;
 }
 
-/** Anytime-valid sample ratio check on the current stage's exposures. */
+/**
+ * Anytime-valid sample ratio check on the current stage's exposures: the
+ * candidate's share with a variance from replicate groups of users (a user's
+ * exposures all land in one arm, so exposures are not independent draws),
+ * inside the normal-mixture always-valid interval at α = 0.001.
+ */
 function srmCheck(inputs: EvaluationInputs, weightPercent: number, shadow: boolean): SrmCheck | null {
   if (shadow || weightPercent <= 0 || weightPercent >= 100 || inputs.state.forced !== null) return null;
   const pair = inputs.totals.stages[String(inputs.state.stageIndex)];
   if (!pair) return null;
   const share = weightPercent / 100;
-  const observed = { baseline: pair.baseline.exposures, candidate: pair.candidate.exposures };
-  const logBayesFactor = srmLogBayesFactor([observed.candidate, observed.baseline], [share, 1 - share]);
-  const threshold = Math.log(1 / SRM_ALPHA);
-  return { observed, expectedCandidateShare: share, logBayesFactor, threshold, mismatch: logBayesFactor > threshold };
+  const candidate = pair.candidate.map((c) => c.exposures);
+  const all = pair.candidate.map((c, r) => c.exposures + (pair.baseline[r]?.exposures ?? 0));
+  const observed = { baseline: pair.baseline.reduce((n, c) => n + c.exposures, 0), candidate: candidate.reduce((a, b) => a + b, 0) };
+  const total = observed.baseline + observed.candidate;
+  if (total === 0) return null;
+  const estimate = ratioEstimate(candidate, all, (_p, n) => (share * (1 - share)) / n);
+  // Not on a stage's first handful of users: each arm needs data in most groups (see MIN_GROUPS).
+  const occupied = (arm: Replicated) => arm.filter((c) => c.exposures > 0).length;
+  if (occupied(pair.candidate) < MIN_GROUPS || occupied(pair.baseline) < MIN_GROUPS || Math.min(observed.baseline, observed.candidate) < SRM_MIN_EXPOSURES) return null;
+  const observedShare = estimate.value ?? share;
+  // The mixture scale: a mismatch of 5% of the smaller arm's share is the size worth finding.
+  const tau = 0.05 * Math.min(share, 1 - share);
+  const half = widenForGroups(alwaysValidHalfWidth(robustVariance(estimate), tau * tau, SRM_ALPHA), estimate);
+  const interval: [number, number] = [observedShare - half, observedShare + half];
+  return { observed, expectedCandidateShare: share, observedCandidateShare: observedShare, interval, mismatch: share < interval[0] || share > interval[1] };
+}
+
+/** What a healthy gate still lacks for promotion on evidence. */
+function describeEvidenceWanted(v: GateVerdict): string {
+  const t = v.thresholds.rollback ?? v.thresholds.warn;
+  const scale = v.compare === "relative" || v.compare === "absolute";
+  const shown = (x: number | undefined | null) => (x === undefined || x === null ? "n/a" : scale ? `${(x * 100).toFixed(2)}%` : x.toPrecision(4));
+  const side = v.compare === "floor" || v.compare === "ceiling" ? shown(t) : `${v.bad === "decrease" ? "−" : "+"}${shown(t)}`;
+  const interval = v.interval ? `[${shown(v.interval[0])}, ${shown(v.interval[1])}]` : "n/a";
+  const more = v.dataNeeded !== null && Number.isFinite(v.dataNeeded) ? `; about ${v.dataNeeded.toFixed(1)}× the current data (n=${v.samples.baseline}/${v.samples.candidate}) at today's estimate` : "; the estimate itself is too close to the threshold";
+  return `evidence: ${v.metric} interval ${interval} does not yet rule out ${side}${more}`;
 }
 
 function describeBreach(v: GateVerdict, level: "warn" | "rollback" | "severe", sustained?: number): string {

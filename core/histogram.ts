@@ -22,13 +22,19 @@ export function bucketKey(value: number): string {
   return String(Math.ceil(Math.log(value) / LOG_GAMMA));
 }
 
+/** The ordered index of a bucket (by key, or of the bucket a value falls in); the zero bucket is lowest. */
+export function bucketIndex(keyOrValue: string | number): number {
+  const key = typeof keyOrValue === "number" ? bucketKey(keyOrValue) : keyOrValue;
+  return key === ZERO_BUCKET ? Number.NEGATIVE_INFINITY : Number(key);
+}
+
 export function addToHistogram(histogram: Histogram, value: number, count = 1): void {
   const key = bucketKey(value);
   histogram[key] = (histogram[key] ?? 0) + count;
 }
 
 export function mergeHistogram(target: Histogram, source: Readonly<Histogram>): void {
-  for (const [key, count] of Object.entries(source)) target[key] = (target[key] ?? 0) + count;
+  for (const key in source) target[key] = (target[key] ?? 0) + (source[key] ?? 0);
 }
 
 function representative(key: string): number {
@@ -39,7 +45,7 @@ function representative(key: string): number {
 /** Total number of values. */
 export function histogramCount(histogram: Readonly<Histogram>): number {
   let n = 0;
-  for (const c of Object.values(histogram)) n += c;
+  for (const key in histogram) n += histogram[key] ?? 0;
   return n;
 }
 

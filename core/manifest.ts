@@ -72,6 +72,13 @@ export type Stage = z.infer<typeof StageSchema>;
 export const RolloutSchema = z.strictObject({
   window: DurationSchema.default(3_600_000),
   healthyWindowsToPromote: z.int().min(1).max(1000).default(2),
+  /**
+   * `evidence` (the default): a stage advances only when every judged gate's
+   * always-valid interval rules out its rollback threshold. `on_no_harm`:
+   * when no gate shows a breach — faster, and weaker: a candidate too little
+   * observed to show harm is promoted.
+   */
+  promote: z.enum(["evidence", "on_no_harm"]).default("evidence"),
   stages: z.array(StageSchema).min(1).max(20),
 });
 export type Rollout = z.infer<typeof RolloutSchema>;

@@ -3,13 +3,13 @@
  * delta with its interval and verdict, and the sample ratio. It replaces a
  * daily compare job; the cron's decisions use the same functions.
  */
-import type { ArmPair } from "./counters";
-import { emptyPair, mergeCounts } from "./counters";
+import { collapse, emptyReplicatedPair, mergeReplicatedPair, type Replicated, type ReplicatedPair } from "./counters";
+import { linearize, robustVariance } from "./estimate";
 import { BUILT_IN_METRICS } from "./gate-spec";
 import { judgeGate, type GateVerdict } from "./gate-verdict";
 import { FLAG_ALPHA } from "./gates";
 import type { FlagSpec } from "./manifest";
-import { estimateMetric, type MetricEstimate } from "./metrics";
+import type { MetricEstimate } from "./metrics";
 
 export interface ArmMetrics {
   exposures: number;
@@ -24,30 +24,31 @@ export interface CompareReport {
   arms: { baseline: ArmMetrics; candidate: ArmMetrics };
   gates: GateVerdict[];
   alphaPerGate: number;
+  /** Events of the generation that could not be credited to an arm, by reason (filled by the FlagDO). */
+  unattributed?: Record<string, number>;
 }
 
-function armMetrics(spec: Pick<FlagSpec, "metrics">, counts: ArmPair["baseline"]): ArmMetrics {
+/** Per-arm levels with user-level standard errors (from replicate groups, `estimate.ts`). */
+function armMetrics(spec: Pick<FlagSpec, "metrics">, replicates: Readonly<Replicated>): ArmMetrics {
   const metrics: ArmMetrics["metrics"] = {};
   for (const name of [...BUILT_IN_METRICS, ...Object.keys(spec.metrics)]) {
-    const m = estimateMetric(name, spec.metrics, counts);
-    metrics[name] = { ...m, stderr: Math.sqrt(m.variance) };
+    const m = linearize(name, spec.metrics, replicates);
+    const variance = m.value === null ? 0 : robustVariance(m);
+    metrics[name] = { value: m.value, variance, samples: m.samples, stderr: Math.sqrt(variance) };
   }
-  return { exposures: counts.exposures, metrics };
+  return { exposures: collapse(replicates).exposures, metrics };
 }
 
 export function buildReport(
   spec: Pick<FlagSpec, "key" | "metrics" | "gates">,
   generation: number,
-  stages: Record<string, ArmPair>,
+  stages: Record<string, ReplicatedPair>,
   from: number,
   to: number,
   shadow: boolean,
 ): CompareReport {
-  const pooled = emptyPair();
-  for (const pair of Object.values(stages)) {
-    mergeCounts(pooled.baseline, pair.baseline);
-    mergeCounts(pooled.candidate, pair.candidate);
-  }
+  const pooled = emptyReplicatedPair();
+  for (const pair of Object.values(stages)) mergeReplicatedPair(pooled, pair);
   const judged = spec.gates.filter((g) => !g.informational).length;
   const alphaPerGate = FLAG_ALPHA / Math.max(1, judged);
   return {

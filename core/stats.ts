@@ -1,8 +1,8 @@
 /**
- * Statistics for a cron that looks every minute: normal tails, always-valid
- * (sequential) intervals, a count-appropriate binomial bound, an
- * anytime-valid sample-ratio-mismatch test, and inverse-variance pooling.
- * Each function names its source; tests check them against published values.
+ * Statistics for a cron that looks every minute: normal tails and the
+ * always-valid (sequential) interval. Each function names its source; tests
+ * check them against published values. Variances come from `estimate.ts`,
+ * abort rules' e-processes from `abort.ts`.
  */
 
 /** Complementary error function (Numerical Recipes `erfcc`, |relative error| < 1.2e-7). */
@@ -53,21 +53,6 @@ export function normalQuantile(p: number): number {
   return ((((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q) / (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1);
 }
 
-/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; ~15 significant digits). */
-export function logGamma(x: number): number {
-  const g = 7;
-  const coefficients = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
-    -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-  ];
-  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
-  const y = x - 1;
-  let sum = coefficients[0] as number;
-  for (let i = 1; i < g + 2; i++) sum += (coefficients[i] as number) / (y + i);
-  const t = y + g + 0.5;
-  return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(sum);
-}
-
 /**
  * Half-width of the always-valid confidence interval of the mixture SPRT
  * (Johari, Pekelis & Walsh, "Always Valid Inference", 2017, eq. for the
@@ -79,55 +64,4 @@ export function logGamma(x: number): number {
 export function alwaysValidHalfWidth(variance: number, tau2: number, alpha: number): number {
   if (!(variance > 0)) return 0;
   return Math.sqrt(((variance * (variance + tau2)) / tau2) * (Math.log((variance + tau2) / variance) - 2 * Math.log(alpha)));
-}
-
-/** Wilson score interval for x successes in n trials at two-sided level 1 − α (count-appropriate for rare events). */
-export function wilsonInterval(x: number, n: number, alpha: number): { lower: number; upper: number } {
-  if (n <= 0) return { lower: 0, upper: 1 };
-  const z = normalQuantile(1 - alpha / 2);
-  const p = x / n;
-  const z2n = (z * z) / n;
-  const center = (p + z2n / 2) / (1 + z2n);
-  const half = (z / (1 + z2n)) * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n));
-  return { lower: Math.max(0, center - half), upper: Math.min(1, center + half) };
-}
-
-/**
- * Log Bayes factor of the Dirichlet–multinomial mixture against the expected
- * arm probabilities (Lindon & Malek, "Anytime-Valid Inference for Multinomial
- * Count Data", 2022). Under no mismatch it is a martingale, so rejecting when
- * it reaches ln(1/α) at any look keeps the false-alarm rate at most α.
- */
-export function srmLogBayesFactor(observed: readonly number[], expected: readonly number[], concentration = 100): number {
-  let n = 0;
-  let alphaSum = 0;
-  let result = 0;
-  observed.forEach((x, i) => {
-    const p = expected[i] ?? 0;
-    const a = concentration * p;
-    n += x;
-    alphaSum += a;
-    if (x > 0) result += logGamma(a + x) - logGamma(a) - x * Math.log(p);
-  });
-  return result + logGamma(alphaSum) - logGamma(alphaSum + n);
-}
-
-export interface Estimate {
-  /** Point estimate. */
-  value: number;
-  /** Its variance. */
-  variance: number;
-}
-
-/** Inverse-variance weighted mean of independent estimates (per-stage deltas pooled). */
-export function poolEstimates(estimates: readonly Estimate[]): Estimate | null {
-  let weight = 0;
-  let weighted = 0;
-  for (const e of estimates) {
-    if (!(e.variance > 0) || !Number.isFinite(e.value)) continue;
-    weight += 1 / e.variance;
-    weighted += e.value / e.variance;
-  }
-  if (weight === 0) return null;
-  return { value: weighted / weight, variance: 1 / weight };
 }

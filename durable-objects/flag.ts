@@ -6,12 +6,15 @@
  * lands); notifications go through an outbox, also delivered by the alarm.
  */
 import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { attribute, type FlagHistory, type UnattributedReason } from "../core/attribution";
 import { plainCopy } from "../core/dict";
-import { CounterCellSchema, emptyCounts, minuteOf, pooledPair, recordEvent, type ArmCounts, type ArmPair, type CounterCell } from "../core/counters";
+import { CounterCellSchema, emptyCounts, minuteOf, pooledPair, recordEvent, REPLICATES, type ArmCounts, type CounterCell, type ReplicatedPair } from "../core/counters";
 import type { Decision } from "../core/decision";
+import { ForwardedEventSchema, type ForwardedEvent } from "../core/events";
 import { candidateIdentity } from "../core/generation";
-import { freshMemory, GateMemorySchema, type GateMemory } from "../core/gates";
-import type { FlagSpec } from "../core/manifest";
+import { freshMemory, GateMemorySchema, memoryForStage, type GateMemory } from "../core/gates";
+import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
 import { buildReport, type CompareReport } from "../core/report";
 import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../core/rollout";
 import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./counter-store";
@@ -21,7 +24,10 @@ import { DisagreementLog, type Disagreement } from "./disagreements";
 import { judgeFlag, replayInputs, spansToRead, summarize, transitionOf } from "./judge";
 import { Outbox } from "./outbox";
 import { registryStub } from "./registry-stub";
+import { FLAG_MIGRATIONS } from "./flag-schema";
+import { migrate } from "./migrations";
 import { Sql } from "./sql";
+import { StateHistory } from "./state-history";
 
 export type ActResult =
   | { ok: true; state: RolloutState; decision: Decision; published: boolean }
@@ -33,29 +39,22 @@ export interface FlagView {
   state: RolloutState;
 }
 
-/** One event after the edge validated and credited it. */
-export interface CreditedEvent {
+/** What an edge flush sends: its cells under a batch id, which the FlagDO claims once. */
+export interface CounterBatch {
   id: string;
-  name: string;
-  value?: number;
-  generation: number;
-  stage: number;
-  arm: "baseline" | "candidate";
-  minute: number;
-  /** The event's targeting key, sent only for shadow disagreements (kept for inspection). */
-  targetingKey?: string;
-  /** The event's time in ms. */
-  at?: number;
+  cells: CounterCell[];
 }
 
 export interface EvaluateResult {
   /** False when this minute was already judged (a repeated or overlapping trigger). */
   evaluated: boolean;
+  /** The object holds a spec stored before specs were kept as written: send it again with `configure`. */
+  needsSpec?: boolean;
   state: RolloutState | null;
   action?: string;
   rule?: string;
   /** The current generation's counts per arm (all stages), when judged: what /metrics shows. */
-  metrics?: { generation: number; weight: number; baseline: ArmCounts; candidate: ArmCounts };
+  metrics?: { generation: number; weight: number; baseline: ArmCounts; candidate: ArmCounts; unattributed: number };
 }
 
 export type ReplayResult =
@@ -63,6 +62,9 @@ export type ReplayResult =
   | { ok: false; message: string };
 
 const CounterCellArraySchema = CounterCellSchema.array();
+const CounterBatchSchema = z.strictObject({ id: z.string().min(1).max(128), cells: CounterCellArraySchema });
+const ForwardedEventsSchema = ForwardedEventSchema.array().max(1000);
+
 const REPORT_RETRY_MIN_MS = 1_000;
 const REPORT_RETRY_MAX_MS = 300_000;
 /** Actions that notify webhooks. */
@@ -84,35 +86,52 @@ export class FlagDO extends DurableObject<Env> {
   private readonly outbox: Outbox;
   private readonly disagreements: DisagreementLog;
 
+  private readonly history: StateHistory;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = new Sql(ctx.storage);
-    this.sql.run(`CREATE TABLE IF NOT EXISTS flag (
-      id INTEGER PRIMARY KEY CHECK (id = 1),
-      key TEXT NOT NULL, spec TEXT, identity TEXT, state TEXT NOT NULL,
-      report_attempts INTEGER NOT NULL DEFAULT 0)`);
-    const columns = new Set(this.sql.all<{ name: string }>("PRAGMA table_info(flag)").map((c) => c.name));
-    if (!columns.has("memory")) this.sql.run("ALTER TABLE flag ADD COLUMN memory TEXT");
-    this.sql.run("CREATE TABLE IF NOT EXISTS stats (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
+    void ctx.blockConcurrencyWhile(async () => {
+      migrate(this.sql, FLAG_MIGRATIONS, Date.now());
+    });
     this.log = new DecisionLog(this.sql);
     this.counters = new CounterStore(this.sql);
     this.outbox = new Outbox(this.sql);
     this.disagreements = new DisagreementLog(this.sql);
+    this.history = new StateHistory(this.sql);
   }
 
   private row(): FlagRow | null {
-    return this.sql.first<FlagRow>("SELECT key, spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
+    return this.sql.first<FlagRow>("SELECT key, spec_input AS spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
+  }
+
+  /** The spec as written, parsed through the schema on read (cached per text): new fields get their defaults. */
+  private parsedSpec: { text: string; spec: FlagSpec } | null = null;
+
+  private specOfRow(text: string): FlagSpec {
+    if (this.parsedSpec?.text !== text) this.parsedSpec = { text, spec: FlagSpecSchema.parse(JSON.parse(text)) };
+    return this.parsedSpec.spec;
   }
 
   private loaded(): { row: FlagRow; spec: FlagSpec; state: RolloutState } | null {
     const row = this.row();
     if (row === null || row.spec === null) return null;
-    return { row, spec: JSON.parse(row.spec) as FlagSpec, state: RolloutStateSchema.parse(JSON.parse(row.state)) };
+    return { row, spec: this.specOfRow(row.spec), state: RolloutStateSchema.parse(JSON.parse(row.state)) };
   }
 
-  /** Takes a new or edited spec from the RegistryDO; returns the state to publish. */
-  async configure(spec: FlagSpec, now: number): Promise<{ state: RolloutState; candidateChanged: boolean }> {
-    const row = this.row();
+  /** Whether the flag holds only a spec from before specs were stored as written (the registry then sends it again). */
+  private needsSpec(): boolean {
+    return this.sql.first("SELECT id FROM flag WHERE id = 1 AND spec IS NOT NULL AND spec_input IS NULL") !== null;
+  }
+
+  /**
+   * Takes a new or edited spec from the RegistryDO (as the operator wrote it,
+   * with its key) and returns the state to publish.
+   */
+  async configure(specInput: unknown, now: number): Promise<{ state: RolloutState; candidateChanged: boolean }> {
+    const spec = FlagSpecSchema.parse(specInput);
+    const inputText = JSON.stringify(specInput);
+    const row = this.sql.first<FlagRow>("SELECT key, spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
     const identity = candidateIdentity(spec);
     let state: RolloutState;
     let candidateChanged: boolean;
@@ -127,11 +146,13 @@ export class FlagDO extends DurableObject<Env> {
     }
     this.sql.transaction(() => {
       this.sql.run(
-        `INSERT INTO flag (id, key, spec, identity, state, report_attempts) VALUES (1, ?, ?, ?, ?, 0)
-         ON CONFLICT (id) DO UPDATE SET key = excluded.key, spec = excluded.spec, identity = excluded.identity,
-           state = excluded.state, report_attempts = 0`,
-        spec.key, JSON.stringify(spec), identity, JSON.stringify(state),
+        `INSERT INTO flag (id, key, spec, spec_input, identity, state, report_attempts) VALUES (1, ?, ?, ?, ?, ?, 0)
+         ON CONFLICT (id) DO UPDATE SET key = excluded.key, spec = excluded.spec, spec_input = excluded.spec_input,
+           identity = excluded.identity, state = excluded.state, report_attempts = 0`,
+        spec.key, JSON.stringify(spec), inputText, identity, JSON.stringify(state),
       );
+      this.history.recordSpec(state.generation, inputText);
+      this.history.record(state, now);
       if (candidateChanged) {
         const action = row === null ? "created" : "new_generation";
         const reason = row === null ? "first configuration" : "the candidate changed (value, pins, stickiness or salt)";
@@ -143,7 +164,7 @@ export class FlagDO extends DurableObject<Env> {
 
   /** The flag was deleted: forget the spec, keep the generation counter and the decision log. */
   async retire(): Promise<void> {
-    this.sql.run("UPDATE flag SET spec = NULL, identity = NULL, report_attempts = 0 WHERE id = 1");
+    this.sql.run("UPDATE flag SET spec = NULL, spec_input = NULL, identity = NULL, report_attempts = 0 WHERE id = 1");
   }
 
   async view(): Promise<FlagView | null> {
@@ -164,12 +185,17 @@ export class FlagDO extends DurableObject<Env> {
     return { ok: true, state: result.state, decision, published };
   }
 
-  /** Counters flushed from edge isolates (served exposures); also the whole job of a counter shard. */
-  async addCounts(input: CounterCell[]): Promise<void> {
+  /**
+   * Counters flushed from edge isolates (served exposures); also the whole job
+   * of a counter shard. A batch id already counted (a retry after a lost
+   * reply) changes nothing.
+   */
+  async addCounts(input: CounterBatch): Promise<{ counted: boolean }> {
     const now = Date.now();
-    const cells = CounterCellArraySchema.parse(input);
-    this.sql.transaction(() => {
-      this.counters.add(cells);
+    const batch = CounterBatchSchema.parse(input);
+    return this.sql.transaction(() => {
+      if (!this.counters.claimBatch(batch.id, minuteOf(now))) return { counted: false };
+      this.counters.add(batch.cells);
       this.sql.run("INSERT INTO stats (k, v) VALUES ('counter_batches', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1");
       // A shard is never judged, so it compacts itself, at most hourly.
       const last = this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'compacted_at'")?.v ?? 0;
@@ -177,6 +203,7 @@ export class FlagDO extends DurableObject<Env> {
         this.counters.compact(now);
         this.sql.run("INSERT OR REPLACE INTO stats (k, v) VALUES ('compacted_at', ?)", now);
       }
+      return { counted: true };
     });
   }
 
@@ -186,28 +213,63 @@ export class FlagDO extends DurableObject<Env> {
   }
 
   /** A counter shard's per-stage counts over a span, for its primary's report. */
-  async readSpanByStage(generation: number, from: number, to: number): Promise<Record<string, ArmPair>> {
+  async readSpanByStage(generation: number, from: number, to: number): Promise<Record<string, ReplicatedPair>> {
     return plainCopy(this.counters.spanByStage(generation, from, to));
   }
 
-  /** Events credited at the edge; duplicates (by event id) change nothing. */
-  async ingestEvents(events: CreditedEvent[], now: number): Promise<{ accepted: number; duplicates: number }> {
+  /**
+   * Events forwarded by the edge: each is credited to the exposure that
+   * caused it (`core/attribution.ts`) or counted as unattributed with its
+   * reason; duplicates (by event id) change nothing.
+   */
+  async ingestEvents(input: ForwardedEvent[], now: number): Promise<{ accepted: number; duplicates: number; unattributed: number }> {
+    const events = ForwardedEventsSchema.parse(input);
+    const history = this.flagHistory();
     return this.sql.transaction(() => {
       const fresh = this.counters.claimEventIds(events.map((e) => e.id), minuteOf(now));
       const cells: CounterCell[] = [];
+      const unattributed = new Map<string, number>();
       for (const e of events) {
         if (!fresh.has(e.id)) continue;
+        const credit = attribute(e, e.at, history);
+        if (!credit.ok) {
+          const key = `${history.stateAt(e.at)?.generation ?? 0}|${credit.reason}`;
+          unattributed.set(key, (unattributed.get(key) ?? 0) + 1);
+          continue;
+        }
         const counts = emptyCounts();
         recordEvent(counts, e.name, e.value);
-        cells.push({ generation: e.generation, stage: e.stage, arm: e.arm, minute: e.minute, counts });
+        // Without a stickiness value any group will do: the event is its own unit.
+        const replicate = credit.replicate ?? fnvGroup(e.id);
+        cells.push({ generation: credit.generation, stage: credit.stage, arm: credit.arm, replicate, minute: minuteOf(e.at), counts });
         if (e.name === "comparison" && e.value === 0) {
-          this.disagreements.add({ eventId: e.id, at: e.at ?? now, targetingKey: e.targetingKey ?? "", arm: e.arm, generation: e.generation });
+          this.disagreements.add({ eventId: e.id, at: e.at, targetingKey: e.targetingKey, arm: credit.arm, generation: credit.generation });
         }
       }
       this.counters.add(cells);
+      for (const [key, n] of unattributed) {
+        const [generation, reason] = key.split("|") as [string, UnattributedReason];
+        this.sql.run(
+          "INSERT INTO unattributed (generation, reason, n) VALUES (?, ?, ?) ON CONFLICT (generation, reason) DO UPDATE SET n = n + excluded.n",
+          Number(generation), reason, n,
+        );
+      }
       this.disagreements.trim();
-      return { accepted: fresh.size, duplicates: events.length - fresh.size };
+      const skipped = [...unattributed.values()].reduce((a, b) => a + b, 0);
+      return { accepted: fresh.size, duplicates: events.length - fresh.size, unattributed: skipped };
     });
+  }
+
+  /** Events of a generation that could not be credited to an arm, by reason. */
+  async unattributedCounts(generation?: number): Promise<Record<string, number>> {
+    const gen = generation ?? this.loaded()?.state.generation ?? 0;
+    const out: Record<string, number> = {};
+    for (const row of this.sql.all<{ reason: string; n: number }>("SELECT reason, n FROM unattributed WHERE generation = ? ORDER BY reason", gen)) out[row.reason] = row.n;
+    return out;
+  }
+
+  private flagHistory(): FlagHistory {
+    return { stateAt: (t) => this.history.stateAt(t), specOf: (g) => this.history.specOf(g) };
   }
 
   /**
@@ -217,7 +279,7 @@ export class FlagDO extends DurableObject<Env> {
    */
   async evaluate(now: number): Promise<EvaluateResult> {
     const flag = this.loaded();
-    if (flag === null) return { evaluated: false, state: null };
+    if (flag === null) return { evaluated: false, state: null, needsSpec: this.needsSpec() };
     const { row, spec, state } = flag;
     const stored = row.memory ? GateMemorySchema.safeParse(JSON.parse(row.memory)) : null;
     const memory: GateMemory = stored?.success ? stored.data : freshMemory(state);
@@ -236,9 +298,10 @@ export class FlagDO extends DurableObject<Env> {
     const changed = next !== state;
     const loggable = changed || decision.rule !== this.log.lastCronRule();
     this.sql.transaction(() => {
-      const memoryAfter = changed ? freshMemory(next) : decision.memory;
+      const memoryAfter = changed ? memoryForStage(decision.memory, next) : decision.memory;
       memoryAfter.lastMinute = minuteOf(now);
       this.sql.run("UPDATE flag SET state = ?, memory = ? WHERE id = 1", JSON.stringify(next), JSON.stringify(memoryAfter));
+      if (changed) this.history.record(next, now);
       if (loggable) {
         const what: NewDecision = {
           action: changed ? decision.action : "hold",
@@ -257,7 +320,8 @@ export class FlagDO extends DurableObject<Env> {
     await this.scheduleAlarm();
     const pooled = pooledPair(inputs.totals);
     const weight = servedWeight(next, spec.rollout.stages).weightBp / 100;
-    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, metrics: plainCopy({ generation: state.generation, weight, ...pooled }) };
+    const unattributed = this.sql.first<{ n: number | null }>("SELECT SUM(n) AS n FROM unattributed WHERE generation = ?", state.generation)?.n ?? 0;
+    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed }) };
   }
 
   /** The A/B compare report over [from, to) for a generation (default: the current one). */
@@ -266,7 +330,8 @@ export class FlagDO extends DurableObject<Env> {
     if (flag === null) return null;
     const gen = generation ?? flag.state.generation;
     const stages = [this.counters.spanByStage(gen, from, to), ...(await this.readShards(flag.spec, (shard) => shard.readSpanByStage(gen, from, to)))].reduce(mergeStages);
-    return buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow);
+    const unattributed = await this.unattributedCounts(gen);
+    return { ...buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow), unattributed };
   }
 
   /** Recent shadow disagreements, newest first. */
@@ -288,15 +353,25 @@ export class FlagDO extends DurableObject<Env> {
     const decision = this.log.get(id);
     if (decision === null) return { ok: false, message: `no decision ${id}` };
     if (decision.inputs === null) return { ok: false, message: `decision ${id} was an operator or configuration action: there is nothing to recompute` };
-    const replayed = replayInputs(decision.inputs);
+    const replayable = replayInputs(decision.inputs);
+    if (!replayable.ok) return { ok: false, message: `decision ${id}: ${replayable.message}` };
+    const replayed = replayable.decision;
     const verdicts = JSON.stringify(summarize(replayed));
     return { ok: true, decision, replayed: { action: replayed.action, rule: replayed.rule, verdicts }, matches: verdicts === decision.verdicts };
   }
 
   /** Storage footprint, for the retention test and operators. */
-  async storageStats(): Promise<{ counterRows: number; eventIds: number; outbox: number; counterBatches: number }> {
+  async storageStats(): Promise<{ counterRows: number; eventIds: number; outbox: number; counterBatches: number; unattributed: Record<string, number>; schemaVersion: number }> {
     const batches = this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'counter_batches'")?.v ?? 0;
-    return { counterRows: this.counters.rowCount(), eventIds: this.counters.eventIdCount(), outbox: this.outbox.pending(), counterBatches: batches };
+    const schemaVersion = this.sql.first<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations")?.v ?? 0;
+    return {
+      counterRows: this.counters.rowCount(),
+      eventIds: this.counters.eventIdCount(),
+      outbox: this.outbox.pending(),
+      counterBatches: batches,
+      unattributed: await this.unattributedCounts(),
+      schemaVersion,
+    };
   }
 
   /** Retries a state report the RegistryDO did not take, and delivers due webhooks. */
@@ -319,6 +394,7 @@ export class FlagDO extends DurableObject<Env> {
   private commit(flag: { row: FlagRow; spec: FlagSpec; state: RolloutState }, next: RolloutState, now: number, what: NewDecision): Decision {
     return this.sql.transaction(() => {
       this.sql.run("UPDATE flag SET state = ? WHERE id = 1", JSON.stringify(next));
+      this.history.record(next, now);
       const decision = this.log.append(flag.state, next, now, what);
       const verb = what.action.split(":")[0] ?? what.action;
       if (NOTIFY.has(verb)) this.notify(flag.spec, decision, now, verb);
@@ -367,4 +443,11 @@ export class FlagDO extends DurableObject<Env> {
       return false;
     }
   }
+}
+
+/** A replicate group for an event with no stickiness value: spread by its id (FNV-1a), stable across retries. */
+function fnvGroup(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % REPLICATES;
 }

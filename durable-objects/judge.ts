@@ -4,17 +4,16 @@
  * state transition. The counts come as one `CounterRead` per counter object
  * (the flag's own and its shards'), merged here.
  */
-import { emptyCounts } from "../core/counters";
-import { evaluateRollout, planEvaluation, type CronAction, type EvaluationInputs, type GateMemory, type RolloutDecision } from "../core/gates";
+import { z } from "zod";
+import { EvaluationInputsSchema, evaluateRollout, JUDGE_METHOD, planEvaluation, type CronAction, type EvaluationInputs, type GateMemory, type RolloutDecision } from "../core/gates";
 import type { FlagSpec } from "../core/manifest";
 import type { Action, RolloutState } from "../core/rollout";
 import { mergeRead, type CounterRead, type SpanQuery } from "./counter-store";
 
-/** The spans the evaluation at `now` needs: the window that closed (if any), then each abort rule's. */
+/** The spans the evaluation at `now` needs: the window that closed in the current stage, if any. */
 export function spansToRead(spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number): SpanQuery[] {
   const plan = planEvaluation(spec, state, memory, now);
-  const spans: SpanQuery[] = plan.window ? [{ from: plan.window.from, to: plan.window.to, stage: state.stageIndex }] : [];
-  return [...spans, ...plan.abortSpans];
+  return plan.window ? [{ from: plan.window.from, to: plan.window.to, stage: state.stageIndex }] : [];
 }
 
 export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number): { decision: RolloutDecision; inputs: EvaluationInputs } {
@@ -22,19 +21,17 @@ export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutSt
   if (!first) throw new Error("judgeFlag needs the flag's own counters");
   const merged = rest.reduce(mergeRead, first);
   const plan = planEvaluation(spec, state, memory, now);
-  const offset = plan.window ? 1 : 0;
   const inputs: EvaluationInputs = {
+    method: JUDGE_METHOD,
     now,
     spec: { rollout: spec.rollout, gates: spec.gates, abort: spec.abort, metrics: spec.metrics },
     state,
     memory,
     totals: merged.totals,
     window: plan.window && merged.spans[0] ? { span: plan.window, counts: merged.spans[0] } : null,
-    abortCounts: plan.abortSpans.map((_, i) => merged.spans[offset + i]?.candidate ?? emptyCounts()),
   };
   return { decision: evaluateRollout(inputs), inputs };
 }
-
 /** The state-machine action a cron decision asks for (null: hold). */
 export function transitionOf(action: CronAction): Action | null {
   switch (action) {
@@ -66,7 +63,20 @@ export function summarize(decision: RolloutDecision) {
   };
 }
 
+/**
+ * What replay reads back of a decision's stored inputs: checked through a
+ * schema, and refused — saying so — when they were written by a judging
+ * method this code no longer runs.
+ */
+const StoredInputsSchema = z.looseObject({ method: z.int().optional() });
+
 /** Replays a stored decision from its inputs. */
-export function replayInputs(inputsJson: string): RolloutDecision {
-  return evaluateRollout(JSON.parse(inputsJson) as EvaluationInputs);
+export function replayInputs(inputsJson: string): { ok: true; decision: RolloutDecision } | { ok: false; message: string } {
+  const raw: unknown = JSON.parse(inputsJson);
+  const head = StoredInputsSchema.safeParse(raw);
+  const method = head.success ? (head.data.method ?? 1) : 1;
+  if (method !== JUDGE_METHOD) {
+    return { ok: false, message: `it was judged with method ${method}, which this version (method ${JUDGE_METHOD}: user-level variances, promotion on evidence, anytime-valid abort rules) no longer runs; its logged verdicts stand as they were` };
+  }
+  return { ok: true, decision: evaluateRollout(EvaluationInputsSchema.parse(raw)) };
 }

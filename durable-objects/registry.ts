@@ -226,7 +226,12 @@ export class RegistryDO extends DurableObject<Env> {
     if (!tick) return { evaluated: 0, changed: 0, failed: 0, remaining: 0 };
     const keys = this.sql.all<{ key: string }>("SELECT key FROM flags ORDER BY key").map((r) => r.key);
     const batch = keys.slice(tick.cursor, tick.cursor + TICK_BATCH);
-    const { states, evaluated, failed } = await judgeBatch(this.env, batch, tick.now);
+    const { states, evaluated, failed, needSpec } = await judgeBatch(this.env, batch, tick.now);
+    for (const key of needSpec) {
+      // A FlagDO upgraded from before specs were stored as written: give it the written spec (its state is kept).
+      const row = this.sql.first<FlagRow>("SELECT raw, key FROM flags WHERE key = ?", key);
+      if (row) await flagStub(this.env, key).configure({ ...parseObject(row.raw), key }, tick.now).catch((error: unknown) => console.error(`cron: re-sending ${key}'s spec failed`, error));
+    }
     const changed = await this.writes.run(async () => {
       let applied = 0;
       for (const { key, state, action, metrics } of states) {
@@ -277,7 +282,7 @@ export class RegistryDO extends DurableObject<Env> {
 
   private async storeSpec(entry: SpecEntry, actor: string, now: number, via: string): Promise<void> {
     const { spec } = entry;
-    const { state, candidateChanged } = await flagStub(this.env, spec.key).configure(spec, now);
+    const { state, candidateChanged } = await flagStub(this.env, spec.key).configure(specInputOf(entry), now);
     const specHash = await sha256Hex(canonicalJson(spec));
     this.sql.transaction(() => {
       const existing = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", spec.key);
@@ -348,4 +353,15 @@ export class RegistryDO extends DurableObject<Env> {
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return toHex(digest);
+}
+
+/** The spec as the operator wrote it, with its key (a PUT may leave the key to the URL). */
+export function specInputOf(entry: SpecEntry): unknown {
+  const raw = entry.raw !== null && typeof entry.raw === "object" && !Array.isArray(entry.raw) ? entry.raw : {};
+  return { ...raw, key: entry.spec.key };
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  const value: unknown = JSON.parse(text);
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? { ...value } : {};
 }

@@ -31,6 +31,8 @@ export interface TickProgress {
 /** Judges `keys` at `now`; returns every state the FlagDOs answered with. */
 export async function judgeBatch(env: Env, keys: readonly string[], now: number) {
   const states: { key: string; state: RolloutState; action?: string; metrics?: EvaluateResult["metrics"] }[] = [];
+  /** Flags whose object asked for its spec again (stored before specs were kept as written). */
+  const needSpec: string[] = [];
   let evaluated = 0;
   let failed = 0;
   for (let i = 0; i < keys.length; i += TICK_CONCURRENCY) {
@@ -39,6 +41,7 @@ export async function judgeBatch(env: Env, keys: readonly string[], now: number)
         try {
           const result = await flagStub(env, key).evaluate(now);
           if (result.evaluated) evaluated++;
+          if (result.needsSpec) needSpec.push(key);
           if (result.state) states.push({ key, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
         } catch (error) {
           failed++;
@@ -47,7 +50,7 @@ export async function judgeBatch(env: Env, keys: readonly string[], now: number)
       }),
     );
   }
-  return { states, evaluated, failed };
+  return { states, evaluated, failed, needSpec };
 }
 
 /** The running summary of a tick, with one more batch added. */

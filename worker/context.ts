@@ -28,7 +28,7 @@ export const isolateServices: Services = {
     return isolateCache;
   },
   counters(env) {
-    isolateCounters ??= new CounterBuffer((flag, shard, cells) => counterShardStub(env, flag, shard).addCounts(plainCopy(cells)), {
+    isolateCounters ??= new CounterBuffer((flag, shard, batch) => counterShardStub(env, flag, shard).addCounts(plainCopy(batch)), {
       flushMs: settingsOf(env).flushMs,
       maxSize: settingsOf(env).flushMax,
     });

@@ -1,33 +1,60 @@
 /**
- * The isolate's counter buffer. Served exposures are added in memory and
- * flushed to each flag's FlagDO in one RPC per flag, when the buffer is
- * FLUSH_MS old or holds FLUSH_MAX exposures — never once per request.
+ * The isolate's counter buffer. Served exposures are added in memory, per
+ * flag × generation × stage × arm × replicate group × minute, and flushed to
+ * each flag's FlagDO in one RPC per flag, when the buffer is FLUSH_MS old or
+ * holds FLUSH_MAX records — never once per request.
+ *
+ * Exactly once: every flush of a flag is a batch with its own id, which the
+ * FlagDO claims once; a failed batch is retried with the same id, so a retry
+ * after a lost reply cannot count twice. The retries run inside the same
+ * `waitUntil` as the flush (backoff 0.25 s, 1 s, 4 s), so an isolate that
+ * gets no further request still retries; a batch that fails those is parked
+ * and sent again, same id, with the next flush, at most MAX_BATCH_ATTEMPTS
+ * times in all, then dropped and counted.
+ *
+ * No promise is shared between requests (workerd cancels a request that
+ * awaits another request's I/O: "code had hung"): every flush is its own
+ * promise, scheduled by the request that triggers it, over a buffer it takes
+ * whole.
  *
  * A Worker has no timers between requests, so the request that starts a
  * buffer also keeps a delayed flush alive through `waitUntil` (FLUSH_MS must
  * stay under the ~30 s a Worker may run after its response). What eviction
- * can lose is what was buffered since the last flush: at most FLUSH_MS of
- * exposures, and never more than FLUSH_MAX. A failed flush is put back and
- * retried with the next one, at most MAX_FLUSH_ATTEMPTS times, then dropped
- * and logged.
+ * can lose is what was buffered since the last flush.
  */
-import { emptyCounts, mergeCounts, minuteOf, type ArmCounts, type CounterCell } from "../core/counters";
+import { emptyCounts, minuteOf, REPLICATES, type ArmCounts, type CounterCell } from "../core/counters";
 import type { Arm } from "../core/manifest";
 import type { Schedule } from "./snapshot";
 
-export const MAX_FLUSH_ATTEMPTS = 3;
+/** Attempts of one batch before it is dropped (in-flush retries and later flushes together). */
+export const MAX_BATCH_ATTEMPTS = 6;
+/** Backoff between the in-flush retries of a failed batch. */
+export const RETRY_DELAYS_MS = [250, 1_000, 4_000] as const;
 
-/** Sends a flag's cells to one of its counter shards. */
-export type CounterSink = (flag: string, shard: number, cells: CounterCell[]) => Promise<void>;
+/** One flag's batch as sent: its id is claimed once by the receiving FlagDO. */
+export interface Batch {
+  id: string;
+  cells: CounterCell[];
+}
+
+/** Sends a flag's batch to one of its counter shards. */
+export type CounterSink = (flag: string, shard: number, batch: Batch) => Promise<unknown>;
 
 interface Pending {
   cells: Map<string, CounterCell>;
-  attempts: number;
   shard: number;
   /** Records (exposures, errors, comparisons…) held, for the size limit. */
   records: number;
-  /** The cell each arm last wrote to. */
-  lastCell: Partial<Record<Arm, CounterCell>>;
+  /** Cells of the current generation × stage × minute, by arm and replicate: the hot path skips the key. */
+  hot: { generation: number; stage: number; minute: number; cells: Record<Arm, (CounterCell | undefined)[]> } | null;
+}
+
+interface Parked {
+  flag: string;
+  shard: number;
+  batch: Batch;
+  records: number;
+  attempts: number;
 }
 
 const countExposure = (counts: ArmCounts): void => {
@@ -39,39 +66,45 @@ const ISOLATE_SHARD_SEED = Math.floor(Math.random() * 1_000_000);
 
 export class CounterBuffer {
   private pending = new Map<string, Pending>();
+  private parked: Parked[] = [];
   private size = 0;
   private startedAt: number | null = null;
-  private flushing: Promise<void> | null = null;
-  /** Flushes attempted and cells dropped after too many failures (observability). */
-  readonly stats = { flushes: 0, calls: 0, dropped: 0 };
+  /** Flushes attempted, RPCs made, records dropped after too many failures, batches retried (observability). */
+  readonly stats = { flushes: 0, calls: 0, dropped: 0, retries: 0 };
 
   constructor(
     private readonly sink: CounterSink,
-    private readonly options: { flushMs: number; maxSize: number },
+    private readonly options: { flushMs: number; maxSize: number; retryDelaysMs?: readonly number[] },
     private readonly clock: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   ) {}
 
   /** Counts one served exposure; schedules a flush when one is due. */
-  addExposure(flag: string, generation: number, stage: number, arm: Arm, schedule: Schedule, counterShards = 1): void {
-    this.record(flag, generation, stage, arm, schedule, counterShards, countExposure);
+  addExposure(flag: string, generation: number, stage: number, arm: Arm, replicate: number, schedule: Schedule, counterShards = 1): void {
+    this.record(flag, generation, stage, arm, replicate, schedule, counterShards, countExposure);
   }
 
   /** Records anything countable (exposure, error, latency, comparison) for an arm; one unit of buffer size. */
-  record(flag: string, generation: number, stage: number, arm: Arm, schedule: Schedule, counterShards: number, update: (counts: ArmCounts) => void): void {
+  record(flag: string, generation: number, stage: number, arm: Arm, replicate: number, schedule: Schedule, counterShards: number, update: (counts: ArmCounts) => void): void {
     const now = this.clock();
     const minute = minuteOf(now);
     const entry = this.entry(flag);
     entry.shard = ISOLATE_SHARD_SEED % counterShards;
-    // The hot path: the same arm in the same minute reuses its cell without building a key.
-    let cell = entry.lastCell[arm];
-    if (!cell || cell.minute !== minute || cell.generation !== generation || cell.stage !== stage) {
-      const key = `${generation}|${stage}|${arm}|${minute}`;
+    let hot = entry.hot;
+    if (!hot || hot.minute !== minute || hot.generation !== generation || hot.stage !== stage) {
+      hot = { generation, stage, minute, cells: { baseline: new Array<CounterCell | undefined>(REPLICATES), candidate: new Array<CounterCell | undefined>(REPLICATES) } };
+      entry.hot = hot;
+    }
+    const group = replicate & (REPLICATES - 1);
+    let cell = hot.cells[arm][group];
+    if (!cell) {
+      const key = `${generation}|${stage}|${arm}|${group}|${minute}`;
       cell = entry.cells.get(key);
       if (!cell) {
-        cell = { generation, stage, arm, minute, counts: emptyCounts() };
+        cell = { generation, stage, arm, replicate: group, minute, counts: emptyCounts() };
         entry.cells.set(key, cell);
       }
-      entry.lastCell[arm] = cell;
+      hot.cells[arm][group] = cell;
     }
     update(cell.counts);
     entry.records += 1;
@@ -79,7 +112,7 @@ export class CounterBuffer {
     if (this.startedAt === null) {
       this.startedAt = now;
       // Keep a flush alive for an isolate that may get no further request.
-      schedule(new Promise<void>((resolve) => setTimeout(resolve, this.options.flushMs)).then(() => this.flush()));
+      schedule(this.sleep(this.options.flushMs).then(() => this.flush()));
     }
     if (this.size >= this.options.maxSize) schedule(this.flush());
   }
@@ -88,61 +121,62 @@ export class CounterBuffer {
     return this.size;
   }
 
-  /** Sends everything buffered, one RPC per flag; concurrent callers share one flush. */
+  /** Batches waiting to be sent again after failing (observability, tests). */
+  parkedBatches(): number {
+    return this.parked.length;
+  }
+
+  /** Sends everything buffered (and any parked batch), one RPC per flag; the promise is this flush's alone. */
   flush(): Promise<void> {
-    if (this.size === 0) return this.flushing ?? Promise.resolve();
-    this.flushing ??= this.send().finally(() => {
-      this.flushing = null;
-    });
-    return this.flushing;
+    const batch = this.pending;
+    const parked = this.parked;
+    if (this.size === 0 && parked.length === 0) return Promise.resolve();
+    this.pending = new Map();
+    this.parked = [];
+    this.size = 0;
+    this.startedAt = null;
+    this.stats.flushes++;
+    const sends: Parked[] = [...parked];
+    for (const [flag, entry] of batch) {
+      if (entry.cells.size === 0) continue;
+      sends.push({ flag, shard: entry.shard, batch: { id: crypto.randomUUID(), cells: [...entry.cells.values()] }, records: entry.records, attempts: 0 });
+    }
+    return Promise.all(sends.map((s) => this.deliver(s))).then(() => undefined);
   }
 
   private entry(flag: string): Pending {
     let entry = this.pending.get(flag);
     if (!entry) {
-      entry = { cells: new Map(), attempts: 0, shard: 0, records: 0, lastCell: {} };
+      entry = { cells: new Map(), shard: 0, records: 0, hot: null };
       this.pending.set(flag, entry);
     }
     return entry;
   }
 
-  private async send(): Promise<void> {
-    const batch = this.pending;
-    this.pending = new Map();
-    this.size = 0;
-    this.startedAt = null;
-    this.stats.flushes++;
-    await Promise.all(
-      [...batch].map(async ([flag, entry]) => {
-        const cells = [...entry.cells.values()];
-        try {
-          this.stats.calls++;
-          await this.sink(flag, entry.shard, cells);
-        } catch (error) {
-          this.putBack(flag, entry, error);
-        }
-      }),
-    );
-  }
-
-  private putBack(flag: string, failed: Pending, error: unknown): void {
-    const attempts = failed.attempts + 1;
-    const exposures = failed.records;
-    if (attempts >= MAX_FLUSH_ATTEMPTS) {
-      this.stats.dropped += exposures;
-      console.error(`counter flush for ${flag} failed ${attempts} times: dropping ${exposures} records`, error);
+  /** Sends one batch, retrying it (same id) with backoff; parks or drops it when that fails. */
+  private async deliver(item: Parked): Promise<void> {
+    const delays = this.options.retryDelaysMs ?? RETRY_DELAYS_MS;
+    let lastError: unknown = null;
+    for (let i = 0; i <= delays.length && item.attempts < MAX_BATCH_ATTEMPTS; i++) {
+      if (i > 0) {
+        this.stats.retries++;
+        await this.sleep(delays[i - 1] ?? 0);
+      }
+      item.attempts++;
+      try {
+        this.stats.calls++;
+        await this.sink(item.flag, item.shard, item.batch);
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    if (item.attempts >= MAX_BATCH_ATTEMPTS) {
+      this.stats.dropped += item.records;
+      console.error(`counter batch ${item.batch.id} for ${item.flag} failed ${item.attempts} times: dropping ${item.records} records`, lastError);
       return;
     }
-    console.warn(`counter flush for ${flag} failed (attempt ${attempts}); retrying with the next flush`, error);
-    const entry = this.entry(flag);
-    entry.attempts = Math.max(entry.attempts, attempts);
-    entry.shard = failed.shard;
-    entry.records += failed.records;
-    for (const [key, cell] of failed.cells) {
-      const existing = entry.cells.get(key);
-      if (existing) mergeCounts(existing.counts, cell.counts);
-      else entry.cells.set(key, cell);
-    }
-    this.size += exposures;
+    console.warn(`counter batch ${item.batch.id} for ${item.flag} failed ${item.attempts} times; sending it again with the next flush`, lastError);
+    this.parked.push(item);
   }
 }

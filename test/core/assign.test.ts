@@ -26,6 +26,7 @@ describe("assign", () => {
       weight: 10,
       generation: 1,
       configVersion: 7,
+      assignment: "1.1.c",
       "pin.MODEL_VER": "m2",
       "pin.INDEX_HASH": "b7f3",
     });

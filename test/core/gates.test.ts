@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyCounts, recordEvent, sumCounts, type ArmCounts, type ArmPair } from "../../core/counters";
+import { emptyCounts, recordEvent, spreadPair, sumCounts, type ArmCounts, type ReplicatedPair } from "../../core/counters";
 import { judgeGate } from "../../core/gate-verdict";
 import { evaluateRollout, freshMemory, planEvaluation, type EvaluationInputs, type RolloutDecision } from "../../core/gates";
 import { addToHistogram, quantile } from "../../core/histogram";
@@ -9,9 +9,12 @@ import { normalSample, seededRandom } from "../../core/random";
 import { initialState, type RolloutState } from "../../core/rollout";
 
 function arm(exposures: number, clicks: number, extra: Partial<ArmCounts> = {}): ArmCounts {
-  return { ...emptyCounts(), exposures, events: { click: { count: clicks, sum: clicks, sumSq: clicks } }, ...extra };
+  const counts = { ...emptyCounts(), exposures, ...extra };
+  counts.events["click"] = { count: clicks, sum: clicks, sumSq: clicks };
+  return counts;
 }
-const pair = (baseline: ArmCounts, candidate: ArmCounts): ArmPair => ({ baseline, candidate });
+/** A stage's counts from totals, spread over the replicate groups as if every exposure were a different user. */
+const pair = (baseline: ArmCounts, candidate: ArmCounts): ReplicatedPair => spreadPair({ baseline, candidate });
 
 const spec: FlagSpec = FlagSpecSchema.parse({
   key: "ranker",
@@ -75,7 +78,7 @@ describe("metrics", () => {
 });
 
 describe("a gate's verdict", () => {
-  const judge = (stages: ArmPair[], alpha = 0.025) => judgeGate(ctrGate, spec.metrics, stages, { alpha, includeSevere: false, shadow: false });
+  const judge = (stages: ReplicatedPair[], alpha = 0.025) => judgeGate(ctrGate, spec.metrics, stages, { alpha, includeSevere: false, shadow: false });
 
   it("rolls back a clear regression: estimate past the threshold and interval clear of zero", () => {
     const v = judge([pair(arm(200_000, 10_000), arm(200_000, 9_000))]);
@@ -124,29 +127,30 @@ describe("a gate's verdict", () => {
   });
 });
 
-function inputs(state: RolloutState, totals: Record<string, ArmPair>, now: number, extra: Partial<EvaluationInputs> = {}): EvaluationInputs {
-  return { now, spec, state, memory: freshMemory(state), totals: { generation: state.generation, stages: totals }, window: null, abortCounts: [emptyCounts()], ...extra };
+function inputs(state: RolloutState, totals: Record<string, ReplicatedPair>, now: number, extra: Partial<EvaluationInputs> = {}): EvaluationInputs {
+  return { method: 2, now, spec, state, memory: freshMemory(state), totals: { generation: state.generation, stages: totals }, window: null, ...extra };
 }
 
 describe("rollout evaluation", () => {
   const start = initialState(spec.rollout.stages, 1, 1, 0);
-  const healthyTotals = { "0": pair(arm(90_000, 4_500), arm(10_000, 500)) };
+  // Enough data for each gate's interval to rule out its rollback threshold (promotion on evidence).
+  const healthyTotals = { "0": pair(arm(900_000, 45_000), arm(100_000, 5_000)) };
 
-  it("kills when an abort rule has held for its sustained span", () => {
-    const failing = arm(5_000, 250, { errors: 150 });
-    let memory = freshMemory(start);
-    const first = evaluateRollout({ ...inputs(start, healthyTotals, 60_000), memory, abortCounts: [failing] });
+  it("kills once the abort rule's evidence passes 1/α and has stayed there for its sustained span", () => {
+    const failing = { "0": pair(arm(45_000, 2_250), arm(5_000, 250, { errors: 150 })) };
+    const first = evaluateRollout(inputs(start, failing, 60_000));
     expect(first.action).toBe("hold");
     expect(first.aborts[0]).toMatchObject({ conditionHolds: true, fired: false });
-    memory = first.memory;
-    const later = evaluateRollout({ ...inputs(start, healthyTotals, 60_000 + 600_000), memory, abortCounts: [failing] });
+    expect(first.aborts[0]!.evidence).toBeGreaterThan(first.aborts[0]!.threshold);
+    const later = evaluateRollout({ ...inputs(start, failing, 60_000 + 600_000), memory: first.memory });
     expect(later).toMatchObject({ action: "kill", rule: "abort:error_rate" });
   });
 
   it("does not kill on a rate that is high but not convincingly above the limit", () => {
-    const noisy = arm(300, 15, { errors: 5 }); // 1.7% of 300: the lower bound is below 1%
-    const d = evaluateRollout({ ...inputs(start, healthyTotals, 60_000), abortCounts: [noisy] });
+    const noisy = { "0": pair(arm(2_700, 135), arm(300, 15, { errors: 5 })) }; // 1.7% of 300
+    const d = evaluateRollout(inputs(start, noisy, 60_000));
     expect(d.aborts[0]?.conditionHolds).toBe(false);
+    expect(d.aborts[0]?.evidence).toBeLessThan(d.aborts[0]!.threshold);
   });
 
   it("rolls back on a gate breach and names the gate and its numbers", () => {
@@ -158,7 +162,8 @@ describe("rollout evaluation", () => {
   });
 
   it("waits for `sustained` before acting on a sustained gate", () => {
-    const errors = { "0": pair(arm(900_000, 45_000, { errors: 4_500 }), arm(100_000, 5_000, { errors: 1_500 })) };
+    // 0.4% → 0.8%: past the 0.2pp gate, under the 1% abort level.
+    const errors = { "0": pair(arm(900_000, 45_000, { errors: 3_600 }), arm(100_000, 5_000, { errors: 800 })) };
     const first = evaluateRollout(inputs(start, errors, 60_000));
     expect(first.action).not.toBe("rollback");
     const later = evaluateRollout({ ...inputs(start, errors, 60_000 + 600_000), memory: first.memory });
@@ -187,6 +192,25 @@ describe("rollout evaluation", () => {
     expect(at(61)).toMatchObject({ action: "promote" });
   });
 
+  it("holds a healthy-looking stage until the evidence rules out harm, and says how much more data that takes", () => {
+    const thin = { "0": pair(arm(90_000, 4_500), arm(10_000, 500)) };
+    let memory = freshMemory(start);
+    let d: RolloutDecision | null = null;
+    for (const minutes of [16, 31, 61, 76]) {
+      const now = minutes * 60_000;
+      const plan = planEvaluation(spec, start, memory, now);
+      d = evaluateRollout({ ...inputs(start, thin, now), memory, window: plan.window ? { span: plan.window, counts: thin["0"] } : null });
+      memory = d.memory;
+    }
+    expect(d?.action).toBe("hold");
+    expect(d?.verdicts[0]).toMatchObject({ verdict: "healthy", noHarm: false });
+    expect(d?.reasons.join("; ")).toMatch(/evidence: ctr interval \[.*\] does not yet rule out −5\.00%; about \d+(\.\d)?× the current data/);
+    // The weaker rule promotes the same data.
+    const onNoHarm = { ...spec, rollout: { ...spec.rollout, promote: "on_no_harm" as const } };
+    const weak = evaluateRollout({ ...inputs(start, thin, 76 * 60_000), spec: onNoHarm, memory: { ...memory, windowIndex: 3 } });
+    expect(weak.action).toBe("promote");
+  });
+
   it("never promotes a paused rollout, and judges a completed one on abort rules only", () => {
     const paused: RolloutState = { ...start, status: "paused", pausedFrom: "ramping" };
     expect(evaluateRollout(inputs(paused, healthyTotals, 7_200_000)).rule).toBe("hold:paused");
@@ -198,7 +222,7 @@ describe("rollout evaluation", () => {
 
   it("publishes the false-alarm budget split over the judged gates", () => {
     const d = evaluateRollout(inputs(start, healthyTotals, 60_000));
-    expect(d.alpha).toEqual({ flag: 0.05, perGate: 0.025, severePerGate: 0.0005 });
+    expect(d.alpha).toEqual({ flag: 0.05, perGate: 0.025, severePerGate: 0.0005, perAbortRule: 0.01 });
   });
 });
 
@@ -215,19 +239,19 @@ describe("a shadow stage", () => {
     ],
   });
   const start = initialState(shadowSpec.rollout.stages, 1, 1, 0);
-  const comparisons = (agree: number, disagree: number): Record<string, ArmPair> => {
+  const comparisons = (agree: number, disagree: number): Record<string, ReplicatedPair> => {
     const candidate = emptyCounts();
     candidate.agree = agree;
     candidate.disagree = disagree;
     return { "0": pair(arm(100_000, 5_000), candidate) };
   };
-  const run = (totals: Record<string, ArmPair>, minutes: number[]) => {
+  const run = (totals: Record<string, ReplicatedPair>, minutes: number[]) => {
     let memory = freshMemory(start);
     let last: RolloutDecision | null = null;
     for (const m of minutes) {
       const now = m * 60_000;
       const plan = planEvaluation(shadowSpec, start, memory, now);
-      last = evaluateRollout({ now, spec: shadowSpec, state: start, memory, totals: { generation: 1, stages: totals }, window: plan.window ? { span: plan.window, counts: totals["0"]! } : null, abortCounts: [] });
+      last = evaluateRollout({ method: 2, now, spec: shadowSpec, state: start, memory, totals: { generation: 1, stages: totals }, window: plan.window ? { span: plan.window, counts: totals["0"]! } : null });
       memory = last.memory;
     }
     if (!last) throw new Error("no evaluation ran");

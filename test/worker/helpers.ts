@@ -1,5 +1,8 @@
 /** Helpers for tests that drive the worker inside workerd through SELF. */
 import { SELF, env } from "cloudflare:test";
+import { emptyCounts, REPLICATES, type CounterCell } from "../../core/counters";
+import { plainCopy } from "../../core/dict";
+import type { CounterBatch } from "../../durable-objects/flag";
 import { propagationBoundMs, settingsOf } from "../../worker/config";
 
 export const ADMIN_AUTH = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
@@ -52,4 +55,32 @@ export async function evaluateUntil(key: string, context: Record<string, unknown
     if (done(r) || Date.now() > deadline) return r;
     await sleep(25);
   }
+}
+
+/**
+ * One minute of counts as edge flushes would send them, spread evenly over
+ * the replicate groups (many users each seen once): exposures and clicks per
+ * arm, and optionally errors.
+ */
+export function minuteBatch(
+  generation: number,
+  stage: number,
+  minute: number,
+  perArm: { baseline: [number, number]; candidate: [number, number] },
+  errors: { baseline?: number; candidate?: number } = {},
+): CounterBatch {
+  const share = (total: number, r: number) => Math.floor(total / REPLICATES) + (r < total % REPLICATES ? 1 : 0);
+  const cells: CounterCell[] = [];
+  for (const arm of ["baseline", "candidate"] as const) {
+    const [exposures, clicks] = perArm[arm];
+    for (let r = 0; r < REPLICATES; r++) {
+      const counts = emptyCounts();
+      counts.exposures = share(exposures, r);
+      counts.errors = share(errors[arm] ?? 0, r);
+      const c = share(clicks, r);
+      if (c > 0) counts.events["click"] = { count: c, sum: c, sumSq: c };
+      cells.push({ generation, stage, arm, replicate: r, minute, counts });
+    }
+  }
+  return plainCopy({ id: crypto.randomUUID(), cells });
 }

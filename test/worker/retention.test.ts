@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { emptyCounts, MINUTE_MS, type CounterCell } from "../../core/counters";
+import { collapse, emptyCounts, MINUTE_MS, type CounterCell } from "../../core/counters";
 import { COMPACT_AFTER_MS, COUNTER_RETENTION_MS, CounterStore } from "../../durable-objects/counter-store";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { Sql } from "../../durable-objects/sql";
@@ -9,7 +9,7 @@ import { booleanSpec, putFlag, uniqueKey } from "./helpers";
 function cell(minute: number, arm: "baseline" | "candidate"): CounterCell {
   const counts = emptyCounts();
   counts.exposures = 10;
-  return { generation: 1, stage: 0, arm, minute, counts };
+  return { generation: 1, stage: 0, arm, replicate: minute % 32, minute, counts };
 }
 
 describe("counter retention", () => {
@@ -29,16 +29,16 @@ describe("counter retention", () => {
       // And a bucket older than retention.
       state.storage.transactionSync(() => store.add([cell(Math.floor((now - COUNTER_RETENTION_MS) / MINUTE_MS) - 10, "baseline")]));
       const before = store.rowCount();
-      const totalBefore = store.totals(1).stages["0"]?.candidate.exposures;
+      const totalBefore = collapse(store.totals(1).stages["0"]?.candidate ?? []).exposures;
       const compacted = state.storage.transactionSync(() => store.compact(now));
-      const recent = store.span(1, now - 3_600_000, now).candidate.exposures;
-      const older = store.span(1, now - 40 * 3_600_000, now - 20 * 3_600_000).candidate.exposures;
-      return { before, after: store.rowCount(), compacted, totalBefore, totalAfter: store.totals(1).stages["0"]?.candidate.exposures, recent, older };
+      const recent = collapse(store.span(1, now - 3_600_000, now).candidate).exposures;
+      const older = collapse(store.span(1, now - 40 * 3_600_000, now - 20 * 3_600_000).candidate).exposures;
+      return { before, after: store.rowCount(), compacted, totalBefore, totalAfter: collapse(store.totals(1).stages["0"]?.candidate ?? []).exposures, recent, older };
     });
     const recentMinutes = COMPACT_AFTER_MS / MINUTE_MS;
     expect(result.before).toBe(2 * 2 * 1440 + 1);
-    // At most: minute rows for the last 6 h (+ the partial hour), one row per older hour, per arm.
-    expect(result.after).toBeLessThanOrEqual(2 * (recentMinutes + 60 + 48));
+    // At most: minute rows for the last 6 h (+ the partial hour), one row per older hour and replicate group, per arm.
+    expect(result.after).toBeLessThanOrEqual(2 * (recentMinutes + 60 + 48 * 32));
     expect(result.compacted.deleted).toBeGreaterThan(0);
     expect(result.totalAfter).toBe(result.totalBefore);
     expect(result.recent).toBe(60 * 10);

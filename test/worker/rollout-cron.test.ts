@@ -1,27 +1,15 @@
 import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { plainCopy } from "../../core/dict";
-import { emptyCounts, minuteOf, type CounterCell } from "../../core/counters";
+import { minuteOf } from "../../core/counters";
 import { counterShardStub, flagStub } from "../../durable-objects/flag-stub";
 import worker from "../../worker/index";
-import { call, putFlag, READ_AUTH, uniqueKey } from "./helpers";
+import { call, minuteBatch, putFlag, READ_AUTH, uniqueKey } from "./helpers";
 
 /** Runs the real scheduled() handler at `time`. */
 async function cronAt(time: number) {
   const ctx = createExecutionContext();
   worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
   await waitOnExecutionContext(ctx);
-}
-
-/** Counter cells for one minute: exposures and clicks per arm, as the edge flush would send them. */
-function minuteCells(minute: number, stage: number, perArm: { baseline: [number, number]; candidate: [number, number] }): CounterCell[] {
-  return (["baseline", "candidate"] as const).map((arm) => {
-    const [exposures, clicks] = perArm[arm];
-    const counts = emptyCounts();
-    counts.exposures = exposures;
-    counts.events["click"] = { count: clicks, sum: clicks, sumSq: clicks };
-    return plainCopy({ generation: 1, stage, arm, minute, counts });
-  });
 }
 
 const rankerSpec = (key: string) => ({
@@ -41,8 +29,8 @@ describe("the cron judges rollouts through scheduled()", () => {
     const stub = flagStub(env, key);
     let status = "";
     for (let m = 1; m <= 12 && status !== "completed"; m++) {
-      // Each minute both arms see 2,000 exposures at the same 5% CTR.
-      await stub.addCounts(minuteCells(minuteOf(start) + m - 1, 0, { baseline: [2000, 100], candidate: [2000, 100] }));
+      // Each minute both arms see 40,000 exposures at the same 5% CTR: enough to show within minutes that CTR did not drop 5%.
+      await stub.addCounts(minuteBatch(1, 0, minuteOf(start) + m - 1, { baseline: [40_000, 2_000], candidate: [40_000, 2_000] }));
       await cronAt(start + m * 60_000 + 1_000);
       status = (await call("GET", `/admin/flags/${key}`)).json.state.status;
     }
@@ -57,7 +45,7 @@ describe("the cron judges rollouts through scheduled()", () => {
     const key = uniqueKey("regression");
     const created = await putFlag(rankerSpec(key));
     const start = created.state.stageEnteredAt as number;
-    await flagStub(env, key).addCounts(minuteCells(minuteOf(start), 0, { baseline: [40_000, 2_000], candidate: [40_000, 1_600] }));
+    await flagStub(env, key).addCounts(minuteBatch(1, 0, minuteOf(start), { baseline: [40_000, 2_000], candidate: [40_000, 1_600] }));
     await cronAt(start + 60_000 + 1_000);
     const flag = (await call("GET", `/admin/flags/${key}`)).json;
     expect(flag.state.status).toBe("rolled_back");
@@ -83,7 +71,7 @@ describe("the cron judges rollouts through scheduled()", () => {
     const start = created.state.stageEnteredAt as number;
     // Each shard alone is too small to judge; together they show the regression.
     for (const shard of [0, 1, 2]) {
-      await counterShardStub(env, key, shard).addCounts(minuteCells(minuteOf(start), 0, { baseline: [15_000, 750], candidate: [15_000, 600] }));
+      await counterShardStub(env, key, shard).addCounts(minuteBatch(1, 0, minuteOf(start), { baseline: [15_000, 750], candidate: [15_000, 600] }));
     }
     const report = await call("GET", `/admin/flags/${key}/report?from=${start - 60_000}&to=${start + 120_000}`);
     expect(report.json.arms.candidate.exposures).toBe(45_000);
@@ -97,7 +85,7 @@ describe("the cron judges rollouts through scheduled()", () => {
     const key = uniqueKey("idem");
     const created = await putFlag(rankerSpec(key));
     const start = created.state.stageEnteredAt as number;
-    await flagStub(env, key).addCounts(minuteCells(minuteOf(start), 0, { baseline: [2000, 100], candidate: [2000, 100] }));
+    await flagStub(env, key).addCounts(minuteBatch(1, 0, minuteOf(start), { baseline: [2000, 100], candidate: [2000, 100] }));
     await cronAt(start + 61_000);
     const before = await call("GET", `/admin/flags/${key}/decisions?inputs=1`);
     await cronAt(start + 62_000);
@@ -109,7 +97,7 @@ describe("the cron judges rollouts through scheduled()", () => {
     const key = uniqueKey("metrics");
     const created = await putFlag(rankerSpec(key));
     const start = created.state.stageEnteredAt as number;
-    await flagStub(env, key).addCounts(minuteCells(minuteOf(start), 0, { baseline: [40_000, 2_000], candidate: [40_000, 1_600] }));
+    await flagStub(env, key).addCounts(minuteBatch(1, 0, minuteOf(start), { baseline: [40_000, 2_000], candidate: [40_000, 1_600] }));
     await cronAt(start + 61_000);
     const unauthenticated = await call("GET", "/metrics", { headers: { authorization: "" } });
     expect(unauthenticated.status).toBe(401);
@@ -127,7 +115,7 @@ describe("the cron judges rollouts through scheduled()", () => {
     const key = uniqueKey("report");
     const created = await putFlag(rankerSpec(key));
     const start = created.state.stageEnteredAt as number;
-    await flagStub(env, key).addCounts(minuteCells(minuteOf(start), 0, { baseline: [10_000, 500], candidate: [10_000, 480] }));
+    await flagStub(env, key).addCounts(minuteBatch(1, 0, minuteOf(start), { baseline: [10_000, 500], candidate: [10_000, 480] }));
     const report = await call("GET", `/admin/flags/${key}/report?from=${start - 60_000}&to=${start + 120_000}`);
     expect(report.status).toBe(200);
     expect(report.json.arms.baseline.metrics.ctr).toMatchObject({ value: 0.05, samples: 10_000 });

@@ -1,16 +1,17 @@
 /**
- * POST /v1/events: validated, credited to an arm at the edge (the event's
- * `variant`, else the arm the current snapshot assigns to its key), grouped
- * by flag, and sent in one RPC per flag; each FlagDO drops event ids it has
- * already seen, so a replayed batch changes no counter.
+ * POST /v1/events: validated at the edge, grouped by flag, and sent in one
+ * RPC per flag. Each FlagDO credits every event to the exposure that caused
+ * it (`core/attribution.ts`: the echoed assignment, else the variant at the
+ * event's time, else the unit re-assigned against the flag's history) and
+ * drops event ids it has already seen, so a replayed batch changes no counter.
  */
 import { Hono } from "hono";
-import { assign } from "../../core/assign";
-import { minuteOf } from "../../core/counters";
+import { parseAssignmentToken } from "../../core/assign";
+import { plainCopy } from "../../core/dict";
 import { EventSchema, EventsEnvelopeSchema, eventTime, MAX_EVENT_AGE_MS, MAX_FUTURE_SKEW_MS } from "../../core/events";
 import { summarizeIssues, toIssues } from "../../core/issues";
 import { flagStub } from "../../durable-objects/flag-stub";
-import type { CreditedEvent } from "../../durable-objects/flag";
+import type { ForwardedEvent } from "../../core/events";
 import { bearerToken, secretsEqual } from "../auth";
 import { ADMIN_BODY_LIMIT, readJson } from "../body";
 import { scheduler, type AppEnv, type Services } from "../context";
@@ -47,7 +48,7 @@ export function eventRoutes(services: Services) {
     }
 
     const rejected: Rejection[] = [];
-    const byFlag = new Map<string, { indexes: number[]; events: CreditedEvent[] }>();
+    const byFlag = new Map<string, { indexes: number[]; events: ForwardedEvent[] }>();
     envelope.data.events.forEach((raw, index) => {
       const parsed = EventSchema.safeParse(raw);
       if (!parsed.success) {
@@ -64,16 +65,11 @@ export function eventRoutes(services: Services) {
       if (event.name === "exposure" && flag.source.exposures === "served") {
         return rejected.push({ index, error: "exposure_not_counted", message: `flag "${event.flag}" counts served exposures; exposure events would count twice` });
       }
-      let arm: "baseline" | "candidate";
-      if (event.variant !== undefined) {
-        if (event.variant !== "baseline" && event.variant !== "candidate") {
-          return rejected.push({ index, error: "unknown_variant", message: `variant must be "baseline" or "candidate" (got "${event.variant}")` });
-        }
-        arm = event.variant;
-      } else {
-        const assignment = assign(flag, { targetingKey: event.targetingKey, [flag.stickiness]: event.targetingKey });
-        if (!assignment.ok) return rejected.push({ index, error: "unassignable", message: assignment.message });
-        arm = assignment.arm;
+      if (event.variant !== undefined && event.variant !== "baseline" && event.variant !== "candidate") {
+        return rejected.push({ index, error: "unknown_variant", message: `variant must be "baseline" or "candidate" (got "${event.variant}")` });
+      }
+      if (event.assignment !== undefined && parseAssignmentToken(event.assignment) === null) {
+        return rejected.push({ index, error: "invalid_assignment", message: `assignment must be the token evaluation metadata carries, like "3.1.c" (got "${event.assignment}")` });
       }
       const group = byFlag.get(event.flag) ?? { indexes: [], events: [] };
       group.indexes.push(index);
@@ -81,11 +77,11 @@ export function eventRoutes(services: Services) {
         id: event.eventId,
         name: event.name,
         ...(event.value !== undefined ? { value: event.value } : {}),
-        generation: flag.source.state.generation,
-        stage: flag.source.state.stageIndex,
-        arm,
-        minute: minuteOf(time),
-        ...(event.name === "comparison" && event.value === 0 ? { targetingKey: event.targetingKey, at: time } : {}),
+        ...(event.variant !== undefined ? { variant: event.variant } : {}),
+        ...(event.assignment !== undefined ? { assignment: event.assignment } : {}),
+        targetingKey: event.targetingKey,
+        ...(event.context !== undefined ? { context: plainCopy(event.context) } : {}),
+        at: time,
       });
       byFlag.set(event.flag, group);
     });

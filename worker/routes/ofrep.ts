@@ -7,6 +7,7 @@
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { assign, isRolloutExposure, type Assignment, type EvaluationContext } from "../../core/assign";
+import { replicateOf } from "../replicate";
 import { canonicalJson, fingerprint } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
 import { OFREP_BODY_LIMIT, readText } from "../body";
@@ -99,7 +100,7 @@ export function ofrepRoutes(services: Services) {
       // A single evaluation is an exposure (DESIGN.md); bulk evaluations count none.
       if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
         const { state } = flag.source;
-        services.counters(c.env).addExposure(key, state.generation, state.stageIndex, result.arm, scheduler(c), flag.source.counterShards);
+        services.counters(c.env).addExposure(key, state.generation, state.stageIndex, result.arm, replicateOf(flag, result, context), scheduler(c), flag.source.counterShards);
       }
       return c.json(successBody(result));
     } catch (error) {

@@ -14,6 +14,7 @@ import { assign, isRolloutExposure, type CompiledFlag } from "../../core/assign"
 import { toHex } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
 import type { ArmCounts } from "../../core/counters";
+import { replicateOf } from "../replicate";
 import type { Arm } from "../../core/manifest";
 import { addToHistogram } from "../../core/histogram";
 import { scheduler, type AppEnv, type Services } from "../context";
@@ -66,8 +67,9 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const assigned = assign(flag, context);
   const arm: Arm = assigned.ok ? assigned.arm : "baseline";
   const { state } = flag.source;
+  const replicate = assigned.ok ? replicateOf(flag, assigned, context) : 0;
   const record = (target: Arm, update: (counts: ArmCounts) => void) =>
-    services.counters(c.env).record(flag.key, state.generation, state.stageIndex, target, schedule, flag.source.counterShards, update);
+    services.counters(c.env).record(flag.key, state.generation, state.stageIndex, target, replicate, schedule, flag.source.counterShards, update);
 
   const upstream = new URL(route.origins[arm] + url.pathname + url.search);
   const method = c.req.method;

@@ -1,0 +1,52 @@
+/**
+ * A FlagDO's rollout state over time and the spec each generation was served
+ * with: what attribution needs to credit a late event to the stage and arm
+ * its unit was in when the event happened.
+ */
+import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
+import { RolloutStateSchema, type RolloutState } from "../core/rollout";
+import type { Sql } from "./sql";
+
+/** States kept per flag (the oldest beyond this go; events older than 7 days are refused anyway). */
+const KEEP_STATES = 10_000;
+
+export class StateHistory {
+  /** Parsed specs by generation: generation specs never change once the generation is over, and are small. */
+  private readonly specs = new Map<number, { text: string; spec: FlagSpec }>();
+
+  constructor(private readonly sql: Sql) {}
+
+  /** Appends a state (call in the transaction that stores it). Consecutive equal positions are kept once. */
+  record(state: RolloutState, now: number): void {
+    const last = this.sql.first<{ state: string }>("SELECT state FROM state_history ORDER BY seq DESC LIMIT 1");
+    if (last) {
+      const previous = RolloutStateSchema.parse(JSON.parse(last.state));
+      const same = previous.generation === state.generation && previous.stageIndex === state.stageIndex && previous.status === state.status && previous.forced === state.forced;
+      if (same) return;
+    }
+    this.sql.run("INSERT INTO state_history (at, generation, state) VALUES (?, ?, ?)", now, state.generation, JSON.stringify(state));
+    this.sql.run("DELETE FROM state_history WHERE seq <= (SELECT MAX(seq) FROM state_history) - ?", KEEP_STATES);
+  }
+
+  /** Remembers the spec a generation is served with (its latest edit), as written: re-parsed on read. */
+  recordSpec(generation: number, specInput: string): void {
+    this.sql.run("INSERT OR REPLACE INTO generation_specs (generation, spec) VALUES (?, ?)", generation, specInput);
+    this.specs.delete(generation);
+  }
+
+  /** The state in force at `time` (the latest recorded at or before it), or null before the first. */
+  stateAt(time: number): RolloutState | null {
+    const row = this.sql.first<{ state: string }>("SELECT state FROM state_history WHERE at <= ? ORDER BY at DESC, seq DESC LIMIT 1", time);
+    return row ? RolloutStateSchema.parse(JSON.parse(row.state)) : null;
+  }
+
+  specOf(generation: number): FlagSpec | null {
+    const row = this.sql.first<{ spec: string }>("SELECT spec FROM generation_specs WHERE generation = ?", generation);
+    if (row === null) return null;
+    const cached = this.specs.get(generation);
+    if (cached?.text === row.spec) return cached.spec;
+    const spec = FlagSpecSchema.parse(JSON.parse(row.spec));
+    this.specs.set(generation, { text: row.spec, spec });
+    return spec;
+  }
+}
