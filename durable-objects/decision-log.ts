@@ -32,17 +32,8 @@ export interface NewDecision {
 }
 
 export class DecisionLog {
-  constructor(private readonly sql: Sql) {
-    sql.run(`CREATE TABLE IF NOT EXISTS decisions (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, generation INTEGER NOT NULL,
-      action TEXT NOT NULL, source TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT,
-      from_status TEXT NOT NULL, from_stage INTEGER NOT NULL, to_status TEXT NOT NULL, to_stage INTEGER NOT NULL,
-      state_version INTEGER NOT NULL, inputs TEXT)`);
-    // Columns added after the first release: add them to logs created before.
-    const columns = new Set(sql.all<{ name: string }>("PRAGMA table_info(decisions)").map((c) => c.name));
-    if (!columns.has("rule")) sql.run("ALTER TABLE decisions ADD COLUMN rule TEXT");
-    if (!columns.has("verdicts")) sql.run("ALTER TABLE decisions ADD COLUMN verdicts TEXT");
-  }
+  /** Its table comes from the FlagDO's migrations (`flag-schema.ts`). */
+  constructor(private readonly sql: Sql) {}
 
   append(from: RolloutState, to: RolloutState, now: number, what: NewDecision): Decision {
     const inserted = this.sql.first<{ id: number }>(

@@ -13,11 +13,8 @@ export interface Disagreement {
 }
 
 export class DisagreementLog {
-  constructor(private readonly sql: Sql) {
-    sql.run(`CREATE TABLE IF NOT EXISTS disagreements (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, at INTEGER NOT NULL,
-      targeting_key TEXT NOT NULL, arm TEXT NOT NULL, generation INTEGER NOT NULL)`);
-  }
+  /** Its table comes from the FlagDO's migrations (`flag-schema.ts`). */
+  constructor(private readonly sql: Sql) {}
 
   add(d: Disagreement): void {
     this.sql.run(

@@ -13,6 +13,8 @@ export interface FlagMetrics {
   weight: number;
   baseline: ArmCounts;
   candidate: ArmCounts;
+  /** Events of the generation no arm could be credited with (`core/attribution.ts`). */
+  unattributed?: number;
   at: number;
 }
 
@@ -22,10 +24,8 @@ export interface MetricsSnapshot {
 }
 
 export class FlagMetricsStore {
-  constructor(private readonly sql: Sql) {
-    sql.run("CREATE TABLE IF NOT EXISTS flag_metrics (key TEXT PRIMARY KEY, data TEXT NOT NULL)");
-    sql.run("CREATE TABLE IF NOT EXISTS decision_counts (action TEXT NOT NULL, source TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (action, source))");
-  }
+  /** Its tables come from the registry's migrations (`registry-schema.ts`). */
+  constructor(private readonly sql: Sql) {}
 
   put(metrics: FlagMetrics): void {
     this.sql.run("INSERT OR REPLACE INTO flag_metrics (key, data) VALUES (?, ?)", metrics.key, JSON.stringify(metrics));

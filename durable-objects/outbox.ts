@@ -23,11 +23,8 @@ interface OutboxRow extends Record<string, string | number | null> {
 }
 
 export class Outbox {
-  constructor(private readonly sql: Sql) {
-    sql.run(`CREATE TABLE IF NOT EXISTS outbox (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, body TEXT NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL)`);
-  }
+  /** Its table comes from the FlagDO's migrations (`flag-schema.ts`). */
+  constructor(private readonly sql: Sql) {}
 
   enqueue(urls: readonly string[], payload: unknown, now: number): number {
     const body = JSON.stringify(payload);

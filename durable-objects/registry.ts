@@ -15,6 +15,8 @@ import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { planChanges, type PlanEntry } from "./plan";
 import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry } from "./registry-types";
 import { addBatch, judgeBatch, TICK_BATCH, type LastTick, type TickProgress } from "./tick";
+import { migrate } from "./migrations";
+import { REGISTRY_MIGRATIONS } from "./registry-schema";
 import { Serializer, Sql } from "./sql";
 
 /** Audit entries kept (the oldest beyond this are deleted). */
@@ -53,16 +55,7 @@ export class RegistryDO extends DurableObject<Env> {
     this.sql = new Sql(ctx.storage);
     this.metrics = new FlagMetricsStore(this.sql);
     void ctx.blockConcurrencyWhile(async () => {
-      this.sql.run("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
-      this.sql.run(`CREATE TABLE IF NOT EXISTS flags (
-        key TEXT PRIMARY KEY, raw TEXT NOT NULL, spec TEXT NOT NULL, spec_hash TEXT NOT NULL,
-        spec_version INTEGER NOT NULL, state TEXT NOT NULL, state_version INTEGER NOT NULL,
-        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
-      this.sql.run(`CREATE TABLE IF NOT EXISTS audit (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-        flag TEXT, spec_hash TEXT, summary TEXT NOT NULL)`);
-      this.sql.run(`CREATE TABLE IF NOT EXISTS snapshot (
-        id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, etag TEXT NOT NULL, body TEXT NOT NULL)`);
+      migrate(this.sql, REGISTRY_MIGRATIONS, Date.now());
       if (this.sql.first("SELECT id FROM snapshot WHERE id = 1") === null) {
         // An empty registry still publishes: edges then answer FLAG_NOT_FOUND, not "no snapshot".
         const snapshot = this.compose(1, 0);

@@ -66,6 +66,8 @@ export function renderMetrics(snapshot: MetricsSnapshot, isolate: { configVersio
       out.sample("rampart_latency_ms_count", base, c.events["latency_ms"]?.count ?? 0);
     }
   }
+  out.metric("rampart_unattributed_events_total", "counter", "Events of the current generation that could not be credited to an arm (GET /admin/flags/{key}/stats says why).");
+  for (const f of snapshot.flags) out.sample("rampart_unattributed_events_total", { flag: f.key, generation: f.generation }, f.unattributed ?? 0);
   out.metric("rampart_rollout_weight_percent", "gauge", "Share of in-scope traffic served the candidate.");
   for (const f of snapshot.flags) out.sample("rampart_rollout_weight_percent", { flag: f.key, status: f.status, generation: f.generation }, f.weight);
   out.metric("rampart_decisions_total", "counter", "Decisions that changed a rollout, by action and source.");

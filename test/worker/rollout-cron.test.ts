@@ -108,6 +108,7 @@ describe("the cron judges rollouts through scheduled()", () => {
     expect(text).toContain(`rampart_exposures_total{flag="${key}",arm="candidate",generation="1"} 40000`);
     expect(text).toContain(`rampart_rollout_weight_percent{flag="${key}",status="rolled_back",generation="1"} 0`);
     expect(text).toMatch(/rampart_decisions_total\{action="rollback",source="cron"\} [1-9]/);
+    expect(text).toContain(`rampart_unattributed_events_total{flag="${key}",generation="1"} 0`);
     expect(text).toContain("# TYPE rampart_latency_ms histogram");
   });
 

@@ -1,0 +1,26 @@
+/**
+ * The RegistryDO's storage schema, as ordered migrations (see `migrations.ts`).
+ * Never edit a migration that has shipped: add the next one.
+ */
+import type { Migration } from "./migrations";
+
+export const REGISTRY_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial schema (adopts databases written before versioning)",
+    up(sql) {
+      sql.run("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+      sql.run(`CREATE TABLE IF NOT EXISTS flags (
+        key TEXT PRIMARY KEY, raw TEXT NOT NULL, spec TEXT NOT NULL, spec_hash TEXT NOT NULL,
+        spec_version INTEGER NOT NULL, state TEXT NOT NULL, state_version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
+      sql.run(`CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        flag TEXT, spec_hash TEXT, summary TEXT NOT NULL)`);
+      sql.run(`CREATE TABLE IF NOT EXISTS snapshot (
+        id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, etag TEXT NOT NULL, body TEXT NOT NULL)`);
+      sql.run("CREATE TABLE IF NOT EXISTS flag_metrics (key TEXT PRIMARY KEY, data TEXT NOT NULL)");
+      sql.run("CREATE TABLE IF NOT EXISTS decision_counts (action TEXT NOT NULL, source TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (action, source))");
+    },
+  },
+];

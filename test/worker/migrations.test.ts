@@ -1,0 +1,93 @@
+/**
+ * Storage that survives its own upgrades: a FlagDO database written by the
+ * release before versioned migrations is brought forward in order and keeps
+ * every decision and count; the flag then takes its spec as written from
+ * the registry at the next cron tick and is judged again.
+ */
+import { createExecutionContext, createScheduledController, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { collapse, emptyCounts } from "../../core/counters";
+import { FLAG_MIGRATIONS } from "../../durable-objects/flag-schema";
+import { flagStub } from "../../durable-objects/flag-stub";
+import { migrate, schemaVersion } from "../../durable-objects/migrations";
+import { Sql } from "../../durable-objects/sql";
+import worker from "../../worker/index";
+import { call, putFlag, uniqueKey } from "./helpers";
+
+/** The FlagDO tables exactly as the previous release created them (no schema_migrations, no replicates). */
+const PREVIOUS_SCHEMA = [
+  `CREATE TABLE flag (id INTEGER PRIMARY KEY CHECK (id = 1), key TEXT NOT NULL, spec TEXT, identity TEXT, state TEXT NOT NULL, report_attempts INTEGER NOT NULL DEFAULT 0, memory TEXT)`,
+  "CREATE TABLE stats (k TEXT PRIMARY KEY, v INTEGER NOT NULL)",
+  `CREATE TABLE decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, generation INTEGER NOT NULL, action TEXT NOT NULL, source TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT, from_status TEXT NOT NULL, from_stage INTEGER NOT NULL, to_status TEXT NOT NULL, to_stage INTEGER NOT NULL, state_version INTEGER NOT NULL, inputs TEXT, rule TEXT, verdicts TEXT)`,
+  `CREATE TABLE counters (generation INTEGER NOT NULL, stage INTEGER NOT NULL, arm TEXT NOT NULL, minute INTEGER NOT NULL, span INTEGER NOT NULL DEFAULT 1, data TEXT NOT NULL, PRIMARY KEY (generation, stage, arm, minute))`,
+  `CREATE TABLE totals (generation INTEGER NOT NULL, stage INTEGER NOT NULL, arm TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (generation, stage, arm))`,
+  "CREATE TABLE seen_events (id TEXT PRIMARY KEY, minute INTEGER NOT NULL)",
+  `CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL)`,
+  `CREATE TABLE disagreements (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, at INTEGER NOT NULL, targeting_key TEXT NOT NULL, arm TEXT NOT NULL, generation INTEGER NOT NULL)`,
+];
+
+async function cronAt(time: number) {
+  const ctx = createExecutionContext();
+  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+describe("FlagDO storage upgrades", () => {
+  it("brings a database of the previous release forward, keeping decisions and counts, then takes its spec again", async () => {
+    const key = uniqueKey("upgrade");
+    const created = await putFlag({ key, type: "boolean", variants: { baseline: false, candidate: true }, rollout: { stages: [{ weight: 50, hold: "1h" }, { weight: 100 }] } });
+    const start = created.state.stageEnteredAt as number;
+    const counts = emptyCounts();
+    counts.exposures = 1234;
+    const upgraded = await runInDurableObject(flagStub(env, key), (_instance, state) => {
+      const sql = new Sql(state.storage);
+      // Rewrite this object's database as the previous release left it.
+      const flagRow = sql.first<{ state: string; identity: string }>("SELECT state, identity FROM flag WHERE id = 1");
+      for (const { name } of sql.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")) sql.run(`DROP TABLE ${name}`);
+      for (const ddl of PREVIOUS_SCHEMA) sql.run(ddl);
+      // The previous release stored the parsed spec (durations in ms).
+      const parsedSpec = { key, type: "boolean", variants: { baseline: false, candidate: true }, pins: {}, stickiness: "targetingKey", exposures: "served", counterShards: 1, rollout: { window: 3_600_000, healthyWindowsToPromote: 2, stages: [{ weight: 50, shadow: false, hold: 3_600_000 }, { weight: 100, shadow: false }] }, metrics: {}, gates: [], abort: [], webhooks: [] };
+      sql.run("INSERT INTO flag (id, key, spec, identity, state, report_attempts) VALUES (1, ?, ?, ?, ?, 0)", key, JSON.stringify(parsedSpec), flagRow?.identity ?? "", flagRow?.state ?? "{}");
+      sql.run(
+        `INSERT INTO decisions (at, generation, action, source, actor, reason, from_status, from_stage, to_status, to_stage, state_version, inputs, rule, verdicts)
+         VALUES (?, 1, 'created', 'config', 'registry', 'first configuration', 'ramping', 0, 'ramping', 0, 1, NULL, NULL, NULL)`,
+        start,
+      );
+      sql.run(
+        `INSERT INTO decisions (at, generation, action, source, actor, reason, from_status, from_stage, to_status, to_stage, state_version, inputs, rule, verdicts)
+         VALUES (?, 1, 'hold', 'cron', 'cron', 'hold time: 59m left', 'ramping', 0, 'ramping', 0, 1, '{"now":1,"spec":{}}', 'hold:waiting', '{}')`,
+        start + 60_000,
+      );
+      const minute = Math.floor(start / 60_000);
+      for (const arm of ["baseline", "candidate"]) {
+        sql.run("INSERT INTO counters (generation, stage, arm, minute, span, data) VALUES (1, 0, ?, ?, 1, ?)", arm, minute, JSON.stringify(counts));
+        sql.run("INSERT INTO totals (generation, stage, arm, data) VALUES (1, 0, ?, ?)", arm, JSON.stringify(counts));
+      }
+      const before = schemaVersion(sql);
+      const applied = migrate(sql, FLAG_MIGRATIONS, Date.now());
+      return { before, applied, after: schemaVersion(sql), history: sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM state_history")?.n };
+    });
+    expect(upgraded).toEqual({ before: 0, applied: [1, 2, 3], after: 3, history: 1 });
+
+    const stub = flagStub(env, key);
+    // Every decision is still there, readable through the current code.
+    const decisions = await stub.decisions(10);
+    expect(decisions.map((d) => d.action)).toEqual(["hold", "created"]);
+    // A decision judged by the previous method says so on replay instead of recomputing something else.
+    const replay = await stub.replay(decisions[0]!.id);
+    expect(replay).toMatchObject({ ok: false });
+    expect(replay.ok ? "" : replay.message).toContain("method 1");
+    // Counts are kept (in replicate group 0: no user grouping was recorded before).
+    const read = await stub.readCounters(1, []);
+    expect(collapse(read.totals.stages["0"]!.candidate).exposures).toBe(1234);
+    expect(read.totals.stages["0"]!.candidate[0]!.exposures).toBe(1234);
+
+    // The old row held the parsed spec only: the next tick has the registry send the written one, and judging resumes.
+    expect(await stub.evaluate(start + 120_000)).toMatchObject({ evaluated: false, needsSpec: true });
+    await cronAt(start + 180_000);
+    expect((await stub.view())?.configured).toBe(true);
+    const next = await stub.evaluate(start + 240_000);
+    expect(next).toMatchObject({ evaluated: true, state: { status: "ramping", stageIndex: 0 } });
+    expect((await call("GET", `/admin/flags/${key}`)).json.state.status).toBe("ramping");
+  });
+});
