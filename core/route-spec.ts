@@ -4,6 +4,7 @@
  * mirrored to a shadow origin for comparison.
  */
 import { z } from "zod";
+import { DurationSchema } from "./gate-spec";
 
 const OriginSchema = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).transform((u) => u.replace(/\/+$/, ""));
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -22,6 +23,11 @@ export const RouteSchema = z.strictObject({
       methods: z.array(z.enum(METHODS)).min(1).default(["GET", "HEAD"]),
       /** Mirror in every stage, not only while the rollout is in its shadow stage. */
       always: z.boolean().default(false),
+      /** Send the caller's Authorization and Cookie to the shadow origin too (off: a shadow is a third party to the user's session). */
+      forwardCredentials: z.boolean().default(false),
+      /** A shadow that has not answered (headers and body) this long counts as a disagreement and an error of the candidate. */
+      // (A number is milliseconds: the parsed route travels in the published snapshot and is parsed again there.)
+      timeout: z.union([DurationSchema, z.int().min(1).max(60_000)]).default(10_000),
     })
     .optional(),
   /** Cookie holding the sticky id of callers without one. */

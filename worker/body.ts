@@ -3,6 +3,7 @@
  * Limits: admin and manifest bodies 1 MiB, OFREP bodies 64 KiB.
  */
 import { parseDocument } from "yaml";
+import { jsonShapeProblem, MAX_JSON_DEPTH, valueDepth } from "../core/json-shape";
 import { AppError } from "./errors";
 
 export const ADMIN_BODY_LIMIT = 1_048_576;
@@ -32,14 +33,27 @@ export async function readText(request: Request, limit: number): Promise<string>
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return new TextDecoder().decode(bytes);
+  try {
+    // Fatal: invalid UTF-8 is refused, not turned into U+FFFD (two different sticky ids would then share a bucket).
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new AppError(400, "invalid_encoding", "the body is not valid UTF-8");
+  }
 }
 
 function tooLarge(limit: number): AppError {
   return new AppError(413, "payload_too_large", `the body exceeds the limit of ${limit} bytes`);
 }
 
-export function parseJson(text: string): unknown {
+/** Keys refused in admin documents (specs, manifests): they would be dropped or misread as an object's prototype. */
+const FORBIDDEN_DOCUMENT_KEYS = ["__proto__"];
+
+/** JSON.parse with the shape checks of `core/json-shape.ts`: depth, duplicate keys, and (for documents) forbidden keys. */
+export function parseJson(text: string, forbiddenKeys: readonly string[] = []): unknown {
+  const problem = jsonShapeProblem(text, { forbiddenKeys });
+  if (problem?.kind === "too_deep") throw new AppError(400, "too_deep", `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
+  if (problem?.kind === "duplicate_key") throw new AppError(400, "duplicate_key", `the body repeats the key "${problem.key}" in one object`);
+  if (problem?.kind === "forbidden_key") throw new AppError(400, "forbidden_key", `keys named "${problem.key}" are not accepted`);
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
@@ -52,11 +66,29 @@ export function parseYaml(text: string): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) throw new AppError(400, "invalid_yaml", `the body is not valid YAML: ${first.message.split("\n")[0] ?? ""}`);
+  // Tags this parser does not know (!!js/function, !!python/object, …) would silently become strings: refuse them.
+  const tag = doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
+  if (tag) throw new AppError(400, "invalid_yaml", `the body is not valid YAML: ${tag.message.split("\n")[0] ?? ""}`);
+  let value: unknown;
   try {
-    return doc.toJS({ maxAliasCount: 100 }) as unknown;
+    value = doc.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (error) {
     throw new AppError(400, "invalid_yaml", `the body is not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (valueDepth(value) > MAX_JSON_DEPTH) throw new AppError(400, "too_deep", `the body nests mappings and sequences deeper than ${MAX_JSON_DEPTH} levels`);
+  if (hasKey(value, FORBIDDEN_DOCUMENT_KEYS)) throw new AppError(400, "forbidden_key", `keys named "${FORBIDDEN_DOCUMENT_KEYS.join('", "')}" are not accepted`);
+  return value;
+}
+
+function hasKey(value: unknown, keys: readonly string[]): boolean {
+  const work: unknown[] = [value];
+  while (work.length > 0) {
+    const v = work.pop();
+    if (v === null || typeof v !== "object") continue;
+    for (const key of Object.keys(v)) if (keys.includes(key)) return true;
+    work.push(...(Object.values(v) as unknown[]));
+  }
+  return false;
 }
 
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;
@@ -72,7 +104,7 @@ export async function readDocument(request: Request): Promise<unknown> {
   }
   const text = await readText(request, ADMIN_BODY_LIMIT);
   if (text.trim() === "") throw new AppError(400, "empty_body", "the body is empty");
-  return isJson ? parseJson(text) : parseYaml(text);
+  return isJson ? parseJson(text, FORBIDDEN_DOCUMENT_KEYS) : parseYaml(text);
 }
 
 /** A JSON body; 415 for any other Content-Type. */

@@ -42,7 +42,17 @@ function parseQuery<T>(schema: z.ZodType<T>, value: string | undefined, name: st
   return parsed.data;
 }
 
-const flag = (value: string | undefined) => value === "1" || value === "true";
+/**
+ * A boolean query parameter: absent is false; 1/true and 0/false are
+ * understood; anything else is refused (a typo'd `dryRun=yes` must not
+ * apply a manifest for real).
+ */
+function booleanQuery(value: string | undefined, name: string): boolean {
+  if (value === undefined) return false;
+  if (value === "1" || value === "true") return true;
+  if (value === "0" || value === "false") return false;
+  throw invalidInput(`invalid query parameter ${name}`, [{ path: name, message: `must be true, false, 1 or 0 (got "${value}")` }]);
+}
 
 /** A time query parameter: ISO 8601 or milliseconds since the epoch. */
 const TimeQuery = z.union([z.coerce.number().int().min(0), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
@@ -107,7 +117,7 @@ export function adminRoutes() {
     const key = flagKeyParam(c.req.param("key"));
     const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
     const before = parseQuery(z.coerce.number().int().min(1).optional(), c.req.query("before"), "before");
-    const withInputs = flag(c.req.query("inputs"));
+    const withInputs = booleanQuery(c.req.query("inputs"), "inputs");
     const stub = flagStub(c.env, key);
     if ((await stub.view()) === null) throw notFound(key);
     const decisions = (await stub.decisions(limit, before)).map((d) => present(d, withInputs));
@@ -163,11 +173,11 @@ export function adminRoutes() {
   });
 
   app.post("/manifest", async (c) => {
+    const dryRun = booleanQuery(c.req.query("dryRun"), "dryRun");
+    const prune = booleanQuery(c.req.query("prune"), "prune");
     const raw = await readDocument(c.req.raw);
     const parsed = ManifestSchema.safeParse(raw);
     if (!parsed.success) throw invalidInput("the manifest is not valid", toIssues(parsed.error.issues));
-    const dryRun = flag(c.req.query("dryRun"));
-    const prune = flag(c.req.query("prune"));
     const registry = registryStub(c.env);
     const rawFlags = (raw as { flags: unknown[] }).flags;
     const changes = dryRun

@@ -10,7 +10,7 @@ import { assign, isRolloutExposure, type Assignment, type EvaluationContext } fr
 import { replicateOf } from "../replicate";
 import { canonicalJson, fingerprint } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
-import { OFREP_BODY_LIMIT, readText } from "../body";
+import { OFREP_BODY_LIMIT, parseJson, readText } from "../body";
 import { AppError } from "../errors";
 import { scheduler, type AppEnv, type Services } from "../context";
 
@@ -43,9 +43,9 @@ async function readContext(request: Request): Promise<EvaluationContext> {
   if (text.trim() === "") return {};
   let body: unknown;
   try {
-    body = JSON.parse(text);
-  } catch {
-    throw new OfrepError(400, "PARSE_ERROR", "the body is not valid JSON");
+    body = parseJson(text);
+  } catch (error) {
+    throw new OfrepError(400, "PARSE_ERROR", error instanceof AppError ? error.message : "the body is not valid JSON");
   }
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new OfrepError(400, "PARSE_ERROR", 'the body must be a JSON object like {"context": {...}}');

@@ -11,7 +11,6 @@
  */
 import type { Context } from "hono";
 import { assign, isRolloutExposure, type CompiledFlag } from "../../core/assign";
-import { toHex } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
 import type { ArmCounts } from "../../core/counters";
 import { replicateOf } from "../replicate";
@@ -19,9 +18,12 @@ import type { Arm } from "../../core/manifest";
 import { addToHistogram } from "../../core/histogram";
 import { scheduler, type AppEnv, type Services } from "../context";
 import { AppError } from "../errors";
+import { hashWhileStreaming, streamDigest } from "../body-digest";
+import { forwardRequestHeaders, forwardResponseHeaders, shadowRequestHeaders } from "../intermediary";
+import { cacheCopy, fromCache, mayServeFromCache, sharedCacheTtl } from "../shared-cache";
 
 const ONE_YEAR_S = 31_536_000;
-/** Responses larger than this are not compared with their shadow (their hash would cost too much memory). */
+/** Responses larger than this are not compared with their shadow (both are hashed as they stream; past this the pair is skipped). */
 const MAX_COMPARED_BYTES = 1_048_576;
 
 /** The flag whose route matches the request: the longest matching path prefix wins. */
@@ -40,18 +42,19 @@ export function matchRoute(snapshot: CompiledSnapshot, host: string, path: strin
   return best;
 }
 
+/** A cookie's value; null when absent or not decodable (a malformed sticky id is treated as none: a new one is set). */
 function cookie(header: string | null, name: string): string | null {
   for (const part of (header ?? "").split(";")) {
     const [k, ...v] = part.trim().split("=");
-    if (k === name && v.length > 0) return decodeURIComponent(v.join("="));
+    if (k !== name || v.length === 0) continue;
+    try {
+      const value = decodeURIComponent(v.join("="));
+      return value === "" ? null : value;
+    } catch {
+      return null;
+    }
   }
   return null;
-}
-
-async function digest(response: Response): Promise<string | null> {
-  const body = await response.arrayBuffer();
-  if (body.byteLength > MAX_COMPARED_BYTES) return null;
-  return `${response.status}:${toHex(await crypto.subtle.digest("SHA-256", body))}`;
 }
 
 /** Proxies a routed request; null when no route matches. */
@@ -73,18 +76,18 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
 
   const upstream = new URL(route.origins[arm] + url.pathname + url.search);
   const method = c.req.method;
-  const forwarded = new Headers(c.req.raw.headers);
-  forwarded.delete("host");
+  const forwarded = forwardRequestHeaders(c.req.raw, url);
   forwarded.set("x-rampart-variant", arm);
-  const cacheable = method === "GET";
+  const cacheable = mayServeFromCache(c.req.raw);
   const cacheKey = new Request(`${upstream.toString()}${upstream.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${state.generation}`)}`);
   // Stream the body through, unless a shadow replay of this method may need it a second time.
   const hasBody = method !== "GET" && method !== "HEAD";
   const replayable = hasBody && (route.shadow?.methods.includes(method as (typeof route.shadow.methods)[number]) ?? false);
   const body = !hasBody ? undefined : replayable ? await c.req.raw.arrayBuffer() : c.req.raw.body;
 
-  let response: Response | undefined = cacheable ? await caches.default.match(cacheKey).catch(() => undefined) : undefined;
-  const fromCache = response !== undefined;
+  const cached: Response | undefined = cacheable ? await caches.default.match(cacheKey).catch(() => undefined) : undefined;
+  let response: Response | undefined = cached ? fromCache(cached) : undefined;
+  const hit = response !== undefined;
   const started = Date.now(); // Date.now() advances across I/O in Workers, so this spans the upstream call.
   if (!response) {
     try {
@@ -99,14 +102,15 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
       }
       throw new AppError(502, "bad_gateway", `the ${arm} origin did not answer`);
     }
-    if (cacheable && response.ok) schedule(caches.default.put(cacheKey, response.clone()).catch(() => undefined));
+    const ttl = sharedCacheTtl(c.req.raw, response);
+    if (ttl > 0) schedule(caches.default.put(cacheKey, cacheCopy(response.clone(), ttl)).catch(() => undefined));
   }
   const latency = Date.now() - started;
   if (assigned.ok && isRolloutExposure(flag, assigned)) {
     record(arm, (counts) => {
       counts.exposures += 1;
       if (response && response.status >= 500) counts.errors += 1;
-      if (!fromCache) {
+      if (!hit) {
         addToHistogram(counts.latency, latency);
         const stats = (counts.events["latency_ms"] ??= { count: 0, sum: 0, sumSq: 0 });
         stats.count += 1;
@@ -119,36 +123,61 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const shadow = route.shadow;
   const shadowStage = state.status === "shadow" || (state.status === "paused" && flag.source.stages[state.stageIndex]?.shadow === true);
   const mirror = shadow !== undefined && (shadowStage || shadow.always) && arm === "baseline" && shadow.methods.includes(method as (typeof shadow.methods)[number]) && Math.random() < shadow.sampleRate;
-  const primary = mirror ? response.clone() : null;
-  const outgoing = new Response(response.body, response);
-  if (mirror && primary) {
+  // The primary body is hashed as it streams to the client (no second copy held back).
+  const streamed = mirror ? hashWhileStreaming(response.body, MAX_COMPARED_BYTES) : null;
+  const outgoing = new Response(streamed ? streamed.body : response.body, { status: response.status, statusText: response.statusText, headers: forwardResponseHeaders(response) });
+  if (mirror && shadow && streamed) {
     const target = new URL((shadow.origin ?? route.origins.candidate) + url.pathname + url.search);
-    schedule(
-      (async () => {
-        let agree = false;
-        try {
-          const shadowResponse = await fetch(target, { method, headers: forwarded, body, redirect: "manual" });
-          const [a, b] = await Promise.all([digest(primary), digest(shadowResponse)]);
-          agree = a !== null && a === b;
-        } catch (error) {
-          console.warn(`route ${flag.key}: shadow origin failed`, error);
-        }
-        record("candidate", (counts) => {
-          if (agree) counts.agree += 1;
-          else counts.disagree += 1;
-        });
-      })(),
-    );
+    const status = response.status;
+    const headers = shadowRequestHeaders(forwarded, shadow.forwardCredentials);
+    schedule(compareShadow(flag.key, target, { method, headers, body: body instanceof ArrayBuffer ? body : undefined }, status, streamed.digest, shadow.timeout, record));
   }
   const headers = outgoing.headers;
   headers.set("x-rampart-flag", flag.key);
   headers.set("x-rampart-variant", arm);
   headers.set("x-rampart-generation", String(state.generation));
   for (const [name, value] of Object.entries(flag.source.pins[arm] ?? {})) headers.set(`x-rampart-pin-${name.toLowerCase().replace(/_/g, "-")}`, value);
-  if (fromCache) headers.set("x-rampart-cache", "hit");
+  if (hit) headers.set("x-rampart-cache", "hit");
   if (!existing) {
     const secure = url.protocol === "https:" ? "; Secure" : "";
     headers.append("set-cookie", `${route.cookie}=${encodeURIComponent(stickyId)}; Path=/; Max-Age=${ONE_YEAR_S}; SameSite=Lax; HttpOnly${secure}`);
   }
   return outgoing;
+}
+
+/**
+ * Sends the mirrored request and compares status and body hash with the
+ * primary's. A shadow that does not answer within `timeoutMs` counts as a
+ * disagreement and an error of the candidate, so a hanging candidate shows
+ * up in `shadow_agreement` and `error_rate`; a body past the comparison cap
+ * on either side is not compared.
+ */
+async function compareShadow(
+  flag: string,
+  target: URL,
+  init: { method: string; headers: Headers; body: ArrayBuffer | undefined },
+  primaryStatus: number,
+  primaryDigest: Promise<string | null>,
+  timeoutMs: number,
+  record: (arm: Arm, update: (counts: ArmCounts) => void) => void,
+): Promise<void> {
+  let outcome: "agree" | "disagree" | "failed" | "uncompared";
+  try {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const shadowResponse = await fetch(target, { ...init, redirect: "manual", signal });
+    const expired = new Promise<null>((resolve) => signal.addEventListener("abort", () => resolve(null)));
+    const [a, b] = await Promise.all([Promise.race([primaryDigest, expired]), streamDigest(shadowResponse.body, MAX_COMPARED_BYTES)]);
+    if (signal.aborted) outcome = "failed";
+    else if (a === null || b === null) outcome = "uncompared";
+    else outcome = a === b && shadowResponse.status === primaryStatus ? "agree" : "disagree";
+  } catch (error) {
+    console.warn(`route ${flag}: shadow origin failed`, error);
+    outcome = "failed";
+  }
+  if (outcome === "uncompared") return;
+  record("candidate", (counts) => {
+    if (outcome === "agree") counts.agree += 1;
+    else counts.disagree += 1;
+    if (outcome === "failed") counts.errors += 1;
+  });
 }

@@ -1,0 +1,74 @@
+/**
+ * Checks a JSON text before it is parsed, for what `JSON.parse` would
+ * silently accept or choke on: nesting deeper than a documented limit
+ * (deep nesting exhausts the stack of the recursive code that walks values
+ * later), and duplicate keys in one object (JSON.parse keeps the last one
+ * without a word, while YAML input refuses them). One pass, no recursion.
+ */
+
+/** The deepest nesting of arrays and objects accepted in any request body. */
+export const MAX_JSON_DEPTH = 64;
+
+export type JsonShapeProblem = { kind: "too_deep"; depth: number } | { kind: "duplicate_key"; key: string } | { kind: "forbidden_key"; key: string };
+
+interface Frame {
+  object: boolean;
+  keys: Set<string> | null;
+  expectKey: boolean;
+}
+
+/** The first problem in a JSON text, or null. Malformed JSON is left to JSON.parse to report. */
+export function jsonShapeProblem(text: string, options: { maxDepth?: number; forbiddenKeys?: readonly string[] } = {}): JsonShapeProblem | null {
+  const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
+  const forbidden = new Set(options.forbiddenKeys ?? []);
+  const stack: Frame[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      const start = i;
+      for (i++; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 0x5c /* \ */) i++;
+        else if (c === 0x22) break;
+      }
+      const top = stack[stack.length - 1];
+      if (top?.object && top.expectKey) {
+        let key: string;
+        try {
+          key = JSON.parse(text.slice(start, i + 1)) as string;
+        } catch {
+          return null;
+        }
+        if (forbidden.has(key)) return { kind: "forbidden_key", key };
+        const keys = (top.keys ??= new Set());
+        if (keys.has(key)) return { kind: "duplicate_key", key };
+        keys.add(key);
+        top.expectKey = false;
+      }
+    } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
+      stack.push({ object: ch === 0x7b, keys: null, expectKey: ch === 0x7b });
+      if (stack.length > maxDepth) return { kind: "too_deep", depth: stack.length };
+    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
+      stack.pop();
+    } else if (ch === 0x2c /* , */) {
+      const top = stack[stack.length - 1];
+      if (top?.object) top.expectKey = true;
+    }
+  }
+  return null;
+}
+
+/** The nesting depth of a parsed value (iterative), for documents that did not come as JSON text (YAML). */
+export function valueDepth(value: unknown): number {
+  let deepest = 0;
+  const work: [unknown, number][] = [[value, 0]];
+  while (work.length > 0) {
+    const [v, depth] = work.pop() as [unknown, number];
+    if (v === null || typeof v !== "object") continue;
+    const d = depth + 1;
+    if (d > deepest) deepest = d;
+    if (d > MAX_JSON_DEPTH) return d;
+    for (const child of Object.values(v)) work.push([child, d]);
+  }
+  return deepest;
+}

@@ -1,0 +1,70 @@
+/**
+ * Bad input gets a clear 4xx naming the problem and changes nothing (the
+ * security review's requests): boolean parameters that are not booleans,
+ * bodies nested deeper than the documented limit, invalid UTF-8, duplicate
+ * JSON keys, unknown YAML tags, `__proto__` keys in specs.
+ */
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { jsonShapeProblem } from "../../core/json-shape";
+import { stripHopByHop } from "../../worker/intermediary";
+import { ADMIN_AUTH, booleanSpec, call, uniqueKey } from "./helpers";
+
+const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
+
+describe("hostile input", () => {
+  it("refuses an unknown boolean value for dryRun or prune, and applies nothing", async () => {
+    const key = uniqueKey("dry");
+    for (const query of ["dryRun=yes", "dryRun=TRUE", "prune=1&dryRun=maybe", "prune=on"]) {
+      const r = await call("POST", `/admin/manifest?${query}`, { body: { flags: [booleanSpec(key)] } });
+      expect(r.status).toBe(400);
+      expect(r.json.issues[0].path).toMatch(/^(dryRun|prune)$/);
+    }
+    expect((await call("GET", `/admin/flags/${key}`)).status).toBe(404);
+    expect((await call("POST", "/admin/manifest?dryRun=true", { body: { flags: [booleanSpec(key)] } })).json.dryRun).toBe(true);
+  });
+
+  it("answers 400 to JSON nested deeper than 64 levels, on OFREP and admin routes", async () => {
+    const bulk = await call("POST", "/ofrep/v1/evaluate/flags", { raw: `{"context":{"targetingKey":"u","a":${deep(20_000)}}}`, type: "application/json", headers: {} });
+    expect(bulk.status).toBe(400);
+    expect(bulk.json.errorCode).toBe("PARSE_ERROR");
+    const key = uniqueKey("deep");
+    let variant = "true";
+    for (let i = 0; i < 3000; i++) variant = `{"a":${variant}}`;
+    const put = await call("PUT", `/admin/flags/${key}`, { raw: `{"type":"object","variants":{"baseline":{},"candidate":${variant}},"rollout":{"stages":[{"weight":100}]}}`, type: "application/json" });
+    expect(put.status).toBe(400);
+    expect(put.json.error).toBe("too_deep");
+    expect((await call("GET", `/admin/flags/${key}`)).status).toBe(404);
+  });
+
+  it("refuses invalid UTF-8, duplicate JSON keys, unknown YAML tags and __proto__ keys in a spec", async () => {
+    const key = uniqueKey("odd");
+    const spec = JSON.stringify(booleanSpec(key));
+    const bytes = new Uint8Array([...new TextEncoder().encode(spec.slice(0, -1)), ...new TextEncoder().encode(',"description":"'), 0xe0, 0xa4, ...new TextEncoder().encode('"}')]);
+    const badUtf8 = await SELF.fetch(`https://rampart.test/admin/flags/${key}`, { method: "PUT", headers: { ...ADMIN_AUTH, "content-type": "application/json" }, body: bytes });
+    expect(badUtf8.status).toBe(400);
+    expect((await badUtf8.json<{ error: string }>()).error).toBe("invalid_encoding");
+    const dup = await call("PUT", `/admin/flags/${key}`, { raw: spec.replace('"type":"boolean"', '"type":"boolean","type":"string"'), type: "application/json" });
+    expect(dup.json).toMatchObject({ error: "duplicate_key" });
+    const tagged = await call("PUT", `/admin/flags/${key}`, { raw: `type: boolean\ndescription: !!js/function "function () {}"\nvariants: { baseline: false, candidate: true }\nrollout: { stages: [{ weight: 100 }] }\n`, type: "application/yaml" });
+    expect(tagged.status).toBe(400);
+    expect(tagged.json.error).toBe("invalid_yaml");
+    const proto = await call("PUT", `/admin/flags/${key}`, { raw: `{"type":"object","variants":{"baseline":{},"candidate":{"__proto__":{"x":1}}},"rollout":{"stages":[{"weight":100}]}}`, type: "application/json" });
+    expect(proto.json).toMatchObject({ error: "forbidden_key" });
+    expect((await call("GET", `/admin/flags/${key}`)).status).toBe(404);
+  });
+
+  it("shape checks: depth, duplicate keys at any level, escapes in keys", () => {
+    expect(jsonShapeProblem(deep(64))).toBeNull();
+    expect(jsonShapeProblem(deep(65))).toEqual({ kind: "too_deep", depth: 65 });
+    expect(jsonShapeProblem('{"a":{"b":1,"c":2},"d":[{"b":1},{"b":2}]}')).toBeNull();
+    expect(jsonShapeProblem('{"a":{"b":1,"b":2}}')).toEqual({ kind: "duplicate_key", key: "b" });
+    expect(jsonShapeProblem('{"a":1,"\\u0061":2}')).toEqual({ kind: "duplicate_key", key: "a" });
+    expect(jsonShapeProblem('{"s":"{[\\"x\\""}')).toBeNull();
+  });
+
+  it("drops hop-by-hop fields, including those the Connection field names", () => {
+    const h = stripHopByHop(new Headers({ connection: "close, X-Secret", "x-secret": "1", "keep-alive": "5", te: "trailers", "proxy-authorization": "x", "x-kept": "yes" }));
+    expect([...h.keys()]).toEqual(["x-kept"]);
+  });
+});
