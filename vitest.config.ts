@@ -13,6 +13,8 @@ export const TEST_BINDINGS = {
   FLUSH_MAX: "50",
   EVENTS_RATE_PER_MINUTE: "20",
   WEBHOOK_SECRET: "test-webhook-secret",
+  // Events open in the workerd tests (.dev.vars sets a token for the local stack); one test sets it explicitly.
+  EVENTS_TOKEN: "",
 };
 
 export default defineConfig({

@@ -23,4 +23,12 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       sql.run("CREATE TABLE IF NOT EXISTS decision_counts (action TEXT NOT NULL, source TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (action, source))");
     },
   },
+  {
+    version: 2,
+    name: "audit entries carry the decision they record, once each",
+    up(sql) {
+      sql.run("ALTER TABLE audit ADD COLUMN decision_id INTEGER");
+      sql.run("CREATE UNIQUE INDEX audit_decision ON audit (flag, decision_id) WHERE decision_id IS NOT NULL");
+    },
+  },
 ];

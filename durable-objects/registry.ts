@@ -258,19 +258,33 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** `cronAction` names what the cron decided when the state comes from a tick. */
+  /**
+   * Takes a state report. The state is applied only when newer than the one
+   * held (stale or replayed reports change nothing); the decision behind it
+   * is audited either way, once per decision id, so an operator action that
+   * raced a spec change is never lost from the audit log.
+   */
   private applyState(key: string, state: RolloutState, decision: Decision | null, cronAction?: string): boolean {
     const row = this.sql.first<{ state: string; state_version: number }>("SELECT state, state_version FROM flags WHERE key = ?", key);
-    if (row === null || state.version <= row.state_version) return false;
+    if (row === null) return false;
+    const newer = state.version > row.state_version;
     const before = RolloutStateSchema.parse(JSON.parse(row.state));
-    const change = `${before.status} stage ${before.stageIndex} → ${state.status} stage ${state.stageIndex}`;
-    const summary = decision?.reason ? `${change} (${decision.reason})` : change;
     this.sql.transaction(() => {
-      this.sql.run("UPDATE flags SET state = ?, state_version = ? WHERE key = ?", JSON.stringify(state), state.version, key);
-      this.audit(state.updatedAt, decision?.actor ?? "cron", decision?.action ?? cronAction ?? "cron", key, null, summary);
-      this.metrics.countDecision(decision?.action ?? cronAction ?? "cron", decision?.source ?? "cron");
-      this.markDirty();
+      if (newer) {
+        this.sql.run("UPDATE flags SET state = ?, state_version = ? WHERE key = ?", JSON.stringify(state), state.version, key);
+        this.markDirty();
+      }
+      if (decision !== null) {
+        const change = `${decision.from.status} stage ${decision.from.stage} → ${decision.to.status} stage ${decision.to.stage}`;
+        const summary = decision.reason ? `${change} (${decision.reason})` : change;
+        if (this.audit(decision.at, decision.actor, decision.action, key, null, summary, decision.id)) this.metrics.countDecision(decision.action, decision.source);
+      } else if (newer) {
+        const summary = `${before.status} stage ${before.stageIndex} → ${state.status} stage ${state.stageIndex}`;
+        this.audit(state.updatedAt, "cron", cronAction ?? "cron", key, null, summary);
+        this.metrics.countDecision(cronAction ?? "cron", "cron");
+      }
     });
-    return true;
+    return newer;
   }
 
   private async storeSpec(entry: SpecEntry, actor: string, now: number, via: string): Promise<void> {
@@ -304,13 +318,15 @@ export class RegistryDO extends DurableObject<Env> {
     });
   }
 
-  private audit(at: number, actor: string, action: string, flag: string | null, specHash: string | null, summary: string): void {
-    this.sql.run(
-      "INSERT INTO audit (at, actor, action, flag, spec_hash, summary) VALUES (?, ?, ?, ?, ?, ?)",
-      at, actor, action, flag, specHash, summary,
-    );
+  /** Appends an audit entry; with a decision id, at most once per flag and decision (false when already there). */
+  private audit(at: number, actor: string, action: string, flag: string | null, specHash: string | null, summary: string, decisionId: number | null = null): boolean {
+    const inserted = this.sql.all(
+      "INSERT OR IGNORE INTO audit (at, actor, action, flag, spec_hash, summary, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+      at, actor, action, flag, specHash, summary, decisionId,
+    ).length > 0;
     // Bounded: the newest AUDIT_KEEP entries stay.
     this.sql.run("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", AUDIT_KEEP);
+    return inserted;
   }
 
   private markDirty(): void {

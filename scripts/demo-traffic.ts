@@ -32,7 +32,9 @@ if (!(rate > 0 && rate <= 500) || !(minutes > 0 && minutes <= 120)) {
   process.exit(2);
 }
 const base = opts.url.replace(/\/$/, "");
-const token = process.env["RAMPART_TOKEN"] ?? readFileSync(".dev.vars", "utf8").match(/^ADMIN_TOKEN=(.*)$/m)?.[1]?.trim() ?? "";
+const devVars = readFileSync(".dev.vars", "utf8");
+const token = process.env["RAMPART_TOKEN"] ?? devVars.match(/^ADMIN_TOKEN=(.*)$/m)?.[1]?.trim() ?? "";
+const eventsToken = process.env["RAMPART_EVENTS_TOKEN"] ?? devVars.match(/^EVENTS_TOKEN=(.*)$/m)?.[1]?.trim() ?? "";
 const KEY = "demo-checkout";
 // A CTR of 30% at 40 evaluations/s gives the evidence-based judge enough clicks to rule out a 10% drop in a
 // few minutes at a 50% stage (simulated: npm run simulate -- --only demo-healthy,demo-regress).
@@ -98,7 +100,7 @@ async function main() {
     }
     if (events.length >= 200) {
       const batch = events.splice(0, 1000);
-      void fetch(`${base}/v1/events`, { method: "POST", headers: { "content-type": "application/json", "x-rampart-client": "demo" }, body: JSON.stringify({ events: batch }) }).catch(() => undefined);
+      void fetch(`${base}/v1/events`, { method: "POST", headers: { "content-type": "application/json", ...(eventsToken ? { authorization: `Bearer ${eventsToken}` } : {}) }, body: JSON.stringify({ events: batch }) }).catch(() => undefined);
     }
   }, 100);
 

@@ -1,7 +1,8 @@
 /**
  * The isolate's copy of the published snapshot. Warm requests get it
  * synchronously; when it is older than `refreshMs` a refresh runs in the
- * background (stale-while-revalidate, coalesced: one at a time per isolate).
+ * background (stale-while-revalidate, one at a time per isolate); a request
+ * that must wait loads on its own, never awaiting another request's I/O.
  * Only a snapshot older than `maxStaleMs` — an isolate idle for a while — is
  * refreshed before serving, and then for at most `loadTimeoutMs`; on failure
  * the last-known-good snapshot is served. An isolate that never loaded one
@@ -18,12 +19,16 @@ export interface SnapshotSource {
 
 export type Schedule = (work: Promise<unknown>) => void;
 
+/** How often a request waiting for another request's load looks at its result. */
+const LOAD_POLL_MS = 5;
+
 export class SnapshotCache {
   private current: CompiledSnapshot | null = null;
   /** When the current snapshot was last confirmed against the head (start of that check). */
   private checkedAt = Number.NEGATIVE_INFINITY;
   private failedAt = Number.NEGATIVE_INFINITY;
-  private inflight: Promise<void> | null = null;
+  /** A load is running (a flag, not a promise: no request ever awaits another request's I/O). */
+  private loading = false;
 
   constructor(
     private readonly source: SnapshotSource,
@@ -39,12 +44,30 @@ export class SnapshotCache {
     // After a failure, back off for one refresh interval instead of retrying on every request.
     if (now - this.failedAt < this.settings.refreshMs) return this.current;
     if (this.current !== null && age < this.settings.maxStaleMs) {
-      schedule(this.refresh());
+      if (!this.loading) schedule(this.startLoad());
       return this.current;
     }
-    const refresh = this.refresh();
-    schedule(refresh);
-    return this.within(refresh).then(() => this.current);
+    // Too stale or cold: wait, bounded. Another request's load is waited for by polling its result on this
+    // request's own timer — awaiting that request's promise would make workerd cancel this one ("code had
+    // hung") when the other request ends first — so concurrent requests still make one load between them.
+    if (this.loading) return this.awaitLoad().then(() => this.current);
+    const own = this.startLoad();
+    schedule(own);
+    return this.within(own).then(() => this.current);
+  }
+
+  private startLoad(): Promise<void> {
+    this.loading = true;
+    return this.load().finally(() => {
+      this.loading = false;
+    });
+  }
+
+  /** Waits (bounded by LOAD_TIMEOUT_MS) for a load another request started to finish. */
+  private async awaitLoad(): Promise<void> {
+    for (let waited = 0; this.loading && waited < this.settings.loadTimeoutMs; waited += LOAD_POLL_MS) {
+      await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
+    }
   }
 
   /** Milliseconds since the served snapshot was last confirmed current; null before the first load. */
@@ -54,14 +77,6 @@ export class SnapshotCache {
 
   peek(): CompiledSnapshot | null {
     return this.current;
-  }
-
-  /** Checks the head and loads a newer snapshot; concurrent callers share one refresh. */
-  refresh(): Promise<void> {
-    this.inflight ??= this.load().finally(() => {
-      this.inflight = null;
-    });
-    return this.inflight;
   }
 
   private async load(): Promise<void> {

@@ -2,12 +2,14 @@ import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { createApp } from "../../worker/app";
+import { RateLimiter } from "../../worker/rate-limit";
 import { booleanSpec, evaluateUntil, putFlag, uniqueKey } from "./helpers";
 
+/** Each call comes from its own address unless told otherwise: the events limit is per client address. */
 async function send(body: unknown, headers: Record<string, string> = {}) {
   const r = await SELF.fetch("https://rampart.test/v1/events", {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", "cf-connecting-ip": uniqueKey("ip"), ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: r.status, headers: r.headers, json: await r.json<Record<string, any>>() };
@@ -97,7 +99,7 @@ describe("POST /v1/events", () => {
   });
 
   it("answers 415 to a body that is not JSON and 413 past 1 MiB", async () => {
-    const client = { "x-rampart-client": uniqueKey("limits") };
+    const client = { "cf-connecting-ip": uniqueKey("limits") };
     const form = await SELF.fetch("https://rampart.test/v1/events", { method: "POST", headers: { "content-type": "text/plain", ...client }, body: "{}" });
     expect(form.status).toBe(415);
     const big = await send({ events: [{ eventId: "x".repeat(1_100_000) }] }, client);
@@ -120,7 +122,7 @@ describe("POST /v1/events", () => {
     const app = createApp();
     const guarded = { ...env, EVENTS_TOKEN: "events-secret" };
     const body = JSON.stringify({ events: [] });
-    const headers = { "content-type": "application/json", "x-rampart-client": uniqueKey("tok") };
+    const headers = { "content-type": "application/json", "cf-connecting-ip": uniqueKey("tok") };
     const without = await app.request("/v1/events", { method: "POST", headers, body }, guarded);
     expect(without.status).toBe(401);
     const wrong = await app.request("/v1/events", { method: "POST", headers: { ...headers, authorization: "Bearer nope" }, body }, guarded);
@@ -129,13 +131,26 @@ describe("POST /v1/events", () => {
     expect(right.status).toBe(400); // past authentication: an empty batch is a 400
   });
 
-  it("answers 429 with Retry-After above the per-client rate", async () => {
+  it("answers 429 with Retry-After above the per-client rate, keyed on the address, not on a header the client picks", async () => {
     const client = uniqueKey("client");
     const limit = Number(env.EVENTS_RATE_PER_MINUTE);
-    for (let i = 0; i < limit; i++) expect((await send({ events: [] }, { "x-rampart-client": client })).status).toBe(400);
-    const limited = await send({ events: [] }, { "x-rampart-client": client });
+    for (let i = 0; i < limit; i++) expect((await send({ events: [] }, { "cf-connecting-ip": client })).status).toBe(400);
+    const limited = await send({ events: [] }, { "cf-connecting-ip": client });
     expect(limited.status).toBe(429);
     expect(limited.json.error).toBe("rate_limited");
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    // A fresh X-Rampart-Client value used to reset the limit.
+    expect((await send({ events: [] }, { "cf-connecting-ip": client, "x-rampart-client": uniqueKey("fresh") })).status).toBe(429);
+  });
+
+  it("keeps every client's window when a flood of new clients fills the limiter", () => {
+    const limiter = new RateLimiter(2, 60_000, 100);
+    limiter.take("victim", 0);
+    limiter.take("victim", 1);
+    expect(limiter.take("victim", 2)).toBeGreaterThan(0);
+    for (let i = 0; i < 10_000; i++) limiter.take(`flood-${i}`, 3);
+    // The victim's window was evicted as the oldest at worst; with room for 100 it never cleared everyone at once.
+    expect(limiter.take("flood-9999", 4)).toBe(0);
+    expect(limiter.take("flood-9999", 5)).toBeGreaterThan(0);
   });
 });

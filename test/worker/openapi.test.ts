@@ -36,6 +36,10 @@ describe("GET /dashboard", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(res.headers.get("cache-control")).toBe("no-store");
+    // It cannot be framed by another site (clickjacking) or sniffed into another type.
+    expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     const html = await res.text();
     expect(html).toContain("Rampart — rollouts");
     expect(html).toContain('fetch(path, { headers: { authorization: "Bearer "');

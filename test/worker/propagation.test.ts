@@ -117,7 +117,7 @@ describe("snapshot cache", () => {
     })();
   });
 
-  it("coalesces concurrent refreshes into one", async () => {
+  it("coalesces concurrent refreshes into one, without any request awaiting another's promise", async () => {
     let now = 0;
     const { source, calls } = scriptedSource(async () => snapshot(1, ["a"]));
     const cache = new SnapshotCache(source, TIMING, () => now);

@@ -93,6 +93,18 @@ describe("the cron judges rollouts through scheduled()", () => {
     expect(await call("GET", `/admin/flags/${key}/decisions?inputs=1`)).toEqual(before);
   });
 
+  it("judges a flag at most once per minute: a second look in the same minute is refused", async () => {
+    const key = uniqueKey("once");
+    const created = await putFlag(rankerSpec(key));
+    const start = created.state.stageEnteredAt as number;
+    const stub = flagStub(env, key);
+    const minuteStart = Math.ceil((start + 1) / 60_000) * 60_000;
+    expect((await stub.evaluate(minuteStart + 1_000)).evaluated).toBe(true);
+    expect((await stub.evaluate(minuteStart + 30_000)).evaluated).toBe(false);
+    expect((await stub.evaluate(minuteStart + 59_999)).evaluated).toBe(false);
+    expect((await stub.evaluate(minuteStart + 60_000)).evaluated).toBe(true);
+  });
+
   it("exposes per-flag, per-arm counts and decisions on /metrics, as of the last tick", async () => {
     const key = uniqueKey("metrics");
     const created = await putFlag(rankerSpec(key));

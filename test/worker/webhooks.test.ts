@@ -66,6 +66,43 @@ describe("webhooks", () => {
     expect(captured.length).toBeGreaterThanOrEqual(7);
   });
 
+  it("delivers to the other receivers while one hangs, and counts backoff from when the attempt ended", async () => {
+    const key = uniqueKey("hook-hang");
+    await putFlag({ ...booleanSpec(key), webhooks: ["http://127.0.0.1:9/hangs", "http://127.0.0.1:9/fine"] });
+    await call("POST", `/admin/flags/${key}/actions`, { body: { action: "kill" } });
+    let clock = 0;
+    const delivered: string[] = [];
+    const send = ((input: RequestInfo | URL) => {
+      const url = input instanceof Request ? input.url : input instanceof URL ? input.href : input;
+      if (url.endsWith("/hangs")) {
+        clock += 10_000; // the receiver took the whole delivery timeout
+        return Promise.reject(new Error("timed out"));
+      }
+      delivered.push(url);
+      return Promise.resolve(new Response(null, { status: 200 }));
+    }) as typeof fetch;
+    const result = await runInDurableObject(flagStub(env, key), async (_instance, state) => {
+      const outbox = new Outbox(new Sql(state.storage));
+      const now = Date.now() + DAY;
+      const first = await outbox.deliverDue(now, env.WEBHOOK_SECRET, send, () => clock);
+      const next = outbox.nextDue();
+      return { first, nextIn: next === null ? null : next - now };
+    });
+    expect(result.first).toEqual({ delivered: 1, failed: 1 });
+    expect(delivered).toEqual(["http://127.0.0.1:9/fine"]);
+    expect(result.nextIn).toBe(10_000 + 2_000); // the 2 s backoff after the 10 s the attempt took
+  });
+
+  it("sends nothing unsigned: without WEBHOOK_SECRET a delivery fails and is retried later", async () => {
+    const key = uniqueKey("hook-unsigned");
+    await putFlag({ ...booleanSpec(key), webhooks: ["http://127.0.0.1:9/x"] });
+    await call("POST", `/admin/flags/${key}/actions`, { body: { action: "kill" } });
+    const { captured, send } = receiver(200);
+    const result = await runInDurableObject(flagStub(env, key), (_instance, state) => new Outbox(new Sql(state.storage)).deliverDue(Date.now() + DAY, undefined, send));
+    expect(result).toEqual({ delivered: 0, failed: 1 });
+    expect(captured).toHaveLength(0);
+  });
+
   it("rejects a webhook that is not an http(s) URL, naming the field", async () => {
     const key = uniqueKey("hook-bad");
     const r = await call("PUT", `/admin/flags/${key}`, { body: { ...booleanSpec(key), webhooks: ["ftp://x"] } });

@@ -23,21 +23,38 @@ interface Rejection {
   message: string;
 }
 
+let warnedOpen = false;
+/** Once per isolate: events without EVENTS_TOKEN are open to anyone who can reach the Worker. */
+function warnOpenOnce(): void {
+  if (warnedOpen) return;
+  warnedOpen = true;
+  console.warn("EVENTS_TOKEN is not set: POST /v1/events accepts events from anyone, who can then sway the gates; set it in production");
+}
+
 export function eventRoutes(services: Services) {
   const app = new Hono<AppEnv>();
   app.post("/events", async (c) => {
     const now = Date.now();
     const token = c.env.EVENTS_TOKEN;
+    let client: string;
     if (token) {
       const given = bearerToken(c.req.header("authorization"));
       if (!given || !(await secretsEqual(given, token))) {
         throw new AppError(401, "unauthorized", "send Authorization: Bearer <EVENTS_TOKEN>", undefined, { "WWW-Authenticate": 'Bearer realm="rampart-events"' });
       }
+      // The limit is keyed on something the caller cannot choose: the token's identity, else the address Cloudflare saw.
+      client = "token:events";
+    } else {
+      warnOpenOnce();
+      client = `ip:${c.req.header("cf-connecting-ip") ?? "unknown"}`;
     }
-    const client = c.req.header("x-rampart-client") ?? c.req.header("cf-connecting-ip") ?? "anonymous";
     const retryAfter = services.eventLimiter(c.env).take(client, now);
     if (retryAfter > 0) {
       throw new AppError(429, "rate_limited", `too many event calls from this client; retry in ${retryAfter} s`, undefined, { "Retry-After": String(retryAfter) });
+    }
+    const global = c.env.EVENTS_RATE_LIMITER as RateLimit | undefined;
+    if (global && !(await global.limit({ key: client })).success) {
+      throw new AppError(429, "rate_limited", "too many event calls from this client across this location; retry in 60 s", undefined, { "Retry-After": "60" });
     }
     const envelope = EventsEnvelopeSchema.safeParse(await readJson(c.req.raw, ADMIN_BODY_LIMIT));
     if (!envelope.success) throw invalidInput("the events body is not valid", toIssues(envelope.error.issues));
