@@ -50,6 +50,8 @@ export interface EvaluateResult {
   evaluated: boolean;
   /** The object holds a spec stored before specs were kept as written: send it again with `configure`. */
   needsSpec?: boolean;
+  /** Not judged now because this minute was already judged (by an overlapping trigger): it counts as judged. */
+  alreadyJudged?: boolean;
   state: RolloutState | null;
   action?: string;
   rule?: string;
@@ -284,13 +286,13 @@ export class FlagDO extends DurableObject<Env> {
     const stored = row.memory ? GateMemorySchema.safeParse(JSON.parse(row.memory)) : null;
     const memory: GateMemory = stored?.success ? stored.data : freshMemory(state);
     const sameStage = memory.generation === state.generation && memory.stage === state.stageIndex;
-    if (sameStage && memory.lastMinute >= minuteOf(now)) return { evaluated: false, state };
+    if (sameStage && memory.lastMinute >= minuteOf(now)) return { evaluated: false, alreadyJudged: true, state };
 
     const spans = spansToRead(spec, state, memory, now);
     const reads = [this.counters.read(state.generation, spans), ...(await this.readShards(spec, (shard) => shard.readCounters(state.generation, spans)))];
     // Reading shards awaited: another trigger for this minute may have judged meanwhile.
     const latest = this.row();
-    if (latest?.state !== row.state || latest.memory !== row.memory) return { evaluated: false, state: RolloutStateSchema.parse(JSON.parse(latest?.state ?? row.state)) };
+    if (latest?.state !== row.state || latest.memory !== row.memory) return { evaluated: false, alreadyJudged: true, state: RolloutStateSchema.parse(JSON.parse(latest?.state ?? row.state)) };
     const { decision, inputs } = judgeFlag(reads, spec, state, memory, now);
     const transition = transitionOf(decision.action);
     const moved = transition ? applyAction(state, spec.rollout.stages, { action: transition }, now) : null;
@@ -377,11 +379,17 @@ export class FlagDO extends DurableObject<Env> {
   /** Retries a state report the RegistryDO did not take, and delivers due webhooks. */
   override async alarm(): Promise<void> {
     const row = this.row();
-    if (row !== null && row.spec !== null && row.report_attempts > 0) {
+    const reportDue = this.reportRetryAt();
+    if (row !== null && row.spec !== null && row.report_attempts > 0 && reportDue !== null && reportDue <= Date.now()) {
       await this.reportState(row.key, RolloutStateSchema.parse(JSON.parse(row.state)), null);
     }
     await this.outbox.deliverDue(Date.now(), this.env.WEBHOOK_SECRET);
-    await this.scheduleAlarm();
+    await this.scheduleAlarm(true);
+  }
+
+  /** When the next state-report retry is due, or null when none is pending. */
+  private reportRetryAt(): number | null {
+    return this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'report_retry_at'")?.v ?? null;
   }
 
   /** Reads every counter shard of the flag (shard 0 is this object itself). */
@@ -421,9 +429,16 @@ export class FlagDO extends DurableObject<Env> {
     }, now);
   }
 
-  private async scheduleAlarm(): Promise<void> {
-    const due = this.outbox.nextDue();
-    const current = await this.ctx.storage.getAlarm();
+  /**
+   * One alarm drives all due work — state-report retries and webhook
+   * deliveries — set to the earliest of them, so no job's schedule overwrites
+   * another's. From the alarm handler itself (`fired`) the alarm is reset to
+   * whatever is due next.
+   */
+  private async scheduleAlarm(fired = false): Promise<void> {
+    const candidates = [this.outbox.nextDue(), this.reportRetryAt()].filter((t): t is number => t !== null);
+    const due = candidates.length > 0 ? Math.min(...candidates) : null;
+    const current = fired ? null : await this.ctx.storage.getAlarm();
     if (due !== null && (current === null || due < current)) await this.ctx.storage.setAlarm(due);
   }
 
@@ -432,6 +447,7 @@ export class FlagDO extends DurableObject<Env> {
     try {
       await registryStub(this.env).reportState(key, state, decision);
       this.sql.run("UPDATE flag SET report_attempts = 0 WHERE id = 1");
+      this.sql.run("DELETE FROM stats WHERE k = 'report_retry_at'");
       await this.scheduleAlarm();
       return true;
     } catch (error) {
@@ -439,7 +455,8 @@ export class FlagDO extends DurableObject<Env> {
       this.sql.run("UPDATE flag SET report_attempts = ? WHERE id = 1", attempts);
       const delay = Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_MIN_MS * 2 ** (attempts - 1));
       console.error(`flag ${key}: state report failed (attempt ${attempts}), retrying in ${delay} ms`, error);
-      await this.ctx.storage.setAlarm(Date.now() + delay);
+      this.sql.run("INSERT OR REPLACE INTO stats (k, v) VALUES ('report_retry_at', ?)", Date.now() + delay);
+      await this.scheduleAlarm();
       return false;
     }
   }

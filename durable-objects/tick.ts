@@ -40,7 +40,8 @@ export async function judgeBatch(env: Env, keys: readonly string[], now: number)
       keys.slice(i, i + TICK_CONCURRENCY).map(async (key) => {
         try {
           const result = await flagStub(env, key).evaluate(now);
-          if (result.evaluated) evaluated++;
+          // A flag an overlapping trigger already judged this minute was judged: count it.
+          if (result.evaluated || result.alreadyJudged) evaluated++;
           if (result.needsSpec) needSpec.push(key);
           if (result.state) states.push({ key, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
         } catch (error) {

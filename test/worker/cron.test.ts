@@ -35,4 +35,17 @@ describe("cron", () => {
     expect((await call("GET", "/admin/audit?limit=500")).json.entries.length).toBe(before);
     expect((await registryStub(env).getHead()).version).toBe(head.version);
   });
+
+  it("reports flags an overlapping trigger already judged this minute as judged, not 0", async () => {
+    await putFlag(booleanSpec(uniqueKey("overlap")));
+    const minute = Math.ceil(Date.now() / 60_000) * 60_000 + 5 * 60_000;
+    for (const at of [minute + 1_000, minute + 20_000]) {
+      const ctx = createExecutionContext();
+      worker.scheduled(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env, ctx);
+      await waitOnExecutionContext(ctx);
+    }
+    const status = await call("GET", "/admin/cron");
+    expect(status.json.last.now).toBe(minute + 20_000);
+    expect(status.json.last.evaluated).toBeGreaterThan(0);
+  });
 });
