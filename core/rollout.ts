@@ -1,5 +1,5 @@
 /**
- * The rollout state machine of DESIGN.md. Pure: the caller passes `now` and
+ * The rollout state machine (shadow → ramping stages → completed; paused, rolled back, killed). Pure: the caller passes `now` and
  * stores what comes back. Every accepted transition bumps `version`, which is
  * how the RegistryDO tells a new state report from a replayed one.
  */

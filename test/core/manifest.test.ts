@@ -5,7 +5,7 @@ import { toIssues } from "../../core/issues";
 import { FlagSpecSchema, ManifestSchema, type FlagSpecInput } from "../../core/manifest";
 import { parseAmount, parseDurationMs } from "../../core/units";
 
-const EXAMPLES = new URL("../../../shared/examples/", import.meta.url);
+const EXAMPLES = new URL("../../examples/", import.meta.url);
 
 function issuesOf(input: unknown) {
   const result = FlagSpecSchema.safeParse(input);
@@ -21,7 +21,7 @@ const base: FlagSpecInput = {
 };
 
 describe("flag spec", () => {
-  it("accepts every example rollout in shared/examples", () => {
+  it("accepts every example rollout in examples/", () => {
     const files = readdirSync(EXAMPLES).filter((f) => f.endsWith(".yaml"));
     expect(files.length).toBe(5);
     for (const file of files) {

@@ -97,7 +97,7 @@ export function ofrepRoutes(services: Services) {
       if (!flag) throw new OfrepError(404, "FLAG_NOT_FOUND", `flag "${key}" does not exist`);
       const result = assign(flag, context);
       if (!result.ok) return ofrepError(c, key, new OfrepError(400, result.errorCode, result.message));
-      // A single evaluation is an exposure (DESIGN.md); bulk evaluations count none.
+      // A single evaluation is an exposure (the contract); bulk evaluations count none.
       if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
         const { state } = flag.source;
         services.counters(c.env).addExposure(key, state.generation, state.stageIndex, result.arm, replicateOf(flag, result, context), scheduler(c), flag.source.counterShards);
