@@ -21,6 +21,19 @@ export default tseslint.config(
     },
   },
   {
+    // Schemas are the source of truth: what is read back from storage or the wire goes through one, never a cast.
+    files: ["core/**/*.ts", "worker/**/*.ts", "durable-objects/**/*.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "TSAsExpression[expression.callee.object.name='JSON'][expression.callee.property.name='parse']:not([typeAnnotation.type='TSUnknownKeyword'])",
+          message: "Parse JSON into `unknown` and validate it with a zod schema instead of casting it.",
+        },
+      ],
+    },
+  },
+  {
     // Tests read loosely-typed JSON bodies and index fixtures they just built.
     files: ["test/**/*.ts"],
     rules: {

@@ -33,12 +33,14 @@ export function jsonShapeProblem(text: string, options: { maxDepth?: number; for
       }
       const top = stack[stack.length - 1];
       if (top?.object && top.expectKey) {
-        let key: string;
+        let parsed: unknown;
         try {
-          key = JSON.parse(text.slice(start, i + 1)) as string;
+          parsed = JSON.parse(text.slice(start, i + 1));
         } catch {
           return null;
         }
+        if (typeof parsed !== "string") return null;
+        const key = parsed;
         if (forbidden.has(key)) return { kind: "forbidden_key", key };
         const keys = (top.keys ??= new Set());
         if (keys.has(key)) return { kind: "duplicate_key", key };

@@ -3,20 +3,22 @@
  * each flag's counts for its current generation as of the last cron tick,
  * and the number of decisions that changed a rollout, by action and source.
  */
-import type { ArmCounts } from "../core/counters";
+import { z } from "zod";
+import { ArmCountsSchema } from "../core/counters";
 import type { Sql } from "./sql";
 
-export interface FlagMetrics {
-  key: string;
-  generation: number;
-  status: string;
-  weight: number;
-  baseline: ArmCounts;
-  candidate: ArmCounts;
+export const FlagMetricsSchema = z.strictObject({
+  key: z.string(),
+  generation: z.int(),
+  status: z.string(),
+  weight: z.number(),
+  baseline: ArmCountsSchema,
+  candidate: ArmCountsSchema,
   /** Events of the generation no arm could be credited with (`core/attribution.ts`). */
-  unattributed?: number;
-  at: number;
-}
+  unattributed: z.int().min(0).optional(),
+  at: z.number(),
+});
+export type FlagMetrics = z.infer<typeof FlagMetricsSchema>;
 
 export interface MetricsSnapshot {
   flags: FlagMetrics[];
@@ -45,7 +47,7 @@ export class FlagMetricsStore {
 
   snapshot(): MetricsSnapshot {
     return {
-      flags: this.sql.all<{ data: string }>("SELECT data FROM flag_metrics ORDER BY key").map((r) => JSON.parse(r.data) as FlagMetrics),
+      flags: this.sql.all<{ data: string }>("SELECT data FROM flag_metrics ORDER BY key").map((r) => FlagMetricsSchema.parse(JSON.parse(r.data))),
       decisions: this.sql.all<{ action: string; source: string; n: number }>("SELECT action, source, n FROM decision_counts ORDER BY action, source").map((r) => ({ action: r.action, source: r.source, count: r.n })),
     };
   }

@@ -12,8 +12,8 @@ export interface PlanEntry {
   newGeneration?: boolean;
 }
 
-export function planChanges(rows: readonly { key: string; spec: string }[], specs: readonly FlagSpec[], prune: boolean): PlanEntry[] {
-  const stored = new Map(rows.map((r) => [r.key, JSON.parse(r.spec) as FlagSpec]));
+/** `stored`: each stored flag's spec, parsed (the registry reads them through the schema). */
+export function planChanges(stored: ReadonlyMap<string, FlagSpec>, specs: readonly FlagSpec[], prune: boolean): PlanEntry[] {
   const plan: PlanEntry[] = specs.map((spec) => {
     const before = stored.get(spec.key);
     if (!before) return { key: spec.key, change: "create" };

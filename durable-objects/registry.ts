@@ -6,15 +6,16 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { canonicalJson, fingerprint, toHex } from "../core/canonical";
+import { plainCopy } from "../core/dict";
 import type { Decision } from "../core/decision";
-import type { FlagSpec } from "../core/manifest";
+import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
 import { RolloutStateSchema, servedWeight, type RolloutState } from "../core/rollout";
 import { snapshotFlagOf, snapshotStorageKey, type Snapshot, type SnapshotHead } from "../core/snapshot";
 import { flagStub } from "./flag-stub";
 import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { planChanges, type PlanEntry } from "./plan";
 import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry } from "./registry-types";
-import { addBatch, judgeBatch, TICK_BATCH, type LastTick, type TickProgress } from "./tick";
+import { addBatch, judgeBatch, LastTickSchema, PendingTickSchema, TICK_BATCH, type LastTick, type TickProgress } from "./tick";
 import { migrate } from "./migrations";
 import { REGISTRY_MIGRATIONS } from "./registry-schema";
 import { Serializer, Sql } from "./sql";
@@ -78,7 +79,7 @@ export class RegistryDO extends DurableObject<Env> {
 
   async listFlags(): Promise<FlagSummary[]> {
     return this.rows().map((row) => {
-      const spec = JSON.parse(row.spec) as FlagSpec;
+      const spec = this.specOf(row);
       const state = RolloutStateSchema.parse(JSON.parse(row.state));
       return {
         key: row.key,
@@ -112,7 +113,7 @@ export class RegistryDO extends DurableObject<Env> {
   /** Creates or replaces one flag and publishes. */
   async putFlag(entry: SpecEntry, actor: string, now: number): Promise<{ created: boolean; changed: boolean; state: RolloutState; specVersion: number }> {
     return this.writes.run(async () => {
-      const [plan] = planChanges(this.rows(), [entry.spec], false);
+      const [plan] = planChanges(this.storedSpecs(), [entry.spec], false);
       const created = plan?.change === "create";
       const changed = plan?.change !== "unchanged";
       if (changed) {
@@ -138,14 +139,14 @@ export class RegistryDO extends DurableObject<Env> {
 
   /** What applying a manifest would change, without changing it. */
   async planManifest(specs: FlagSpec[], prune: boolean): Promise<PlanEntry[]> {
-    return planChanges(this.rows(), specs, prune);
+    return planChanges(this.storedSpecs(), specs, prune);
   }
 
   /** Applies a manifest: every changed flag is configured, then one snapshot is published. */
   async applyManifest(entries: SpecEntry[], prune: boolean, actor: string, now: number): Promise<PlanEntry[]> {
     return this.writes.run(async () => {
       const rows = this.rows();
-      const plan = planChanges(rows, entries.map((e) => e.spec), prune);
+      const plan = planChanges(this.storedSpecs(rows), entries.map((e) => e.spec), prune);
       const byKey = new Map(entries.map((e) => [e.spec.key, e]));
       for (const item of plan) {
         const entry = byKey.get(item.key);
@@ -169,7 +170,8 @@ export class RegistryDO extends DurableObject<Env> {
 
   /** Every flag's counts as of the last cron tick, and decision counts: one RPC per /metrics scrape. */
   async metricsSnapshot(): Promise<MetricsSnapshot> {
-    return this.metrics.snapshot();
+    // Counts are read back as prototype-free dictionaries, which RPC cannot carry: send a plain copy.
+    return plainCopy(this.metrics.snapshot());
   }
 
   async auditLog(limit: number): Promise<AuditEntry[]> {
@@ -206,12 +208,12 @@ export class RegistryDO extends DurableObject<Env> {
     const pending = this.pendingTick();
     const flags = this.sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM flags")?.n ?? 0;
     const last = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'last_tick'");
-    return { pending: pending ? { ...pending, flags } : null, last: last ? (JSON.parse(last.v) as LastTick) : null };
+    return { pending: pending ? { ...pending, flags } : null, last: last ? LastTickSchema.parse(JSON.parse(last.v)) : null };
   }
 
   private pendingTick(): { now: number; cursor: number } | null {
     const row = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'tick'");
-    return row ? (JSON.parse(row.v) as { now: number; cursor: number }) : null;
+    return row ? PendingTickSchema.parse(JSON.parse(row.v)) : null;
   }
 
   private async runTickBatch(): Promise<TickProgress> {
@@ -249,8 +251,24 @@ export class RegistryDO extends DurableObject<Env> {
 
   private accumulateTick(now: number, first: boolean, batch: { evaluated: number; changed: number; failed: number }): void {
     const row = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'last_tick'");
-    const previous = row && !first ? (JSON.parse(row.v) as LastTick) : null;
+    const previous = row && !first ? LastTickSchema.parse(JSON.parse(row.v)) : null;
     this.sql.run("INSERT OR REPLACE INTO meta (k, v) VALUES ('last_tick', ?)", JSON.stringify(addBatch(previous, now, batch, Date.now())));
+  }
+
+  /** Parsed specs by flag key, cached per stored text (the stored spec is read through the schema once). */
+  private readonly parsedSpecs = new Map<string, { text: string; spec: FlagSpec }>();
+
+  /** A stored flag's spec, re-parsed from what the operator wrote (new fields get their defaults). */
+  private specOf(row: Pick<FlagRow, "key" | "raw">): FlagSpec {
+    const cached = this.parsedSpecs.get(row.key);
+    if (cached?.text === row.raw) return cached.spec;
+    const spec = FlagSpecSchema.parse(specInputOf({ raw: JSON.parse(row.raw) as unknown, spec: { key: row.key } }));
+    this.parsedSpecs.set(row.key, { text: row.raw, spec });
+    return spec;
+  }
+
+  private storedSpecs(rows: readonly FlagRow[] = this.rows()): Map<string, FlagSpec> {
+    return new Map(rows.map((r) => [r.key, this.specOf(r)]));
   }
 
   private rows(): FlagRow[] {
@@ -335,7 +353,7 @@ export class RegistryDO extends DurableObject<Env> {
 
   private compose(version: number, now: number): Snapshot {
     const flags = this.rows().map((row) =>
-      snapshotFlagOf(JSON.parse(row.spec) as FlagSpec, RolloutStateSchema.parse(JSON.parse(row.state)), row.spec_version),
+      snapshotFlagOf(this.specOf(row), RolloutStateSchema.parse(JSON.parse(row.state)), row.spec_version),
     );
     const etag = `"${version}-${fingerprint(JSON.stringify(flags))}"`;
     return { version, etag, publishedAt: now, flags };
@@ -365,7 +383,7 @@ async function sha256Hex(text: string): Promise<string> {
 }
 
 /** The spec as the operator wrote it, with its key (a PUT may leave the key to the URL). */
-export function specInputOf(entry: SpecEntry): unknown {
+export function specInputOf(entry: Pick<SpecEntry, "raw"> & { spec: Pick<FlagSpec, "key"> }): unknown {
   const raw = entry.raw !== null && typeof entry.raw === "object" && !Array.isArray(entry.raw) ? entry.raw : {};
   return { ...raw, key: entry.spec.key };
 }

@@ -2,6 +2,7 @@
  * The cron's fan-out, run by the RegistryDO: a batch of FlagDOs judged at the
  * tick's time, a few at a time, one failure never stopping the others.
  */
+import { z } from "zod";
 import type { RolloutState } from "../core/rollout";
 import type { EvaluateResult } from "./flag";
 import { flagStub } from "./flag-stub";
@@ -10,15 +11,19 @@ import { flagStub } from "./flag-stub";
 export const TICK_BATCH = 200;
 const TICK_CONCURRENCY = 10;
 
-export interface LastTick {
-  now: number;
-  evaluated: number;
-  changed: number;
-  failed: number;
-  batches: number;
+export const LastTickSchema = z.strictObject({
+  now: z.number(),
+  evaluated: z.int().min(0),
+  changed: z.int().min(0),
+  failed: z.int().min(0),
+  batches: z.int().min(0),
   /** Wall-clock time the last batch of this tick finished. */
-  finishedAt: number;
-}
+  finishedAt: z.number(),
+});
+export type LastTick = z.infer<typeof LastTickSchema>;
+
+/** A tick still running: its time and how many flags (in key order) are done. */
+export const PendingTickSchema = z.strictObject({ now: z.number(), cursor: z.int().min(0) });
 
 export interface TickProgress {
   evaluated: number;
