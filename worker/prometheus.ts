@@ -6,7 +6,7 @@ import type { ArmCounts } from "../core/counters";
 import { valueAtRank } from "../core/histogram";
 import type { MetricsSnapshot } from "../durable-objects/flag-metrics";
 
-/** Latency bucket bounds (ms) for the exposition; our histogram is finer and is folded into them. */
+/** Latency bucket bounds (ms; exposed in seconds) for the exposition; our histogram is finer and is folded into them. */
 const LE_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
 const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -36,7 +36,7 @@ function foldLatency(counts: ArmCounts): { le: string; count: number }[] {
         const value = valueAtRank({ [key]: c }, 0) ?? 0;
         if (value <= le) n += c;
       }
-      return { le: String(le), count: n };
+      return { le: String(le / 1000), count: n };
     }),
     { le: "+Inf", count: total },
   ];
@@ -57,13 +57,14 @@ export function renderMetrics(snapshot: MetricsSnapshot, isolate: { configVersio
       out.sample("rampart_comparisons_total", { flag: f.key, arm, generation: f.generation, agree: "false" }, c.disagree);
     }
   }
-  out.metric("rampart_latency_ms", "histogram", "latency_ms events per flag and arm.");
+  // Prometheus names carry the base unit (seconds), not an abbreviation: latency_ms events are converted.
+  out.metric("rampart_latency_seconds", "histogram", "Latency (latency_ms events and routed requests) per flag and arm, in seconds.");
   for (const f of snapshot.flags) {
     for (const [arm, c] of arms(f)) {
       const base = { flag: f.key, arm, generation: f.generation };
-      for (const b of foldLatency(c)) out.sample("rampart_latency_ms_bucket", { ...base, le: b.le }, b.count);
-      out.sample("rampart_latency_ms_sum", base, c.events["latency_ms"]?.sum ?? 0);
-      out.sample("rampart_latency_ms_count", base, c.events["latency_ms"]?.count ?? 0);
+      for (const b of foldLatency(c)) out.sample("rampart_latency_seconds_bucket", { ...base, le: b.le }, b.count);
+      out.sample("rampart_latency_seconds_sum", base, (c.events["latency_ms"]?.sum ?? 0) / 1000);
+      out.sample("rampart_latency_seconds_count", base, c.events["latency_ms"]?.count ?? 0);
     }
   }
   out.metric("rampart_unattributed_events_total", "counter", "Events of the current generation that could not be credited to an arm (GET /admin/flags/{key}/stats says why).");

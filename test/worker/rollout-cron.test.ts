@@ -121,7 +121,7 @@ describe("the cron judges rollouts through scheduled()", () => {
     expect(text).toContain(`rampart_rollout_weight_percent{flag="${key}",status="rolled_back",generation="1"} 0`);
     expect(text).toMatch(/rampart_decisions_total\{action="rollback",source="cron"\} [1-9]/);
     expect(text).toContain(`rampart_unattributed_events_total{flag="${key}",generation="1"} 0`);
-    expect(text).toContain("# TYPE rampart_latency_ms histogram");
+    expect(text).toContain("# TYPE rampart_latency_seconds histogram");
   });
 
   it("reports per-arm metrics and gate verdicts over a span", async () => {
