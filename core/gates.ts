@@ -337,7 +337,7 @@ function describeEvidenceWanted(v: GateVerdict): string {
   const shown = (x: number | undefined | null) => (x === undefined || x === null ? "n/a" : scale ? `${(x * 100).toFixed(2)}%` : x.toPrecision(4));
   const side = v.compare === "floor" || v.compare === "ceiling" ? shown(t) : `${v.bad === "decrease" ? "−" : "+"}${shown(t)}`;
   const interval = v.interval ? `[${shown(v.interval[0])}, ${shown(v.interval[1])}]` : "n/a";
-  const more = v.dataNeeded !== null && Number.isFinite(v.dataNeeded) ? `; about ${v.dataNeeded.toFixed(1)}× the current data (n=${v.samples.baseline}/${v.samples.candidate}) at today's estimate` : "; the estimate itself is too close to the threshold";
+  const more = v.dataNeeded !== null && Number.isFinite(v.dataNeeded) ? `; about ${v.dataNeeded.toFixed(1)}× the current data (n=${v.samples.baseline}/${v.samples.candidate}) at today's estimate` : "; today's estimate is itself past the threshold";
   return `evidence: ${v.metric} interval ${interval} does not yet rule out ${side}${more}`;
 }
 

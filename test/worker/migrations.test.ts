@@ -8,6 +8,8 @@ import { createExecutionContext, createScheduledController, env, runInDurableObj
 import { describe, expect, it } from "vitest";
 import { collapse, emptyCounts } from "../../core/counters";
 import { FLAG_MIGRATIONS } from "../../durable-objects/flag-schema";
+import { REGISTRY_MIGRATIONS } from "../../durable-objects/registry-schema";
+import { registryStub } from "../../durable-objects/registry-stub";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { migrate, schemaVersion } from "../../durable-objects/migrations";
 import { Sql } from "../../durable-objects/sql";
@@ -89,5 +91,41 @@ describe("FlagDO storage upgrades", () => {
     const next = await stub.evaluate(start + 240_000);
     expect(next).toMatchObject({ evaluated: true, state: { status: "ramping", stageIndex: 0 } });
     expect((await call("GET", `/admin/flags/${key}`)).json.state.status).toBe("ramping");
+  });
+});
+
+describe("RegistryDO storage upgrades", () => {
+  it("adopts a registry of the previous release and keeps every flag, audit entry and the snapshot", async () => {
+    const key = uniqueKey("reg-upgrade");
+    await putFlag({ key, type: "boolean", variants: { baseline: false, candidate: true }, rollout: { stages: [{ weight: 100 }] } });
+    await call("POST", `/admin/flags/${key}/actions`, { body: { action: "kill", reason: "before the upgrade" } });
+    const before = { flags: (await call("GET", "/admin/flags")).json, audit: (await call("GET", "/admin/audit?limit=500")).json.entries as unknown[] };
+    const result = await runInDurableObject(registryStub(env), (_instance, state) => {
+      const sql = new Sql(state.storage);
+      const dump = (table: string) => sql.all(`SELECT * FROM ${table}`);
+      const saved = { meta: dump("meta"), flags: dump("flags"), audit: dump("audit"), snapshot: dump("snapshot"), flag_metrics: dump("flag_metrics"), decision_counts: dump("decision_counts") };
+      for (const { name } of sql.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")) sql.run(`DROP TABLE ${name}`);
+      // The previous release's tables: no schema_migrations, audit without decision_id.
+      sql.run("CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
+      sql.run("CREATE TABLE flags (key TEXT PRIMARY KEY, raw TEXT NOT NULL, spec TEXT NOT NULL, spec_hash TEXT NOT NULL, spec_version INTEGER NOT NULL, state TEXT NOT NULL, state_version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)");
+      sql.run("CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, flag TEXT, spec_hash TEXT, summary TEXT NOT NULL)");
+      sql.run("CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, etag TEXT NOT NULL, body TEXT NOT NULL)");
+      sql.run("CREATE TABLE flag_metrics (key TEXT PRIMARY KEY, data TEXT NOT NULL)");
+      sql.run("CREATE TABLE decision_counts (action TEXT NOT NULL, source TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (action, source))");
+      for (const [table, rows] of Object.entries(saved)) {
+        for (const row of rows) {
+          const columns = Object.keys(row).filter((c) => c !== "decision_id");
+          sql.run(`INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`, ...columns.map((c) => row[c] ?? null));
+        }
+      }
+      return { before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql) };
+    });
+    expect(result).toEqual({ before: 0, applied: [1, 2], after: 2 });
+    expect((await call("GET", "/admin/flags")).json).toEqual(before.flags);
+    expect((await call("GET", "/admin/audit?limit=500")).json.entries).toEqual(before.audit);
+    // It still works as a registry: a new action is audited once.
+    await call("POST", `/admin/flags/${key}/actions`, { body: { action: "unkill" } });
+    const audit = (await call("GET", "/admin/audit?limit=500")).json.entries as { action: string; flag: string }[];
+    expect(audit.filter((e) => e.flag === key && e.action === "unkill")).toHaveLength(1);
   });
 });
