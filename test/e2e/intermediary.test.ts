@@ -34,7 +34,14 @@ const echoUser: Handler = (path, headers, res) => {
   const user = String(headers.authorization ?? "anonymous");
   if (path.startsWith("/private/")) res.writeHead(200, { "content-type": "application/json", "cache-control": "private, max-age=60" });
   else if (path.startsWith("/cookie/")) res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=60", "set-cookie": `session=${user}` });
-  else if (path.startsWith("/hop/")) res.writeHead(200, { "content-type": "application/json", connection: "x-internal-token", "x-internal-token": "secret", "keep-alive": "timeout=5" });
+  else if (path.startsWith("/big/")) {
+    // 5 MiB in 64 KiB chunks: past the 1 MiB comparison cap.
+    res.writeHead(200, { "content-type": "application/octet-stream" });
+    const chunk = Buffer.alloc(65_536, 7);
+    for (let i = 0; i < 80; i++) res.write(chunk);
+    res.end();
+    return;
+  } else if (path.startsWith("/hop/")) res.writeHead(200, { "content-type": "application/json", connection: "x-internal-token", "x-internal-token": "secret", "keep-alive": "timeout=5" });
   else res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=60", vary: "Authorization, Cookie" });
   res.end(JSON.stringify({ user, path }));
 };
@@ -143,6 +150,18 @@ describe("the proxy as an HTTP intermediary", () => {
     });
     expect(agreement?.value).toBe(0);
     expect(agreement?.samples).toBeGreaterThanOrEqual(3);
+  });
+
+  it("streams a body past the comparison cap to the user whole, and leaves that pair uncompared", async () => {
+    await routed("shadow-big", "/big/", { origins: { baseline: urls.primary, candidate: urls.shadow }, shadow: {} }, [{ weight: 0, shadow: true }, { weight: 100 }]);
+    const r = await fetch(`${worker.baseUrl}/big/file`);
+    expect(r.status).toBe(200);
+    expect((await r.arrayBuffer()).byteLength).toBe(80 * 65_536);
+    await until(async () => shadow.seen.some((s) => s.path === "/big/file"));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const report = (await (await worker.admin("GET", "/admin/flags/shadow-big/report?from=0")).json()) as { arms: { candidate: { metrics: Record<string, { samples: number }> } } };
+    // The probe (small) was compared; the 5 MiB pair was not.
+    expect(report.arms.candidate.metrics["shadow_agreement"]?.samples ?? 0).toBeLessThanOrEqual(1);
   });
 
   it("treats a malformed sticky cookie as none: a new id, not a 500", async () => {
