@@ -16,7 +16,11 @@ export class StateHistory {
 
   constructor(private readonly sql: Sql) {}
 
-  /** Appends a state (call in the transaction that stores it). Consecutive equal positions are kept once. */
+  /**
+   * Appends a state (call in the transaction that stores it, after the flag
+   * row holds the spec it is served with). Consecutive equal positions are
+   * kept once.
+   */
   record(state: RolloutState, now: number): void {
     const last = this.sql.first<{ state: string }>("SELECT state FROM state_history ORDER BY seq DESC LIMIT 1");
     if (last) {
@@ -25,6 +29,8 @@ export class StateHistory {
       if (same) return;
     }
     this.sql.run("INSERT INTO state_history (at, generation, state) VALUES (?, ?, ?)", now, state.generation, JSON.stringify(state));
+    // A generation started by an action (resume after a rollback) is served with the flag's current spec.
+    this.sql.run("INSERT OR IGNORE INTO generation_specs (generation, spec) SELECT ?, spec_input FROM flag WHERE id = 1 AND spec_input IS NOT NULL", state.generation);
     this.sql.run("DELETE FROM state_history WHERE seq <= (SELECT MAX(seq) FROM state_history) - ?", KEEP_STATES);
   }
 

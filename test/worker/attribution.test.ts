@@ -54,6 +54,20 @@ describe("crediting events to the exposure that caused them", () => {
     expect(await clicksByStage(key)).toEqual({ "0": { baseline: 0, candidate: 1 } });
   });
 
+  it("after a rollback and resume (a new generation), events with their variant are credited to the new generation", async () => {
+    const key = uniqueKey("resumed");
+    await putFlag(eventsFlag(key));
+    await evaluateUntil(key, { targetingKey: "probe" }, (res) => res.status === 200);
+    await call("POST", `/admin/flags/${key}/actions`, { body: { action: "rollback" } });
+    const resumed = await call("POST", `/admin/flags/${key}/actions`, { body: { action: "resume" } });
+    expect(resumed.json.state.generation).toBe(2);
+    const r = await send([{ eventId: `${key}-c`, flag: key, targetingKey: "u1", name: "click", variant: "candidate" }]);
+    expect(r.accepted).toBe(1);
+    const stages = await flagStub(env, key).readSpanByStage(2, Date.now() - 3_600_000, Date.now() + 3_600_000);
+    expect(collapse(stages["0"]!.candidate).events["click"]?.count).toBe(1);
+    expect((await call("GET", `/admin/flags/${key}/stats`)).json.unattributed).toEqual({});
+  });
+
   it("an echoed assignment token credits exactly that generation, stage and arm; a malformed one is refused", async () => {
     const key = uniqueKey("token");
     await putFlag(eventsFlag(key));
