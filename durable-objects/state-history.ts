@@ -47,7 +47,10 @@ export class StateHistory {
   }
 
   specOf(generation: number): FlagSpec | null {
-    const row = this.sql.first<{ spec: string }>("SELECT spec FROM generation_specs WHERE generation = ?", generation);
+    // The current generation is always served with the flag's current spec (also when no record was kept for it).
+    const row =
+      this.sql.first<{ spec: string }>("SELECT spec FROM generation_specs WHERE generation = ?", generation) ??
+      this.sql.first<{ spec: string }>("SELECT spec_input AS spec FROM flag WHERE id = 1 AND spec_input IS NOT NULL AND json_extract(state, '$.generation') = ?", generation);
     if (row === null) return null;
     const cached = this.specs.get(generation);
     if (cached?.text === row.spec) return cached.spec;
