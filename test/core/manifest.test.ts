@@ -134,3 +134,25 @@ describe("units", () => {
     expect(parseAmount(Number.NaN)).toBeNull();
   });
 });
+
+describe("published snapshot entries", () => {
+  it("parse again at the edge: every parsed field of a spec is valid input (examples, and a route with a shadow)", async () => {
+    const { snapshotFlagOf, SnapshotFlagSchema } = await import("../../core/snapshot");
+    const { initialState } = await import("../../core/rollout");
+    const files = readdirSync(EXAMPLES).filter((f) => f.endsWith(".yaml"));
+    const specs = files.map((f) => FlagSpecSchema.parse(parse(readFileSync(new URL(f, EXAMPLES), "utf8"))));
+    specs.push(
+      FlagSpecSchema.parse({
+        ...base,
+        key: "routed",
+        route: { pathPrefix: "/api/", origins: { baseline: "https://a.test", candidate: "https://b.test" }, shadow: { timeout: "2s", sampleRate: 0.5 } },
+      }),
+    );
+    for (const spec of specs) {
+      const entry = snapshotFlagOf(spec, initialState(spec.rollout.stages, 1, 1, 0), 1);
+      const again = SnapshotFlagSchema.safeParse(JSON.parse(JSON.stringify(entry)));
+      expect(again.success ? [] : toIssues(again.error.issues), spec.key).toEqual([]);
+      expect(again.data).toEqual(entry);
+    }
+  });
+});
