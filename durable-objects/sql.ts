@@ -10,8 +10,14 @@ export class SqlError extends Error {
   }
 }
 
+/** What this layer needs of `DurableObjectStorage` (structural, so modules that only name types compile outside workerd too). */
+export interface SqlStorageLike {
+  sql: { exec<T extends Row>(query: string, ...params: SqlValue[]): { toArray(): T[] } };
+  transactionSync<T>(fn: () => T): T;
+}
+
 export class Sql {
-  constructor(private readonly storage: DurableObjectStorage) {}
+  constructor(private readonly storage: SqlStorageLike) {}
 
   /** Runs a statement and returns all rows. */
   all<T extends Row = Row>(query: string, ...params: SqlValue[]): T[] {

@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse } from "yaml";
@@ -23,15 +24,25 @@ options:
   --smoke      start, load, evaluate once, stop (exit status says whether it worked)
   -h, --help   this text`;
 
-const { values: opts } = parseArgs({
-  options: {
-    port: { type: "string", default: "8787" },
-    fresh: { type: "boolean", default: false },
-    "no-demo": { type: "boolean", default: false },
-    smoke: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        port: { type: "string", default: "8787" },
+        fresh: { type: "boolean", default: false },
+        "no-demo": { type: "boolean", default: false },
+        smoke: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    // A typo'd option gets the usage line, not a stack trace.
+    console.error(`rampart: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+    console.error("usage: npm start -- [--port N] [--fresh] [--no-demo] [--smoke] (npm start -- --help for more)");
+    process.exit(2);
+  }
+}
+const opts = parseOptions();
 if (opts.help) {
   console.log(HELP);
   process.exit(0);
@@ -111,7 +122,22 @@ async function evaluateOnce(key: string): Promise<unknown> {
   }
 }
 
+/** Whether something already listens on the port (then the stack would talk to it instead of to Rampart). */
+function portTaken(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(true));
+    probe.once("listening", () => probe.close(() => resolve(false)));
+    probe.listen(p, "127.0.0.1");
+  });
+}
+
 async function main() {
+  if (await portTaken(port)) {
+    console.error(`rampart: port ${port} is already in use on 127.0.0.1 (another server, or a local stack still running); pick another with --port`);
+    process.exitCode = 1;
+    return;
+  }
   if (opts.fresh) rmSync(".wrangler/state", { recursive: true, force: true });
   console.log(`rampart: starting the local stack on ${base} …`);
   const child = startWrangler();
