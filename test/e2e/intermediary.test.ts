@@ -90,7 +90,7 @@ afterAll(async () => {
 
 describe("the proxy as an HTTP intermediary", () => {
   it("never serves one user's cached answer to another (Authorization, Vary, private, Set-Cookie)", async () => {
-    await routed("shared-cache", "/cache/");
+    await routed("cache-per-user", "/cache/");
     const as = (user: string, path: string) => fetch(`${worker.baseUrl}${path}`, { headers: { authorization: `Bearer ${user}` } });
     for (const path of ["/cache/vary", "/cache/private/x", "/cache/cookie/x"]) {
       const alice = await as("alice", path);

@@ -20,7 +20,7 @@ import { scheduler, type AppEnv, type Services } from "../context";
 import { AppError } from "../errors";
 import { hashWhileStreaming, streamDigest } from "../body-digest";
 import { forwardRequestHeaders, forwardResponseHeaders, shadowRequestHeaders } from "../intermediary";
-import { cacheCopy, fromCache, mayServeFromCache, sharedCacheTtl } from "../shared-cache";
+import { cacheCopy, fromCache, mayServeFromCache, sharedCacheTtl } from "../http-cache";
 
 const ONE_YEAR_S = 31_536_000;
 /** Responses larger than this are not compared with their shadow (both are hashed as they stream; past this the pair is skipped). */
