@@ -131,10 +131,6 @@ export const minuteOf = (ms: number): number => Math.floor(ms / MINUTE_MS);
 /** Counts per arm for one stage (or pooled), replicates summed. */
 export type ArmPair = Record<Arm, ArmCounts>;
 
-export function emptyPair(): ArmPair {
-  return { baseline: emptyCounts(), candidate: emptyCounts() };
-}
-
 /** One arm's counts by replicate: entry r holds replicate r (always `REPLICATES` entries). */
 export type Replicated = ArmCounts[];
 /** Per arm, by replicate. */
@@ -196,35 +192,4 @@ export function pooledReplicated(totals: GenerationTotals): ReplicatedPair {
 /** Pools every stage and replicate into one pair (for per-arm metric reports). */
 export function pooledPair(totals: GenerationTotals): ArmPair {
   return collapsePair(pooledReplicated(totals));
-}
-
-/**
- * Counts spread evenly over the replicate groups, as if every record came
- * from a different user (integers: floor plus the remainder to the first
- * groups). For fixtures and simulations that state totals, not users.
- */
-export function spreadCounts(counts: Readonly<ArmCounts>): Replicated {
-  const share = (total: number, r: number) => Math.floor(total / REPLICATES) + (r < total % REPLICATES ? 1 : 0);
-  return Array.from({ length: REPLICATES }, (_, r) => {
-    const c = emptyCounts();
-    c.exposures = share(counts.exposures, r);
-    c.errors = share(counts.errors, r);
-    c.agree = share(counts.agree, r);
-    c.disagree = share(counts.disagree, r);
-    for (const [name, s] of Object.entries(counts.events)) {
-      const n = share(s.count, r);
-      if (n === 0) continue;
-      const f = s.count > 0 ? n / s.count : 0;
-      c.events[name] = { count: n, sum: s.sum * f, sumSq: s.sumSq * f };
-    }
-    for (const [key, n] of Object.entries(counts.latency)) {
-      const k = share(n, r);
-      if (k > 0) c.latency[key] = k;
-    }
-    return c;
-  });
-}
-
-export function spreadPair(pair: Readonly<ArmPair>): ReplicatedPair {
-  return { baseline: spreadCounts(pair.baseline), candidate: spreadCounts(pair.candidate) };
 }

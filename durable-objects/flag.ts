@@ -25,7 +25,7 @@ import { judgeFlag, replayInputs, spansToRead, summarize, transitionOf } from ".
 import { Outbox } from "./outbox";
 import { registryStub } from "./registry-stub";
 import { FLAG_MIGRATIONS } from "./flag-schema";
-import { migrate } from "./migrations";
+import { migrate, schemaVersion } from "./migrations";
 import { Sql } from "./sql";
 import { StateHistory } from "./state-history";
 
@@ -365,14 +365,13 @@ export class FlagDO extends DurableObject<Env> {
   /** Storage footprint, for the retention test and operators. */
   async storageStats(): Promise<{ counterRows: number; eventIds: number; outbox: number; counterBatches: number; unattributed: Record<string, number>; schemaVersion: number }> {
     const batches = this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'counter_batches'")?.v ?? 0;
-    const schemaVersion = this.sql.first<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations")?.v ?? 0;
     return {
       counterRows: this.counters.rowCount(),
       eventIds: this.counters.eventIdCount(),
       outbox: this.outbox.pending(),
       counterBatches: batches,
       unattributed: await this.unattributedCounts(),
-      schemaVersion,
+      schemaVersion: schemaVersion(this.sql),
     };
   }
 

@@ -41,3 +41,23 @@ export async function startLocalWorker(vars: Record<string, string> = {}): Promi
     dispose: () => worker.dispose(),
   };
 }
+
+export interface ArmMetric {
+  value: number | null;
+  samples: number;
+}
+
+/**
+ * Polls a flag's report until the candidate's `metric` satisfies `done`
+ * (bounded: 10 s), and returns it as last seen — for tests waiting on
+ * counts that reach the FlagDO after a flush.
+ */
+export async function candidateMetricWhen(worker: LocalWorker, key: string, metric: string, done: (m: ArmMetric | undefined) => boolean): Promise<ArmMetric | undefined> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const report = (await (await worker.admin("GET", `/admin/flags/${key}/report?from=0`)).json()) as { arms: { candidate: { metrics: Record<string, ArmMetric> } } };
+    const value = report.arms.candidate.metrics[metric];
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { emptyCounts, recordEvent, spreadPair, sumCounts, type ArmCounts, type ReplicatedPair } from "../../core/counters";
+import { emptyCounts, recordEvent, sumCounts, type ArmCounts, type ReplicatedPair } from "../../core/counters";
+import { spreadPair } from "../spread";
 import { judgeGate } from "../../core/gate-verdict";
 import { evaluateRollout, freshMemory, planEvaluation, type EvaluationInputs, type RolloutDecision } from "../../core/gates";
 import { addToHistogram, quantile } from "../../core/histogram";
 import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
-import { estimateMetric } from "../../core/metrics";
+import { linearize } from "../../core/estimate";
 import { normalSample, seededRandom } from "../../core/random";
 import { initialState, type RolloutState } from "../../core/rollout";
 
@@ -69,11 +70,11 @@ describe("metrics", () => {
       ctr: { kind: "ratio" as const, numerator: ["click"], denominator: ["exposure"] },
       diversity: { kind: "mean" as const, event: "top_author_share" },
     };
-    expect(estimateMetric("ctr", defs, c)).toMatchObject({ value: 0.05, samples: 100 });
-    expect(estimateMetric("diversity", defs, c).value).toBeCloseTo(0.3, 12);
-    expect(estimateMetric("error_rate", defs, c).value).toBe(0.01);
-    expect(estimateMetric("shadow_agreement", defs, c).value).toBe(0.5);
-    expect(estimateMetric("ctr", defs, emptyCounts()).value).toBeNull();
+    expect(linearize("ctr", defs, [c])).toMatchObject({ value: 0.05, samples: 100 });
+    expect(linearize("diversity", defs, [c]).value).toBeCloseTo(0.3, 12);
+    expect(linearize("error_rate", defs, [c]).value).toBe(0.01);
+    expect(linearize("shadow_agreement", defs, [c]).value).toBe(0.5);
+    expect(linearize("ctr", defs, [emptyCounts()]).value).toBeNull();
   });
 });
 

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { E2E_PROPAGATION_MS, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
+import { candidateMetricWhen, E2E_PROPAGATION_MS, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
 
 /** A tiny origin: answers with its name and counts hits per path. */
 function origin(name: string, options: { cacheSeconds?: number; body?: (path: string) => string } = {}) {
@@ -116,12 +116,7 @@ describe("edge routing", () => {
     expect(post.status).toBe(200);
     await until(async () => agreeing.hits.filter((h) => h.startsWith("GET /shadow/q-")).length >= 10);
     expect(agreeing.hits.some((h) => h.startsWith("POST"))).toBe(false); // side effects never run twice
-    let agreement: { value: number | null; samples: number } | undefined;
-    await until(async () => {
-      const report = (await (await worker.admin("GET", "/admin/flags/shadowed/report?from=0")).json()) as { arms: { candidate: { metrics: Record<string, { value: number | null; samples: number }> } } };
-      agreement = report.arms.candidate.metrics["shadow_agreement"];
-      return (agreement?.samples ?? 0) >= 10;
-    });
+    const agreement = await candidateMetricWhen(worker, "shadowed", "shadow_agreement", (m) => (m?.samples ?? 0) >= 10);
     expect(agreement?.samples).toBeGreaterThanOrEqual(10);
     expect(agreement?.value).toBe(1);
   });
@@ -149,13 +144,8 @@ describe("edge routing", () => {
     const r = await get("/down/x");
     expect(r.status).toBe(502);
     expect(r.json).toMatchObject({ error: "bad_gateway", message: "the candidate origin did not answer" });
-    let errors = 0;
-    await until(async () => {
-      const report = (await (await worker.admin("GET", "/admin/flags/down/report?from=0")).json()) as { arms: { candidate: { metrics: Record<string, { value: number | null; samples: number }> } } };
-      errors = report.arms.candidate.metrics["error_rate"]?.value ?? 0;
-      return errors > 0;
-    });
-    expect(errors).toBe(1);
+    const errors = await candidateMetricWhen(worker, "down", "error_rate", (m) => (m?.value ?? 0) > 0);
+    expect(errors?.value).toBe(1);
   });
 
   it("answers 404 for a path no route claims", async () => {

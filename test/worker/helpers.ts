@@ -1,6 +1,7 @@
 /** Helpers for tests that drive the worker inside workerd through SELF. */
 import { SELF, env } from "cloudflare:test";
-import { emptyCounts, REPLICATES, type CounterCell } from "../../core/counters";
+import { emptyCounts, type CounterCell } from "../../core/counters";
+import { spreadCounts } from "../spread";
 import { plainCopy } from "../../core/dict";
 import type { CounterBatch } from "../../durable-objects/flag";
 import { propagationBoundMs, settingsOf } from "../../worker/config";
@@ -69,18 +70,14 @@ export function minuteBatch(
   perArm: { baseline: [number, number]; candidate: [number, number] },
   errors: { baseline?: number; candidate?: number } = {},
 ): CounterBatch {
-  const share = (total: number, r: number) => Math.floor(total / REPLICATES) + (r < total % REPLICATES ? 1 : 0);
   const cells: CounterCell[] = [];
   for (const arm of ["baseline", "candidate"] as const) {
     const [exposures, clicks] = perArm[arm];
-    for (let r = 0; r < REPLICATES; r++) {
-      const counts = emptyCounts();
-      counts.exposures = share(exposures, r);
-      counts.errors = share(errors[arm] ?? 0, r);
-      const c = share(clicks, r);
-      if (c > 0) counts.events["click"] = { count: c, sum: c, sumSq: c };
-      cells.push({ generation, stage, arm, replicate: r, minute, counts });
-    }
+    const totals = emptyCounts();
+    totals.exposures = exposures;
+    totals.errors = errors[arm] ?? 0;
+    if (clicks > 0) totals.events["click"] = { count: clicks, sum: clicks, sumSq: clicks };
+    spreadCounts(totals).forEach((counts, replicate) => cells.push({ generation, stage, arm, replicate, minute, counts }));
   }
   return plainCopy({ id: crypto.randomUUID(), cells });
 }
