@@ -7,6 +7,10 @@ import { z } from "zod";
 import { ArmCountsSchema } from "../core/counters";
 import type { Sql } from "./sql";
 
+/** What the cron concluded at its latest look at a flag, whether or not it logged a decision. */
+export const LatestJudgementSchema = z.strictObject({ action: z.string(), rule: z.string(), reason: z.string() });
+export type LatestJudgement = z.infer<typeof LatestJudgementSchema>;
+
 export const FlagMetricsSchema = z.strictObject({
   key: z.string(),
   generation: z.int(),
@@ -16,6 +20,8 @@ export const FlagMetricsSchema = z.strictObject({
   candidate: ArmCountsSchema,
   /** Events of the generation no arm could be credited with (`core/attribution.ts`). */
   unattributed: z.int().min(0).optional(),
+  /** The latest judgement (absent in rows written before it was kept). */
+  judgement: LatestJudgementSchema.optional(),
   at: z.number(),
 });
 export type FlagMetrics = z.infer<typeof FlagMetricsSchema>;
@@ -31,6 +37,14 @@ export class FlagMetricsStore {
 
   put(metrics: FlagMetrics): void {
     this.sql.run("INSERT OR REPLACE INTO flag_metrics (key, data) VALUES (?, ?)", metrics.key, JSON.stringify(metrics));
+  }
+
+  /** One flag's row, or null when the cron has not judged it yet. */
+  get(key: string): FlagMetrics | null {
+    const row = this.sql.first<{ data: string }>("SELECT data FROM flag_metrics WHERE key = ?", key);
+    if (row === null) return null;
+    const parsed = FlagMetricsSchema.safeParse(JSON.parse(row.data));
+    return parsed.success ? parsed.data : null;
   }
 
   remove(key: string): void {

@@ -16,6 +16,7 @@ import { candidateIdentity } from "../core/generation";
 import { freshMemory, GateMemorySchema, memoryForStage, type GateMemory } from "../core/gates";
 import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
 import { buildReport, type CompareReport } from "../core/report";
+import type { LatestJudgement } from "./flag-metrics";
 import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../core/rollout";
 import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./counter-store";
 import { counterShardStub } from "./flag-stub";
@@ -56,7 +57,7 @@ export interface EvaluateResult {
   action?: string;
   rule?: string;
   /** The current generation's counts per arm (all stages), when judged: what /metrics shows. */
-  metrics?: { generation: number; weight: number; baseline: ArmCounts; candidate: ArmCounts; unattributed: number };
+  metrics?: { generation: number; weight: number; baseline: ArmCounts; candidate: ArmCounts; unattributed: number; judgement: LatestJudgement };
 }
 
 export type ReplayResult =
@@ -323,7 +324,10 @@ export class FlagDO extends DurableObject<Env> {
     const pooled = pooledPair(inputs.totals);
     const weight = servedWeight(next, spec.rollout.stages).weightBp / 100;
     const unattributed = this.sql.first<{ n: number | null }>("SELECT SUM(n) AS n FROM unattributed WHERE generation = ?", state.generation)?.n ?? 0;
-    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed }) };
+    // The latest judgement travels with every tick's metrics (not the log): a
+    // hold is logged once per rule, but what it waits for changes every minute.
+    const judgement: LatestJudgement = { action: changed ? decision.action : "hold", rule: decision.rule, reason: decision.reasons.join("; ") };
+    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed, judgement }) };
   }
 
   /** The A/B compare report over [from, to) for a generation (default: the current one). */

@@ -19,6 +19,11 @@ export interface FlagSummary {
   forced: RolloutState["forced"];
   specVersion: number;
   updatedAt: number;
+  /**
+   * The cron's latest judgement of the current stage — for a hold, what it
+   * still waits for — or null before the first tick after a change.
+   */
+  judgement: { at: number; action: string; rule: string; reason: string } | null;
 }
 
 export interface FlagRecord {

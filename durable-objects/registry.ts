@@ -81,6 +81,9 @@ export class RegistryDO extends DurableObject<Env> {
     return this.rows().map((row) => {
       const spec = this.specOf(row);
       const state = RolloutStateSchema.parse(JSON.parse(row.state));
+      const latest = this.metrics.get(row.key);
+      // Current only while nothing has moved the rollout since that tick (an operator action has not been judged yet).
+      const current = latest?.judgement && latest.generation === state.generation && latest.status === state.status && latest.at >= state.updatedAt;
       return {
         key: row.key,
         description: spec.description ?? null,
@@ -92,6 +95,7 @@ export class RegistryDO extends DurableObject<Env> {
         forced: state.forced,
         specVersion: row.spec_version,
         updatedAt: row.updated_at,
+        judgement: current && latest.judgement ? { at: latest.at, ...latest.judgement } : null,
       };
     });
   }

@@ -7,17 +7,20 @@
  * rolls it back; otherwise it walks 50% → 100% once the evidence rules out
  * a 10% CTR drop.
  *
- *   npm run demo -- [--regress] [--rate 40] [--minutes 12] [--url http://127.0.0.1:8787]
+ *   npm run demo -- [--regress] [--rate 40] [--minutes 12] [--url URL]
+ *
+ * The URL: --url, RAMPART_URL, the URL `npm start` recorded, :8787.
  */
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
+import { resolveBaseUrl } from "./lib/local-url";
 
 const { values: opts } = parseArgs({
   options: {
     regress: { type: "boolean", default: false },
     rate: { type: "string", default: "40" },
     minutes: { type: "string", default: "12" },
-    url: { type: "string", default: process.env["RAMPART_URL"] ?? "http://127.0.0.1:8787" },
+    url: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -31,7 +34,7 @@ if (!(rate > 0 && rate <= 500) || !(minutes > 0 && minutes <= 120)) {
   console.error("--rate must be in (0, 500] and --minutes in (0, 120]");
   process.exit(2);
 }
-const base = opts.url.replace(/\/$/, "");
+const base = resolveBaseUrl(opts.url, process.env, (p) => readFileSync(p, "utf8")).url;
 const devVars = readFileSync(".dev.vars", "utf8");
 const token = process.env["RAMPART_TOKEN"] ?? devVars.match(/^ADMIN_TOKEN=(.*)$/m)?.[1]?.trim() ?? "";
 const eventsToken = process.env["RAMPART_EVENTS_TOKEN"] ?? devVars.match(/^EVENTS_TOKEN=(.*)$/m)?.[1]?.trim() ?? "";

@@ -3,14 +3,18 @@
  * the demo flags from examples/ applied as one manifest, one cron tick, and a
  * printout of the URL and sample requests. Ctrl-C stops it.
  *
- *   npm start -- [--port 8787] [--fresh] [--smoke] [--no-demo]
+ *   npm start -- [--port 8787] [--fresh] [--smoke] [--no-demo] [--verbose]
+ *
+ * The URL it serves is recorded in .wrangler/rampart-local.json, so the CLI
+ * and the demo follow a non-default --port without being told.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { dirname, join } from "node:path";
+import { parseArgs, stripVTControlCharacters } from "node:util";
 import { parse } from "yaml";
+import { LOCAL_STACK_FILE, readLocalStack } from "./lib/local-url";
 
 const HELP = `usage: npm start -- [options]
 
@@ -22,6 +26,7 @@ options:
   --fresh      delete the local state first
   --no-demo    do not load the demo flags
   --smoke      start, load, evaluate once, stop (exit status says whether it worked)
+  --verbose    also print wrangler's line for every request (off: a demo makes thousands)
   -h, --help   this text`;
 
 function parseOptions() {
@@ -32,13 +37,14 @@ function parseOptions() {
         fresh: { type: "boolean", default: false },
         "no-demo": { type: "boolean", default: false },
         smoke: { type: "boolean", default: false },
+        verbose: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
   } catch (error) {
     // A typo'd option gets the usage line, not a stack trace.
     console.error(`rampart: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
-    console.error("usage: npm start -- [--port N] [--fresh] [--no-demo] [--smoke] (npm start -- --help for more)");
+    console.error("usage: npm start -- [--port N] [--fresh] [--no-demo] [--smoke] [--verbose] (npm start -- --help for more)");
     process.exit(2);
   }
 }
@@ -59,6 +65,10 @@ function readDevVar(name: string): string {
   return line?.slice(name.length + 1).trim() ?? "";
 }
 const adminToken = readDevVar("ADMIN_TOKEN");
+const readToken = readDevVar("READ_TOKEN");
+
+/** wrangler's per-request line, e.g. "[wrangler:info] POST /v1/events 202 Accepted (4ms)". */
+const REQUEST_LOG = /^\[wrangler:info\] (GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \S+ \d{3}\b/;
 
 function startWrangler(): ChildProcess {
   const child = spawn(
@@ -69,7 +79,9 @@ function startWrangler(): ChildProcess {
   const relay = (chunk: Buffer) => {
     for (const line of chunk.toString().split("\n")) {
       // The Request.cf warning is expected offline; keep the rest of wrangler's output.
-      if (line.trim() && !/Request\.cf|workers\.cloudflare\.com|getaddrinfo|GetAddrInfoReqWrap/.test(line)) console.log(`  [wrangler] ${line}`);
+      if (!line.trim() || /Request\.cf|workers\.cloudflare\.com|getaddrinfo|GetAddrInfoReqWrap/.test(line)) continue;
+      if (!opts.verbose && REQUEST_LOG.test(stripVTControlCharacters(line))) continue;
+      console.log(`  [wrangler] ${line}`);
     }
   };
   child.stdout?.on("data", relay);
@@ -122,6 +134,21 @@ async function evaluateOnce(key: string): Promise<unknown> {
   }
 }
 
+/** Records where this stack listens, for the CLI and the demo (`scripts/lib/local-url.ts`). */
+function recordLocalStack(): void {
+  mkdirSync(dirname(LOCAL_STACK_FILE), { recursive: true });
+  writeFileSync(LOCAL_STACK_FILE, JSON.stringify({ url: base, pid: process.pid }));
+}
+
+/** Removes the record if it is still this stack's (another stack may have started since). */
+function forgetLocalStack(): void {
+  try {
+    if (readLocalStack((p) => readFileSync(p, "utf8"))?.pid === process.pid) unlinkSync(LOCAL_STACK_FILE);
+  } catch {
+    // already gone
+  }
+}
+
 /** Whether something already listens on the port (then the stack would talk to it instead of to Rampart). */
 function portTaken(p: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -142,12 +169,14 @@ async function main() {
   console.log(`rampart: starting the local stack on ${base} …`);
   const child = startWrangler();
   const stop = () => {
+    forgetLocalStack();
     if (child.exitCode === null) child.kill("SIGINT");
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   try {
     await waitForHealth(child, 60_000);
+    recordLocalStack();
     let keys: string[] = [];
     if (!opts["no-demo"]) {
       console.log("rampart: applying the demo flags (examples/*.yaml):");
@@ -159,13 +188,15 @@ async function main() {
     if (sample) console.log(`rampart: ${sample} for user-42 →`, JSON.stringify(await evaluateOnce(sample)));
     console.log(`
 Rampart is running at ${base}
+  dashboard: ${base}/dashboard   (admin token: ${adminToken}${readToken ? `; read-only token: ${readToken}` : ""})
+  CLI:       npm run rampart -- flags   (it finds this URL in ${LOCAL_STACK_FILE})
   health:    curl ${base}/health
   evaluate:  curl -s -X POST ${base}/ofrep/v1/evaluate/flags/feed-ranker -H 'content-type: application/json' -d '{"context":{"targetingKey":"user-42"}}'
   all flags: curl -s -X POST ${base}/ofrep/v1/evaluate/flags -H 'content-type: application/json' -d '{"context":{"targetingKey":"user-42"}}'
   admin:     curl -s ${base}/admin/flags -H 'authorization: Bearer ${adminToken}'
   kill:      curl -s -X POST ${base}/admin/flags/feed-ranker/actions -H 'authorization: Bearer ${adminToken}' -H 'content-type: application/json' -d '{"action":"kill","reason":"demo"}'
   cron tick: curl ${base}/cdn-cgi/handler/scheduled
-Ctrl-C stops it.`);
+Ctrl-C stops it.${opts.verbose ? "" : " Request lines are off; npm start -- --verbose shows them."}`);
     if (opts.smoke) {
       stop();
       return;

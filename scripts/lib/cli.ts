@@ -4,32 +4,38 @@
  * drive it; scripts/rampart.ts is the executable.
  */
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
-import { parse as parseYaml } from "yaml";
+import { parseDocument, stringify as stringifyYaml } from "yaml";
+import { DEFAULT_URL, LOCAL_STACK_FILE, resolveBaseUrl } from "./local-url";
+
+export const USAGE = "usage: npm run rampart -- <command> [options]   (npm run rampart -- --help for the list)";
 
 export const HELP = `usage: npm run rampart -- <command> [options]
 
 commands:
-  flags                               list flags: status, stage, weight, generation
-  show <key>                          a flag's spec (as written) and rollout state
+  flags                               list flags: status, stage, weight, generation, what the cron waits for
+  show <key>                          a flag's rollout state and its spec (as written, YAML)
   apply <file.yaml|json>              create/replace a flag, or apply a manifest (flags: [...])
-        [--dry-run] [--prune]         show the diff only; delete flags not in the manifest
+        [--dry-run]                   show what would change, field by field, and change nothing
+        [--prune] [--yes]             also delete flags not in the manifest (asks first; --yes to skip)
   promote|demote|rollback|pause|resume|kill|unkill <key> [--reason TEXT]
   force <key> --variant baseline|candidate [--reason TEXT]
   unforce <key>
   delete <key>                        delete a flag (its decision log is kept)
   decisions <key> [--limit N]         the decision log, newest first
-  replay <key> <decision-id>          recompute a cron decision from its stored inputs
+  replay <key> <decision-id>          recompute a cron decision from its stored inputs (id as printed, e.g. #12)
   report <key> [--from T] [--to T]    the A/B compare report (T: ISO 8601 or ms; default last 24 h)
   audit [--limit N]                   the registry's audit log
   cron                                the cron's progress
   tick [--time MS]                    fire the cron on a local stack (wrangler dev does not)
 
 options:
-  --url URL        Rampart's base URL (env RAMPART_URL, default http://127.0.0.1:8787)
+  --url URL        Rampart's base URL; resolved in this order: --url, env RAMPART_URL,
+                   the URL npm start last recorded (${LOCAL_STACK_FILE}), ${DEFAULT_URL}
   --token TOKEN    admin token (env RAMPART_TOKEN, else ADMIN_TOKEN from .dev.vars)
   --actor NAME     who you are, for the logs (env USER)
-  --json           print the raw JSON response
+  --json           print JSON: the response, or {"error": …} for a failure
   -h, --help       this text`;
 
 const ACTIONS = new Set(["promote", "demote", "rollback", "pause", "resume", "kill", "unkill", "force", "unforce"]);
@@ -40,6 +46,8 @@ export interface CliIo {
   fetch: typeof fetch;
   env: Record<string, string | undefined>;
   readFile: (path: string) => string;
+  /** Asks a yes/no question; null when nobody can answer (not a terminal). */
+  confirm: (question: string) => Promise<boolean | null>;
 }
 
 export const processIo: CliIo = {
@@ -48,9 +56,23 @@ export const processIo: CliIo = {
   fetch: (input, init) => fetch(input, init),
   env: process.env,
   readFile: (path) => readFileSync(path, "utf8"),
+  confirm: async (question) => {
+    if (!process.stdin.isTTY) return null;
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+    } finally {
+      rl.close();
+    }
+  },
 };
 
-class CliError extends Error {}
+/** A failure the CLI explains; `code` and `status` go into `--json` output. */
+class CliError extends Error {
+  constructor(message: string, readonly code = "cli_error", readonly status: number | null = null) {
+    super(message);
+  }
+}
 
 function tokenFrom(io: CliIo, given: string | undefined): string {
   if (given) return given;
@@ -61,11 +83,73 @@ function tokenFrom(io: CliIo, given: string | undefined): string {
   } catch {
     // no .dev.vars: fall through to the error below
   }
-  throw new CliError("no admin token: pass --token, set RAMPART_TOKEN, or run from a checkout with .dev.vars");
+  throw new CliError("no admin token: pass --token, set RAMPART_TOKEN, or run from a checkout with .dev.vars", "no_token");
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** A file's document (YAML or JSON by extension), with errors that name the file and the place. */
+function readDocument(io: CliIo, path: string): unknown {
+  let text: string;
+  try {
+    text = io.readFile(path);
+  } catch (error) {
+    throw new CliError(`${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`, "unreadable_file");
+  }
+  if (path.endsWith(".json")) {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new CliError(`${path}: not valid JSON: ${error instanceof Error ? error.message : String(error)}`, "invalid_file");
+    }
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) {
+    const at = first.linePos?.[0];
+    throw new CliError(`${path}${at ? `:${at.line}:${at.col}` : ""}: not valid YAML: ${first.message.split("\n")[0] ?? first.code}`, "invalid_file");
+  }
+  return doc.toJS();
+}
+
+/** A decision id as the log prints it ("#12") or bare ("12"). */
+function decisionId(text: string): string {
+  const id = text.replace(/^#/, "");
+  if (!/^\d+$/.test(id)) throw new CliError(`"${text}" is not a decision id: use the number the decision log prints, e.g. #12`, "bad_argument");
+  return id;
+}
+
+/** Why a request never got an answer, in words a user can act on. */
+function unreachable(base: { url: string; from: string }, error: unknown): CliError {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const detail = code ?? (cause instanceof Error ? cause.message : String(cause));
+  return new CliError(
+    `cannot reach Rampart at ${base.url} (${detail}); the URL came from ${base.from}. Is the stack running (npm start)? Otherwise pass --url or set RAMPART_URL.`,
+    "unreachable",
+  );
+}
+
+interface DiffEntry { path: string; from?: string; to?: string }
+interface Change { key: string; change: string; fields?: string[]; diff?: DiffEntry[]; newGeneration?: boolean }
+
+const shown = (v: string | undefined) => v ?? "(unset)";
+
+function printChanges(io: CliIo, changes: Change[]): void {
+  for (const c of changes) {
+    io.out(`${c.change.padEnd(9)} ${c.key}${c.newGeneration ? " (new generation: the candidate changed)" : ""}`);
+    for (const d of c.diff ?? []) io.out(`            ${d.path}: ${shown(d.from)} → ${shown(d.to)}`);
+  }
 }
 
 /** Runs one CLI command; returns the process exit status. */
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  const wantsJson = argv.includes("--json");
+  const fail = (error: CliError): number => {
+    if (wantsJson) io.out(JSON.stringify({ error: error.code, message: error.message, ...(error.status !== null ? { status: error.status } : {}) }, null, 2));
+    else io.err(`rampart: ${error.message}`);
+    return error.code === "usage" ? 2 : 1;
+  };
   let parsed;
   try {
     parsed = parseArgs({
@@ -78,6 +162,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         json: { type: "boolean", default: false },
         "dry-run": { type: "boolean", default: false },
         prune: { type: "boolean", default: false },
+        yes: { type: "boolean", short: "y", default: false },
         reason: { type: "string" },
         variant: { type: "string" },
         limit: { type: "string" },
@@ -88,37 +173,54 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       },
     });
   } catch (error) {
-    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
-    return 2;
+    // Node's message is several lines long; the first says what was wrong.
+    const first = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+    return fail(new CliError(`${first}\n${USAGE}`, "usage"));
   }
   const { values: opts, positionals } = parsed;
   const [command, ...args] = positionals;
   if (opts.help || !command) {
+    if (!command && !opts.help) {
+      io.err(USAGE);
+      return 2;
+    }
     io.out(HELP);
-    return command || opts.help ? 0 : 2;
+    return 0;
   }
-  const base = (opts.url ?? io.env["RAMPART_URL"] ?? "http://127.0.0.1:8787").replace(/\/$/, "");
+  const base = resolveBaseUrl(opts.url, io.env, io.readFile);
   try {
     const token = command === "tick" ? "" : tokenFrom(io, opts.token);
     const actor = opts.actor ?? io.env["USER"] ?? "cli";
-    const request = async (method: string, path: string, body?: string, type = "application/json") => {
-      const response = await io.fetch(`${base}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "x-rampart-actor": actor, ...(body !== undefined ? { "content-type": type } : {}) },
-        body,
-      });
+    const send = async (method: string, path: string, body?: string, type = "application/json") => {
+      try {
+        return await io.fetch(`${base.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, "x-rampart-actor": actor, ...(body !== undefined ? { "content-type": type } : {}) },
+          body,
+        });
+      } catch (error) {
+        throw unreachable(base, error);
+      }
+    };
+    const request = async (method: string, path: string, body?: string) => {
+      const response = await send(method, path, body);
       const text = await response.text();
-      const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      let json: Record<string, unknown>;
+      try {
+        json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      } catch {
+        throw new CliError(`${method} ${base.url}${path} answered ${response.status} with something that is not JSON — is ${base.url} Rampart?`, "not_rampart", response.status);
+      }
       if (!response.ok) {
         const issues = Array.isArray(json["issues"]) ? (json["issues"] as { path: string; message: string }[]).map((i) => `\n  ${i.path || "(body)"}: ${i.message}`).join("") : "";
-        const code = typeof json["error"] === "string" ? json["error"] : "";
+        const code = typeof json["error"] === "string" ? json["error"] : "http_error";
         const message = typeof json["message"] === "string" ? json["message"] : text;
-        throw new CliError(`${response.status} ${code}: ${message}${issues}`);
+        throw new CliError(`${response.status} ${code}: ${message}${issues}`, code, response.status);
       }
       return json;
     };
     const need = (name: string, value: string | undefined): string => {
-      if (!value) throw new CliError(`${command} needs <${name}>`);
+      if (!value) throw new CliError(`${command} needs <${name}>\n${USAGE}`, "usage");
       return value;
     };
     const show = (json: unknown, pretty: () => void) => (opts.json ? io.out(JSON.stringify(json, null, 2)) : pretty());
@@ -126,57 +228,49 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     switch (command) {
       case "flags": {
         const json = await request("GET", "/admin/flags");
-        const flags = json["flags"] as { key: string; status: string; stage: number; weight: number; generation: number; forced: string | null }[];
+        const flags = json["flags"] as { key: string; status: string; stage: number; weight: number; generation: number; forced: string | null; judgement: { at: number; action: string; reason: string } | null }[];
         show(json, () => {
-          io.out(`${"flag".padEnd(28)} ${"status".padEnd(12)} stage  weight  gen  forced`);
-          for (const f of flags) io.out(`${f.key.padEnd(28)} ${f.status.padEnd(12)} ${String(f.stage).padStart(5)}  ${`${f.weight}%`.padStart(6)}  ${String(f.generation).padStart(3)}  ${f.forced ?? ""}`);
+          io.out(`${"flag".padEnd(28)} ${"status".padEnd(12)} stage  weight  gen  forced     latest judgement`);
+          for (const f of flags) {
+            const now = f.judgement ? `${iso(f.judgement.at)} ${f.judgement.action}: ${f.judgement.reason}` : "";
+            io.out(`${f.key.padEnd(28)} ${f.status.padEnd(12)} ${String(f.stage).padStart(5)}  ${`${f.weight}%`.padStart(6)}  ${String(f.generation).padStart(3)}  ${(f.forced ?? "").padEnd(9)}  ${now}`);
+          }
         });
         return 0;
       }
-      case "show":
-        io.out(JSON.stringify(await request("GET", `/admin/flags/${need("key", args[0])}`), null, 2));
-        return 0;
-      case "apply": {
-        const path = need("file", args[0]);
-        const text = io.readFile(path);
-        const doc = (path.endsWith(".json") ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown> | null;
-        if (doc && Array.isArray(doc["flags"])) {
-          const query = [opts["dry-run"] ? "dryRun=1" : "", opts.prune ? "prune=1" : ""].filter(Boolean).join("&");
-          const json = await request("POST", `/admin/manifest${query ? `?${query}` : ""}`, JSON.stringify(doc));
-          show(json, () => {
-            for (const c of json["changes"] as { key: string; change: string; fields?: string[]; newGeneration?: boolean }[]) {
-              const detail = c.fields ? ` (${c.fields.join(", ")}${c.newGeneration ? "; new generation" : ""})` : "";
-              io.out(`${c.change.padEnd(9)} ${c.key}${detail}`);
-            }
-            if (opts["dry-run"]) io.out("dry run: nothing changed");
-          });
-          return 0;
-        }
-        if (opts["dry-run"] || opts.prune) throw new CliError("--dry-run and --prune apply to manifests (flags: [...]), not a single flag");
-        const key = doc && typeof doc["key"] === "string" ? doc["key"] : null;
-        if (!key) throw new CliError(`${path}: expected a flag spec with a key, or a manifest with flags: [...]`);
-        const json = await request("PUT", `/admin/flags/${key}`, JSON.stringify(doc));
-        show(json, () => io.out(`${json["created"] ? "created" : json["changed"] ? "updated" : "unchanged"} ${key}`));
+      case "show": {
+        const json = await request("GET", `/admin/flags/${need("key", args[0])}`);
+        show(json, () => {
+          const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null; updatedAt: number; reason?: string | null };
+          io.out(`${String(json["key"])}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}`);
+          io.out(`  spec version ${String(json["specVersion"])}, hash ${String(json["specHash"])}`);
+          io.out(`  created ${iso(Number(json["createdAt"]))}, updated ${iso(Number(json["updatedAt"]))}, state changed ${iso(state.updatedAt)}`);
+          io.out("spec (as written):");
+          for (const line of stringifyYaml(json["spec"]).trimEnd().split("\n")) io.out(`  ${line}`);
+        });
         return 0;
       }
+      case "apply":
+        return await apply(need("file", args[0]));
       case "delete":
         await request("DELETE", `/admin/flags/${need("key", args[0])}`);
-        io.out(`deleted ${args[0] ?? ""}`);
+        show({ deleted: args[0] }, () => io.out(`deleted ${args[0] ?? ""}`));
         return 0;
       case "decisions": {
         const json = await request("GET", `/admin/flags/${need("key", args[0])}/decisions?limit=${opts.limit ?? "20"}`);
         show(json, () => {
           for (const d of json["decisions"] as { id: number; at: number; action: string; actor: string; from: { status: string; stage: number }; to: { status: string; stage: number }; reason: string | null }[]) {
-            io.out(`#${d.id} ${new Date(d.at).toISOString()} ${d.action.padEnd(14)} ${d.from.status}/${d.from.stage} → ${d.to.status}/${d.to.stage} by ${d.actor}${d.reason ? ` — ${d.reason}` : ""}`);
+            io.out(`#${d.id} ${iso(d.at)} ${d.action.padEnd(14)} ${d.from.status}/${d.from.stage} → ${d.to.status}/${d.to.stage} by ${d.actor}${d.reason ? ` — ${d.reason}` : ""}`);
           }
         });
         return 0;
       }
       case "replay": {
-        const json = await request("GET", `/admin/flags/${need("key", args[0])}/decisions/${need("decision-id", args[1])}/replay`);
+        const id = decisionId(need("decision-id", args[1]));
+        const json = await request("GET", `/admin/flags/${need("key", args[0])}/decisions/${id}/replay`);
         show(json, () => {
           const replayed = json["replayed"] as { action: string; rule: string };
-          io.out(`replayed: ${replayed.action} (${replayed.rule}) — ${json["matches"] ? "matches the logged decision" : "DIFFERS from the logged decision"}`);
+          io.out(`#${id} replayed: ${replayed.action} (${replayed.rule}) — ${json["matches"] ? "matches the logged decision" : "DIFFERS from the logged decision"}`);
         });
         return json["matches"] ? 0 : 1;
       }
@@ -192,23 +286,30 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         const json = await request("GET", `/admin/audit?limit=${opts.limit ?? "20"}`);
         show(json, () => {
           for (const e of json["entries"] as { at: number; actor: string; action: string; flag: string | null; summary: string }[]) {
-            io.out(`${new Date(e.at).toISOString()} ${e.actor.padEnd(16)} ${e.action.padEnd(16)} ${e.flag ?? ""} ${e.summary}`);
+            io.out(`${iso(e.at)} ${e.actor.padEnd(16)} ${e.action.padEnd(16)} ${e.flag ?? ""} ${e.summary}`);
           }
         });
         return 0;
       }
-      case "cron":
-        io.out(JSON.stringify(await request("GET", "/admin/cron"), null, 2));
+      case "cron": {
+        const json = await request("GET", "/admin/cron");
+        show(json, () => {
+          const last = json["last"] as { now: number; evaluated: number; changed: number; failed: number; batches: number; finishedAt: number } | null;
+          const pending = json["pending"] as { now: number; cursor: number; flags: number } | null;
+          io.out(last ? `last tick ${iso(last.now)}: ${last.evaluated} judged, ${last.changed} changed, ${last.failed} failed, in ${last.batches} batch(es), finished ${iso(last.finishedAt)}` : "no tick has run yet");
+          io.out(pending ? `running: tick ${iso(pending.now)}, ${pending.cursor} of ${pending.flags} flags done` : "nothing running");
+        });
         return 0;
+      }
       case "tick": {
-        const response = await io.fetch(`${base}/cdn-cgi/handler/scheduled?time=${opts.time ?? Date.now()}`);
+        const response = await send("GET", `/cdn-cgi/handler/scheduled?time=${opts.time ?? Date.now()}`);
         await response.text();
-        if (!response.ok) throw new CliError(`the scheduled handler answered ${response.status}`);
-        io.out("cron tick fired");
+        if (!response.ok) throw new CliError(`the scheduled handler at ${base.url} answered ${response.status}`, "tick_failed", response.status);
+        show({ fired: true }, () => io.out("cron tick fired"));
         return 0;
       }
       default: {
-        if (!ACTIONS.has(command)) throw new CliError(`unknown command "${command}"; see --help`);
+        if (!ACTIONS.has(command)) throw new CliError(`unknown command "${command}"\n${USAGE}`, "usage");
         const body = JSON.stringify({ action: command, ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.reason ? { reason: opts.reason } : {}) });
         const json = await request("POST", `/admin/flags/${need("key", args[0])}/actions`, body);
         const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null };
@@ -216,19 +317,61 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         return 0;
       }
     }
+
+    /** `apply`: one flag or a manifest; a dry run for either; prune only after saying what goes. */
+    async function apply(path: string): Promise<number> {
+      const doc = readDocument(io, path);
+      if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new CliError(`${path}: expected a flag spec (key: …) or a manifest (flags: [...])`, "invalid_file");
+      const isManifest = Array.isArray((doc as Record<string, unknown>)["flags"]);
+      const key = (doc as Record<string, unknown>)["key"];
+      if (!isManifest && typeof key !== "string") throw new CliError(`${path}: expected a flag spec with a key, or a manifest with flags: [...]`, "invalid_file");
+      if (!isManifest && opts.prune) throw new CliError("--prune deletes flags missing from a manifest (flags: [...]); a single-flag file cannot say which flags to keep", "usage");
+      // A single flag goes through the manifest endpoint for its dry run, so both show the same diff.
+      const manifest = JSON.stringify(isManifest ? doc : { flags: [doc] });
+      const post = (query: string) => request("POST", `/admin/manifest${query ? `?${query}` : ""}`, manifest);
+      if (opts["dry-run"]) {
+        const json = await post(opts.prune ? "dryRun=1&prune=1" : "dryRun=1");
+        show(json, () => {
+          printChanges(io, json["changes"] as Change[]);
+          io.out("dry run: nothing changed");
+        });
+        return 0;
+      }
+      if (opts.prune) {
+        const plan = await post("dryRun=1&prune=1");
+        const deletions = (plan["changes"] as Change[]).filter((c) => c.change === "delete").map((c) => c.key);
+        if (deletions.length > 0 && !opts.yes) {
+          io.err(`--prune will delete ${deletions.length} flag(s) that ${path} does not list: ${deletions.join(", ")}`);
+          const answer = await io.confirm("Delete them?");
+          if (answer === null) throw new CliError(`--prune would delete ${deletions.join(", ")}; nobody can confirm here (not a terminal): pass --yes to go ahead`, "confirmation_required");
+          if (!answer) throw new CliError("nothing changed: the prune was not confirmed", "not_confirmed");
+        }
+      }
+      if (isManifest) {
+        const json = await post(opts.prune ? "prune=1" : "");
+        show(json, () => printChanges(io, json["changes"] as Change[]));
+        return 0;
+      }
+      const json = await request("PUT", `/admin/flags/${String(key)}`, JSON.stringify(doc));
+      show(json, () => io.out(`${json["created"] ? "created" : json["changed"] ? "updated" : "unchanged"} ${String(key)}`));
+      return 0;
+    }
   } catch (error) {
-    io.err(`rampart: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    if (error instanceof CliError) return fail(error);
+    return fail(new CliError(error instanceof Error ? error.message : String(error), "internal"));
   }
 }
 
+/** The report as the decision log words it: relative and absolute deltas in percent, levels to 4 significant digits. */
 function printReport(json: Record<string, unknown>, io: CliIo): void {
-  const arms = json["arms"] as Record<"baseline" | "candidate", { exposures: number; metrics: Record<string, { value: number | null; samples: number }> }>;
-  io.out(`${String(json["flag"])} generation ${String(json["generation"])}: exposures baseline ${arms.baseline.exposures}, candidate ${arms.candidate.exposures}`);
+  const arms = json["arms"] as Record<"baseline" | "candidate", { exposures: number }>;
+  io.out(`${String(json["flag"])} generation ${String(json["generation"])}, ${iso(Number(json["from"]))} → ${iso(Number(json["to"]))}: exposures baseline ${arms.baseline.exposures}, candidate ${arms.candidate.exposures}`);
   const gates = json["gates"] as { metric: string; compare: string; delta: number | null; interval: [number, number] | null; verdict: string; baseline: number | null; candidate: number | null }[];
-  const fmt = (x: number | null) => (x === null ? "n/a" : Math.abs(x) < 10 ? x.toFixed(4) : x.toFixed(1));
+  const level = (x: number | null) => (x === null ? "n/a" : x.toPrecision(4));
   for (const g of gates) {
-    const interval = g.interval ? `[${fmt(g.interval[0])}, ${fmt(g.interval[1])}]` : "";
-    io.out(`  ${g.metric.padEnd(24)} ${g.compare.padEnd(9)} baseline ${fmt(g.baseline)} candidate ${fmt(g.candidate)} delta ${fmt(g.delta)} ${interval} → ${g.verdict}`);
+    const inPercent = g.compare === "relative" || g.compare === "absolute";
+    const fmt = (x: number | null) => (x === null ? "n/a" : inPercent ? `${x >= 0 ? "+" : ""}${(x * 100).toFixed(2)}%` : x.toPrecision(4));
+    const interval = g.interval ? ` [${fmt(g.interval[0])}, ${fmt(g.interval[1])}]` : "";
+    io.out(`  ${g.metric.padEnd(24)} ${g.compare.padEnd(9)} baseline ${level(g.baseline)} candidate ${level(g.candidate)} delta ${fmt(g.delta)}${interval} → ${g.verdict}`);
   }
 }

@@ -1,8 +1,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, type CliIo } from "../../scripts/lib/cli";
+import { LOCAL_STACK_FILE } from "../../scripts/lib/local-url";
 import { E2E_ADMIN_TOKEN, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
 
 let worker: LocalWorker;
@@ -15,20 +17,26 @@ afterAll(async () => {
   await worker?.dispose();
 });
 
-/** Runs the CLI against the test worker, capturing what it prints. */
-async function cli(...argv: string[]) {
+/** Runs the CLI against the test worker, capturing what it prints; `answer` is what a terminal user would say to a question. */
+async function cliWith(options: { answer?: boolean | null; env?: Record<string, string | undefined>; files?: Record<string, string> }, ...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
+  const questions: string[] = [];
   const io: CliIo = {
     out: (l) => out.push(l),
     err: (l) => err.push(l),
     fetch: (input, init) => fetch(input, init),
-    env: { RAMPART_URL: worker.baseUrl, RAMPART_TOKEN: E2E_ADMIN_TOKEN, USER: "tester" },
-    readFile: (path) => readFileSync(path, "utf8"),
+    env: options.env ?? { RAMPART_URL: worker.baseUrl, RAMPART_TOKEN: E2E_ADMIN_TOKEN, USER: "tester" },
+    readFile: (path) => options.files?.[path] ?? readFileSync(path, "utf8"),
+    confirm: (question) => {
+      questions.push(question);
+      return Promise.resolve(options.answer ?? null);
+    },
   };
   const status = await runCli(argv, io);
-  return { status, out: out.join("\n"), err: err.join("\n") };
+  return { status, out: out.join("\n"), err: err.join("\n"), questions };
 }
+const cli = (...argv: string[]) => cliWith({}, ...argv);
 
 describe("operator CLI", () => {
   it("applies a manifest (dry run first), lists flags, and rolls one back in one command", async () => {
@@ -70,5 +78,91 @@ describe("operator CLI", () => {
     expect((await cli("kill", "no-such-flag")).err).toContain("404 not_found");
     expect((await cli("launch", "x")).err).toContain('unknown command "launch"');
     expect((await cli("--help")).out).toContain("usage: npm run rampart");
+  });
+
+  it("names the URL, where it came from and the cause when Rampart cannot be reached", async () => {
+    // A port nobody listens on: bind one, then let it go.
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const env = { RAMPART_URL: `http://127.0.0.1:${closed}`, RAMPART_TOKEN: "x" };
+    const result = await cliWith({ env }, "flags");
+    expect(result.status).toBe(1);
+    expect(result.err).toContain(`cannot reach Rampart at http://127.0.0.1:${closed} (ECONNREFUSED)`);
+    expect(result.err).toContain("the URL came from RAMPART_URL");
+    // With no --url and no RAMPART_URL, the URL npm start recorded wins over the default.
+    const recorded = await cliWith({ env: { RAMPART_TOKEN: "x" }, files: { [LOCAL_STACK_FILE]: JSON.stringify({ url: env.RAMPART_URL, pid: 1 }) } }, "flags");
+    expect(recorded.err).toContain(`cannot reach Rampart at http://127.0.0.1:${closed}`);
+    expect(recorded.err).toContain(`the URL came from ${LOCAL_STACK_FILE} (written by npm start)`);
+    const asJson = await cliWith({ env }, "flags", "--json");
+    expect(JSON.parse(asJson.out)).toMatchObject({ error: "unreachable" });
+  });
+
+  it("answers --json failures in JSON, a typo'd option with the usage line, and a bad file with its name and line", async () => {
+    const missing = await cli("kill", "no-such-flag", "--json");
+    expect(missing.status).toBe(1);
+    expect(JSON.parse(missing.out)).toMatchObject({ error: "not_found", status: 404 });
+    const typo = await cli("flags", "--prot");
+    expect(typo.status).toBe(2);
+    expect(typo.err).toContain("Unknown option '--prot'");
+    expect(typo.err).toContain("usage: npm run rampart -- <command>");
+    expect(typo.err).not.toContain("commands:");
+    const broken = join(dir, "broken.yaml");
+    writeFileSync(broken, "key: cli-broken\nvariants: { baseline: a, candidate: b\n");
+    const yaml = await cli("apply", broken);
+    expect(yaml.status).toBe(1);
+    expect(yaml.err).toMatch(new RegExp(`${broken.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:\\d+:\\d+: not valid YAML`));
+  });
+
+  it("dry-runs a single-flag file field by field with values, and prints state with ISO times", async () => {
+    const file = join(dir, "single.yaml");
+    const spec = (weight: number) => `key: cli-single\ntype: boolean\nvariants: { baseline: false, candidate: true }\nrollout: { stages: [{ weight: ${weight} }, { weight: 100 }] }\n`;
+    writeFileSync(file, spec(10));
+    expect((await cli("apply", file)).out).toContain("created cli-single");
+    writeFileSync(file, spec(25));
+    const dry = await cli("apply", file, "--dry-run");
+    expect(dry.status).toBe(0);
+    expect(dry.out).toContain("update    cli-single");
+    expect(dry.out).toContain("rollout.stages[0].weight: 10 → 25");
+    expect((await cli("show", "cli-single")).out).toMatch(/cli-single: ramping, stage 0, generation 1[\s\S]*created \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ[\s\S]*weight: 10/);
+    const cron = await cli("cron");
+    expect(cron.out).toMatch(/^(last tick \d{4}-|no tick has run yet)/);
+  });
+
+  it("replays a decision by the id as printed (#N)", async () => {
+    const file = join(dir, "replay.yaml");
+    writeFileSync(file, "key: cli-replay\ntype: boolean\nvariants: { baseline: false, candidate: true }\nrollout: { stages: [{ weight: 10 }, { weight: 100 }] }\n");
+    await cli("apply", file);
+    await cli("pause", "cli-replay");
+    const id = /#(\d+)/.exec((await cli("decisions", "cli-replay")).out)?.[1];
+    expect(id).toBeDefined();
+    // An operator decision has nothing to recompute: the server says so (409), which it can only do if the id reached it.
+    const replay = await cli("replay", "cli-replay", `#${id ?? ""}`);
+    expect(replay.err).toContain("409");
+    expect((await cli("replay", "cli-replay", "two")).err).toContain('"two" is not a decision id');
+  });
+
+  it("asks before --prune deletes anything, lists what would go, and takes --yes", async () => {
+    const keep = join(dir, "keep.json");
+    const flag = (key: string) => ({ key, type: "boolean", variants: { baseline: false, candidate: true }, rollout: { stages: [{ weight: 10 }, { weight: 100 }] } });
+    writeFileSync(keep, JSON.stringify({ flags: [flag("cli-keep"), flag("cli-doomed")] }));
+    await cli("apply", keep);
+    const only = join(dir, "only.json");
+    writeFileSync(only, JSON.stringify({ flags: [flag("cli-keep")] }));
+    const unattended = await cliWith({ answer: null }, "apply", only, "--prune");
+    expect(unattended.status).toBe(1);
+    expect(unattended.err).toContain("cli-doomed");
+    expect(unattended.err).toContain("pass --yes");
+    const declined = await cliWith({ answer: false }, "apply", only, "--prune");
+    expect(declined.questions).toHaveLength(1);
+    expect(declined.err).toContain("not confirmed");
+    expect((await cli("flags")).out).toContain("cli-doomed");
+    const confirmed = await cliWith({ answer: true }, "apply", only, "--prune");
+    expect(confirmed.status).toBe(0);
+    expect(confirmed.out).toContain("delete    cli-doomed");
+    expect((await cli("flags")).out).not.toContain("cli-doomed");
   });
 });

@@ -48,4 +48,31 @@ describe("cron", () => {
     expect(status.json.last.now).toBe(minute + 20_000);
     expect(status.json.last.evaluated).toBeGreaterThan(0);
   });
+
+  it("shows the live hold reason in /admin/flags at every tick without logging a decision each time", async () => {
+    const key = uniqueKey("live-hold");
+    await putFlag(booleanSpec(key, [{ weight: 20, hold: "4h" } as { weight: number }, { weight: 100 }]));
+    const summary = async () => ((await call("GET", "/admin/flags")).json.flags as { key: string; judgement: { at: number; action: string; reason: string } | null }[]).find((f) => f.key === key);
+    expect((await summary())?.judgement).toBeNull();
+    const start = Math.ceil(Date.now() / 60_000) * 60_000 + 60 * 60_000;
+    const seen: string[] = [];
+    for (const at of [start + 1_000, start + 30 * 60_000, start + 60 * 60_000]) {
+      const ctx = createExecutionContext();
+      worker.scheduled(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env, ctx);
+      await waitOnExecutionContext(ctx);
+      const judgement = (await summary())?.judgement;
+      expect(judgement).toMatchObject({ at, action: "hold" });
+      seen.push(judgement?.reason ?? "");
+    }
+    // What the stage waits for moves on each minute…
+    expect(seen, JSON.stringify(seen)).toHaveLength(3);
+    expect(new Set(seen).size, JSON.stringify(seen)).toBe(3);
+    // …while the log keeps one entry per rule, not one per minute.
+    const holds = ((await call("GET", `/admin/flags/${key}/decisions?limit=50`)).json.decisions as { action: string }[]).filter((d) => d.action === "hold");
+    expect(holds.length).toBeLessThanOrEqual(1);
+
+    // An operator action makes the judgement stale until the cron looks again.
+    await call("POST", `/admin/flags/${key}/actions`, { body: { action: "pause" } });
+    expect((await summary())?.judgement).toBeNull();
+  });
 });

@@ -19,7 +19,7 @@ describe("manifest", () => {
     expect(dry.status).toBe(200);
     expect(dry.json.changes).toEqual([
       { key: "keep-me", change: "unchanged" },
-      { key: "edit-me", change: "update", fields: ["description"], newGeneration: false },
+      { key: "edit-me", change: "update", fields: ["description"], diff: [{ path: "description", to: '"now documented"' }], newGeneration: false },
       { key: "brand-new", change: "create" },
       { key: "stray", change: "delete" },
     ]);
