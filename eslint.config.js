@@ -46,4 +46,16 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
     },
   },
+  {
+    // The dashboard's browser script: plain JavaScript served as text, outside the TypeScript projects.
+    files: ["worker/dashboard/assets/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: "script",
+      globals: Object.fromEntries(
+        ["window", "document", "location", "sessionStorage", "fetch", "setInterval", "Node", "CSS", "console"].map((name) => [name, "readonly"]),
+      ),
+    },
+  },
 );

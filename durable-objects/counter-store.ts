@@ -148,6 +148,24 @@ export class CounterStore {
     return stages;
   }
 
+  /**
+   * Per-stage counts of `n` consecutive steps from `from`, in one query: step
+   * i holds the buckets starting in [from + i·step, from + (i+1)·step). Hour
+   * buckets (older than `COMPACT_AFTER_MS`) land whole in the step they start in.
+   */
+  spanSteps(generation: number, from: number, step: number, n: number): Record<string, ReplicatedPair>[] {
+    const steps = Array.from({ length: n }, (): Record<string, ReplicatedPair> => ({}));
+    const rows = this.sql.all<CellRow>(
+      "SELECT stage, arm, replicate, minute, data FROM counters WHERE generation = ? AND minute >= ? AND minute < ?",
+      generation, Math.floor(from / MINUTE_MS), Math.ceil((from + n * step) / MINUTE_MS),
+    );
+    for (const row of rows) {
+      const into = steps[Math.floor((row.minute * MINUTE_MS - from) / step)];
+      if (into) addRow(into, row);
+    }
+    return steps;
+  }
+
   /** Totals and spans in one read (what a counter shard answers the primary with). */
   read(generation: number, spans: readonly SpanQuery[]): CounterRead {
     return { totals: this.totals(generation), spans: spans.map((s) => this.span(generation, s.from, s.to, s.stage)) };

@@ -16,6 +16,7 @@ import { candidateIdentity } from "../core/generation";
 import { freshMemory, GateMemorySchema, memoryForStage, type GateMemory } from "../core/gates";
 import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
 import { buildReport, type CompareReport } from "../core/report";
+import { buildSeries, type Series } from "../core/series";
 import type { LatestJudgement } from "./flag-metrics";
 import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../core/rollout";
 import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./counter-store";
@@ -215,6 +216,11 @@ export class FlagDO extends DurableObject<Env> {
     return plainCopy(this.counters.read(generation, spans));
   }
 
+  /** A counter shard's per-stage counts of consecutive steps, for its primary's series. */
+  async readSpanSteps(generation: number, from: number, step: number, n: number): Promise<Record<string, ReplicatedPair>[]> {
+    return plainCopy(this.counters.spanSteps(generation, from, step, n));
+  }
+
   /** A counter shard's per-stage counts over a span, for its primary's report. */
   async readSpanByStage(generation: number, from: number, to: number): Promise<Record<string, ReplicatedPair>> {
     return plainCopy(this.counters.spanByStage(generation, from, to));
@@ -338,6 +344,16 @@ export class FlagDO extends DurableObject<Env> {
     const stages = [this.counters.spanByStage(gen, from, to), ...(await this.readShards(flag.spec, (shard) => shard.readSpanByStage(gen, from, to)))].reduce(mergeStages);
     const unattributed = await this.unattributedCounts(gen);
     return { ...buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow), unattributed };
+  }
+
+  /** Metrics over time in `n` steps of `step` ms from `from`, for charts (`core/series.ts`). */
+  async series(from: number, step: number, n: number, generation?: number): Promise<Series | null> {
+    const flag = this.loaded();
+    if (flag === null) return null;
+    const gen = generation ?? flag.state.generation;
+    const reads = [this.counters.spanSteps(gen, from, step, n), ...(await this.readShards(flag.spec, (shard) => shard.readSpanSteps(gen, from, step, n)))];
+    const steps = reads.reduce((into, read) => into.map((stages, i) => mergeStages(stages, read[i] ?? {})));
+    return plainCopy(buildSeries(flag.spec, gen, from, step, steps, servedWeight(flag.state, flag.spec.rollout.stages).shadow));
   }
 
   /** Recent shadow disagreements, newest first. */

@@ -178,8 +178,12 @@ export class RegistryDO extends DurableObject<Env> {
     return plainCopy(this.metrics.snapshot());
   }
 
-  async auditLog(limit: number): Promise<AuditEntry[]> {
-    return this.sql.all<AuditRow>("SELECT * FROM audit ORDER BY id DESC LIMIT ?", limit).map((r) => ({
+  /** The audit log, newest first; only one flag's entries when `flag` is given. */
+  async auditLog(limit: number, flag?: string): Promise<AuditEntry[]> {
+    const rows = flag === undefined
+      ? this.sql.all<AuditRow>("SELECT * FROM audit ORDER BY id DESC LIMIT ?", limit)
+      : this.sql.all<AuditRow>("SELECT * FROM audit WHERE flag = ? ORDER BY id DESC LIMIT ?", flag, limit);
+    return rows.map((r) => ({
       id: r.id,
       at: r.at,
       actor: r.actor,

@@ -18,12 +18,17 @@ export function createApp(services: Services = isolateServices) {
     // Anything else may be a routed request (a flag's `route`); otherwise 404.
     const served = services.snapshots(c.env).serve(scheduler(c));
     const snapshot = served instanceof Promise ? await served : served;
+    // A browser pointed at the base URL (when no flag routes it) wants the dashboard, not a JSON error.
+    const dashboard = c.req.method === "GET" && new URL(c.req.url).pathname === "/" ? () => c.redirect("/dashboard", 302) : null;
     if (snapshot === null) {
+      if (dashboard) return dashboard();
       // Without any snapshot no route is known: answer at once, never hang.
       return c.json(errorBody("unavailable", "routing configuration is not available yet; retry"), 503, { "Retry-After": "1" });
     }
     const proxied = await proxy(c, services, snapshot);
-    return proxied ?? c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404);
+    if (proxied) return proxied;
+    if (dashboard) return dashboard();
+    return c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404);
   });
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
   app.onError(handleError);

@@ -40,9 +40,34 @@ describe("GET /dashboard", () => {
     expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
     expect(res.headers.get("x-frame-options")).toBe("DENY");
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    // No inline script or style: everything comes from the Worker's own versioned files.
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(res.headers.get("content-security-policy")).not.toContain("unsafe-inline");
     const html = await res.text();
-    expect(html).toContain("Rampart — rollouts");
-    expect(html).toContain('fetch(path, { headers: { authorization: "Bearer "');
+    expect(html).toContain("Rampart</a> — rollouts");
     expect(html).not.toContain("test-admin-token");
+    expect(html).not.toMatch(/<script>|<style>| style=/);
+    const assets = [...html.matchAll(/(?:src|href)="(\/dashboard\/assets\/[^"]+)"/g)].map((m) => m[1] ?? "");
+    expect(assets).toHaveLength(4);
+    for (const path of assets) {
+      const asset = await SELF.fetch(`https://rampart.test${path}`);
+      expect(asset.status, path).toBe(200);
+      expect(asset.headers.get("cache-control")).toContain("immutable");
+      expect(asset.headers.get("content-type")).toMatch(path.endsWith(".js") ? /^text\/javascript/ : /^text\/css/);
+      const body = await asset.text();
+      if (path.includes("dashboard-") && path.endsWith(".js")) {
+        // The token travels as a bearer header, never in a URL; spec text is put in the page as text only.
+        expect(body).toContain("authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)");
+        expect(body).not.toContain("innerHTML");
+      }
+      if (path.includes("uplot-") && path.endsWith(".js")) expect(body).toContain("uPlot");
+    }
+    expect((await SELF.fetch("https://rampart.test/dashboard/assets/nope.js")).status).toBe(404);
+  });
+
+  it("sends a browser at the base URL to the dashboard", async () => {
+    const res = await SELF.fetch("https://rampart.test/", { redirect: "manual" });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/dashboard");
   });
 });

@@ -5,6 +5,8 @@ import { toIssues } from "../../core/issues";
 import { FLAG_KEY_PATTERN, FlagSpecSchema, ManifestSchema, type FlagSpec } from "../../core/manifest";
 import type { Decision } from "../../core/decision";
 import { ActionRequestSchema } from "../../core/rollout";
+import { MAX_SERIES_POINTS } from "../../core/series";
+import { MINUTE_MS } from "../../core/counters";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { registryStub } from "../../durable-objects/registry-stub";
 import { requireAdmin } from "../auth";
@@ -77,6 +79,9 @@ function present(decision: Decision, withInputs: boolean) {
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
   app.use("*", requireAdmin);
+
+  /** Which role the token has, so a page can offer only what the token may do. */
+  app.get("/whoami", (c) => c.json({ role: c.get("role"), actor: c.get("actor") }));
 
   app.get("/flags", async (c) => c.json({ flags: await registryStub(c.env).listFlags() }));
 
@@ -157,6 +162,21 @@ export function adminRoutes() {
     return c.json(report);
   });
 
+  app.get("/flags/:key/series", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const to = parseQuery(TimeQuery.optional(), c.req.query("to"), "to") ?? Date.now();
+    const from = parseQuery(TimeQuery.optional(), c.req.query("from"), "from") ?? to - 3_600_000;
+    if (from >= to) throw invalidInput("from must be before to", [{ path: "from", message: "must be before `to`" }]);
+    const points = parseQuery(z.coerce.number().int().min(1).max(MAX_SERIES_POINTS).optional(), c.req.query("points"), "points") ?? 60;
+    const generation = parseQuery(z.coerce.number().int().min(1).optional(), c.req.query("generation"), "generation");
+    // Steps are whole minutes (the counters' resolution); the span is rounded out to whole steps.
+    const step = Math.max(MINUTE_MS, Math.ceil((to - from) / points / MINUTE_MS) * MINUTE_MS);
+    const start = Math.floor(from / MINUTE_MS) * MINUTE_MS;
+    const series = await flagStub(c.env, key).series(start, step, Math.ceil((to - start) / step), generation);
+    if (!series) throw notFound(key);
+    return c.json(series);
+  });
+
   app.get("/flags/:key/disagreements", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
     const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
@@ -190,7 +210,8 @@ export function adminRoutes() {
 
   app.get("/audit", async (c) => {
     const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
-    return c.json({ entries: await registryStub(c.env).auditLog(limit) });
+    const flag = c.req.query("flag");
+    return c.json({ entries: await registryStub(c.env).auditLog(limit, flag === undefined ? undefined : flagKeyParam(flag)) });
   });
   return app;
 }

@@ -1,8 +1,9 @@
 /** Operations: /health, /openapi.json and /dashboard (public, no data), /metrics (admin or read-only token). */
 import { Hono } from "hono";
 import { registryStub } from "../../durable-objects/registry-stub";
+import { errorBody } from "../errors";
 import { requireAdmin } from "../auth";
-import { DASHBOARD_HTML } from "../dashboard";
+import { DASHBOARD_ASSETS, DASHBOARD_HTML } from "../dashboard/page";
 import { openApiDocument } from "../openapi";
 import { renderMetrics } from "../prometheus";
 import { settingsOf } from "../config";
@@ -12,10 +13,12 @@ import { RAMPART_VERSION } from "../version";
 /**
  * Headers for the HTML page: no framing (clickjacking: CSP frame-ancestors,
  * and X-Frame-Options for older browsers), no MIME sniffing, no referrer
- * leaking the page's URL, scripts and styles only from the page itself.
+ * leaking the page's URL, scripts and styles only from the Worker's own
+ * files (no inline script or style attribute: the client builds its DOM
+ * with textContent and sets styles through the CSSOM).
  */
 export const HTML_SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   "x-frame-options": "DENY",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
@@ -46,6 +49,12 @@ export function opsRoutes(services: Services) {
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
 
   app.get("/dashboard", (c) => c.html(DASHBOARD_HTML, 200, HTML_SECURITY_HEADERS));
+  app.get("/dashboard/assets/:name", (c) => {
+    const asset = DASHBOARD_ASSETS.get(c.req.param("name"));
+    if (!asset) return c.json(errorBody("not_found", `no dashboard asset ${c.req.param("name")}`), 404);
+    return c.body(asset.body, 200, { "content-type": asset.type, "cache-control": "public, max-age=31536000, immutable", "x-content-type-options": "nosniff" });
+  });
+
 
   app.get("/metrics", requireAdmin, async (c) => {
     const cache = services.snapshots(c.env);

@@ -1,0 +1,161 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's, driven by
+ * playwright-core) against the Worker on workerd: what an operator sees and
+ * can do, with screenshots written to test-artifacts/dashboard/.
+ *
+ *   npm run test:dashboard     (needs /usr/bin/chromium, or CHROMIUM=path)
+ */
+import { mkdirSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { E2E_ADMIN_TOKEN, E2E_PROPAGATION_MS, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
+
+const READ_TOKEN = "e2e-read-token";
+const EVENTS_TOKEN = "e2e-events-token";
+const ARTIFACTS = "test-artifacts/dashboard";
+const KEY = "dash-ranker";
+/** What a hostile spec author might put in a description: it must show as text, never run. */
+const HOSTILE = `<img src=x onerror="window.__pwned=1">`;
+
+let worker: LocalWorker;
+let browser: Browser;
+
+async function evaluate(targetingKey: string) {
+  const r = await fetch(`${worker.baseUrl}/ofrep/v1/evaluate/flags/${KEY}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ context: { targetingKey } }),
+  });
+  return (await r.json()) as { variant: string; metadata: { status: string; assignment: string } };
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  worker = await startLocalWorker({ READ_TOKEN, EVENTS_TOKEN, FLUSH_MS: "100" });
+  const put = await worker.admin("PUT", `/admin/flags/${KEY}`, {
+    key: KEY,
+    description: `Ranker v2 ${HOSTILE}`,
+    type: "string",
+    variants: { baseline: "v1", candidate: "v2" },
+    rollout: { stages: [{ weight: 50 }, { weight: 100 }] },
+    metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } },
+    gates: [{ metric: "ctr", bad: "decrease", warn: "5%", rollback: "10%" }],
+  });
+  expect(put.status, await put.clone().text()).toBe(201);
+  await new Promise((r) => setTimeout(r, E2E_PROPAGATION_MS + 100));
+  // Some traffic so the charts have lines: exposures through OFREP, clicks as events.
+  const events = [];
+  for (let i = 0; i < 200; i++) {
+    const user = `user-${i}`;
+    const served = await evaluate(user);
+    if (i % 3 === 0) events.push({ eventId: `click-${i}`, flag: KEY, name: "click", targetingKey: user, assignment: served.metadata.assignment, timestamp: new Date().toISOString() });
+  }
+  const sent = await fetch(`${worker.baseUrl}/v1/events`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${EVENTS_TOKEN}` }, body: JSON.stringify({ events }) });
+  expect(sent.status, await sent.clone().text()).toBe(202);
+  // Let the edge flush its counters, then have the cron judge once (live hold reason).
+  await new Promise((r) => setTimeout(r, 1_000));
+  await fetch(`${worker.baseUrl}/cdn-cgi/handler/scheduled?time=${Date.now()}`);
+  browser = await chromium.launch({
+    executablePath: process.env["CHROMIUM"] ?? "/usr/bin/chromium",
+    // As root Chromium needs --no-sandbox; the rest keep it off this machine's closed network.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.dispose();
+});
+
+async function signIn(page: Page, token: string): Promise<string[]> {
+  const problems: string[] = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console: ${m.text()}`);
+  });
+  await page.goto(`${worker.baseUrl}/`);
+  expect(page.url()).toBe(`${worker.baseUrl}/dashboard`);
+  await page.fill("#token", token);
+  await page.click("#login button");
+  await page.waitForSelector(`tr[data-flag="${KEY}"]`);
+  return problems;
+}
+
+describe("dashboard in Chromium", () => {
+  it("lists the flags with a sparkline and shows a flag's charts, gates, decisions and live judgement", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems = await signIn(page, READ_TOKEN);
+    const row = page.locator(`tr[data-flag="${KEY}"]`);
+    await expect.poll(() => row.locator(".spark canvas").count()).toBe(1);
+    // The description is shown as text: no element was made from it, no script ran.
+    expect(await row.innerText()).toContain(HOSTILE);
+    expect(await page.locator("main img").count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await page.screenshot({ path: `${ARTIFACTS}/list-desktop.png`, fullPage: true });
+
+    await row.locator("a").click();
+    await page.waitForSelector("figure[data-chart=exposures] canvas");
+    await page.waitForSelector("figure[data-chart=gate-ctr] canvas");
+    // The exposures chart's legend names both arms; the gate chart draws its rollback threshold.
+    expect(await page.locator("figure[data-chart=exposures] .u-legend").innerText()).toMatch(/baseline[\s\S]*candidate/);
+    expect(await page.locator("figure[data-chart=gate-ctr] .u-legend").innerText()).toContain("rollback");
+    expect(await page.locator('tr[data-gate="ctr"]').innerText()).toMatch(/ctr \(relative\)/);
+    // The latest judgement (a hold: what the stage still waits for), not a stale log line.
+    expect(await page.locator("#judgement").innerText()).toMatch(/^hold \(/);
+    expect(await page.locator("ul.decisions li").count()).toBeGreaterThan(0);
+    expect(problems).toEqual([]);
+    await page.screenshot({ path: `${ARTIFACTS}/flag-desktop.png`, fullPage: true });
+    await page.close();
+  });
+
+  it("gives a read-only token every view and no action", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, READ_TOKEN);
+    await page.goto(`${worker.baseUrl}/dashboard#flag=${KEY}`);
+    await page.waitForSelector(".actions button");
+    expect(await page.locator("#role").innerText()).toContain("read-only");
+    const buttons = page.locator(".actions button");
+    expect(await buttons.count()).toBeGreaterThanOrEqual(8);
+    for (const button of await buttons.all()) expect(await button.isDisabled()).toBe(true);
+    // Even a request the page did not offer is refused by the API.
+    const forced = await page.evaluate(async (key) => (await fetch(`/admin/flags/${key}/actions`, { method: "POST", headers: { authorization: `Bearer ${sessionStorage.getItem("rampart-token")}`, "content-type": "application/json" }, body: '{"action":"kill"}' })).status, KEY);
+    expect(forced).toBe(403);
+    expect((await evaluate("user-1")).metadata.status).toBe("ramping");
+    await page.close();
+  });
+
+  it("kills the flag from the page after a confirmation, and evaluation changes", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, E2E_ADMIN_TOKEN);
+    await page.goto(`${worker.baseUrl}/dashboard#flag=${KEY}`);
+    await page.waitForSelector('.actions button[data-action="kill"]:not([disabled])');
+    await page.click('.actions button[data-action="kill"]');
+    expect(await page.locator("#confirm").getAttribute("open")).not.toBeNull();
+    // Cancel changes nothing.
+    await page.click("#confirm-cancel");
+    expect((await evaluate("user-1")).metadata.status).toBe("ramping");
+    await page.click('.actions button[data-action="kill"]');
+    await page.fill("#confirm-reason", "dashboard test: kill switch");
+    await page.screenshot({ path: `${ARTIFACTS}/kill-confirm.png` });
+    await page.click("#confirm-ok");
+    await expect.poll(() => page.locator("#flag-state .status").innerText()).toBe("killed");
+    await expect.poll(async () => (await evaluate("user-1")).metadata.status, { timeout: 5_000 }).toBe("killed");
+    expect((await evaluate("user-2")).variant).toBe("baseline");
+    expect(await page.locator("ul.decisions").innerText()).toContain("dashboard test: kill switch");
+    await page.screenshot({ path: `${ARTIFACTS}/killed.png`, fullPage: true });
+    await page.close();
+  });
+
+  it("is usable at phone width: nothing overflows sideways", async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    await signIn(page, READ_TOKEN);
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${ARTIFACTS}/list-phone.png`, fullPage: true });
+    await page.goto(`${worker.baseUrl}/dashboard#flag=${KEY}`);
+    await page.waitForSelector("figure[data-chart=exposures] canvas");
+    await page.screenshot({ path: `${ARTIFACTS}/flag-phone.png`, fullPage: true });
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.close();
+  });
+});
