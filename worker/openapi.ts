@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { EventSchema, EventsEnvelopeSchema } from "../core/events";
 import { FlagSpecSchema, JsonValueSchema, ManifestSchema } from "../core/manifest";
-import { ActionRequestSchema } from "../core/rollout";
+import { ActionRequestSchema, RolloutStateSchema } from "../core/rollout";
 import { RAMPART_VERSION } from "./version";
 
 type Json = Record<string, unknown>;
@@ -15,9 +15,35 @@ const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (schema: Json) => ({ content: { "application/json": { schema } } });
 const error = (description: string) => ({ description, ...json(ref("Error")) });
 const ofrepError = (description: string) => ({ description, ...json(ref("OfrepError")) });
-const admin = [{ adminToken: [] }];
-const keyParam = { name: "key", in: "path", required: true, schema: { type: "string", pattern: "^[A-Za-z0-9._-]{1,128}$" } };
-const ok = (description: string, schema: Json = { type: "object" }) => ({ description, ...json(schema) });
+const ok = (description: string, schema: Json) => ({ description, ...json(schema) });
+const keyParam = { name: "key", in: "path", required: true, description: "The flag's key", schema: { type: "string", pattern: "^[A-Za-z0-9._-]{1,128}$" } };
+const idParam = { name: "id", in: "path", required: true, description: "A decision id as the log prints it (without #)", schema: { type: "integer", minimum: 1 } };
+const query = (name: string, description: string, schema: Json = { type: "string" }) => ({ name, in: "query", description, schema });
+const limitParam = query("limit", "How many, newest first (default 20, at most 500)", { type: "integer", minimum: 1, maximum: 500 });
+const timeSchema = { type: "string", description: "ISO 8601, or milliseconds since the epoch" };
+const obj = (properties: Json, required: string[] = Object.keys(properties)) => ({ type: "object", required, properties });
+const int = { type: "integer" };
+const num = { type: "number" };
+const str = { type: "string" };
+const ms = { type: "number", description: "milliseconds since the epoch" };
+const nullable = (schema: Json) => ({ anyOf: [schema, { type: "null" }] });
+
+/** Who may call an operation: anyone (security: []), the admin API's tokens, or the events token. */
+type Access = "public" | "admin-read" | "admin-write" | "events";
+const SECURITY: Record<Access, Json[]> = {
+  public: [],
+  "admin-read": [{ adminToken: [] }],
+  "admin-write": [{ adminToken: [] }],
+  events: [{ eventsToken: [] }, {}],
+};
+
+/** One operation: an id, who may call it, and its responses; the admin API's 401/403 are added for every admin operation. */
+function op(operationId: string, summary: string, access: Access, responses: Json, extra: Json = {}): Json {
+  const auth: Json = {};
+  if (access === "admin-read" || access === "admin-write") auth["401"] = error("Token missing or not valid");
+  if (access === "admin-write") auth["403"] = error("The read-only token cannot change anything");
+  return { operationId, summary, security: SECURITY[access], ...extra, responses: { ...responses, ...auth } };
+}
 
 function schemas(): Json {
   const registry = z.registry<{ id: string }>();
@@ -28,16 +54,36 @@ function schemas(): Json {
   registry.add(EventSchema, { id: "Event" });
   registry.add(EventsEnvelopeSchema, { id: "EventsRequest" });
   const generated = z.toJSONSchema(registry, { io: "input", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
-  for (const schema of Object.values(generated)) delete (schema as Json)["$schema"];
+  // What the API answers with is the parsed form (output), not what a client may write.
+  const outputs = z.registry<{ id: string }>();
+  outputs.add(RolloutStateSchema, { id: "RolloutState" });
+  const answered = z.toJSONSchema(outputs, { io: "output", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
+  for (const schema of [...Object.values(generated), ...Object.values(answered)]) delete (schema as Json)["$schema"];
+  const position = obj({ status: str, stage: int });
+  const gateVerdict = {
+    type: "object",
+    required: ["metric", "compare", "verdict"],
+    properties: {
+      metric: str, compare: str, bad: str, informational: { type: "boolean" },
+      baseline: nullable(num), candidate: nullable(num), delta: nullable(num),
+      interval: nullable({ type: "array", items: num, minItems: 2, maxItems: 2 }),
+      thresholds: { type: "object", properties: { warn: num, rollback: num, severe: num } },
+      samples: obj({ baseline: int, candidate: int }),
+      verdict: { type: "string", enum: ["healthy", "warn", "rollback", "severe", "insufficient_sample", "no_data", "not_applicable"] },
+      noHarm: { type: "boolean" }, dataNeeded: nullable(num),
+    },
+  };
+  const armMetrics = obj({ exposures: int, metrics: { type: "object", additionalProperties: obj({ value: nullable(num), samples: int, stderr: num }, ["value"]) } });
   return {
     ...generated,
+    ...answered,
     Error: {
       type: "object",
       required: ["error", "message"],
       properties: {
-        error: { type: "string" },
-        message: { type: "string" },
-        issues: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } },
+        error: { type: "string", description: "A stable code: invalid_request, not_found, unauthorized, forbidden, conflict, …" },
+        message: { type: "string", description: "What to fix, for people" },
+        issues: { type: "array", items: { type: "object", properties: { path: { type: "string", description: "The field, e.g. rollout.stages[0].weight" }, message: { type: "string" } } } },
       },
     },
     OfrepRequest: { type: "object", properties: { context: { type: "object", properties: { targetingKey: { type: "string" } }, additionalProperties: true } } },
@@ -52,75 +98,139 @@ function schemas(): Json {
         metadata: { type: "object", additionalProperties: { type: ["string", "number", "boolean"] } },
       },
     },
+    OfrepBulk: obj({ flags: { type: "array", items: { anyOf: [ref("OfrepEvaluation"), ref("OfrepError")] } } }),
     OfrepError: {
       type: "object",
       required: ["key", "errorCode"],
       properties: { key: { type: "string" }, errorCode: { enum: ["PARSE_ERROR", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL", "FLAG_NOT_FOUND"] }, errorDetails: { type: "string" } },
     },
+    EventsResult: obj({ accepted: int, duplicates: int, rejected: { type: "array", items: obj({ index: int, error: str, message: str }) } }),
+    Health: obj({ status: { enum: ["ok", "stale", "unavailable"] }, version: str, configVersion: nullable(int), flags: int, snapshotAgeMs: nullable(num) }),
+    FlagSummary: obj({
+      key: str, description: nullable(str), type: str, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specVersion: int, updatedAt: ms,
+      judgement: nullable({ ...obj({ at: ms, action: str, rule: str, reason: str }), description: "The cron's latest judgement of the current stage (for a hold: what it still waits for)" }),
+    }),
+    FlagRecord: obj({ key: str, spec: { type: "object", description: "The spec as written" }, specHash: str, specVersion: int, state: ref("RolloutState"), createdAt: ms, updatedAt: ms }),
+    Decision: {
+      ...obj({ id: int, at: ms, generation: int, action: str, source: { enum: ["operator", "cron", "config"] }, actor: str, reason: nullable(str), from: position, to: position, stateVersion: int, rule: nullable(str), replayable: { type: "boolean" } }),
+      properties: {
+        ...obj({ id: int, at: ms, generation: int, action: str, source: { enum: ["operator", "cron", "config"] }, actor: str, reason: nullable(str), from: position, to: position, stateVersion: int, rule: nullable(str), replayable: { type: "boolean" } }).properties,
+        judgement: { type: "object", description: "Cron decisions: every gate's verdict, abort rules, SRM, the α split" },
+        inputs: { type: "object", description: "Single-decision reads: what the decision was computed from" },
+      },
+    },
+    CompareReport: {
+      ...obj({ flag: str, generation: int, from: ms, to: ms, arms: obj({ baseline: armMetrics, candidate: armMetrics }), gates: { type: "array", items: gateVerdict }, alphaPerGate: num }),
+      properties: { ...obj({ flag: str, generation: int, from: ms, to: ms, arms: obj({ baseline: armMetrics, candidate: armMetrics }), gates: { type: "array", items: gateVerdict }, alphaPerGate: num }).properties, unattributed: { type: "object", additionalProperties: int } },
+    },
+    Series: obj({
+      flag: str, generation: int, from: ms, to: ms, step: { type: "integer", description: "ms per point" },
+      gates: { type: "array", items: obj({ metric: str, compare: str, bad: str, informational: { type: "boolean" }, thresholds: { type: "object", properties: { warn: num, rollback: num, severe: num } } }) },
+      points: { type: "array", items: obj({
+        t: ms,
+        exposures: obj({ baseline: int, candidate: int }),
+        levels: { type: "object", additionalProperties: obj({ baseline: nullable(num), candidate: nullable(num) }) },
+        gates: { type: "array", items: obj({ metric: str, delta: nullable(num), interval: nullable({ type: "array", items: num }), verdict: str }) },
+      }) },
+    }),
+    PlanEntry: obj({
+      key: str, change: { enum: ["create", "update", "unchanged", "delete"] }, fields: { type: "array", items: str },
+      diff: { type: "array", items: obj({ path: str, from: { type: "string", description: "JSON text; absent when unset" }, to: { type: "string", description: "JSON text; absent when removed" } }, ["path"]) },
+      newGeneration: { type: "boolean" },
+    }, ["key", "change"]),
+    AuditEntry: obj({ id: int, at: ms, actor: str, action: str, flag: nullable(str), specHash: nullable(str), summary: str }),
   };
 }
 
 function paths(): Json {
-  const flagPath = { parameters: [keyParam] };
+  const flag = { parameters: [keyParam] };
+  const noFlag = { 404: error("No such flag") };
+  const badQuery = { 400: error("A query parameter is not valid; `issues` names it") };
   return {
     "/ofrep/v1/evaluate/flags/{key}": {
-      ...flagPath,
-      post: {
-        summary: "Evaluate one flag (OFREP); counts one exposure",
-        requestBody: json(ref("OfrepRequest")),
-        responses: { 200: ok("The served value", ref("OfrepEvaluation")), 400: ofrepError("Malformed request or missing targeting key"), 404: ofrepError("No such flag"), 503: ofrepError("No configuration yet; retry") },
-      },
+      ...flag,
+      post: op("evaluateFlag", "Evaluate one flag (OFREP); counts one exposure", "public", {
+        200: ok("The served value", ref("OfrepEvaluation")), 400: ofrepError("Malformed request or missing targeting key"), 404: ofrepError("No such flag"), 503: ofrepError("No configuration yet; retry"),
+      }, { requestBody: json(ref("OfrepRequest")) }),
     },
     "/ofrep/v1/evaluate/flags": {
-      post: {
-        summary: "Evaluate every flag (OFREP bulk); ETag over config version and context",
-        parameters: [{ name: "If-None-Match", in: "header", schema: { type: "string" } }],
-        requestBody: json(ref("OfrepRequest")),
-        responses: { 200: ok("Every flag", { type: "object", properties: { flags: { type: "array", items: {} } } }), 304: { description: "Unchanged" }, 400: ofrepError("Malformed request") },
-      },
+      post: op("evaluateAllFlags", "Evaluate every flag (OFREP bulk); ETag over config version and context", "public", {
+        200: ok("Every flag", ref("OfrepBulk")), 304: { description: "Unchanged since If-None-Match" }, 400: ofrepError("Malformed request"),
+      }, { parameters: [{ name: "If-None-Match", in: "header", schema: { type: "string" } }], requestBody: json(ref("OfrepRequest")) }),
     },
     "/v1/events": {
-      post: {
-        summary: "Ingest up to 1,000 events; ids are deduplicated per flag",
-        requestBody: json(ref("EventsRequest")),
-        responses: { 202: ok("Accepted, duplicates and per-event rejections"), 400: error("Malformed body"), 401: error("EVENTS_TOKEN required"), 413: error("Body over 1 MiB"), 429: error("Rate limited; see Retry-After") },
-      },
+      post: op("sendEvents", "Ingest up to 1,000 events; ids are deduplicated per flag", "events", {
+        202: ok("Accepted, duplicates and per-event rejections", ref("EventsResult")), 400: error("Malformed body"), 401: error("EVENTS_TOKEN required"), 413: error("Body over 1 MiB"), 429: error("Rate limited; see Retry-After"),
+      }, { requestBody: json(ref("EventsRequest")) }),
     },
-    "/health": { get: { summary: "Serving version and snapshot", responses: { 200: ok("Healthy or stale"), 503: ok("No snapshot yet") } } },
-    "/metrics": { get: { summary: "Prometheus exposition", security: admin, responses: { 200: { description: "text/plain" }, 401: error("Token missing or wrong") } } },
-    "/admin/flags": { get: { summary: "List flags", security: admin, responses: { 200: ok("Flags") } } },
+    "/health": { get: op("health", "Serving version and snapshot", "public", { 200: ok("Healthy or stale", ref("Health")), 503: ok("No snapshot yet", ref("Health")) }) },
+    "/openapi.json": { get: op("openApi", "This document", "public", { 200: ok("OpenAPI 3.1", { type: "object" }) }) },
+    "/dashboard": { get: op("dashboard", "The operator dashboard (a page holding no data; it reads the admin API with a token the operator enters)", "public", { 200: { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } }) },
+    "/dashboard/assets/{name}": {
+      get: op("dashboardAsset", "The dashboard's scripts and styles (versioned names, immutable)", "public", {
+        200: { description: "JavaScript or CSS", content: { "text/javascript": { schema: { type: "string" } }, "text/css": { schema: { type: "string" } } } }, 404: error("No such asset"),
+      }, { parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }] }),
+    },
+    "/metrics": { get: op("metrics", "Prometheus exposition", "admin-read", { 200: { description: "Prometheus text format 0.0.4", content: { "text/plain": { schema: { type: "string" } } } } }) },
+    "/admin/whoami": { get: op("whoami", "The token's role (admin or read) and the actor name logs will show", "admin-read", { 200: ok("Role", obj({ role: { enum: ["admin", "read"] }, actor: str })) }) },
+    "/admin/flags": { get: op("listFlags", "List flags with their state and the cron's latest judgement", "admin-read", { 200: ok("Flags", obj({ flags: { type: "array", items: ref("FlagSummary") } })) }) },
     "/admin/flags/{key}": {
-      ...flagPath,
-      get: { summary: "A flag: spec as written, rollout state", security: admin, responses: { 200: ok("The flag"), 404: error("No such flag") } },
-      put: {
-        summary: "Create or replace a flag (JSON, or YAML with Content-Type: application/yaml)",
-        security: admin,
-        requestBody: { content: { "application/json": { schema: ref("FlagSpec") }, "application/yaml": { schema: ref("FlagSpec") } } },
-        responses: { 200: ok("Replaced (or unchanged)"), 201: ok("Created"), 400: error("Invalid spec; issues name each path"), 403: error("Read-only token"), 413: error("Body over 1 MiB"), 415: error("Not JSON or YAML") },
-      },
-      delete: { summary: "Delete a flag (its decision log is kept)", security: admin, responses: { 200: ok("Deleted"), 404: error("No such flag") } },
+      ...flag,
+      get: op("getFlag", "A flag: spec as written, rollout state", "admin-read", { 200: ok("The flag", ref("FlagRecord")), ...noFlag }),
+      put: op("putFlag", "Create or replace a flag (JSON, or YAML with Content-Type: application/yaml)", "admin-write", {
+        200: ok("Replaced (or unchanged)", obj({ key: str, created: { type: "boolean" }, changed: { type: "boolean" }, state: ref("RolloutState"), specVersion: int })),
+        201: ok("Created", obj({ key: str, created: { type: "boolean" }, changed: { type: "boolean" }, state: ref("RolloutState"), specVersion: int })),
+        400: error("Invalid spec; issues name each path"), 413: error("Body over 1 MiB"), 415: error("Not JSON or YAML"),
+      }, { requestBody: { content: { "application/json": { schema: ref("FlagSpec") }, "application/yaml": { schema: ref("FlagSpec") } } } }),
+      delete: op("deleteFlag", "Delete a flag (its decision log is kept)", "admin-write", { 200: ok("Deleted", obj({ key: str, deleted: { type: "boolean" } })), ...noFlag }),
     },
     "/admin/flags/{key}/actions": {
-      ...flagPath,
-      post: { summary: "Operator action", security: admin, requestBody: json(ref("ActionRequest")), responses: { 200: ok("The new state and its decision"), 400: error("Invalid action"), 404: error("No such flag"), 409: error("Not allowed in this state") } },
+      ...flag,
+      post: op("actOnFlag", "Operator action: promote, demote, rollback, pause, resume, kill, unkill, force, unforce", "admin-write", {
+        200: ok("The new state and its decision", obj({ key: str, state: ref("RolloutState"), decision: ref("Decision"), published: { type: "boolean" } })),
+        400: error("Invalid action"), ...noFlag, 409: error("Not allowed in this state"),
+      }, { requestBody: json(ref("ActionRequest")) }),
     },
-    "/admin/flags/{key}/decisions": { ...flagPath, get: { summary: "Decision log, newest first", security: admin, responses: { 200: ok("Decisions") } } },
-    "/admin/flags/{key}/decisions/{id}": { ...flagPath, get: { summary: "One decision with its inputs", security: admin, parameters: [{ name: "id", in: "path", required: true, schema: { type: "integer" } }], responses: { 200: ok("The decision"), 404: error("No such decision") } } },
-    "/admin/flags/{key}/decisions/{id}/replay": { ...flagPath, get: { summary: "Recompute a decision from its stored inputs", security: admin, parameters: [{ name: "id", in: "path", required: true, schema: { type: "integer" } }], responses: { 200: ok("Replayed verdicts and whether they match"), 409: error("An operator decision has nothing to recompute") } } },
-    "/admin/flags/{key}/report": { ...flagPath, get: { summary: "A/B compare report over [from, to)", security: admin, parameters: ["from", "to", "generation"].map((name) => ({ name, in: "query", schema: { type: "string" } })), responses: { 200: ok("Per-arm metrics and gate verdicts"), 400: error("Bad time range") } } },
-    "/admin/flags/{key}/disagreements": { ...flagPath, get: { summary: "Recent shadow disagreements", security: admin, responses: { 200: ok("Disagreements") } } },
-    "/admin/flags/{key}/stats": { ...flagPath, get: { summary: "Storage and counter-batch counts", security: admin, responses: { 200: ok("Stats") } } },
+    "/admin/flags/{key}/decisions": { ...flag, get: op("listDecisions", "Decision log, newest first", "admin-read", { 200: ok("Decisions", obj({ key: str, decisions: { type: "array", items: ref("Decision") } })), ...badQuery }, { parameters: [limitParam] }) },
+    "/admin/flags/{key}/decisions/{id}": { ...flag, get: op("getDecision", "One decision with its inputs", "admin-read", { 200: ok("The decision", obj({ key: str, decision: ref("Decision") })), 404: error("No such decision") }, { parameters: [idParam] }) },
+    "/admin/flags/{key}/decisions/{id}/replay": {
+      ...flag,
+      get: op("replayDecision", "Recompute a cron decision from its stored inputs", "admin-read", {
+        200: ok("Replayed verdicts and whether they match", obj({ key: str, decision: ref("Decision"), replayed: { type: "object", required: ["action", "rule"], properties: { action: str, rule: str } }, matches: { type: "boolean" } })),
+        404: error("No such decision"), 409: error("An operator decision has nothing to recompute, or the judging method is no longer run"),
+      }, { parameters: [idParam] }),
+    },
+    "/admin/flags/{key}/report": {
+      ...flag,
+      get: op("compareReport", "A/B compare report over [from, to)", "admin-read", { 200: ok("Per-arm metrics and gate verdicts", ref("CompareReport")), ...badQuery, ...noFlag }, {
+        parameters: [query("from", "Start (default: 24 h before `to`)", timeSchema), query("to", "End (default: now)", timeSchema), query("generation", "Generation (default: the current one)", { type: "integer", minimum: 1 })],
+      }),
+    },
+    "/admin/flags/{key}/series": {
+      ...flag,
+      get: op("metricSeries", "Metrics over time for charts: per-step exposures and levels, cumulative gate verdicts", "admin-read", { 200: ok("Points, oldest first", ref("Series")), ...badQuery, ...noFlag }, {
+        parameters: [query("from", "Start (default: 1 h before `to`)", timeSchema), query("to", "End (default: now)", timeSchema), query("points", "Points wanted (1–120, default 60); steps are whole minutes", { type: "integer", minimum: 1, maximum: 120 }), query("generation", "Generation (default: the current one)", { type: "integer", minimum: 1 })],
+      }),
+    },
+    "/admin/flags/{key}/disagreements": {
+      ...flag,
+      get: op("listDisagreements", "Recent shadow disagreements", "admin-read", { 200: ok("Disagreements", obj({ key: str, disagreements: { type: "array", items: obj({ eventId: str, at: ms, targetingKey: str, arm: str, generation: int }) } })), ...badQuery }, { parameters: [limitParam] }),
+    },
+    "/admin/flags/{key}/stats": { ...flag, get: op("flagStats", "Storage and counter-batch counts", "admin-read", { 200: ok("Stats", { type: "object", required: ["key"], properties: { key: str }, additionalProperties: true }) }) },
     "/admin/manifest": {
-      post: {
-        summary: "Apply a multi-flag manifest; dryRun returns the diff; prune deletes flags not in it",
-        security: admin,
-        parameters: ["dryRun", "prune"].map((name) => ({ name, in: "query", schema: { type: "string", enum: ["1", "true"] } })),
+      post: op("applyManifest", "Apply a multi-flag manifest; dryRun returns the diff; prune deletes flags not in it", "admin-write", {
+        200: ok("The changes", obj({ dryRun: { type: "boolean" }, prune: { type: "boolean" }, changes: { type: "array", items: ref("PlanEntry") } })), 400: error("Invalid manifest"),
+      }, {
+        parameters: ["dryRun", "prune"].map((name) => query(name, name === "dryRun" ? "Show the changes, change nothing" : "Also delete flags the manifest does not list", { type: "string", enum: ["1", "true", "0", "false"] })),
         requestBody: { content: { "application/json": { schema: ref("Manifest") }, "application/yaml": { schema: ref("Manifest") } } },
-        responses: { 200: ok("The changes"), 400: error("Invalid manifest") },
-      },
+      }),
     },
-    "/admin/audit": { get: { summary: "Registry audit log", security: admin, responses: { 200: ok("Entries") } } },
-    "/admin/cron": { get: { summary: "Cron progress", security: admin, responses: { 200: ok("Pending and last tick") } } },
+    "/admin/audit": { get: op("auditLog", "Registry audit log, newest first", "admin-read", { 200: ok("Entries", obj({ entries: { type: "array", items: ref("AuditEntry") } })), ...badQuery }, { parameters: [limitParam, query("flag", "Only this flag's entries", { type: "string" })] }) },
+    "/admin/cron": {
+      get: op("cronStatus", "Cron progress", "admin-read", {
+        200: ok("Pending and last tick", obj({ pending: nullable(obj({ now: ms, cursor: int, flags: int })), last: nullable(obj({ now: ms, evaluated: int, changed: int, failed: int, batches: int, finishedAt: ms })) })),
+      }),
+    },
   };
 }
 
@@ -130,8 +240,20 @@ let cached: Json | null = null;
 export function openApiDocument(): Json {
   cached ??= {
     openapi: "3.1.0",
-    info: { title: "Rampart", version: RAMPART_VERSION, description: "Edge flag evaluation (OFREP), events, and gated progressive delivery." },
-    components: { schemas: schemas(), securitySchemes: { adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN, or READ_TOKEN for reads" } } },
+    info: {
+      title: "Rampart",
+      version: RAMPART_VERSION,
+      description: "Edge flag evaluation (OFREP), events, and gated progressive delivery. Flags with a `route` are also served as an HTTP intermediary on their own paths (not listed here). docs/http-api.md describes each route.",
+      license: { name: "Proprietary", identifier: "LicenseRef-Rampart" },
+    },
+    servers: [{ url: "/", description: "This deployment (the document is served by the Worker it describes)" }],
+    components: {
+      schemas: schemas(),
+      securitySchemes: {
+        adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN, or READ_TOKEN for reads (a read-only token is answered 403 on writes)" },
+        eventsToken: { type: "http", scheme: "bearer", description: "EVENTS_TOKEN, when the deployment sets one" },
+      },
+    },
     paths: paths(),
   };
   return cached;

@@ -1,5 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { createApp } from "../../worker/app";
 
 function refs(value: unknown, out: string[] = []): string[] {
   if (Array.isArray(value)) value.forEach((v) => refs(v, out));
@@ -27,6 +28,30 @@ describe("GET /openapi.json", () => {
     expect(doc.components.schemas["ActionRequest"]!["properties"].action.enum).toContain("rollback");
     const dangling = refs(doc).filter((r) => !(r.replace("#/components/schemas/", "") in doc.components.schemas));
     expect(dangling).toEqual([]);
+  });
+
+  it("documents every route the app serves, each operation with an id, its security and a typed answer", async () => {
+    const doc = await (await SELF.fetch("https://rampart.test/openapi.json")).json<{ paths: Record<string, Record<string, any>> }>();
+    // Every method + path Hono routes (middleware and the intermediary's catch-all aside).
+    const served = createApp().routes
+      .filter((r) => r.method !== "ALL" && r.path !== "/*")
+      .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((k) => k !== "parameters").map((method) => `${method} ${path}`));
+    expect(served).toContain("get /admin/flags/{key}/series");
+    expect(served.filter((r) => !documented.includes(r))).toEqual([]);
+    const ids = new Set<string>();
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        if (method === "parameters") continue;
+        expect(operation.operationId, `${method} ${path}`).toMatch(/^[a-zA-Z]+$/);
+        ids.add(operation.operationId);
+        expect(Array.isArray(operation.security), `${method} ${path} states its security`).toBe(true);
+        const success = Object.entries(operation.responses as Record<string, any>).find(([code]) => code.startsWith("2"));
+        expect(success?.[1].content, `${method} ${path} types its answer`).toBeDefined();
+        if (path.startsWith("/admin")) expect(operation.responses).toHaveProperty(["401"]);
+      }
+    }
+    expect(ids.size).toBe(documented.length);
   });
 });
 
