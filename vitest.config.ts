@@ -19,6 +19,8 @@ export const TEST_BINDINGS = {
 
 export default defineConfig({
   test: {
+    // Tests that exercise failures on purpose log them; show a test's logs only when it fails.
+    silent: "passed-only",
     projects: [
       {
         test: { name: "core", environment: "node", include: ["test/core/**/*.test.ts"] },
