@@ -6,6 +6,7 @@
  */
 import { own } from "./dict";
 import { bucketOfHash, hashOf, prepareSalt, type Salt } from "./bucket";
+import { candidateTest, type CandidateTest } from "./bucketing-modes";
 import { replicateOfHash } from "./counters";
 import type { Arm, FlagValue } from "./manifest";
 import { servedWeight } from "./rollout";
@@ -46,6 +47,8 @@ export interface CompiledFlag {
   readonly source: SnapshotFlag;
   readonly stickiness: string;
   readonly salt: Salt;
+  /** A vendor bucketing rule (`bucketing-modes.ts`); null for Rampart's own, run inline. */
+  readonly candidateTest: CandidateTest | null;
   readonly scope: CompiledScope | null;
   readonly weightBp: number;
   /** Outcomes that do not depend on the key, picked by `assign`. */
@@ -102,6 +105,7 @@ export function compileFlag(flag: SnapshotFlag, configVersion: number): Compiled
     source: flag,
     stickiness: flag.stickiness,
     salt: prepareSalt(flag.salt),
+    candidateTest: flag.bucketing ? candidateTest(flag.key, flag.bucketing) : null,
     scope: flag.scope ? compileScope(flag.scope) : null,
     weightBp,
     disabled: outcome("baseline", "DISABLED"),
@@ -142,7 +146,8 @@ export function assign(flag: CompiledFlag, context: EvaluationContext): Assignme
   if (stickinessValue === "") return flag.missingKey;
   const hash = hashOf(flag.salt, stickinessValue);
   const bucket = bucketOfHash(hash);
-  const template = bucket < flag.weightBp ? flag.split.candidate : flag.split.baseline;
+  const candidate = flag.candidateTest === null ? bucket < flag.weightBp : flag.candidateTest(stickinessValue, flag.weightBp);
+  const template = candidate ? flag.split.candidate : flag.split.baseline;
   return {
     ok: true,
     key: template.key,

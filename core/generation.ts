@@ -1,6 +1,6 @@
 /**
  * Rollout generations: a rollout belongs to one candidate. Changing what the
- * candidate is — its value, its pins, the stickiness attribute or salt —
+ * candidate is — its value, its pins, the stickiness attribute, salt or bucketing mode —
  * starts a new generation; editing gates, thresholds or holds does not.
  */
 import { canonicalJson } from "./canonical";
@@ -14,5 +14,7 @@ export function candidateIdentity(spec: FlagSpec): string {
     pins: spec.pins.candidate ?? {},
     stickiness: spec.stickiness,
     salt: saltOf(spec),
+    // Only a non-default mode enters the identity, so flags written before modes existed keep their generation.
+    ...(spec.bucketing.mode !== "flagd" ? { bucketing: spec.bucketing } : {}),
   });
 }

@@ -5,6 +5,7 @@
  * milliseconds and whose amounts are numbers in the unit their gate compares in.
  */
 import { z } from "zod";
+import { BucketingSchema, WHOLE_PERCENT_MODES } from "./bucketing-modes";
 import {
   AbortRuleSchema,
   BUILT_IN_METRICS,
@@ -91,6 +92,8 @@ const FlagSpecObjectSchema = z.strictObject({
   pins: z.strictObject({ baseline: PinsSchema.optional(), candidate: PinsSchema.optional() }).default({}),
   stickiness: z.string().min(1).max(128).default("targetingKey"),
   salt: z.string().max(256).optional(),
+  /** How users are split: Rampart's rule (flagd), or the rule of the system a rollout is moved from (`docs/bucketing.md`). */
+  bucketing: BucketingSchema.default({ mode: "flagd", candidateFirst: true }),
   scope: ScopeSchema.optional(),
   exposures: z.enum(["served", "events"]).default("served"),
   /** Counter objects served exposures are spread over (a hot flag); the cron merges them. */
@@ -112,6 +115,7 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
     if (problem) ctx.addIssue({ code: "custom", path: ["variants", arm], message: problem });
   }
   checkStages(spec.rollout.stages, ctx);
+  checkBucketing(spec, ctx);
   const known = new Set<string>([...BUILT_IN_METRICS, ...Object.keys(spec.metrics)]);
   for (const name of Object.keys(spec.metrics)) {
     if ((BUILT_IN_METRICS as readonly string[]).includes(name)) {
@@ -140,6 +144,22 @@ function valueTypeProblem(type: FlagType, value: JsonValue): string | null {
   }
   if (type === "number" && typeof value === "number") return Number.isFinite(value) ? null : "must be a finite number";
   return typeof value === type ? null : `must be a ${type} (type: ${type})`;
+}
+
+/** A vendor rule must be reproducible: whole percents where it knows only those, LaunchDarkly's salt given. */
+function checkBucketing(spec: Pick<FlagSpec, "bucketing" | "rollout">, ctx: z.RefinementCtx): void {
+  const { mode } = spec.bucketing;
+  if (WHOLE_PERCENT_MODES.has(mode)) {
+    spec.rollout.stages.forEach((stage, i) => {
+      if (!Number.isInteger(stage.weight)) ctx.addIssue({ code: "custom", path: ["rollout", "stages", i, "weight"], message: `bucketing mode ${mode} splits by whole percents: use an integer weight` });
+    });
+  }
+  if (mode === "launchdarkly" && spec.bucketing.seed === undefined) {
+    ctx.addIssue({ code: "custom", path: ["bucketing", "seed"], message: "launchdarkly mode needs the LaunchDarkly flag's salt as `seed` (it is in the flag's JSON)" });
+  }
+  if (mode !== "launchdarkly" && (spec.bucketing.flagKey !== undefined || !spec.bucketing.candidateFirst)) {
+    ctx.addIssue({ code: "custom", path: ["bucketing"], message: "`flagKey` and `candidateFirst` apply to launchdarkly mode only" });
+  }
 }
 
 /** A rollout may open with one shadow stage, then climbs strictly and ends at 100%. */

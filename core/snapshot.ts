@@ -4,6 +4,7 @@
  * states; edges parse it once per version and compile it for `assign()`.
  */
 import { z } from "zod";
+import { BucketingSchema } from "./bucketing-modes";
 import { FLAG_TYPES, FlagKeySchema, ScopeSchema, type FlagSpec } from "./manifest";
 import { RouteSchema } from "./route-spec";
 import { RolloutStateSchema, type RolloutState } from "./rollout";
@@ -20,6 +21,8 @@ export const SnapshotFlagSchema = z.strictObject({
   }),
   stickiness: z.string(),
   salt: z.string(),
+  /** Absent for the default (flagd) rule, and in snapshots written before modes existed. */
+  bucketing: BucketingSchema.optional(),
   scope: ScopeSchema.optional(),
   exposures: z.enum(["served", "events"]),
   counterShards: z.int().min(1).default(1),
@@ -55,6 +58,7 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
     pins: spec.pins,
     stickiness: spec.stickiness,
     salt: spec.salt ?? spec.key,
+    ...(spec.bucketing.mode !== "flagd" ? { bucketing: spec.bucketing } : {}),
     ...(spec.scope ? { scope: spec.scope } : {}),
     exposures: spec.exposures,
     counterShards: spec.counterShards,

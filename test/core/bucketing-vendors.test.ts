@@ -93,6 +93,30 @@ describe("launchdarkly mode (percentage rollout on the fallthrough)", () => {
   }, 120_000);
 });
 
+describe("the vectors published in docs/bucketing.md", () => {
+  it("put each id in the arm its number says", () => {
+    // id → [sha1 p, launchdarkly b, growthbook n, unleash v], as printed in the docs.
+    const vectors: [string, number, number, number, number][] = [
+      ["user-1", 88, 0.007584, 0.4376, 62],
+      ["user-42", 2, 0.862916, 0.0701, 16],
+      ["alice@example.com", 47, 0.395419, 0.5051, 97],
+      ["9001", 97, 0.076717, 0.8659, 61],
+    ];
+    const sha1 = test("demo-flag", { mode: "sha1" });
+    const ld = test("demo-flag", { mode: "launchdarkly", seed: "a1b2c3" });
+    const gb = test("demo-flag", { mode: "growthbook", seed: "checkout-seed" });
+    const unleash = test("demo-flag", { mode: "unleash", seed: "search-v2" });
+    for (const [id, p, b, n, v] of vectors) {
+      for (const w of [1, 10, 25, 50, 75, 99]) {
+        expect(sha1(id, w * 100), `sha1 ${id} ${w}`).toBe(p < w);
+        expect(ld(id, w * 100), `launchdarkly ${id} ${w}`).toBe(b < w / 100);
+        expect(gb(id, w * 100), `growthbook ${id} ${w}`).toBe(n <= w / 100);
+        expect(unleash(id, w * 100), `unleash ${id} ${w}`).toBe(v <= w);
+      }
+    }
+  });
+});
+
 describe("every mode ramps monotonically", () => {
   it("never takes a user out of the candidate when the weight rises", () => {
     const modes: Partial<Bucketing>[] = [{ mode: "sha1" }, { mode: "growthbook" }, { mode: "unleash" }, { mode: "launchdarkly", seed: "s" }, { mode: "launchdarkly", seed: "s", candidateFirst: false }];
