@@ -41,12 +41,14 @@ const keys = JSON.parse(JSON.stringify(Array.from({ length: KEYS }, (_, i) => `u
 
 type Contender = { name: string; run: (key: string) => number };
 
-function rampartContender(): Contender {
+/** assign() on the same 50/50 flag, with Rampart's rule or a migration mode (`bucketing:`). */
+function rampartContender(bucketing?: Record<string, unknown>): Contender {
   const spec = FlagSpecSchema.parse({
     key: FLAG,
     type: "boolean",
     variants: { baseline: false, candidate: true },
     rollout: { stages: [{ weight: 50 }, { weight: 100 }] },
+    ...(bucketing ? { bucketing } : {}),
   });
   const snapshot = compileSnapshot({
     version: 1,
@@ -57,7 +59,7 @@ function rampartContender(): Contender {
   const flag = snapshot.flags.get(FLAG);
   if (!flag) throw new Error("bench flag missing");
   return {
-    name: "rampart assign()",
+    name: bucketing ? `rampart assign(), bucketing ${String(bucketing["mode"])}` : "rampart assign()",
     run: (key) => {
       const a = assign(flag, { targetingKey: key });
       return a.ok && a.arm === "candidate" ? 1 : 0;
@@ -145,7 +147,11 @@ const median = (xs: number[]) => {
 
 async function main() {
   const unleash = await unleashContender();
-  const contenders = [rampartContender(), flagdContender(), unleash.contender, growthbookContender(), ...murmurContenders()];
+  const contenders = [
+    rampartContender(), flagdContender(), unleash.contender, growthbookContender(), ...murmurContenders(),
+    // The migration modes, beside the default they are not meant to replace.
+    rampartContender({ mode: "growthbook" }), rampartContender({ mode: "unleash" }), rampartContender({ mode: "sha1" }), rampartContender({ mode: "launchdarkly", seed: "bench-salt" }),
+  ];
   // Agreement check: rampart and flagd-core bucket identically (same published rule).
   const [ours, flagd] = contenders;
   const disagree = keys.slice(0, 10_000).filter((k) => ours?.run(k) !== flagd?.run(k)).length;
