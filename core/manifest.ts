@@ -84,8 +84,20 @@ export const RolloutSchema = z.strictObject({
 });
 export type Rollout = z.infer<typeof RolloutSchema>;
 
+/**
+ * What a flag is. `rollout`: a staged, gated move from baseline to candidate.
+ * `kill_switch`: on (the candidate's value) until an operator kills it (the
+ * baseline's value), no stages, no gates.
+ */
+export const FLAG_KINDS = ["rollout", "kill_switch"] as const;
+export type FlagKind = (typeof FLAG_KINDS)[number];
+
+/** A kill switch's rollout: one stage at 100%, so it starts completed (on) and only kill / unkill move it. */
+const KILL_SWITCH_ROLLOUT: Rollout = { window: 3_600_000, healthyWindowsToPromote: 2, promote: "evidence", stages: [{ weight: 100, shadow: false }] };
+
 const FlagSpecObjectSchema = z.strictObject({
   key: FlagKeySchema,
+  kind: z.enum(FLAG_KINDS).default("rollout"),
   description: z.string().max(2000).optional(),
   type: z.enum(FLAG_TYPES),
   variants: z.strictObject({ baseline: JsonValueSchema, candidate: JsonValueSchema }),
@@ -98,7 +110,8 @@ const FlagSpecObjectSchema = z.strictObject({
   exposures: z.enum(["served", "events"]).default("served"),
   /** Counter objects served exposures are spread over (a hot flag); the cron merges them. */
   counterShards: z.int().min(1).max(16).default(1),
-  rollout: RolloutSchema,
+  /** Required for a rollout; a kill switch has none. */
+  rollout: RolloutSchema.optional(),
   metrics: z.record(MetricNameSchema, MetricDefinitionSchema).default({}),
   gates: z.array(GateSchema).max(32).default([]),
   abort: z.array(AbortRuleSchema).max(16).default([]),
@@ -110,6 +123,18 @@ const FlagSpecObjectSchema = z.strictObject({
 
 /** A parsed, validated flag spec. */
 export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
+  if (spec.kind === "kill_switch") {
+    for (const field of ["rollout", "gates", "abort", "route"] as const) {
+      const given = spec[field];
+      if (given !== undefined && (!Array.isArray(given) || given.length > 0)) {
+        ctx.addIssue({ code: "custom", path: [field], message: `a kill switch has no ${field === "rollout" ? "stages" : field}: it is on until killed; use kind: rollout for a staged rollout` });
+      }
+    }
+  } else if (spec.rollout === undefined) {
+    ctx.addIssue({ code: "custom", path: ["rollout"], message: "a rollout needs `rollout: { stages: [...] }`" });
+    return;
+  }
+}).transform((spec) => ({ ...spec, rollout: spec.rollout ?? KILL_SWITCH_ROLLOUT })).superRefine((spec, ctx) => {
   for (const arm of ARMS) {
     const problem = valueTypeProblem(spec.type, spec.variants[arm]);
     if (problem) ctx.addIssue({ code: "custom", path: ["variants", arm], message: problem });

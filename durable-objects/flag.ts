@@ -181,6 +181,9 @@ export class FlagDO extends DurableObject<Env> {
   async act(request: ActionRequest, actor: string, now: number): Promise<ActResult> {
     const flag = this.loaded();
     if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
+    if (flag.spec.kind === "kill_switch" && request.action !== "kill" && request.action !== "unkill") {
+      return { ok: false, code: "invalid_transition", message: `${flag.row.key} is a kill switch: it is on until killed; only kill and unkill apply` };
+    }
     const result = applyAction(flag.state, flag.spec.rollout.stages, request, now);
     if (!result.ok) return result;
     const action = request.action + (request.variant ? `:${request.variant}` : "");

@@ -11,6 +11,7 @@ export interface SpecEntry {
 export interface FlagSummary {
   key: string;
   description: string | null;
+  kind: FlagSpec["kind"];
   type: FlagSpec["type"];
   status: RolloutState["status"];
   stage: number;

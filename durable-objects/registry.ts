@@ -87,6 +87,7 @@ export class RegistryDO extends DurableObject<Env> {
       return {
         key: row.key,
         description: spec.description ?? null,
+        kind: spec.kind,
         type: spec.type,
         status: state.status,
         stage: state.stageIndex,
