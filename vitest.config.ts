@@ -15,6 +15,8 @@ export const TEST_BINDINGS = {
   WEBHOOK_SECRET: "test-webhook-secret",
   // Events open in the workerd tests (.dev.vars sets a token for the local stack); one test sets it explicitly.
   EVENTS_TOKEN: "",
+  // Exposure-log ids as given (a test of its own covers hashing).
+  EXPOSURE_ID_KEY: "",
 };
 
 export default defineConfig({

@@ -84,6 +84,12 @@ export const RolloutSchema = z.strictObject({
 });
 export type Rollout = z.infer<typeof RolloutSchema>;
 
+/** Sampled exposures written to the deployment's exposure log (R2); off unless `rate` > 0. */
+export const ExposureLogSpecSchema = z.strictObject({
+  /** Share of served exposures logged, 0..1. */
+  rate: z.number().min(0, "must be 0..1").max(1, "must be 0..1"),
+});
+
 /**
  * What a flag is. `rollout`: a staged, gated move from baseline to candidate.
  * `kill_switch`: on (the candidate's value) until an operator kills it (the
@@ -108,6 +114,7 @@ const FlagSpecObjectSchema = z.strictObject({
   bucketing: BucketingSchema.default({ mode: "flagd", candidateFirst: true }),
   scope: ScopeSchema.optional(),
   exposures: z.enum(["served", "events"]).default("served"),
+  exposureLog: ExposureLogSpecSchema.optional(),
   /** Counter objects served exposures are spread over (a hot flag); the cron merges them. */
   counterShards: z.int().min(1).max(16).default(1),
   /** Required for a rollout; a kill switch has none. */

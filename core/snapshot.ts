@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { BucketingSchema } from "./bucketing-modes";
-import { FLAG_TYPES, FlagKeySchema, ScopeSchema, type FlagSpec } from "./manifest";
+import { ExposureLogSpecSchema, FLAG_TYPES, FlagKeySchema, ScopeSchema, type FlagSpec } from "./manifest";
 import { RouteSchema } from "./route-spec";
 import { RolloutStateSchema, type RolloutState } from "./rollout";
 
@@ -25,6 +25,8 @@ export const SnapshotFlagSchema = z.strictObject({
   bucketing: BucketingSchema.optional(),
   scope: ScopeSchema.optional(),
   exposures: z.enum(["served", "events"]),
+  /** Absent when the flag logs no exposures (the default). */
+  exposureLog: ExposureLogSpecSchema.optional(),
   counterShards: z.int().min(1).default(1),
   route: RouteSchema.optional(),
   stages: z.array(z.strictObject({ weight: z.number(), shadow: z.boolean() })),
@@ -59,6 +61,7 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
     stickiness: spec.stickiness,
     salt: spec.salt ?? spec.key,
     ...(spec.bucketing.mode !== "flagd" ? { bucketing: spec.bucketing } : {}),
+    ...(spec.exposureLog && spec.exposureLog.rate > 0 ? { exposureLog: spec.exposureLog } : {}),
     ...(spec.scope ? { scope: spec.scope } : {}),
     exposures: spec.exposures,
     counterShards: spec.counterShards,

@@ -31,6 +31,6 @@ process.stdout.write(
         { action: "kill", source: "operator", count: 1 },
       ],
     },
-    { configVersion: 17, snapshotAgeMs: 1250 },
+    { configVersion: 17, snapshotAgeMs: 1250, exposureLog: { written: 420, dropped: 3 } },
   ),
 );

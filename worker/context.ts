@@ -4,6 +4,7 @@ import type { AuthVariables } from "./auth";
 import { counterShardStub } from "../durable-objects/flag-stub";
 import { plainCopy } from "../core/dict";
 import { settingsOf } from "./config";
+import { ExposureLog } from "./exposure-log";
 import { CounterBuffer } from "./flush";
 import { RateLimiter } from "./rate-limit";
 import { SnapshotCache, type Schedule } from "./snapshot";
@@ -15,11 +16,16 @@ export interface Services {
   snapshots(env: Env): SnapshotCache;
   counters(env: Env): CounterBuffer;
   eventLimiter(env: Env): RateLimiter;
+  exposureLog(env: Env): ExposureLog;
 }
 
 let isolateCache: SnapshotCache | null = null;
 let isolateCounters: CounterBuffer | null = null;
 let isolateLimiter: RateLimiter | null = null;
+let isolateExposureLog: ExposureLog | null = null;
+
+/** Records an isolate holds for the exposure log at most while R2 is unavailable. */
+const EXPOSURE_LOG_MAX_PENDING = 10_000;
 
 /** The production services: one snapshot cache, counter buffer and rate limiter per isolate. */
 export const isolateServices: Services = {
@@ -37,6 +43,15 @@ export const isolateServices: Services = {
   eventLimiter(env) {
     isolateLimiter ??= new RateLimiter(settingsOf(env).eventsPerMinute, 60_000);
     return isolateLimiter;
+  },
+  exposureLog(env) {
+    isolateExposureLog ??= new ExposureLog(
+      async (key, body) => {
+        await env.EXPOSURES.put(key, body, { httpMetadata: { contentType: "application/x-ndjson" } });
+      },
+      { flushMs: settingsOf(env).flushMs, maxPending: EXPOSURE_LOG_MAX_PENDING, idKey: env.EXPOSURE_ID_KEY ? env.EXPOSURE_ID_KEY : null },
+    );
+    return isolateExposureLog;
   },
 };
 

@@ -212,6 +212,13 @@ function paths(): Json {
         parameters: [query("from", "Start (default: 1 h before `to`)", timeSchema), query("to", "End (default: now)", timeSchema), query("points", "Points wanted (1–120, default 60); steps are whole minutes", { type: "integer", minimum: 1, maximum: 120 }), query("generation", "Generation (default: the current one)", { type: "integer", minimum: 1 })],
       }),
     },
+    "/admin/flags/{key}/exposures": {
+      ...flag,
+      get: op("readExposures", "Logged exposures in [from, to) as newline-delimited JSON, streamed (flags with exposureLog.rate > 0)", "admin-read", {
+        200: { description: "One JSON object per line: flag, id (HMAC-SHA256 when EXPOSURE_ID_KEY is set), arm, value, generation, stage, wave, pins, at", content: { "application/x-ndjson": { schema: { type: "string" } } } },
+        ...badQuery, ...noFlag,
+      }, { parameters: [query("from", "Start (default: 1 h before `to`)", timeSchema), query("to", "End (default: now); at most 168 hours after `from`", timeSchema)] }),
+    },
     "/admin/flags/{key}/disagreements": {
       ...flag,
       get: op("listDisagreements", "Recent shadow disagreements", "admin-read", { 200: ok("Disagreements", obj({ key: str, disagreements: { type: "array", items: obj({ eventId: str, at: ms, targetingKey: str, arm: str, generation: int }) } })), ...badQuery }, { parameters: [limitParam] }),

@@ -42,7 +42,7 @@ function foldLatency(counts: ArmCounts): { le: string; count: number }[] {
   ];
 }
 
-export function renderMetrics(snapshot: MetricsSnapshot, isolate: { configVersion: number | null; snapshotAgeMs: number | null }): string {
+export function renderMetrics(snapshot: MetricsSnapshot, isolate: { configVersion: number | null; snapshotAgeMs: number | null; exposureLog?: { written: number; dropped: number } }): string {
   const out = new Exposition();
   const arms = (f: MetricsSnapshot["flags"][number]) => [["baseline", f.baseline], ["candidate", f.candidate]] as const;
 
@@ -77,5 +77,8 @@ export function renderMetrics(snapshot: MetricsSnapshot, isolate: { configVersio
   out.sample("rampart_snapshot_version", {}, isolate.configVersion ?? 0);
   out.metric("rampart_snapshot_age_seconds", "gauge", "Seconds since this isolate confirmed its snapshot current.");
   out.sample("rampart_snapshot_age_seconds", {}, isolate.snapshotAgeMs === null ? -1 : isolate.snapshotAgeMs / 1000);
+  out.metric("rampart_exposure_log_records_total", "counter", "Sampled exposures this isolate wrote to the exposure log (R2), or dropped when its buffer was full during an outage.");
+  out.sample("rampart_exposure_log_records_total", { outcome: "written" }, isolate.exposureLog?.written ?? 0);
+  out.sample("rampart_exposure_log_records_total", { outcome: "dropped" }, isolate.exposureLog?.dropped ?? 0);
   return out.text();
 }

@@ -3,7 +3,7 @@
  * or a deployment. `runCli` takes its arguments and writers so tests can
  * drive it; scripts/rampart.ts is the executable.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { parseDocument, stringify as stringifyYaml } from "yaml";
@@ -26,6 +26,8 @@ commands:
   decisions <key> [--limit N]         the decision log, newest first
   replay <key> <decision-id>          recompute a cron decision from its stored inputs (id as printed, e.g. #12)
   report <key> [--from T] [--to T]    the A/B compare report (T: ISO 8601 or ms; default last 24 h)
+  exposures <key> [--from T] [--to T] [--out FILE]
+                                      logged exposures as newline-delimited JSON (default last hour), to FILE or stdout
   audit [--limit N]                   the registry's audit log
   cron                                the cron's progress
   tick [--time MS]                    fire the cron on a local stack (wrangler dev does not)
@@ -46,6 +48,7 @@ export interface CliIo {
   fetch: typeof fetch;
   env: Record<string, string | undefined>;
   readFile: (path: string) => string;
+  writeFile: (path: string, text: string) => void;
   /** Asks a yes/no question; null when nobody can answer (not a terminal). */
   confirm: (question: string) => Promise<boolean | null>;
 }
@@ -56,6 +59,7 @@ export const processIo: CliIo = {
   fetch: (input, init) => fetch(input, init),
   env: process.env,
   readFile: (path) => readFileSync(path, "utf8"),
+  writeFile: (path, text) => writeFileSync(path, text),
   confirm: async (question) => {
     if (!process.stdin.isTTY) return null;
     const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -169,6 +173,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         from: { type: "string" },
         to: { type: "string" },
         time: { type: "string" },
+        out: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -280,6 +285,30 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         if (opts.to) query.set("to", opts.to);
         const json = await request("GET", `/admin/flags/${need("key", args[0])}/report${query.size ? `?${query.toString()}` : ""}`);
         show(json, () => printReport(json, io));
+        return 0;
+      }
+      case "exposures": {
+        const key = need("key", args[0]);
+        const query = new URLSearchParams();
+        if (opts.from) query.set("from", opts.from);
+        if (opts.to) query.set("to", opts.to);
+        const response = await send("GET", `/admin/flags/${key}/exposures${query.size ? `?${query.toString()}` : ""}`);
+        const text = await response.text();
+        if (!response.ok) {
+          let message = text;
+          try {
+            const parsed = JSON.parse(text) as { message?: unknown };
+            if (typeof parsed.message === "string") message = parsed.message;
+          } catch {
+            // not JSON: show it as it came
+          }
+          throw new CliError(`${response.status}: ${message}`, "http_error", response.status);
+        }
+        const count = text === "" ? 0 : text.trimEnd().split("\n").length;
+        if (opts.out) {
+          io.writeFile(opts.out, text);
+          io.err(`${count} exposures of ${key} written to ${opts.out}`);
+        } else if (text !== "") io.out(text.trimEnd());
         return 0;
       }
       case "audit": {

@@ -28,6 +28,7 @@ async function cliWith(options: { answer?: boolean | null; env?: Record<string, 
     fetch: (input, init) => fetch(input, init),
     env: options.env ?? { RAMPART_URL: worker.baseUrl, RAMPART_TOKEN: E2E_ADMIN_TOKEN, USER: "tester" },
     readFile: (path) => options.files?.[path] ?? readFileSync(path, "utf8"),
+    writeFile: (path, text) => writeFileSync(path, text),
     confirm: (question) => {
       questions.push(question);
       return Promise.resolve(options.answer ?? null);

@@ -10,6 +10,7 @@ import { MINUTE_MS } from "../../core/counters";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { registryStub } from "../../durable-objects/registry-stub";
 import { requireAdmin } from "../auth";
+import { MAX_READ_HOURS, readExposures } from "../exposure-log";
 import { readDocument, readJson } from "../body";
 import type { AppEnv } from "../context";
 import { AppError, invalidInput } from "../errors";
@@ -175,6 +176,16 @@ export function adminRoutes() {
     const series = await flagStub(c.env, key).series(start, step, Math.ceil((to - start) / step), generation);
     if (!series) throw notFound(key);
     return c.json(series);
+  });
+
+  app.get("/flags/:key/exposures", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const to = parseQuery(TimeQuery.optional(), c.req.query("to"), "to") ?? Date.now();
+    const from = parseQuery(TimeQuery.optional(), c.req.query("from"), "from") ?? to - 3_600_000;
+    if (from >= to) throw invalidInput("from must be before to", [{ path: "from", message: "must be before `to`" }]);
+    if (to - from > MAX_READ_HOURS * 3_600_000) throw invalidInput(`at most ${MAX_READ_HOURS} hours per read`, [{ path: "from", message: `the span may be at most ${MAX_READ_HOURS} hours; read it in parts` }]);
+    if (!(await registryStub(c.env).getFlag(key))) throw notFound(key);
+    return c.body(readExposures(c.env.EXPOSURES, key, from, to), 200, { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" });
   });
 
   app.get("/flags/:key/disagreements", async (c) => {

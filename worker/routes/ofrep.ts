@@ -6,7 +6,8 @@
  */
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
-import { assign, isRolloutExposure, type Assignment, type EvaluationContext } from "../../core/assign";
+import { assign, isRolloutExposure, stickinessValueOf, type Assignment, type EvaluationContext } from "../../core/assign";
+import { sampleExposure } from "../exposure-log";
 import { replicateOf } from "../replicate";
 import { canonicalJson, fingerprint } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
@@ -101,6 +102,7 @@ export function ofrepRoutes(services: Services) {
       if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
         const { state } = flag.source;
         services.counters(c.env).addExposure(key, state.generation, state.stageIndex, result.arm, replicateOf(flag, result, context), scheduler(c), flag.source.counterShards);
+        sampleExposure(() => services.exposureLog(c.env), flag, result, stickinessValueOf(flag, context) ?? "", Date.now(), scheduler(c));
       }
       return c.json(successBody(result));
     } catch (error) {

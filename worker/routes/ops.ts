@@ -59,7 +59,8 @@ export function opsRoutes(services: Services) {
   app.get("/metrics", requireAdmin, async (c) => {
     const cache = services.snapshots(c.env);
     const snapshot = await registryStub(c.env).metricsSnapshot();
-    const text = renderMetrics(snapshot, { configVersion: cache.peek()?.version ?? null, snapshotAgeMs: cache.ageMs() });
+    const log = services.exposureLog(c.env);
+    const text = renderMetrics(snapshot, { configVersion: cache.peek()?.version ?? null, snapshotAgeMs: cache.ageMs(), exposureLog: { written: log.written, dropped: log.dropped } });
     return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
   return app;

@@ -11,6 +11,7 @@
  */
 import type { Context } from "hono";
 import { assign, isRolloutExposure, type CompiledFlag } from "../../core/assign";
+import { sampleExposure } from "../exposure-log";
 import type { CompiledSnapshot } from "../../core/compile";
 import type { ArmCounts } from "../../core/counters";
 import { replicateOf } from "../replicate";
@@ -106,6 +107,7 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
     if (ttl > 0) schedule(caches.default.put(cacheKey, cacheCopy(response.clone(), ttl)).catch(() => undefined));
   }
   const latency = Date.now() - started;
+  if (assigned.ok && isRolloutExposure(flag, assigned)) sampleExposure(() => services.exposureLog(c.env), flag, assigned, stickyId, started, schedule);
   if (assigned.ok && isRolloutExposure(flag, assigned)) {
     record(arm, (counts) => {
       counts.exposures += 1;
