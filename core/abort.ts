@@ -33,7 +33,7 @@ import { linearize, perGroup, quantileOf, ratioEstimate, robustVariance } from "
 import type { AbortRule, MetricDefinition } from "./gate-spec";
 import { bucketIndex, histogramCount } from "./histogram";
 import { eventCount } from "./metrics";
-import { normalCdf } from "./stats";
+import { logNormalCdf } from "./stats";
 
 /** The flag's false-kill budget over all its abort rules and all looks (split evenly between rules). */
 export const ABORT_ALPHA = 0.01;
@@ -158,11 +158,14 @@ function logEvidence(kind: Kind, span: RuleStats, designEffect: number, unitVari
   const d = kind.above ? mean - kind.mu0 : kind.mu0 - mean;
   const a = 1 / variance + 1 / (tau * tau);
   const b = d / variance;
-  return Math.log(2) - 0.5 * Math.log(1 + (tau * tau) / variance) + (b * b) / (2 * a) + Math.log(Math.max(normalCdf(b / Math.sqrt(a)), 1e-300));
+  // ln Φ must stay exact deep in the tail: b²/2a and ln Φ(b/√a) cancel when the mean is far on the safe side,
+  // and clamping Φ there turned overwhelming evidence of safety into an enormous e-value.
+  return Math.log(2) - 0.5 * Math.log(1 + (tau * tau) / variance) + (b * b) / (2 * a) + logNormalCdf(b / Math.sqrt(a));
 }
 
-export function freshAbortMemory(now: number): AbortMemory {
-  return { originHour: Math.floor(now / HOUR_MS), restarts: [], since: null };
+/** `originHour` counts in units of the restart period (hours for abort rules, the name kept for stored memories). */
+export function freshAbortMemory(now: number, restartEveryMs: number = HOUR_MS): AbortMemory {
+  return { originHour: Math.floor(now / restartEveryMs), restarts: [], since: null };
 }
 
 /**
@@ -177,11 +180,13 @@ export function judgeAbort(
   now: number,
   previous: AbortMemory | undefined,
   alpha: number,
+  /** How often a new restart begins (fixed in advance, so the mixture stays valid): hourly for abort rules, every minute for guards. */
+  restartEveryMs: number = HOUR_MS,
 ): { verdict: AbortVerdict; memory: AbortMemory } {
   const kind = kindOf(rule, definitions);
   const current = cumulative(rule, definitions, candidate);
-  const memory: AbortMemory = previous ? { ...previous, restarts: [...previous.restarts] } : freshAbortMemory(now);
-  const j = Math.max(0, Math.floor(now / HOUR_MS) - memory.originHour);
+  const memory: AbortMemory = previous ? { ...previous, restarts: [...previous.restarts] } : freshAbortMemory(now, restartEveryMs);
+  const j = Math.max(0, Math.floor(now / restartEveryMs) - memory.originHour);
   if (memory.restarts.length === 0 || (memory.restarts[memory.restarts.length - 1]?.j ?? -1) < j) {
     // Restart 0 counts from the generation's start; later ones from the statistics at their first look.
     memory.restarts.push({ j, at: memory.restarts.length === 0 ? { x: 0, n: 0, s2: 0 } : current.stats });
@@ -216,4 +221,13 @@ export function judgeAbort(
     },
     memory,
   };
+}
+
+/**
+ * Memory whose first restart begins at the statistics `candidate` has now:
+ * evidence counts only from this look on (a guard back on its primary must
+ * not be judged again on the data that made it fall back).
+ */
+export function restartAt(rule: AbortRule, definitions: Readonly<Record<string, MetricDefinition>>, candidate: readonly Readonly<Replicated>[], now: number, restartEveryMs: number = HOUR_MS): AbortMemory {
+  return { originHour: Math.floor(now / restartEveryMs), restarts: [{ j: 0, at: cumulative(rule, definitions, candidate).stats }], since: null };
 }

@@ -9,13 +9,15 @@
  * warnings (hold) → promotion → hold.
  */
 import { z } from "zod";
+import { judgeGuard } from "./guard";
+import { JudgedGuardSchema } from "./guard-spec";
 import { AbortMemorySchema, ABORT_ALPHA, judgeAbort, type AbortMemory, type AbortVerdict } from "./abort";
 import { ReplicatedPairSchema, type GenerationTotals, type Replicated, type ReplicatedPair } from "./counters";
 import { dictSchema } from "./dict";
 import { MIN_GROUPS, ratioEstimate, robustVariance, widenForGroups } from "./estimate";
 import type { AbortRule } from "./gate-spec";
 import { judgeGate, type GateVerdict } from "./gate-verdict";
-import type { FlagSpec } from "./manifest";
+import { FLAG_KINDS, type FlagSpec } from "./manifest";
 import { RolloutStateSchema, servedWeight, type RolloutState } from "./rollout";
 import { alwaysValidHalfWidth } from "./stats";
 
@@ -49,6 +51,8 @@ export const GateMemorySchema = z.strictObject({
   breachSince: z.record(z.string().regex(/^\d+$/), z.number()),
   /** Per abort rule index: its e-process restarts; kept across the stages of a generation. */
   aborts: z.record(z.string().regex(/^\d+$/), AbortMemorySchema),
+  /** A guard's e-process while it serves its primary (`guard.ts`); starts afresh at every return. */
+  guard: AbortMemorySchema.optional(),
 });
 export type GateMemory = z.infer<typeof GateMemorySchema>;
 
@@ -62,7 +66,7 @@ export function memoryForStage(previous: GateMemory, state: RolloutState): GateM
   return previous.generation === state.generation ? { ...fresh, aborts: previous.aborts } : fresh;
 }
 
-export type CronAction = "hold" | "promote" | "complete" | "demote" | "rollback" | "kill";
+export type CronAction = "hold" | "promote" | "complete" | "demote" | "rollback" | "kill" | "fallback" | "recover";
 
 export interface WindowSpan {
   index: number;
@@ -79,7 +83,7 @@ export interface EvaluationInputs {
   /** The judging method these inputs are for (`JUDGE_METHOD`). */
   method: number;
   now: number;
-  spec: Pick<FlagSpec, "rollout" | "gates" | "abort" | "metrics">;
+  spec: Pick<FlagSpec, "rollout" | "gates" | "abort" | "metrics"> & Partial<Pick<FlagSpec, "kind" | "guard">>;
   state: RolloutState;
   memory: GateMemory;
   /** Per stage, arm and replicate group of users, for the current generation. */
@@ -94,6 +98,9 @@ export interface EvaluationInputs {
  * through this schema rather than trusted.
  */
 const JudgedSpecSchema = z.strictObject({
+  /** Absent in inputs logged before flag kinds (all rollouts). */
+  kind: z.enum(FLAG_KINDS).optional(),
+  guard: JudgedGuardSchema.optional(),
   rollout: z.strictObject({
     window: z.number().positive(),
     healthyWindowsToPromote: z.int().min(1),
@@ -218,6 +225,16 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
   });
 
   if (!live) return decide("hold", `hold:${state.status}`, [`a ${state.status} rollout is not judged`]);
+  if (spec.kind === "guard" && spec.guard) {
+    if (state.forced !== null) return decide("hold", "hold:forced", [`forced to ${state.forced} by an operator: the guard does not switch`]);
+    const stagePair = inputs.totals.stages["0"];
+    if (inputs.window) memory.windowIndex = inputs.window.span.index;
+    const judged = judgeGuard(spec.guard, spec.metrics, state, stagePair?.candidate, inputs.window?.counts.candidate ?? null, { memory: memory.guard, healthyStreak: memory.healthyStreak }, now);
+    memory.guard = judged.memory;
+    if (judged.memory === undefined) delete memory.guard;
+    memory.healthyStreak = judged.healthyStreak;
+    return decide(judged.action, judged.rule, [judged.reason], { aborts: judged.verdict ? [judged.verdict] : [], warn: judged.action === "fallback" });
+  }
 
   const fired = aborts.find((a) => a.fired);
   if (fired) return decide("kill", `abort:${fired.metric}`, [fired.reason]);

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { BucketingSchema, WHOLE_PERCENT_MODES } from "./bucketing-modes";
+import { guardRollout, GuardSpecSchema } from "./guard-spec";
 import {
   AbortRuleSchema,
   BUILT_IN_METRICS,
@@ -93,9 +94,11 @@ export const ExposureLogSpecSchema = z.strictObject({
 /**
  * What a flag is. `rollout`: a staged, gated move from baseline to candidate.
  * `kill_switch`: on (the candidate's value) until an operator kills it (the
- * baseline's value), no stages, no gates.
+ * baseline's value), no stages, no gates. `guard`: the candidate's value is
+ * the primary, the baseline's the fallback the cron switches to when the
+ * guard metric leaves its bound (`guard.ts`).
  */
-export const FLAG_KINDS = ["rollout", "kill_switch"] as const;
+export const FLAG_KINDS = ["rollout", "kill_switch", "guard"] as const;
 export type FlagKind = (typeof FLAG_KINDS)[number];
 
 /** A kill switch's rollout: one stage at 100%, so it starts completed (on) and only kill / unkill move it. */
@@ -126,27 +129,39 @@ const FlagSpecObjectSchema = z.strictObject({
   webhooks: z.array(z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })).max(5).default([]),
   /** Edge routing: proxy matching requests to the assigned arm's origin. */
   route: RouteSchema.optional(),
+  /** A guard's bound and return rule (kind: guard only). */
+  guard: GuardSpecSchema.optional(),
 });
 
 /** A parsed, validated flag spec. */
 export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
-  if (spec.kind === "kill_switch") {
+  if (spec.kind !== "rollout") {
+    const what = spec.kind === "kill_switch" ? "a kill switch" : "a guard";
+    const why = spec.kind === "kill_switch" ? "it is on until killed" : "the cron switches it by its `guard` bound";
     for (const field of ["rollout", "gates", "abort", "route"] as const) {
       const given = spec[field];
       if (given !== undefined && (!Array.isArray(given) || given.length > 0)) {
-        ctx.addIssue({ code: "custom", path: [field], message: `a kill switch has no ${field === "rollout" ? "stages" : field}: it is on until killed; use kind: rollout for a staged rollout` });
+        ctx.addIssue({ code: "custom", path: [field], message: `${what} has no ${field === "rollout" ? "stages" : field}: ${why}; use kind: rollout for a staged rollout` });
       }
     }
-  } else if (spec.rollout === undefined) {
+    if (spec.kind === "guard" && spec.guard === undefined) {
+      ctx.addIssue({ code: "custom", path: ["guard"], message: "a guard needs `guard: { when: { metric, above | below }, … }`; it falls back to the baseline's value" });
+    }
+  }
+  if (spec.kind !== "guard" && spec.guard !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["guard"], message: "`guard` belongs to kind: guard" });
+  }
+  if (spec.kind === "rollout" && spec.rollout === undefined) {
     ctx.addIssue({ code: "custom", path: ["rollout"], message: "a rollout needs `rollout: { stages: [...] }`" });
     return;
   }
-}).transform((spec) => ({ ...spec, rollout: spec.rollout ?? KILL_SWITCH_ROLLOUT })).superRefine((spec, ctx) => {
+}).transform((spec) => ({ ...spec, rollout: spec.rollout ?? (spec.guard ? guardRollout(spec.guard) : KILL_SWITCH_ROLLOUT) })).superRefine((spec, ctx) => {
   for (const arm of ARMS) {
     const problem = valueTypeProblem(spec.type, spec.variants[arm]);
     if (problem) ctx.addIssue({ code: "custom", path: ["variants", arm], message: problem });
   }
-  checkStages(spec.rollout.stages, ctx);
+  // A guard's stages are made here (primary, then fallback with its probe), not written.
+  if (spec.kind !== "guard") checkStages(spec.rollout.stages, ctx);
   checkBucketing(spec, ctx);
   const known = new Set<string>([...BUILT_IN_METRICS, ...Object.keys(spec.metrics)]);
   for (const name of Object.keys(spec.metrics)) {
@@ -165,6 +180,7 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
   spec.abort.forEach((rule, i) => {
     if (!known.has(rule.metric)) ctx.addIssue({ code: "custom", path: ["abort", i, "metric"], message: unknownMetric(rule.metric) });
   });
+  if (spec.guard && !known.has(spec.guard.when.metric)) ctx.addIssue({ code: "custom", path: ["guard", "when", "metric"], message: unknownMetric(spec.guard.when.metric) });
 });
 export type FlagSpec = z.infer<typeof FlagSpecSchema>;
 /** What an operator writes, before units are parsed. */

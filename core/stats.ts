@@ -24,6 +24,18 @@ export function normalCdf(x: number): number {
   return 0.5 * erfc(-x / Math.SQRT2);
 }
 
+/**
+ * ln Φ(x), accurate far into the lower tail where Φ(x) underflows (x < −38)
+ * or loses its digits: below −10 the asymptotic series of Mills' ratio,
+ * Φ(x) ≈ φ(x)/|x| · (1 − 1/x² + 3/x⁴ − 15/x⁶ + 105/x⁸) (Abramowitz & Stegun 26.2.12).
+ */
+export function logNormalCdf(x: number): number {
+  if (x > -10) return Math.log(normalCdf(x));
+  const r = 1 / (x * x);
+  const series = 1 - r + 3 * r * r - 15 * r * r * r + 105 * r * r * r * r;
+  return -0.5 * x * x - Math.log(-x) - 0.5 * Math.log(2 * Math.PI) + Math.log(series);
+}
+
 /** Standard normal quantile Φ⁻¹(p) (Acklam's algorithm, relative error < 1.2e-9). */
 export function normalQuantile(p: number): number {
   if (!(p > 0 && p < 1)) {

@@ -16,6 +16,7 @@ import { candidateIdentity } from "../core/generation";
 import { freshMemory, GateMemorySchema, memoryForStage, type GateMemory } from "../core/gates";
 import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
 import { buildReport, type CompareReport } from "../core/report";
+import { guardMove } from "../core/guard";
 import { buildSeries, type Series } from "../core/series";
 import type { LatestJudgement } from "./flag-metrics";
 import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../core/rollout";
@@ -72,7 +73,7 @@ const ForwardedEventsSchema = ForwardedEventSchema.array().max(1000);
 const REPORT_RETRY_MIN_MS = 1_000;
 const REPORT_RETRY_MAX_MS = 300_000;
 /** Actions that notify webhooks. */
-const NOTIFY = new Set(["promote", "complete", "demote", "rollback", "kill"]);
+const NOTIFY = new Set(["promote", "complete", "demote", "rollback", "kill", "fallback", "recover"]);
 
 interface FlagRow extends Record<string, string | number | null> {
   key: string;
@@ -183,6 +184,9 @@ export class FlagDO extends DurableObject<Env> {
     if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
     if (flag.spec.kind === "kill_switch" && request.action !== "kill" && request.action !== "unkill") {
       return { ok: false, code: "invalid_transition", message: `${flag.row.key} is a kill switch: it is on until killed; only kill and unkill apply` };
+    }
+    if (flag.spec.kind === "guard" && !["kill", "unkill", "force", "unforce"].includes(request.action)) {
+      return { ok: false, code: "invalid_transition", message: `${flag.row.key} is a guard: the cron switches it by its bound; operators may kill, unkill, force and unforce it` };
     }
     const result = applyAction(flag.state, flag.spec.rollout.stages, request, now);
     if (!result.ok) return result;
@@ -305,7 +309,7 @@ export class FlagDO extends DurableObject<Env> {
     if (latest?.state !== row.state || latest.memory !== row.memory) return { evaluated: false, alreadyJudged: true, state: RolloutStateSchema.parse(JSON.parse(latest?.state ?? row.state)) };
     const { decision, inputs } = judgeFlag(reads, spec, state, memory, now);
     const transition = transitionOf(decision.action);
-    const moved = transition ? applyAction(state, spec.rollout.stages, { action: transition }, now) : null;
+    const moved = decision.action === "fallback" || decision.action === "recover" ? { ok: true as const, state: guardMove(state, decision.action, now) } : transition ? applyAction(state, spec.rollout.stages, { action: transition }, now) : null;
     const next = moved?.ok ? moved.state : state;
     const changed = next !== state;
     const loggable = changed || decision.rule !== this.log.lastCronRule();

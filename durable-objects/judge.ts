@@ -24,7 +24,7 @@ export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutSt
   const inputs: EvaluationInputs = {
     method: JUDGE_METHOD,
     now,
-    spec: { rollout: spec.rollout, gates: spec.gates, abort: spec.abort, metrics: spec.metrics },
+    spec: { rollout: spec.rollout, gates: spec.gates, abort: spec.abort, metrics: spec.metrics, ...(spec.kind !== "rollout" ? { kind: spec.kind } : {}), ...(spec.guard ? { guard: spec.guard } : {}) },
     state,
     memory,
     totals: merged.totals,
@@ -45,6 +45,9 @@ export function transitionOf(action: CronAction): Action | null {
     case "kill":
       return "kill";
     case "hold":
+    case "fallback":
+    case "recover":
+      // A guard's switches are not operator actions: the FlagDO applies them with `guardMove`.
       return null;
   }
 }

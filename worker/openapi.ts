@@ -107,7 +107,7 @@ function schemas(): Json {
     EventsResult: obj({ accepted: int, duplicates: int, rejected: { type: "array", items: obj({ index: int, error: str, message: str }) } }),
     Health: obj({ status: { enum: ["ok", "stale", "unavailable"] }, version: str, configVersion: nullable(int), flags: int, snapshotAgeMs: nullable(num) }),
     FlagSummary: obj({
-      key: str, description: nullable(str), kind: { enum: ["rollout", "kill_switch"] }, type: str, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specVersion: int, updatedAt: ms,
+      key: str, description: nullable(str), kind: { enum: ["rollout", "kill_switch", "guard"] }, type: str, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specVersion: int, updatedAt: ms,
       judgement: nullable({ ...obj({ at: ms, action: str, rule: str, reason: str }), description: "The cron's latest judgement of the current stage (for a hold: what it still waits for)" }),
     }),
     FlagRecord: obj({ key: str, spec: { type: "object", description: "The spec as written" }, specHash: str, specVersion: int, state: ref("RolloutState"), createdAt: ms, updatedAt: ms }),

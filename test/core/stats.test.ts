@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest";
 import {
   alwaysValidHalfWidth,
+  logNormalCdf,
   normalCdf,
   normalQuantile,
 } from "../../core/stats";
 import { seededRandom, normalSample } from "../../core/random";
+import { judgeAbort } from "../../core/abort";
+import { emptyCounts } from "../../core/counters";
+import { dict } from "../../core/dict";
+import type { MetricDefinition } from "../../core/gate-spec";
+import { spreadCounts } from "../spread";
 
 describe("normal distribution (standard table values)", () => {
   it("Φ matches the table", () => {
@@ -57,5 +63,34 @@ describe("always-valid interval (mixture SPRT)", () => {
     expect(sequentialAlarms / runs).toBeLessThanOrEqual(alpha);
     // Peeking with a fixed-horizon interval is what the sequential one protects against.
     expect(naiveAlarms / runs).toBeGreaterThan(3 * alpha);
+  });
+});
+
+describe("ln Φ deep in the lower tail", () => {
+  it("matches known values and joins the direct computation smoothly", () => {
+    // ln Φ(−40) = ln 3.655893540915e−350 (Φ itself underflows a double).
+    expect(logNormalCdf(-40)).toBeCloseTo(-804.6084420137538, 6);
+    expect(logNormalCdf(-8)).toBeCloseTo(-35.013437159914545, 5);
+    expect(logNormalCdf(-10.0001)).toBeCloseTo(Math.log(normalCdf(-9.9999)) - 0.0010, 2);
+    expect(Math.abs(logNormalCdf(-10.000001) - logNormalCdf(-9.999999))).toBeLessThan(1e-4);
+    expect(logNormalCdf(0)).toBeCloseTo(Math.log(0.5), 6);
+  });
+});
+
+describe("abort rules on means far inside their limit", () => {
+  it("see no evidence against a mean well below an `above` limit, however much data (the Φ-clamp defect)", () => {
+    const counts = emptyCounts();
+    const n = 1_000_000;
+    counts.exposures = n;
+    counts.events["cost_usd"] = { count: n, sum: n * 0.03, sumSq: n * (0.03 * 0.03 + 0.0001) };
+    const rule = { metric: "cost", direction: "above" as const, level: 0.05, sustained: undefined };
+    const definitions = dict<MetricDefinition>();
+    definitions["cost"] = { kind: "mean", event: "cost_usd" };
+    const start = Date.UTC(2026, 10, 23, 10);
+    const first = judgeAbort(rule, definitions, [spreadCounts(emptyCounts())], start, undefined, 0.01);
+    const { verdict } = judgeAbort(rule, definitions, [spreadCounts(counts)], start + 60_000, first.memory, 0.01);
+    expect(verdict.value).toBeCloseTo(0.03, 6);
+    expect(verdict.evidence).toBeLessThan(1);
+    expect(verdict.fired).toBe(false);
   });
 });

@@ -25,7 +25,7 @@ describe("GET /openapi.json", () => {
     const spec = doc.components.schemas["FlagSpec"]!;
     expect(spec["additionalProperties"]).toBe(false);
     expect(spec["required"]).toEqual(expect.arrayContaining(["key", "type", "variants"]));
-    expect(spec["properties"].kind.enum).toEqual(["rollout", "kill_switch"]);
+    expect(spec["properties"].kind.enum).toEqual(["rollout", "kill_switch", "guard"]);
     expect(doc.components.schemas["ActionRequest"]!["properties"].action.enum).toContain("rollback");
     const dangling = refs(doc).filter((r) => !(r.replace("#/components/schemas/", "") in doc.components.schemas));
     expect(dangling).toEqual([]);
