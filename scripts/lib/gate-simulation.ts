@@ -51,6 +51,15 @@ export const ABORT_ONLY: FlagSpecInput = {
 };
 
 /** The live demo's flag (`npm run demo`, `scripts/demo-traffic.ts`), at the demo's traffic. */
+/** A safety guard: the primary while the error rate stays at most 0.5%, judged every minute. */
+export const ERROR_GUARD: FlagSpecInput = {
+  key: "sim-guard",
+  kind: "guard",
+  type: "string",
+  variants: { baseline: "fallback", candidate: "primary" },
+  guard: { when: { metric: "error_rate", above: "0.5%" }, window: "10m", recoverAfter: 3, probe: 5 },
+};
+
 export const DEMO: FlagSpecInput = {
   key: "demo-checkout",
   type: "string",
@@ -105,7 +114,7 @@ export const BASE_TRAFFIC: Traffic = {
   eventLagMinutes: 0,
 };
 
-export type Outcome = "completed" | "rolled_back" | "killed" | "running";
+export type Outcome = "completed" | "rolled_back" | "killed" | "fell_back" | "running";
 
 export interface RunResult {
   outcome: Outcome;
@@ -417,6 +426,8 @@ export function runOnce(scenario: Scenario, seed: number): RunResult {
     }
     const end = (outcome: Outcome): RunResult => ({ outcome, minutes: minute + 1, maxWeight, stage: state.stageIndex, srmHeld, srmFirst, rule: decision.rule, completedAt });
     if (decision.action === "kill") return end("killed");
+    // A guard leaving its primary: what its A/A scenarios count (a run ends there).
+    if (decision.action === "fallback") return end("fell_back");
     if (decision.action === "rollback") return end("rolled_back");
     if (decision.action === "promote" || decision.action === "complete" || decision.action === "demote") {
       const next = applyAction(state, spec.rollout.stages, { action: decision.action === "complete" ? "promote" : decision.action }, now);
@@ -578,6 +589,30 @@ export const SCENARIOS: Scenario[] = [
       const done = share(results, (r) => r.outcome === "completed");
       const m = median(results.filter((r) => r.outcome === "completed").map((r) => r.minutes));
       return { met: done.p >= 0.9, value: done.p, label: `completed ${pct(done.p)} ± ${pct(done.se)}, median ${m === null ? "—" : `${(m / 60).toFixed(1)} h`}` };
+    },
+  },
+  ...[5_000, 50_000].map((rate): Scenario => ({
+    id: `guard-aa-${rate / 1000}k`,
+    title: `guard A/A: error rate exactly at its 0.5% bound (the hardest null), returning users, daily cycle, ${rate / 1000}k/h, 3 days`,
+    spec: ERROR_GUARD,
+    traffic: { ...BASE_TRAFFIC, exposuresPerHour: rate, errorRate: 0.005 },
+    candidate: SAME,
+    horizonMinutes: 72 * 60,
+    target: "ever fell back ≤ 1%",
+    check: (results) => at(results, (r) => r.outcome === "fell_back", "fell back", 0.01, true),
+  })),
+  {
+    id: "guard-spike-50k",
+    title: "guard: the primary's error rate doubles (1.0% against a 0.5% bound), 50k/h",
+    spec: ERROR_GUARD,
+    traffic: { ...BASE_TRAFFIC, exposuresPerHour: 50_000, errorRate: 0.005 },
+    candidate: { ...SAME, errorFactor: 2 },
+    horizonMinutes: 6 * 60,
+    target: "falls back within 60 minutes ≥ 95% (median reported)",
+    check: (results) => {
+      const fast = share(results, (r) => r.outcome === "fell_back" && r.minutes <= 60);
+      const m = median(results.filter((r) => r.outcome === "fell_back").map((r) => r.minutes));
+      return { met: fast.p >= 0.95, value: fast.p, label: `fell back within 60 min ${pct(fast.p)} ± ${pct(fast.se)}, median ${m === null ? "—" : `${m} min`}` };
     },
   },
   {

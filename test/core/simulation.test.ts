@@ -31,4 +31,9 @@ describe("gate simulation slice (seeded)", () => {
   it("an abort rule without `sustained` at 80% of its level does not kill over the rollout and a day after", () => {
     expect(count(runs("abort-1k", 12), (r) => r.outcome === "killed")).toBe(0);
   }, 60_000);
+
+  it("a guard whose error rate sits exactly at its bound never falls back; one whose rate doubles falls back within the hour", () => {
+    expect(count(runs("guard-aa-5k", 24), (r) => r.outcome === "fell_back")).toBe(0);
+    expect(count(runs("guard-spike-50k", 12), (r) => r.outcome === "fell_back" && r.minutes <= 60)).toBe(12);
+  }, 60_000);
 });
