@@ -233,12 +233,12 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     switch (command) {
       case "flags": {
         const json = await request("GET", "/admin/flags");
-        const flags = json["flags"] as { key: string; status: string; stage: number; weight: number; generation: number; forced: string | null; judgement: { at: number; action: string; reason: string } | null }[];
+        const flags = json["flags"] as { key: string; kind: string; status: string; stage: number; weight: number; generation: number; forced: string | null; judgement: { at: number; action: string; reason: string } | null }[];
         show(json, () => {
-          io.out(`${"flag".padEnd(28)} ${"status".padEnd(12)} stage  weight  gen  forced     latest judgement`);
+          io.out(`${"flag".padEnd(28)} ${"kind".padEnd(11)} ${"status".padEnd(12)} stage  weight  gen  forced     latest judgement`);
           for (const f of flags) {
             const now = f.judgement ? `${iso(f.judgement.at)} ${f.judgement.action}: ${f.judgement.reason}` : "";
-            io.out(`${f.key.padEnd(28)} ${f.status.padEnd(12)} ${String(f.stage).padStart(5)}  ${`${f.weight}%`.padStart(6)}  ${String(f.generation).padStart(3)}  ${(f.forced ?? "").padEnd(9)}  ${now}`);
+            io.out(`${f.key.padEnd(28)} ${f.kind.padEnd(11)} ${f.status.padEnd(12)} ${String(f.stage).padStart(5)}  ${`${f.weight}%`.padStart(6)}  ${String(f.generation).padStart(3)}  ${(f.forced ?? "").padEnd(9)}  ${now}`);
           }
         });
         return 0;

@@ -59,7 +59,7 @@ describe("operator CLI", () => {
     expect((await cli("flags")).out).not.toContain("cli-ranker");
 
     expect((await cli("apply", manifest)).status).toBe(0);
-    expect((await cli("flags")).out).toMatch(/cli-ranker\s+ramping\s+0\s+10%/);
+    expect((await cli("flags")).out).toMatch(/cli-ranker\s+rollout\s+ramping\s+0\s+10%/);
 
     const rollback = await cli("rollback", "cli-ranker", "--reason", "p95 regression");
     expect(rollback).toMatchObject({ status: 0 });

@@ -109,7 +109,7 @@ async function renderList() {
     const health = flag.judgement ? h("span", { className: `health ${healthClass(flag)}`, title: flag.judgement.reason }, flag.judgement.action, ": ", flag.judgement.reason) : h("span", { className: "muted" }, healthText(flag));
     body.append(h("tr", { "data-flag": flag.key },
       h("td", { "data-label": "flag" }, h("a", { href: `#flag=${encodeURIComponent(flag.key)}` }, flag.key), flag.description ? h("div", { className: "muted" }, flag.description) : null),
-      h("td", { "data-label": "status", className: `status ${flag.status}` }, flag.status, flag.forced ? ` (forced ${flag.forced})` : ""),
+      h("td", { "data-label": "status", className: `status ${flag.status}` }, flag.status, flag.forced ? ` (forced ${flag.forced})` : "", flag.kind && flag.kind !== "rollout" ? h("div", { className: "muted" }, flag.kind.replace("_", " ")) : null),
       h("td", { "data-label": "stage" }, h("span", { className: "bar" }, h("span", { style: `width:${Number(flag.weight)}%` })), ` ${Number(flag.weight)}% · stage ${Number(flag.stage)} · gen ${Number(flag.generation)}`),
       h("td", { "data-label": "health" }, health),
       h("td", { "data-label": "exposures" }, spark)));
