@@ -53,11 +53,15 @@ export const AbortMemorySchema = z.strictObject({
   restarts: z.array(z.strictObject({ j: z.int().min(0), at: RuleStatsSchema })),
   /** Since when the evidence has stayed past 1/α (for `sustained`). */
   since: z.number().nullable(),
+  /** A soft rule's firing was notified (once per firing; cleared when it stops firing). */
+  reported: z.boolean().optional(),
 });
 export type AbortMemory = z.infer<typeof AbortMemorySchema>;
 
 export interface AbortVerdict {
   metric: string;
+  /** Soft rules notify and never act. */
+  soft: boolean;
   direction: AbortRule["direction"];
   level: number;
   /** The candidate's level over the generation so far. */
@@ -207,6 +211,7 @@ export function judgeAbort(
   return {
     verdict: {
       metric: rule.metric,
+      soft: rule.soft ?? false,
       direction: rule.direction,
       level: rule.level,
       value: current.value,

@@ -153,6 +153,8 @@ export const AbortRuleSchema = z
     above: AmountSchema.optional(),
     below: AmountSchema.optional(),
     sustained: DurationSchema.optional(),
+    /** A soft rule only notifies (webhook, a `soft_abort` decision, /metrics); it never changes what is served. */
+    soft: z.boolean().default(false),
   })
   .transform((rule, ctx) => {
     const bound = rule.above ?? rule.below;
@@ -168,6 +170,7 @@ export const AbortRuleSchema = z
       direction: rule.above !== undefined ? ("above" as const) : ("below" as const),
       level: bound.value,
       sustained: rule.sustained,
+      soft: rule.soft,
     };
   });
 export type AbortRule = z.infer<typeof AbortRuleSchema>;

@@ -124,7 +124,7 @@ const JudgedSpecSchema = z.strictObject({
     }).transform((g) => ({ ...g, warn: g.warn, rollback: g.rollback, severe: g.severe, sustained: g.sustained, minSamples: g.minSamples })),
   ),
   abort: z.array(
-    z.strictObject({ metric: z.string(), direction: z.enum(["above", "below"]), level: z.number(), sustained: z.number().optional() }).transform((a) => ({ ...a, sustained: a.sustained })),
+    z.strictObject({ metric: z.string(), direction: z.enum(["above", "below"]), level: z.number(), sustained: z.number().optional(), soft: z.boolean().optional() }).transform((a) => ({ ...a, sustained: a.sustained, soft: a.soft ?? false })),
   ),
   metrics: dictSchema(
     z.discriminatedUnion("kind", [
@@ -161,6 +161,8 @@ export interface RolloutDecision {
   verdicts: GateVerdict[];
   windowVerdicts: GateVerdict[] | null;
   aborts: AbortVerdict[];
+  /** Soft abort rules that started firing at this look: notified once each, nothing else changes. */
+  softAborts: AbortVerdict[];
   srm: SrmCheck | null;
   alpha: { flag: number; perGate: number; severePerGate: number; perAbortRule: number };
   /** A warning worth notifying about even when the decision holds. */
@@ -186,13 +188,24 @@ function stagePairs(totals: GenerationTotals): ReplicatedPair[] {
 }
 
 /** Judges the abort rules on the generation's cumulative candidate counts; updates their memory. */
-function judgeAborts(rules: readonly AbortRule[], spec: EvaluationInputs["spec"], totals: GenerationTotals, now: number, memory: GateMemory): AbortVerdict[] {
+/**
+ * Judges the abort rules; hard and soft rules each split their own α budget
+ * (soft rules only notify, so they must not take power from the hard ones).
+ * `softFired` receives the soft rules that started firing at this look.
+ */
+function judgeAborts(rules: readonly AbortRule[], spec: EvaluationInputs["spec"], totals: GenerationTotals, now: number, memory: GateMemory, softFired: AbortVerdict[] = []): AbortVerdict[] {
   if (rules.length === 0) return [];
   const candidate = Object.values(totals.stages).map((pair) => pair.candidate);
-  const alpha = ABORT_ALPHA / rules.length;
+  const softCount = rules.filter((r) => r.soft).length;
+  const hardCount = rules.length - softCount;
   const next: Record<string, AbortMemory> = {};
   const verdicts = rules.map((rule, i) => {
+    const alpha = ABORT_ALPHA / Math.max(1, rule.soft ? softCount : hardCount);
     const judged = judgeAbort(rule, spec.metrics, candidate, now, memory.aborts[String(i)], alpha);
+    if (rule.soft) {
+      if (judged.verdict.fired && !judged.memory.reported) softFired.push(judged.verdict);
+      judged.memory.reported = judged.verdict.fired;
+    }
     next[String(i)] = judged.memory;
     return judged.verdict;
   });
@@ -212,16 +225,17 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
     flag: FLAG_ALPHA,
     perGate: FLAG_ALPHA / Math.max(1, judged),
     severePerGate: SEVERE_ALPHA / Math.max(1, judged),
-    perAbortRule: ABORT_ALPHA / Math.max(1, spec.abort.length),
+    perAbortRule: ABORT_ALPHA / Math.max(1, spec.abort.filter((r) => !r.soft).length),
   };
   const stage = spec.rollout.stages[state.stageIndex];
   const shadow = servedWeight(state, spec.rollout.stages).shadow;
   const pairs = stagePairs(inputs.totals);
   const verdicts = spec.gates.map((gate) => judgeGate(gate, spec.metrics, pairs, { alpha: alpha.perGate, includeSevere: false, shadow }));
   const live = LIVE.has(state.status);
-  const aborts = live ? judgeAborts(spec.abort, spec, inputs.totals, now, memory) : [];
+  const softAborts: AbortVerdict[] = [];
+  const aborts = live ? judgeAborts(spec.abort, spec, inputs.totals, now, memory, softAborts) : [];
   const decide = (action: CronAction, rule: string, reasons: string[], extra: Partial<RolloutDecision> = {}): RolloutDecision => ({
-    action, rule, reasons, verdicts, windowVerdicts: null, aborts, srm: null, alpha, warn: false, memory, ...extra,
+    action, rule, reasons, verdicts, windowVerdicts: null, aborts, softAborts, srm: null, alpha, warn: false, memory, ...extra,
   });
 
   if (!live) return decide("hold", `hold:${state.status}`, [`a ${state.status} rollout is not judged`]);
@@ -236,7 +250,7 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
     return decide(judged.action, judged.rule, [judged.reason], { aborts: judged.verdict ? [judged.verdict] : [], warn: judged.action === "fallback" });
   }
 
-  const fired = aborts.find((a) => a.fired);
+  const fired = aborts.find((a) => a.fired && !a.soft);
   if (fired) return decide("kill", `abort:${fired.metric}`, [fired.reason]);
   if (state.status === "completed") return decide("hold", "hold:completed", ["completed: only abort rules apply"]);
 

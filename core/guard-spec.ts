@@ -23,7 +23,7 @@ export type GuardSpec = z.infer<typeof GuardSpecSchema>;
 
 /** What a guard's decision log and replay keep (parsed units). */
 export const JudgedGuardSchema = z.strictObject({
-  when: z.strictObject({ metric: z.string(), direction: z.enum(["above", "below"]), level: z.number(), sustained: z.number().optional() }).transform((w) => ({ ...w, sustained: w.sustained })),
+  when: z.strictObject({ metric: z.string(), direction: z.enum(["above", "below"]), level: z.number(), sustained: z.number().optional(), soft: z.boolean().optional() }).transform((w) => ({ ...w, sustained: w.sustained, soft: false })),
   window: z.number().positive(),
   recoverAfter: z.int().min(1),
   probe: z.number(),

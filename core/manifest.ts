@@ -180,6 +180,7 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
   spec.abort.forEach((rule, i) => {
     if (!known.has(rule.metric)) ctx.addIssue({ code: "custom", path: ["abort", i, "metric"], message: unknownMetric(rule.metric) });
   });
+  if (spec.guard?.when.soft) ctx.addIssue({ code: "custom", path: ["guard", "when", "soft"], message: "a guard's bound switches it; a soft rule only notifies: put soft rules under `abort`" });
   if (spec.guard && !known.has(spec.guard.when.metric)) ctx.addIssue({ code: "custom", path: ["guard", "when", "metric"], message: unknownMetric(spec.guard.when.metric) });
 });
 export type FlagSpec = z.infer<typeof FlagSpecSchema>;

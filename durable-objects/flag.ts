@@ -58,6 +58,8 @@ export interface EvaluateResult {
   state: RolloutState | null;
   action?: string;
   rule?: string;
+  /** Soft abort rules that started firing at this look (each logged as a `soft_abort` decision). */
+  softAborts?: number;
   /** The current generation's counts per arm (all stages), when judged: what /metrics shows. */
   metrics?: { generation: number; weight: number; baseline: ArmCounts; candidate: ArmCounts; unattributed: number; judgement: LatestJudgement };
 }
@@ -331,6 +333,19 @@ export class FlagDO extends DurableObject<Env> {
         const logged = this.log.append(state, next, now, what);
         if ((changed && NOTIFY.has(decision.action)) || decision.warn) this.notify(spec, logged, now, decision.warn && !changed ? "warn" : decision.action);
       }
+      // Soft abort rules that started firing: a decision each, notified, and nothing served changes.
+      for (const soft of decision.softAborts) {
+        const logged = this.log.append(next, next, now, {
+          action: "soft_abort",
+          source: "cron",
+          actor: "cron",
+          reason: `soft abort rule (notifies only): ${soft.reason}`,
+          rule: `soft_abort:${soft.metric}`,
+          verdicts: JSON.stringify(summarize(decision)),
+          inputs: JSON.stringify(inputs),
+        });
+        this.notify(spec, logged, now, "soft_abort");
+      }
       this.counters.compact(now);
     });
     await this.scheduleAlarm();
@@ -340,7 +355,7 @@ export class FlagDO extends DurableObject<Env> {
     // The latest judgement travels with every tick's metrics (not the log): a
     // hold is logged once per rule, but what it waits for changes every minute.
     const judgement: LatestJudgement = { action: changed ? decision.action : "hold", rule: decision.rule, reason: decision.reasons.join("; ") };
-    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed, judgement }) };
+    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, ...(decision.softAborts.length > 0 ? { softAborts: decision.softAborts.length } : {}), metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed, judgement }) };
   }
 
   /** The A/B compare report over [from, to) for a generation (default: the current one). */

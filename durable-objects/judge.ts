@@ -61,6 +61,7 @@ export function summarize(decision: RolloutDecision) {
     verdicts: decision.verdicts,
     windowVerdicts: decision.windowVerdicts,
     aborts: decision.aborts,
+    ...(decision.softAborts.length > 0 ? { softAborts: decision.softAborts.map((a) => a.metric) } : {}),
     srm: decision.srm,
     alpha: decision.alpha,
   };

@@ -238,8 +238,10 @@ export class RegistryDO extends DurableObject<Env> {
     }
     const changed = await this.writes.run(async () => {
       let applied = 0;
-      for (const { key, state, action, metrics } of states) {
+      for (const { key, state, action, softAborts, metrics } of states) {
         if (this.applyState(key, state, null, action)) applied++;
+        // Soft abort rules change nothing served; they are counted on /metrics (rampart_decisions_total{action="soft_abort"}).
+        for (let i = 0; i < (softAborts ?? 0); i++) this.metrics.countDecision("soft_abort", "cron");
         if (metrics) this.metrics.put({ key, status: state.status, at: tick.now, ...metrics });
       }
       const dirty = this.sql.first("SELECT v FROM meta WHERE k = 'dirty'") !== null;

@@ -35,7 +35,7 @@ export interface TickProgress {
 
 /** Judges `keys` at `now`; returns every state the FlagDOs answered with. */
 export async function judgeBatch(env: Env, keys: readonly string[], now: number) {
-  const states: { key: string; state: RolloutState; action?: string; metrics?: EvaluateResult["metrics"] }[] = [];
+  const states: { key: string; state: RolloutState; action?: string; softAborts?: number; metrics?: EvaluateResult["metrics"] }[] = [];
   /** Flags whose object asked for its spec again (stored before specs were kept as written). */
   const needSpec: string[] = [];
   let evaluated = 0;
@@ -48,7 +48,7 @@ export async function judgeBatch(env: Env, keys: readonly string[], now: number)
           // A flag an overlapping trigger already judged this minute was judged: count it.
           if (result.evaluated || result.alreadyJudged) evaluated++;
           if (result.needsSpec) needSpec.push(key);
-          if (result.state) states.push({ key, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
+          if (result.state) states.push({ key, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.softAborts ? { softAborts: result.softAborts } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
         } catch (error) {
           failed++;
           console.error(`cron: flag ${key} failed to evaluate`, error);

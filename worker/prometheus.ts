@@ -71,7 +71,7 @@ export function renderMetrics(snapshot: MetricsSnapshot, isolate: { configVersio
   for (const f of snapshot.flags) out.sample("rampart_unattributed_events_total", { flag: f.key, generation: f.generation }, f.unattributed ?? 0);
   out.metric("rampart_rollout_weight_percent", "gauge", "Share of in-scope traffic served the candidate.");
   for (const f of snapshot.flags) out.sample("rampart_rollout_weight_percent", { flag: f.key, status: f.status, generation: f.generation }, f.weight);
-  out.metric("rampart_decisions_total", "counter", "Decisions that changed a rollout, by action and source.");
+  out.metric("rampart_decisions_total", "counter", "Decisions that changed a rollout, by action and source; soft_abort counts soft abort rules that fired (they change nothing served).");
   for (const d of snapshot.decisions) out.sample("rampart_decisions_total", { action: d.action, source: d.source }, d.count);
   out.metric("rampart_snapshot_version", "gauge", "Config version this isolate serves.");
   out.sample("rampart_snapshot_version", {}, isolate.configVersion ?? 0);

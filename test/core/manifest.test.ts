@@ -38,7 +38,7 @@ describe("flag spec", () => {
     expect(errorRate).toMatchObject({ metric: "error_rate", compare: "absolute", rollback: 0.002 });
     expect(p95).toMatchObject({ compare: "relative", warn: 0.1, rollback: 0.15 });
     expect(quality).toMatchObject({ compare: "absolute", rollback: 0.05, action: "hold" });
-    expect(spec.abort[0]).toEqual({ metric: "error_rate", direction: "above", level: 0.01, sustained: 600_000 });
+    expect(spec.abort[0]).toEqual({ metric: "error_rate", direction: "above", level: 0.01, sustained: 600_000, soft: false });
     expect(spec.abort[1]).toMatchObject({ metric: "latency_p95", direction: "above", level: 20 });
     expect(spec.stickiness).toBe("targetingKey");
   });
