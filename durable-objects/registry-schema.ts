@@ -31,4 +31,11 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       sql.run("CREATE UNIQUE INDEX audit_decision ON audit (flag, decision_id) WHERE decision_id IS NOT NULL");
     },
   },
+  {
+    version: 3,
+    name: "audit entries record the key that signed the spec (MANIFEST_PUBLIC_KEYS)",
+    up(sql) {
+      sql.run("ALTER TABLE audit ADD COLUMN signing_key TEXT");
+    },
+  },
 ];

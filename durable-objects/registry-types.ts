@@ -6,6 +6,8 @@ export interface SpecEntry {
   /** What the operator wrote (JSON or YAML decoded), kept for display and round trips. */
   raw: unknown;
   spec: FlagSpec;
+  /** The MANIFEST_PUBLIC_KEYS id that signed it, when signing is on. */
+  signedBy?: string | null;
 }
 
 export interface FlagSummary {
@@ -44,6 +46,8 @@ export interface AuditEntry {
   action: string;
   flag: string | null;
   specHash: string | null;
+  /** The key id that signed the spec, when the deployment takes only signed specs. */
+  signingKey: string | null;
   /** What happened, for people: "ramping stage 1 → killed stage 1 (incident)". */
   summary: string;
 }

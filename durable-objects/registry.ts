@@ -31,6 +31,7 @@ interface AuditRow extends Record<string, string | number | null> {
   action: string;
   flag: string | null;
   spec_hash: string | null;
+  signing_key: string | null;
   summary: string;
 }
 
@@ -191,6 +192,7 @@ export class RegistryDO extends DurableObject<Env> {
       action: r.action,
       flag: r.flag,
       specHash: r.spec_hash,
+      signingKey: r.signing_key ?? null,
       summary: r.summary,
     }));
   }
@@ -332,7 +334,7 @@ export class RegistryDO extends DurableObject<Env> {
         JSON.stringify(state), state.version, existing?.created_at ?? now, now,
       );
       const generation = candidateChanged ? `generation ${state.generation} starts` : `generation ${state.generation} continues`;
-      this.audit(now, actor, existing ? `${via}:update` : `${via}:create`, spec.key, specHash, generation);
+      this.audit(now, actor, existing ? `${via}:update` : `${via}:create`, spec.key, specHash, generation, null, entry.signedBy ?? null);
       this.markDirty();
     });
   }
@@ -348,10 +350,10 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** Appends an audit entry; with a decision id, at most once per flag and decision (false when already there). */
-  private audit(at: number, actor: string, action: string, flag: string | null, specHash: string | null, summary: string, decisionId: number | null = null): boolean {
+  private audit(at: number, actor: string, action: string, flag: string | null, specHash: string | null, summary: string, decisionId: number | null = null, signingKey: string | null = null): boolean {
     const inserted = this.sql.all(
-      "INSERT OR IGNORE INTO audit (at, actor, action, flag, spec_hash, summary, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-      at, actor, action, flag, specHash, summary, decisionId,
+      "INSERT OR IGNORE INTO audit (at, actor, action, flag, spec_hash, summary, decision_id, signing_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+      at, actor, action, flag, specHash, summary, decisionId, signingKey,
     ).length > 0;
     // Bounded: the newest AUDIT_KEEP entries stay.
     this.sql.run("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", AUDIT_KEEP);

@@ -11,9 +11,14 @@ export const OFREP_BODY_LIMIT = 65_536;
 
 /** The body as text; 413 past `limit` bytes, whether or not Content-Length says so. */
 export async function readText(request: Request, limit: number): Promise<string> {
+  return decodeUtf8(await readBytes(request, limit));
+}
+
+/** The body's exact bytes (what a signature covers); 413 past `limit`. */
+export async function readBytes(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);
-  if (!request.body) return "";
+  if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -33,6 +38,10 @@ export async function readText(request: Request, limit: number): Promise<string>
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
+  return bytes;
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
   try {
     // Fatal: invalid UTF-8 is refused, not turned into U+FFFD (two different sticky ids would then share a bucket).
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
@@ -103,6 +112,18 @@ export async function readDocument(request: Request): Promise<unknown> {
     throw new AppError(415, "unsupported_media_type", "send Content-Type: application/json or application/yaml");
   }
   const text = await readText(request, ADMIN_BODY_LIMIT);
+  return parseAdminDocument(text, isJson);
+}
+
+/** A spec or manifest document from bytes already read (and, when configured, signature-checked). */
+export function documentFromBytes(request: Request, bytes: Uint8Array): unknown {
+  const type = request.headers.get("content-type") ?? "";
+  const isJson = JSON_TYPE.test(type);
+  if (!isJson && !YAML_TYPE.test(type)) throw new AppError(415, "unsupported_media_type", "send Content-Type: application/json or application/yaml");
+  return parseAdminDocument(decodeUtf8(bytes), isJson);
+}
+
+function parseAdminDocument(text: string, isJson: boolean): unknown {
   if (text.trim() === "") throw new AppError(400, "empty_body", "the body is empty");
   return isJson ? parseJson(text, FORBIDDEN_DOCUMENT_KEYS) : parseYaml(text);
 }

@@ -19,6 +19,13 @@ const ok = (description: string, schema: Json) => ({ description, ...json(schema
 const keyParam = { name: "key", in: "path", required: true, description: "The flag's key", schema: { type: "string", pattern: "^[A-Za-z0-9._-]{1,128}$" } };
 const idParam = { name: "id", in: "path", required: true, description: "A decision id as the log prints it (without #)", schema: { type: "integer", minimum: 1 } };
 const query = (name: string, description: string, schema: Json = { type: "string" }) => ({ name, in: "query", description, schema });
+const signatureParam = {
+  name: "Rampart-Signature",
+  in: "header",
+  description: 'keyid="<id>"; sig="<base64 Ed25519 signature over the exact body>" — required when the deployment sets MANIFEST_PUBLIC_KEYS',
+  schema: { type: "string" },
+};
+const signatureErrors = { 400: error("Invalid spec (issues name each path), or a missing or malformed signature"), 403: error("Read-only token, unknown signing key, or a signature that does not match the body") };
 const limitParam = query("limit", "How many, newest first (default 20, at most 500)", { type: "integer", minimum: 1, maximum: 500 });
 const timeSchema = { type: "string", description: "ISO 8601, or milliseconds since the epoch" };
 const obj = (properties: Json, required: string[] = Object.keys(properties)) => ({ type: "object", required, properties });
@@ -42,7 +49,7 @@ function op(operationId: string, summary: string, access: Access, responses: Jso
   const auth: Json = {};
   if (access === "admin-read" || access === "admin-write") auth["401"] = error("Token missing or not valid");
   if (access === "admin-write") auth["403"] = error("The read-only token cannot change anything");
-  return { operationId, summary, security: SECURITY[access], ...extra, responses: { ...responses, ...auth } };
+  return { operationId, summary, security: SECURITY[access], ...extra, responses: { ...auth, ...responses } };
 }
 
 function schemas(): Json {
@@ -138,7 +145,7 @@ function schemas(): Json {
       diff: { type: "array", items: obj({ path: str, from: { type: "string", description: "JSON text; absent when unset" }, to: { type: "string", description: "JSON text; absent when removed" } }, ["path"]) },
       newGeneration: { type: "boolean" },
     }, ["key", "change"]),
-    AuditEntry: obj({ id: int, at: ms, actor: str, action: str, flag: nullable(str), specHash: nullable(str), summary: str }),
+    AuditEntry: obj({ id: int, at: ms, actor: str, action: str, flag: nullable(str), specHash: nullable(str), signingKey: nullable(str), summary: str }),
   };
 }
 
@@ -180,8 +187,8 @@ function paths(): Json {
       put: op("putFlag", "Create or replace a flag (JSON, or YAML with Content-Type: application/yaml)", "admin-write", {
         200: ok("Replaced (or unchanged)", obj({ key: str, created: { type: "boolean" }, changed: { type: "boolean" }, state: ref("RolloutState"), specVersion: int })),
         201: ok("Created", obj({ key: str, created: { type: "boolean" }, changed: { type: "boolean" }, state: ref("RolloutState"), specVersion: int })),
-        400: error("Invalid spec; issues name each path"), 413: error("Body over 1 MiB"), 415: error("Not JSON or YAML"),
-      }, { requestBody: { content: { "application/json": { schema: ref("FlagSpec") }, "application/yaml": { schema: ref("FlagSpec") } } } }),
+        ...signatureErrors, 413: error("Body over 1 MiB"), 415: error("Not JSON or YAML"),
+      }, { parameters: [signatureParam], requestBody: { content: { "application/json": { schema: ref("FlagSpec") }, "application/yaml": { schema: ref("FlagSpec") } } } }),
       delete: op("deleteFlag", "Delete a flag (its decision log is kept)", "admin-write", { 200: ok("Deleted", obj({ key: str, deleted: { type: "boolean" } })), ...noFlag }),
     },
     "/admin/flags/{key}/actions": {
@@ -226,9 +233,9 @@ function paths(): Json {
     "/admin/flags/{key}/stats": { ...flag, get: op("flagStats", "Storage and counter-batch counts", "admin-read", { 200: ok("Stats", { type: "object", required: ["key"], properties: { key: str }, additionalProperties: true }) }) },
     "/admin/manifest": {
       post: op("applyManifest", "Apply a multi-flag manifest; dryRun returns the diff; prune deletes flags not in it", "admin-write", {
-        200: ok("The changes", obj({ dryRun: { type: "boolean" }, prune: { type: "boolean" }, changes: { type: "array", items: ref("PlanEntry") } })), 400: error("Invalid manifest"),
+        200: ok("The changes", obj({ dryRun: { type: "boolean" }, prune: { type: "boolean" }, changes: { type: "array", items: ref("PlanEntry") } })), ...signatureErrors,
       }, {
-        parameters: ["dryRun", "prune"].map((name) => query(name, name === "dryRun" ? "Show the changes, change nothing" : "Also delete flags the manifest does not list", { type: "string", enum: ["1", "true", "0", "false"] })),
+        parameters: [...["dryRun", "prune"].map((name) => query(name, name === "dryRun" ? "Show the changes, change nothing" : "Also delete flags the manifest does not list", { type: "string", enum: ["1", "true", "0", "false"] })), signatureParam],
         requestBody: { content: { "application/json": { schema: ref("Manifest") }, "application/yaml": { schema: ref("Manifest") } } },
       }),
     },

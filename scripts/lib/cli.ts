@@ -3,6 +3,7 @@
  * or a deployment. `runCli` takes its arguments and writers so tests can
  * drive it; scripts/rampart.ts is the executable.
  */
+import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
@@ -19,6 +20,9 @@ commands:
   apply <file.yaml|json>              create/replace a flag, or apply a manifest (flags: [...])
         [--dry-run]                   show what would change, field by field, and change nothing
         [--prune] [--yes]             also delete flags not in the manifest (asks first; --yes to skip)
+        [--sign-key FILE [--key-id ID]]  sign the body (Ed25519) for a deployment with MANIFEST_PUBLIC_KEYS
+  keygen [--id ID] [--out FILE]       make a signing key pair: the private key to FILE, the public
+                                      MANIFEST_PUBLIC_KEYS entry printed
   promote|demote|rollback|pause|resume|kill|unkill <key> [--reason TEXT]
   force <key> --variant baseline|candidate [--reason TEXT]
   unforce <key>
@@ -48,7 +52,7 @@ export interface CliIo {
   fetch: typeof fetch;
   env: Record<string, string | undefined>;
   readFile: (path: string) => string;
-  writeFile: (path: string, text: string) => void;
+  writeFile: (path: string, text: string, mode?: number) => void;
   /** Asks a yes/no question; null when nobody can answer (not a terminal). */
   confirm: (question: string) => Promise<boolean | null>;
 }
@@ -59,7 +63,7 @@ export const processIo: CliIo = {
   fetch: (input, init) => fetch(input, init),
   env: process.env,
   readFile: (path) => readFileSync(path, "utf8"),
-  writeFile: (path, text) => writeFileSync(path, text),
+  writeFile: (path, text, mode) => writeFileSync(path, text, mode === undefined ? undefined : { mode }),
   confirm: async (question) => {
     if (!process.stdin.isTTY) return null;
     const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -123,6 +127,42 @@ function decisionId(text: string): string {
   return id;
 }
 
+/** A signing key from a PEM file (PKCS#8 Ed25519); its id from --key-id, else from a keygen file name. */
+function loadSigner(io: CliIo, path: string, keyId: string | undefined): { header: (body: string) => string } {
+  let pem: string;
+  try {
+    pem = io.readFile(path);
+  } catch (error) {
+    throw new CliError(`${path}: cannot read the signing key (${(error as NodeJS.ErrnoException).code ?? String(error)})`, "unreadable_file");
+  }
+  const id = keyId ?? /rampart-signing-([A-Za-z0-9._-]+)\.pem$/.exec(path)?.[1];
+  if (!id) throw new CliError(`--sign-key ${path}: say which MANIFEST_PUBLIC_KEYS id it is with --key-id (keygen names its files rampart-signing-<id>.pem)`, "usage");
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw new CliError(`${path}: not a PEM private key`, "invalid_file");
+  }
+  if (key.asymmetricKeyType !== "ed25519") throw new CliError(`${path}: an ${key.asymmetricKeyType ?? "unknown"} key; signatures are Ed25519 (npm run rampart -- keygen)`, "invalid_file");
+  return { header: (body) => `keyid="${id}"; sig="${sign(null, Buffer.from(body, "utf8"), key).toString("base64")}"` };
+}
+
+/** `keygen`: an Ed25519 pair; the private key to a file only its owner reads, the public entry to stdout. */
+function keygen(io: CliIo, id: string | undefined, out: string | undefined): number {
+  const keyId = id ?? `key-${new Date().toISOString().slice(0, 10).replace(/-/g, "")}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(keyId)) {
+    io.err(`rampart: --id must be 1–64 of A-Z a-z 0-9 . _ - (got "${keyId}")`);
+    return 2;
+  }
+  const file = out ?? `rampart-signing-${keyId}.pem`;
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  io.writeFile(file, privateKey.export({ format: "pem", type: "pkcs8" }).toString(), 0o600);
+  io.out(`private key: ${file} (keep it secret; sign with: npm run rampart -- apply FILE --sign-key ${file}${out ? ` --key-id ${keyId}` : ""})`);
+  io.out(`public key, for MANIFEST_PUBLIC_KEYS (comma-separate several to rotate): ${keyId}:${raw.toString("base64")}`);
+  return 0;
+}
+
 /** Why a request never got an answer, in words a user can act on. */
 function unreachable(base: { url: string; from: string }, error: unknown): CliError {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
@@ -174,6 +214,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         to: { type: "string" },
         time: { type: "string" },
         out: { type: "string" },
+        "sign-key": { type: "string" },
+        "key-id": { type: "string" },
+        id: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -184,6 +227,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   }
   const { values: opts, positionals } = parsed;
   const [command, ...args] = positionals;
+  if (command === "keygen") return keygen(io, opts.id, opts.out);
   if (opts.help || !command) {
     if (!command && !opts.help) {
       io.err(USAGE);
@@ -196,11 +240,19 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   try {
     const token = command === "tick" ? "" : tokenFrom(io, opts.token);
     const actor = opts.actor ?? io.env["USER"] ?? "cli";
+    // With --sign-key, every spec or manifest body goes with its Ed25519 signature over the exact bytes sent.
+    const signer = opts["sign-key"] ? loadSigner(io, opts["sign-key"], opts["key-id"]) : null;
     const send = async (method: string, path: string, body?: string, type = "application/json") => {
+      const signed = signer && body !== undefined && (path.startsWith("/admin/manifest") || (method === "PUT" && path.startsWith("/admin/flags/")));
       try {
         return await io.fetch(`${base.url}${path}`, {
           method,
-          headers: { authorization: `Bearer ${token}`, "x-rampart-actor": actor, ...(body !== undefined ? { "content-type": type } : {}) },
+          headers: {
+            authorization: `Bearer ${token}`,
+            "x-rampart-actor": actor,
+            ...(body !== undefined ? { "content-type": type } : {}),
+            ...(signed ? { "rampart-signature": signer.header(body) } : {}),
+          },
           body,
         });
       } catch (error) {
@@ -314,8 +366,8 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       case "audit": {
         const json = await request("GET", `/admin/audit?limit=${opts.limit ?? "20"}`);
         show(json, () => {
-          for (const e of json["entries"] as { at: number; actor: string; action: string; flag: string | null; summary: string }[]) {
-            io.out(`${iso(e.at)} ${e.actor.padEnd(16)} ${e.action.padEnd(16)} ${e.flag ?? ""} ${e.summary}`);
+          for (const e of json["entries"] as { at: number; actor: string; action: string; flag: string | null; summary: string; signingKey?: string | null }[]) {
+            io.out(`${iso(e.at)} ${e.actor.padEnd(16)} ${e.action.padEnd(16)} ${e.flag ?? ""} ${e.summary}${e.signingKey ? ` (signed by ${e.signingKey})` : ""}`);
           }
         });
         return 0;

@@ -11,7 +11,8 @@ import { flagStub } from "../../durable-objects/flag-stub";
 import { registryStub } from "../../durable-objects/registry-stub";
 import { requireAdmin } from "../auth";
 import { MAX_READ_HOURS, readExposures } from "../exposure-log";
-import { readDocument, readJson } from "../body";
+import { ADMIN_BODY_LIMIT, documentFromBytes, readBytes, readJson } from "../body";
+import { SIGNATURE_HEADER, verifyBodySignature } from "../manifest-signature";
 import type { AppEnv } from "../context";
 import { AppError, invalidInput } from "../errors";
 
@@ -77,6 +78,16 @@ function present(decision: Decision, withInputs: boolean) {
   };
 }
 
+/**
+ * A spec or manifest body, checked against MANIFEST_PUBLIC_KEYS before it is
+ * parsed (the signature covers the exact bytes); `signedBy` is the key id.
+ */
+async function readSignedDocument(request: Request, env: Env): Promise<{ raw: unknown; signedBy: string | null }> {
+  const bytes = await readBytes(request, ADMIN_BODY_LIMIT);
+  const signedBy = await verifyBodySignature(env.MANIFEST_PUBLIC_KEYS, request.headers.get(SIGNATURE_HEADER) ?? undefined, bytes);
+  return { raw: documentFromBytes(request, bytes), signedBy };
+}
+
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
   app.use("*", requireAdmin);
@@ -95,9 +106,9 @@ export function adminRoutes() {
 
   app.put("/flags/:key", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
-    const raw = await readDocument(c.req.raw);
+    const { raw, signedBy } = await readSignedDocument(c.req.raw, c.env);
     const spec = parseSpec(raw, key);
-    const result = await registryStub(c.env).putFlag({ raw, spec }, c.get("actor"), Date.now());
+    const result = await registryStub(c.env).putFlag({ raw, spec, signedBy }, c.get("actor"), Date.now());
     return c.json({ key, ...result }, result.created ? 201 : 200);
   });
 
@@ -206,14 +217,14 @@ export function adminRoutes() {
   app.post("/manifest", async (c) => {
     const dryRun = booleanQuery(c.req.query("dryRun"), "dryRun");
     const prune = booleanQuery(c.req.query("prune"), "prune");
-    const raw = await readDocument(c.req.raw);
+    const { raw, signedBy } = await readSignedDocument(c.req.raw, c.env);
     const parsed = ManifestSchema.safeParse(raw);
     if (!parsed.success) throw invalidInput("the manifest is not valid", toIssues(parsed.error.issues));
     const registry = registryStub(c.env);
     const rawFlags = (raw as { flags: unknown[] }).flags;
     const changes = dryRun
       ? await registry.planManifest(parsed.data.flags, prune)
-      : await registry.applyManifest(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec })), prune, c.get("actor"), Date.now());
+      : await registry.applyManifest(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec, signedBy })), prune, c.get("actor"), Date.now());
     return c.json({ dryRun, prune, changes });
   });
 
