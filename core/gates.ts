@@ -90,6 +90,14 @@ export interface EvaluationInputs {
   totals: GenerationTotals;
   /** Counts of the window that just closed in the current stage, when one did. */
   window: { span: WindowSpan; counts: ReplicatedPair } | null;
+  /** Approvals and rejections of the current generation's stages. */
+  approvals?: StageApproval[];
+}
+
+export interface StageApproval {
+  stage: number;
+  verdict: "approved" | "rejected";
+  actor: string;
 }
 
 /**
@@ -106,7 +114,13 @@ const JudgedSpecSchema = z.strictObject({
     healthyWindowsToPromote: z.int().min(1),
     promote: z.enum(["evidence", "on_no_harm"]).default("evidence"),
     stages: z.array(
-      z.strictObject({ weight: z.number(), shadow: z.boolean(), hold: z.number().optional(), minSamples: z.int().optional() }).transform((s) => ({ ...s, hold: s.hold, minSamples: s.minSamples })),
+      z.strictObject({
+        weight: z.number(),
+        shadow: z.boolean(),
+        hold: z.number().optional(),
+        minSamples: z.int().optional(),
+        approval: z.union([z.literal("required"), z.strictObject({ check: z.string().optional(), onReject: z.enum(["rollback", "hold"]) })]).optional(),
+      }).transform((s) => ({ ...s, hold: s.hold, minSamples: s.minSamples, approval: s.approval })),
     ),
   }),
   gates: z.array(
@@ -142,6 +156,8 @@ export const EvaluationInputsSchema = z.strictObject({
   memory: GateMemorySchema,
   totals: z.strictObject({ generation: z.int(), stages: dictSchema(ReplicatedPairSchema) }),
   window: z.strictObject({ span: WindowSpanSchema, counts: ReplicatedPairSchema }).nullable(),
+  /** Approvals and rejections of the current generation's stages (absent in inputs logged before approvals). */
+  approvals: z.array(z.strictObject({ stage: z.int(), verdict: z.enum(["approved", "rejected"]), actor: z.string() })).optional(),
 });
 
 export interface SrmCheck {
@@ -317,6 +333,19 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
   if (waits.length === 0) {
     const next = spec.rollout.stages[state.stageIndex + 1];
     if (!next) return decide("hold", "hold:last-stage", ["at the last stage"], extra);
+    // Ready to leave the stage: one that needs approval waits for it (gates above still act meanwhile).
+    if (stage?.approval) {
+      const given = inputs.approvals?.filter((a) => a.stage === state.stageIndex).at(-1);
+      const onReject = stage.approval === "required" ? "rollback" : stage.approval.onReject;
+      if (given?.verdict === "rejected") {
+        const why = `stage ${state.stageIndex} → ${next.weight}% rejected by ${given.actor}`;
+        return onReject === "rollback" ? decide("rollback", "approval:rejected", [why], extra) : decide("hold", "hold:rejected", [`${why}; holding (onReject: hold)`], extra);
+      }
+      if (given?.verdict !== "approved") {
+        const who = stage.approval === "required" || !stage.approval.check ? "an operator (POST /admin/flags/{key}/approve, or npm run rampart -- approve)" : `the check at ${stage.approval.check}`;
+        return decide("hold", "hold:approval", [`ready to go to ${next.weight}%; waiting for approval by ${who}`], extra);
+      }
+    }
     const action: CronAction = next.weight === 100 ? "complete" : "promote";
     const basis = spec.rollout.promote === "evidence" ? "every gate's interval rules out its threshold; " : "no gate breached (promote: on_no_harm); ";
     return decide(action, action, [`${basis}${needed} healthy windows, hold time and samples met; to ${next.weight}%`], extra);

@@ -68,6 +68,16 @@ export const StageSchema = z.strictObject({
   shadow: z.boolean().default(false),
   hold: DurationSchema.optional(),
   minSamples: z.int().min(1).optional(),
+  /**
+   * The stage is left only once approved: `required` (an operator approves
+   * with POST /admin/flags/{key}/approve or `rampart approve`), or an
+   * external check the FlagDO asks (`{ check: url }`). A rejection rolls
+   * back, or holds with `onReject: hold`. Gates still act while it waits.
+   */
+  approval: z.union([
+    z.literal("required"),
+    z.strictObject({ check: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(), onReject: z.enum(["rollback", "hold"]).default("rollback") }),
+  ]).optional(),
 });
 export type Stage = z.infer<typeof StageSchema>;
 

@@ -85,4 +85,14 @@ export const FLAG_MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    version: 4,
+    name: "stage approvals and rejections (operators and external checks)",
+    up(sql) {
+      sql.run(`CREATE TABLE approvals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, generation INTEGER NOT NULL, stage INTEGER NOT NULL,
+        verdict TEXT NOT NULL, actor TEXT NOT NULL, note TEXT, at INTEGER NOT NULL)`);
+      sql.run("CREATE INDEX approvals_generation ON approvals (generation, stage)");
+    },
+  },
 ];

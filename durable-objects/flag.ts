@@ -17,6 +17,7 @@ import { freshMemory, GateMemorySchema, memoryForStage, type GateMemory } from "
 import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
 import { buildReport, type CompareReport } from "../core/report";
 import { guardMove } from "../core/guard";
+import type { StageApproval } from "../core/gates";
 import { buildSeries, type Series } from "../core/series";
 import type { LatestJudgement } from "./flag-metrics";
 import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../core/rollout";
@@ -25,7 +26,7 @@ import { counterShardStub } from "./flag-stub";
 import { DecisionLog, type NewDecision } from "./decision-log";
 import { DisagreementLog, type Disagreement } from "./disagreements";
 import { judgeFlag, replayInputs, spansToRead, summarize, transitionOf } from "./judge";
-import { Outbox } from "./outbox";
+import { hmacHex, Outbox, signatureMatches } from "./outbox";
 import { registryStub } from "./registry-stub";
 import { FLAG_MIGRATIONS } from "./flag-schema";
 import { migrate, schemaVersion } from "./migrations";
@@ -35,6 +36,25 @@ import { StateHistory } from "./state-history";
 export type ActResult =
   | { ok: true; state: RolloutState; decision: Decision; published: boolean }
   | { ok: false; code: "not_found" | "invalid_transition" | "invalid_request"; message: string };
+
+/** How long a pending or failed approval check waits before it is asked again. */
+export const CHECK_RETRY_MS = 5 * 60_000;
+
+/** What an approval check answers (its body, signed like a webhook). */
+const CheckAnswerSchema = z.object({ decision: z.enum(["approve", "reject", "pending"]), note: z.string().max(2000).optional() });
+
+export const ApprovalRequestSchema = z.strictObject({
+  decision: z.enum(["approve", "reject"]).default("approve"),
+  /** The generation and stage approved: an approval covers exactly these. */
+  generation: z.int().min(1),
+  stage: z.int().min(0),
+  note: z.string().max(2000).optional(),
+});
+export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
+
+export type ApproveResult =
+  | { ok: true; decision: Decision }
+  | { ok: false; code: "not_found" | "stale" | "not_awaited"; path?: string; message: string };
 
 export interface FlagView {
   key: string;
@@ -278,6 +298,37 @@ export class FlagDO extends DurableObject<Env> {
     });
   }
 
+  /** Approvals and rejections recorded for a generation, oldest first. */
+  private approvalsOf(generation: number): StageApproval[] {
+    return this.sql
+      .all<{ stage: number; verdict: string; actor: string }>("SELECT stage, verdict, actor FROM approvals WHERE generation = ? ORDER BY id", generation)
+      .map((r) => ({ stage: r.stage, verdict: r.verdict === "rejected" ? "rejected" : "approved", actor: r.actor }));
+  }
+
+  /**
+   * Records an approval or a rejection of the current stage. It must name the
+   * generation and stage it is for (an approval covers that stage of that
+   * generation only); the cron acts on it at its next look.
+   */
+  async approve(request: ApprovalRequest, actor: string, now: number): Promise<ApproveResult> {
+    const flag = this.loaded();
+    if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
+    const { state, spec } = flag;
+    if (request.generation !== state.generation) return { ok: false, code: "stale", path: "generation", message: `this approval is for generation ${request.generation}; the flag is at generation ${state.generation}` };
+    if (request.stage !== state.stageIndex) return { ok: false, code: "stale", path: "stage", message: `this approval is for stage ${request.stage}; the flag is at stage ${state.stageIndex}` };
+    if (!spec.rollout.stages[state.stageIndex]?.approval) return { ok: false, code: "not_awaited", path: "stage", message: `stage ${state.stageIndex} does not need approval` };
+    if (state.status !== "ramping" && state.status !== "shadow") return { ok: false, code: "not_awaited", path: "stage", message: `a ${state.status} rollout awaits no approval` };
+    const verdict = request.decision === "reject" ? "rejected" : "approved";
+    const decision = this.sql.transaction(() => {
+      this.sql.run("INSERT INTO approvals (generation, stage, verdict, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)", state.generation, state.stageIndex, verdict, actor, request.note ?? null, now);
+      const logged = this.log.append(state, state, now, { action: request.decision, source: "operator", actor, reason: request.note ?? null, rule: null, verdicts: null, inputs: null });
+      this.notify(spec, logged, now, request.decision === "reject" ? "rejected" : "approved");
+      return logged;
+    });
+    await this.scheduleAlarm();
+    return { ok: true, decision };
+  }
+
   /** Events of a generation that could not be credited to an arm, by reason. */
   async unattributedCounts(generation?: number): Promise<Record<string, number>> {
     const gen = generation ?? this.loaded()?.state.generation ?? 0;
@@ -309,7 +360,7 @@ export class FlagDO extends DurableObject<Env> {
     // Reading shards awaited: another trigger for this minute may have judged meanwhile.
     const latest = this.row();
     if (latest?.state !== row.state || latest.memory !== row.memory) return { evaluated: false, alreadyJudged: true, state: RolloutStateSchema.parse(JSON.parse(latest?.state ?? row.state)) };
-    const { decision, inputs } = judgeFlag(reads, spec, state, memory, now);
+    const { decision, inputs } = judgeFlag(reads, spec, state, memory, now, this.approvalsOf(state.generation));
     const transition = transitionOf(decision.action);
     const moved = decision.action === "fallback" || decision.action === "recover" ? { ok: true as const, state: guardMove(state, decision.action, now) } : transition ? applyAction(state, spec.rollout.stages, { action: transition }, now) : null;
     const next = moved?.ok ? moved.state : state;
@@ -332,6 +383,8 @@ export class FlagDO extends DurableObject<Env> {
         };
         const logged = this.log.append(state, next, now, what);
         if ((changed && NOTIFY.has(decision.action)) || decision.warn) this.notify(spec, logged, now, decision.warn && !changed ? "warn" : decision.action);
+        // One request per stage: a hold is logged when its rule changes, not every minute.
+        if (decision.rule === "hold:approval") this.notify(spec, logged, now, "approval_requested");
       }
       // Soft abort rules that started firing: a decision each, notified, and nothing served changes.
       for (const soft of decision.softAborts) {
@@ -348,6 +401,7 @@ export class FlagDO extends DurableObject<Env> {
       }
       this.counters.compact(now);
     });
+    this.trackApprovalCheck(spec, next, decision.rule, now);
     await this.scheduleAlarm();
     const pooled = pooledPair(inputs.totals);
     const weight = servedWeight(next, spec.rollout.stages).weightBp / 100;
@@ -424,8 +478,72 @@ export class FlagDO extends DurableObject<Env> {
     if (row !== null && row.spec !== null && row.report_attempts > 0 && reportDue !== null && reportDue <= Date.now()) {
       await this.reportState(row.key, RolloutStateSchema.parse(JSON.parse(row.state)), null);
     }
+    const checkDue = this.approvalCheckAt();
+    if (checkDue !== null && checkDue <= Date.now()) await this.runApprovalCheck(Date.now());
     await this.outbox.deliverDue(Date.now(), this.env.WEBHOOK_SECRET);
     await this.scheduleAlarm(true);
+  }
+
+  /** When the stage's external approval check is next due (null: none is waited on). */
+  private approvalCheckAt(): number | null {
+    return this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'approval_check_at'")?.v ?? null;
+  }
+
+  /** A stage waiting on an external check has the alarm ask it; any other judgement stops asking. */
+  private trackApprovalCheck(spec: FlagSpec, state: RolloutState, rule: string, now: number): void {
+    const approval = spec.rollout.stages[state.stageIndex]?.approval;
+    const waiting = rule === "hold:approval" && typeof approval === "object" && approval.check !== undefined;
+    if (!waiting) this.sql.run("DELETE FROM stats WHERE k = 'approval_check_at'");
+    else if (this.approvalCheckAt() === null) this.sql.run("INSERT INTO stats (k, v) VALUES ('approval_check_at', ?)", now);
+  }
+
+  /**
+   * Asks the stage's check URL whether to leave it: a POST signed like a
+   * webhook (X-Rampart-Signature: sha256=HMAC(WEBHOOK_SECRET, body)); the
+   * answer `{"decision": "approve" | "reject" | "pending", "note"?}` must be
+   * signed the same way over its body. Approve and reject are recorded as
+   * decisions by `check:<host>`; pending, an unsigned answer or a failure
+   * asks again in CHECK_RETRY_MS.
+   */
+  async runApprovalCheck(now: number, send: typeof fetch = fetch): Promise<"approve" | "reject" | "pending" | "failed" | "none"> {
+    const flag = this.loaded();
+    const approval = flag?.spec.rollout.stages[flag.state.stageIndex]?.approval;
+    if (!flag || typeof approval !== "object" || approval.check === undefined) {
+      this.sql.run("DELETE FROM stats WHERE k = 'approval_check_at'");
+      return "none";
+    }
+    const { state } = flag;
+    const retry = (outcome: "pending" | "failed") => {
+      this.sql.run("INSERT INTO stats (k, v) VALUES ('approval_check_at', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", now + CHECK_RETRY_MS);
+      return outcome;
+    };
+    const secret = this.env.WEBHOOK_SECRET;
+    if (!secret) {
+      console.error(`approval check ${approval.check}: not asked, WEBHOOK_SECRET is not set (checks are signed both ways)`);
+      return retry("failed");
+    }
+    const body = JSON.stringify({ type: "approval_check", flag: flag.row.key, generation: state.generation, stage: state.stageIndex, weight: flag.spec.rollout.stages[state.stageIndex]?.weight, next: flag.spec.rollout.stages[state.stageIndex + 1]?.weight ?? null, at: new Date(now).toISOString() });
+    let answer: z.infer<typeof CheckAnswerSchema>;
+    try {
+      const response = await send(approval.check, { method: "POST", headers: { "content-type": "application/json", "user-agent": "rampart-approval-check", "x-rampart-signature": `sha256=${await hmacHex(secret, body)}` }, body, signal: AbortSignal.timeout(10_000) });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`answered ${response.status}`);
+      if (!(await signatureMatches(secret, text, response.headers.get("x-rampart-signature")))) throw new Error("the answer is not signed with WEBHOOK_SECRET");
+      answer = CheckAnswerSchema.parse(JSON.parse(text));
+    } catch (error) {
+      console.warn(`approval check ${approval.check} failed; asking again later`, error);
+      return retry("failed");
+    }
+    if (answer.decision === "pending") return retry("pending");
+    const actor = `check:${new URL(approval.check).host}`;
+    const verdict = answer.decision === "reject" ? "rejected" : "approved";
+    this.sql.transaction(() => {
+      this.sql.run("INSERT INTO approvals (generation, stage, verdict, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)", state.generation, state.stageIndex, verdict, actor, answer.note ?? null, now);
+      const logged = this.log.append(state, state, now, { action: answer.decision, source: "operator", actor, reason: answer.note ?? null, rule: null, verdicts: null, inputs: null });
+      this.notify(flag.spec, logged, now, answer.decision === "reject" ? "rejected" : "approved");
+      this.sql.run("DELETE FROM stats WHERE k = 'approval_check_at'");
+    });
+    return answer.decision;
   }
 
   /** When the next state-report retry is due, or null when none is pending. */
@@ -477,7 +595,7 @@ export class FlagDO extends DurableObject<Env> {
    * whatever is due next.
    */
   private async scheduleAlarm(fired = false): Promise<void> {
-    const candidates = [this.outbox.nextDue(), this.reportRetryAt()].filter((t): t is number => t !== null);
+    const candidates = [this.outbox.nextDue(), this.reportRetryAt(), this.approvalCheckAt()].filter((t): t is number => t !== null);
     const due = candidates.length > 0 ? Math.min(...candidates) : null;
     const current = fired ? null : await this.ctx.storage.getAlarm();
     if (due !== null && (current === null || due < current)) await this.ctx.storage.setAlarm(due);

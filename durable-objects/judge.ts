@@ -5,7 +5,7 @@
  * (the flag's own and its shards'), merged here.
  */
 import { z } from "zod";
-import { EvaluationInputsSchema, evaluateRollout, JUDGE_METHOD, planEvaluation, type CronAction, type EvaluationInputs, type GateMemory, type RolloutDecision } from "../core/gates";
+import { EvaluationInputsSchema, evaluateRollout, JUDGE_METHOD, planEvaluation, type CronAction, type EvaluationInputs, type GateMemory, type RolloutDecision, type StageApproval } from "../core/gates";
 import type { FlagSpec } from "../core/manifest";
 import type { Action, RolloutState } from "../core/rollout";
 import { mergeRead, type CounterRead, type SpanQuery } from "./counter-store";
@@ -16,7 +16,7 @@ export function spansToRead(spec: FlagSpec, state: RolloutState, memory: GateMem
   return plan.window ? [{ from: plan.window.from, to: plan.window.to, stage: state.stageIndex }] : [];
 }
 
-export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number): { decision: RolloutDecision; inputs: EvaluationInputs } {
+export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number, approvals: StageApproval[] = []): { decision: RolloutDecision; inputs: EvaluationInputs } {
   const [first, ...rest] = reads;
   if (!first) throw new Error("judgeFlag needs the flag's own counters");
   const merged = rest.reduce(mergeRead, first);
@@ -29,6 +29,7 @@ export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutSt
     memory,
     totals: merged.totals,
     window: plan.window && merged.spans[0] ? { span: plan.window, counts: merged.spans[0] } : null,
+    ...(approvals.length > 0 ? { approvals } : {}),
   };
   return { decision: evaluateRollout(inputs), inputs };
 }

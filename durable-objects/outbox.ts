@@ -108,3 +108,12 @@ export async function hmacHex(secret: string, body: string): Promise<string> {
   const signature = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body));
   return toHex(signature);
 }
+
+/** Whether `header` is `sha256=<HMAC of body>` under `secret`, compared in constant time. */
+export async function signatureMatches(secret: string, body: string, header: string | null): Promise<boolean> {
+  const expected = new TextEncoder().encode(`sha256=${await hmacHex(secret, body)}`);
+  const given = new TextEncoder().encode(header ?? "");
+  let diff = expected.length ^ given.length;
+  for (let i = 0; i < expected.length; i++) diff |= (expected[i] ?? 0) ^ (given[i] ?? 0);
+  return diff === 0;
+}

@@ -198,6 +198,12 @@ function paths(): Json {
         400: error("Invalid action"), ...noFlag, 409: error("Not allowed in this state"),
       }, { requestBody: json(ref("ActionRequest")) }),
     },
+    "/admin/flags/{key}/approve": {
+      ...flag,
+      post: op("approveStage", "Approve (or reject) the stage a flag waits in; names the generation and stage it covers", "admin-write", {
+        200: ok("The approval, as a decision", obj({ key: str, decision: ref("Decision") })), 400: error("Invalid approval"), ...noFlag, 409: error("For another generation or stage, or the stage awaits no approval"),
+      }, { requestBody: json(obj({ decision: { enum: ["approve", "reject"] }, generation: { type: "integer", minimum: 1 }, stage: { type: "integer", minimum: 0 }, note: str }, ["generation", "stage"])) }),
+    },
     "/admin/flags/{key}/decisions": { ...flag, get: op("listDecisions", "Decision log, newest first", "admin-read", { 200: ok("Decisions", obj({ key: str, decisions: { type: "array", items: ref("Decision") } })), ...badQuery }, { parameters: [limitParam] }) },
     "/admin/flags/{key}/decisions/{id}": { ...flag, get: op("getDecision", "One decision with its inputs", "admin-read", { 200: ok("The decision", obj({ key: str, decision: ref("Decision") })), 404: error("No such decision") }, { parameters: [idParam] }) },
     "/admin/flags/{key}/decisions/{id}/replay": {

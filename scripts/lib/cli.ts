@@ -26,6 +26,7 @@ commands:
   promote|demote|rollback|pause|resume|kill|unkill <key> [--reason TEXT]
   force <key> --variant baseline|candidate [--reason TEXT]
   unforce <key>
+  approve <key> [--reject] [--note TEXT]  approve (or reject) the stage the flag waits in, for its current generation
   delete <key>                        delete a flag (its decision log is kept)
   decisions <key> [--limit N]         the decision log, newest first
   replay <key> <decision-id>          recompute a cron decision from its stored inputs (id as printed, e.g. #12)
@@ -217,6 +218,8 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         "sign-key": { type: "string" },
         "key-id": { type: "string" },
         id: { type: "string" },
+        reject: { type: "boolean", default: false },
+        note: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -361,6 +364,16 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
           io.writeFile(opts.out, text);
           io.err(`${count} exposures of ${key} written to ${opts.out}`);
         } else if (text !== "") io.out(text.trimEnd());
+        return 0;
+      }
+      case "approve": {
+        const key = need("key", args[0]);
+        // An approval names the generation and stage it covers: those the flag is in now.
+        const flag = await request("GET", `/admin/flags/${key}`);
+        const state = flag["state"] as { generation: number; stageIndex: number };
+        const body = JSON.stringify({ decision: opts.reject ? "reject" : "approve", generation: state.generation, stage: state.stageIndex, ...(opts.note ? { note: opts.note } : {}) });
+        const json = await request("POST", `/admin/flags/${key}/approve`, body);
+        show(json, () => io.out(`${key}: stage ${state.stageIndex} of generation ${state.generation} ${opts.reject ? "rejected" : "approved"}; the cron acts on it at its next look`));
         return 0;
       }
       case "audit": {

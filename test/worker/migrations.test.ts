@@ -69,7 +69,7 @@ describe("FlagDO storage upgrades", () => {
       const applied = migrate(sql, FLAG_MIGRATIONS, Date.now());
       return { before, applied, after: schemaVersion(sql), history: sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM state_history")?.n };
     });
-    expect(upgraded).toEqual({ before: 0, applied: [1, 2, 3], after: 3, history: 1 });
+    expect(upgraded).toEqual({ before: 0, applied: [1, 2, 3, 4], after: 4, history: 1 });
 
     const stub = flagStub(env, key);
     // Every decision is still there, readable through the current code.

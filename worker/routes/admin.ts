@@ -7,6 +7,7 @@ import type { Decision } from "../../core/decision";
 import { ActionRequestSchema } from "../../core/rollout";
 import { MAX_SERIES_POINTS } from "../../core/series";
 import { MINUTE_MS } from "../../core/counters";
+import { ApprovalRequestSchema } from "../../durable-objects/flag";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { registryStub } from "../../durable-objects/registry-stub";
 import { requireAdmin } from "../auth";
@@ -128,6 +129,16 @@ export function adminRoutes() {
     if (result.code === "not_found") throw notFound(key);
     if (result.code === "invalid_request") throw invalidInput(result.message, [{ path: "variant", message: result.message }]);
     throw new AppError(409, "invalid_transition", result.message);
+  });
+
+  app.post("/flags/:key/approve", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const parsed = ApprovalRequestSchema.safeParse(await readJson(c.req.raw));
+    if (!parsed.success) throw invalidInput("the approval is not valid", toIssues(parsed.error.issues));
+    const result = await flagStub(c.env, key).approve(parsed.data, c.get("actor"), Date.now());
+    if (result.ok) return c.json({ key, decision: result.decision });
+    if (result.code === "not_found") throw notFound(key);
+    throw new AppError(409, result.code === "stale" ? "stale_approval" : "not_awaiting_approval", result.message, [{ path: result.path ?? "", message: result.message }]);
   });
 
   app.get("/flags/:key/decisions", async (c) => {

@@ -1,0 +1,115 @@
+/** Approval gates: a ready stage waits for its approval, asks once, and an approval covers one generation and stage only. */
+import { createExecutionContext, createScheduledController, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { hmacHex } from "../../durable-objects/outbox";
+import { describe, expect, it } from "vitest";
+import { minuteOf } from "../../core/counters";
+import { flagStub } from "../../durable-objects/flag-stub";
+import worker from "../../worker/index";
+import { call, minuteBatch, putFlag, uniqueKey } from "./helpers";
+
+async function cronAt(time: number) {
+  const ctx = createExecutionContext();
+  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+const gatedSpec = (key: string, approval: unknown = "required") => ({
+  key,
+  type: "string",
+  variants: { baseline: "v1", candidate: "v2" },
+  rollout: { window: "1m", healthyWindowsToPromote: 2, stages: [{ weight: 50, approval }, { weight: 100 }] },
+  metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } },
+  gates: [{ metric: "ctr", bad: "decrease", rollback: "5%" }],
+  webhooks: ["https://hooks.example.test/rampart"],
+});
+
+/** Healthy traffic minute after minute, judged each minute; returns the time after the last tick. */
+async function healthyMinutes(key: string, start: number, from: number, to: number) {
+  const stub = flagStub(env, key);
+  for (let m = from; m <= to; m++) {
+    await stub.addCounts(minuteBatch(1, 0, minuteOf(start) + m - 1, { baseline: [40_000, 2_000], candidate: [40_000, 2_000] }));
+    await cronAt(start + m * 60_000 + 1_000);
+  }
+}
+
+describe("approval gates", () => {
+  it("hold a ready stage with hold:approval, ask once, refuse approvals for another generation or stage, and promote once approved", async () => {
+    const key = uniqueKey("approve");
+    const created = await putFlag(gatedSpec(key));
+    const start = created.state.stageEnteredAt as number;
+    await healthyMinutes(key, start, 1, 8);
+    expect((await call("GET", `/admin/flags/${key}`)).json.state).toMatchObject({ status: "ramping", stageIndex: 0 });
+    const summary = (await call("GET", "/admin/flags")).json.flags.find((f: { key: string }) => f.key === key);
+    expect(summary.judgement).toMatchObject({ action: "hold", rule: "hold:approval" });
+    expect(summary.judgement.reason).toContain("waiting for approval by an operator");
+    const log = (await call("GET", `/admin/flags/${key}/decisions?limit=50`)).json.decisions as { rule: string | null }[];
+    expect(log.filter((d) => d.rule === "hold:approval")).toHaveLength(1);
+
+    // Bad approvals: answered with the field named, nothing changes.
+    expect((await call("POST", `/admin/flags/${key}/approve`, { body: { generation: 2, stage: 0 } })).json).toMatchObject({ error: "stale_approval", issues: [{ path: "generation" }] });
+    expect((await call("POST", `/admin/flags/${key}/approve`, { body: { generation: 1, stage: 1 } })).json).toMatchObject({ error: "stale_approval", issues: [{ path: "stage" }] });
+    expect((await call("POST", `/admin/flags/${key}/approve`, { body: { stage: 0 } })).status).toBe(400);
+    expect((await call("POST", `/admin/flags/no-such-flag/approve`, { body: { generation: 1, stage: 0 } })).status).toBe(404);
+    await healthyMinutes(key, start, 9, 9);
+    expect((await call("GET", `/admin/flags/${key}`)).json.state.stageIndex).toBe(0);
+
+    const approved = await call("POST", `/admin/flags/${key}/approve`, { body: { generation: 1, stage: 0, note: "retrieval eval signed off" }, headers: { "x-rampart-actor": "alice" } });
+    expect(approved.status).toBe(200);
+    expect(approved.json.decision).toMatchObject({ action: "approve", actor: "admin:alice", reason: "retrieval eval signed off" });
+    // It survives in the decision log, with its actor.
+    const approvals = (await call("GET", `/admin/flags/${key}/decisions?limit=5`)).json.decisions.filter((d: { action: string }) => d.action === "approve");
+    expect(approvals).toHaveLength(1);
+    await healthyMinutes(key, start, 10, 10);
+    expect((await call("GET", `/admin/flags/${key}`)).json.state).toMatchObject({ status: "completed", stageIndex: 1 });
+  });
+
+  it("roll back on a rejection (or hold with onReject: hold)", async () => {
+    for (const [onReject, expected] of [["rollback", "rolled_back"], ["hold", "ramping"]] as const) {
+      const key = uniqueKey(`reject-${onReject}`);
+      const created = await putFlag(gatedSpec(key, { onReject }));
+      const start = created.state.stageEnteredAt as number;
+      await healthyMinutes(key, start, 1, 8);
+      const rejected = await call("POST", `/admin/flags/${key}/approve`, { body: { decision: "reject", generation: 1, stage: 0, note: "offline eval regressed" } });
+      expect(rejected.json.decision.action).toBe("reject");
+      await healthyMinutes(key, start, 9, 9);
+      const flag = (await call("GET", `/admin/flags/${key}`)).json;
+      expect(flag.state.status).toBe(expected);
+      const last = (await call("GET", `/admin/flags/${key}/decisions?limit=1`)).json.decisions[0];
+      expect(last.rule).toBe(onReject === "rollback" ? "approval:rejected" : "hold:rejected");
+    }
+  });
+
+  it("ask an external check from the FlagDO, signed both ways: pending and unsigned answers wait, an approval promotes", async () => {
+    const key = uniqueKey("check");
+    const check = "https://offline-sim.example.test/approve";
+    const created = await putFlag(gatedSpec(key, { check }));
+    const start = created.state.stageEnteredAt as number;
+    await healthyMinutes(key, start, 1, 8);
+    expect((await call("GET", "/admin/flags")).json.flags.find((f: { key: string }) => f.key === key).judgement.reason).toContain(`the check at ${check}`);
+
+    const asked: { url: string; body: string; signature: string | null }[] = [];
+    const answering = (answer: object, signed = true): typeof fetch => async (input, init) => {
+      const body = typeof init?.body === "string" ? init.body : "";
+      asked.push({ url: input instanceof Request ? input.url : input.toString(), body, signature: new Headers(init?.headers).get("x-rampart-signature") });
+      const text = JSON.stringify(answer);
+      return new Response(text, { headers: signed ? { "x-rampart-signature": `sha256=${await hmacHex(env.WEBHOOK_SECRET, text)}` } : {} });
+    };
+    const run = (send: typeof fetch) => runInDurableObject(flagStub(env, key), (instance) => instance.runApprovalCheck(Date.now(), send));
+
+    expect(await run(answering({ decision: "pending" }))).toBe("pending");
+    // The request is signed with the webhook secret and names the generation and stage it asks about.
+    expect(asked[0]?.url).toBe(check);
+    expect(asked[0]?.signature).toBe(`sha256=${await hmacHex(env.WEBHOOK_SECRET, asked[0]?.body ?? "")}`);
+    expect(JSON.parse(asked[0]?.body ?? "{}")).toMatchObject({ type: "approval_check", flag: key, generation: 1, stage: 0, weight: 50, next: 100 });
+    // An answer without a valid signature is not believed.
+    expect(await run(answering({ decision: "approve" }, false))).toBe("failed");
+    await healthyMinutes(key, start, 9, 9);
+    expect((await call("GET", `/admin/flags/${key}`)).json.state.stageIndex).toBe(0);
+
+    expect(await run(answering({ decision: "approve", note: "offline simulation: +2.1% reward" }))).toBe("approve");
+    const approval = (await call("GET", `/admin/flags/${key}/decisions?limit=3`)).json.decisions.find((d: { action: string }) => d.action === "approve");
+    expect(approval).toMatchObject({ actor: "check:offline-sim.example.test", reason: "offline simulation: +2.1% reward" });
+    await healthyMinutes(key, start, 10, 10);
+    expect((await call("GET", `/admin/flags/${key}`)).json.state).toMatchObject({ status: "completed" });
+  });
+});
