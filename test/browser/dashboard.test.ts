@@ -129,6 +129,11 @@ describe("dashboard in Chromium", () => {
     await signIn(page, E2E_ADMIN_TOKEN);
     await page.goto(`${worker.baseUrl}/dashboard#flag=${KEY}`);
     await page.waitForSelector('.actions button[data-action="kill"]:not([disabled])');
+    // Approve sends the generation and stage on screen; this flag's stage needs none, and the page says so.
+    await page.click('.actions button[data-action="approve"]');
+    expect(await page.locator("#confirm-title").innerText()).toBe(`Approve stage 0 of ${KEY} (generation 1)?`);
+    await page.click("#confirm-ok");
+    await expect.poll(() => page.locator("#error").innerText()).toContain("stage 0 does not need approval");
     await page.click('.actions button[data-action="kill"]');
     expect(await page.locator("#confirm").getAttribute("open")).not.toBeNull();
     // Cancel changes nothing.

@@ -16,6 +16,9 @@ const ACTIONS = [
   { action: "force", label: "Force baseline", variant: "baseline", danger: true },
   { action: "force", label: "Force candidate", variant: "candidate", danger: true },
   { action: "unforce", label: "Unforce", danger: false },
+  // Approvals name the generation and stage they cover: the ones on screen.
+  { action: "approve", label: "Approve stage", danger: false, approval: "approve" },
+  { action: "reject", label: "Reject stage", danger: true, approval: "reject" },
 ];
 const ARM_COLOURS = { baseline: "#5f6368", candidate: "#0b57d0" };
 const state = { role: null, charts: [], timer: null };
@@ -169,7 +172,7 @@ async function renderFlag(key) {
       "data-variant": a.variant,
       disabled: state.role !== "admin",
       title: state.role !== "admin" ? "this token is read-only" : null,
-      onclick: () => confirmAction(key, a),
+      onclick: () => confirmAction(key, a, st),
     }, a.label)));
   const charts = h("section", { className: "charts", "aria-label": "charts" });
   main.replaceChildren(
@@ -269,24 +272,31 @@ function decisionList(key, decisions) {
 
 // ---------- actions, with a confirmation ----------
 
-function confirmAction(key, a) {
+function confirmAction(key, a, state) {
   const dialog = $("#confirm");
-  $("#confirm-title").textContent = `${a.label} ${key}?`;
+  $("#confirm-title").textContent = a.approval ? `${a.label} ${state.stageIndex} of ${key} (generation ${state.generation})?` : `${a.label} ${key}?`;
   $("#confirm-reason").value = "";
   dialog.dataset.action = a.action;
   dialog.dataset.variant = a.variant ?? "";
   dialog.dataset.flag = key;
+  dialog.dataset.approval = a.approval ?? "";
+  dialog.dataset.generation = String(state.generation);
+  dialog.dataset.stage = String(state.stageIndex);
   dialog.showModal();
 }
 
 async function submitAction(event) {
   event.preventDefault();
   const dialog = $("#confirm");
-  const { action, variant, flag } = dialog.dataset;
+  const { action, variant, flag, approval, generation, stage } = dialog.dataset;
   const reason = $("#confirm-reason").value.trim();
   dialog.close();
   try {
-    await api(`/admin/flags/${encodeURIComponent(flag)}/actions`, { method: "POST", body: JSON.stringify({ action, ...(variant ? { variant } : {}), ...(reason ? { reason } : {}) }) });
+    if (approval) {
+      await api(`/admin/flags/${encodeURIComponent(flag)}/approve`, { method: "POST", body: JSON.stringify({ decision: approval, generation: Number(generation), stage: Number(stage), ...(reason ? { note: reason } : {}) }) });
+    } else {
+      await api(`/admin/flags/${encodeURIComponent(flag)}/actions`, { method: "POST", body: JSON.stringify({ action, ...(variant ? { variant } : {}), ...(reason ? { reason } : {}) }) });
+    }
     showError("");
     await route();
   } catch (e) {
