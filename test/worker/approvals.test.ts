@@ -44,6 +44,11 @@ describe("approval gates", () => {
     expect(summary.judgement.reason).toContain("waiting for approval by an operator");
     const log = (await call("GET", `/admin/flags/${key}/decisions?limit=50`)).json.decisions as { rule: string | null }[];
     expect(log.filter((d) => d.rule === "hold:approval")).toHaveLength(1);
+    // One approval_requested notification for the stage, not one a minute (it waits in the outbox until delivered).
+    const requests = await runInDurableObject(flagStub(env, key), (_instance, state) =>
+      [...state.storage.sql.exec<{ body: string }>("SELECT body FROM outbox")].filter((r) => (JSON.parse(r.body) as { type: string }).type === "approval_requested").length,
+    );
+    expect(requests).toBe(1);
 
     // Bad approvals: answered with the field named, nothing changes.
     expect((await call("POST", `/admin/flags/${key}/approve`, { body: { generation: 2, stage: 0 } })).json).toMatchObject({ error: "stale_approval", issues: [{ path: "generation" }] });
