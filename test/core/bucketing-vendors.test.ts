@@ -21,6 +21,14 @@ const test = (flagKey: string, bucketing: Partial<Bucketing>) => {
 };
 const mismatches = (ours: (key: string) => boolean, theirs: (key: string) => boolean, keys: readonly string[] = KEYS) => keys.filter((k) => ours(k) !== theirs(k)).slice(0, 5);
 
+describe("the synchronous SHA-1", () => {
+  it("equals Node's over every length across block boundaries, non-ASCII text, and after a long input grows its buffer", () => {
+    const text = (n: number) => Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 7919 + n) % 90))).join("");
+    const inputs = [...Array.from({ length: 200 }, (_, n) => text(n)), "héllo ✓ 🚀", "x".repeat(5000), "after-growth", ""];
+    for (const input of inputs) expect(sha1Hex(input), `length ${input.length}`).toBe(createHash("sha1").update(input, "utf8").digest("hex"));
+  });
+});
+
 describe("sha1 mode (int(sha1(id), 16) mod 100 < weight)", () => {
   it("matches the rule computed with Node's SHA-1 and BigInt", () => {
     expect(createHash("sha1").update("user-42").digest("hex")).toBe(sha1Hex("user-42"));
