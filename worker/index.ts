@@ -4,6 +4,7 @@ import { runScheduled } from "./cron";
 
 export { FlagDO } from "../durable-objects/flag";
 export { RegistryDO } from "../durable-objects/registry";
+export { RampartFlags } from "./binding";
 
 const app = createApp();
 

@@ -6,9 +6,8 @@
  */
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
-import { assign, isRolloutExposure, stickinessValueOf, type Assignment, type EvaluationContext } from "../../core/assign";
-import { sampleExposure } from "../exposure-log";
-import { replicateOf } from "../replicate";
+import { assign, type Assignment, type EvaluationContext } from "../../core/assign";
+import { evaluateFlag } from "../evaluate";
 import { canonicalJson, fingerprint } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
 import { OFREP_BODY_LIMIT, parseJson, readText } from "../body";
@@ -93,18 +92,9 @@ export function ofrepRoutes(services: Services) {
     const key = c.req.param("key");
     try {
       const context = await readContext(c.req.raw);
-      const snapshot = await currentSnapshot(c, services);
-      const flag = snapshot.flags.get(key);
-      if (!flag) throw new OfrepError(404, "FLAG_NOT_FOUND", `flag "${key}" does not exist`);
-      const result = assign(flag, context);
-      if (!result.ok) return ofrepError(c, key, new OfrepError(400, result.errorCode, result.message));
-      // A single evaluation is an exposure (the contract); bulk evaluations count none.
-      if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
-        const { state } = flag.source;
-        services.counters(c.env).addExposure(key, state.generation, state.stageIndex, result.arm, replicateOf(flag, result, context), scheduler(c), flag.source.counterShards);
-        sampleExposure(() => services.exposureLog(c.env), flag, result, stickinessValueOf(flag, context) ?? "", Date.now(), scheduler(c));
-      }
-      return c.json(successBody(result));
+      const evaluation = await evaluateFlag(services, c.env, scheduler(c), key, context);
+      if (!evaluation.ok) return ofrepError(c, key, new OfrepError(evaluation.status, evaluation.errorCode, evaluation.message));
+      return c.json(successBody(evaluation.served));
     } catch (error) {
       if (error instanceof OfrepError) return ofrepError(c, key, error);
       console.error("evaluation failed", error);
