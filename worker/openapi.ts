@@ -105,7 +105,10 @@ function schemas(): Json {
         metadata: { type: "object", additionalProperties: { type: ["string", "number", "boolean"] } },
       },
     },
-    OfrepBulk: obj({ flags: { type: "array", items: { anyOf: [ref("OfrepEvaluation"), ref("OfrepError")] } } }),
+    OfrepBulk: obj({
+      flags: { type: "array", items: { anyOf: [ref("OfrepEvaluation"), ref("OfrepError")] } },
+      eventStreams: { type: "array", items: obj({ type: { const: "sse" }, endpoint: obj({ origin: str, requestUri: str }), inactivityDelaySec: int }), description: "Where to listen for changes (GET /ofrep/v1/flag-changes)" },
+    }),
     OfrepError: {
       type: "object",
       required: ["key", "errorCode"],
@@ -164,6 +167,11 @@ function paths(): Json {
       post: op("evaluateAllFlags", "Evaluate every flag (OFREP bulk); ETag over config version and context", "public", {
         200: ok("Every flag", ref("OfrepBulk")), 304: { description: "Unchanged since If-None-Match" }, 400: ofrepError("Malformed request"),
       }, { parameters: [{ name: "If-None-Match", in: "header", schema: { type: "string" } }], requestBody: json(ref("OfrepRequest")) }),
+    },
+    "/ofrep/v1/flag-changes": {
+      get: op("flagChanges", "OFREP change events (server-sent events): one refetchEvaluation message per configuration change; ids are configuration versions", "public", {
+        200: { description: "text/event-stream; each message's data is {\"type\": \"refetchEvaluation\", \"etag\"}", content: { "text/event-stream": { schema: { type: "string" } } } },
+      }, { parameters: [{ name: "Last-Event-ID", in: "header", description: "The last version seen: a client behind gets one event at once", schema: { type: "string" } }, query("lastEventId", "The same, for clients that cannot set the header", { type: "string" })] }),
     },
     "/v1/events": {
       post: op("sendEvents", "Ingest up to 1,000 events; ids are deduplicated per flag", "events", {

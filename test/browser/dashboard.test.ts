@@ -163,4 +163,29 @@ describe("dashboard in Chromium", () => {
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.close();
   });
+
+  it("a page with EventSource on the OFREP change stream hears a kill-switch flip once, within the bound", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${worker.baseUrl}/dashboard`);
+    await page.evaluate(() => {
+      const seen: { id: string; data: string; at: number }[] = [];
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      const source = new EventSource("/ofrep/v1/flag-changes");
+      source.onmessage = (e) => seen.push({ id: e.lastEventId, data: String(e.data), at: Date.now() });
+      return new Promise<void>((resolve) => source.addEventListener("open", () => resolve()));
+    });
+    const before = Date.now();
+    const unkill = await worker.admin("POST", `/admin/flags/${KEY}/actions`, { action: "unkill" });
+    expect(unkill.status).toBe(200);
+    const seen = () => page.evaluate(() => (window as unknown as { seen: { id: string; data: string; at: number }[] }).seen);
+    await expect.poll(async () => (await seen()).length, { timeout: 5_000 }).toBe(1);
+    const [event] = await seen();
+    expect(JSON.parse(event?.data ?? "{}")).toMatchObject({ type: "refetchEvaluation" });
+    // Within the documented bound under these test settings (head TTL + max stale), plus delivery.
+    expect((event?.at ?? Infinity) - before).toBeLessThan(E2E_PROPAGATION_MS + 1_500);
+    // One change, one event: the page re-fetches once, not once per flag.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await seen()).toHaveLength(1);
+    await page.close();
+  });
 });

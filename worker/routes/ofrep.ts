@@ -7,6 +7,7 @@
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { assign, type Assignment, type EvaluationContext } from "../../core/assign";
+import { changeStream, eventStreamsFor, lastSeenVersion } from "../change-stream";
 import { evaluateFlag } from "../evaluate";
 import { canonicalJson, fingerprint } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
@@ -81,8 +82,8 @@ export function ofrepRoutes(services: Services) {
     "*",
     cors({
       origin: "*",
-      allowMethods: ["POST", "OPTIONS"],
-      allowHeaders: ["Content-Type", "If-None-Match", "Authorization"],
+      allowMethods: ["GET", "POST", "OPTIONS"],
+      allowHeaders: ["Content-Type", "If-None-Match", "Authorization", "Last-Event-ID"],
       exposeHeaders: ["ETag"],
       maxAge: 600,
     }),
@@ -102,6 +103,13 @@ export function ofrepRoutes(services: Services) {
     }
   });
 
+  app.get("/v1/flag-changes", (c) => {
+    const lastSeen = lastSeenVersion(c.req.header("last-event-id"), c.req.query("lastEventId"));
+    return new Response(changeStream(services.snapshots(c.env), scheduler(c), lastSeen), {
+      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no", "access-control-allow-origin": "*" },
+    });
+  });
+
   app.post("/v1/evaluate/flags", async (c) => {
     try {
       const context = await readContext(c.req.raw);
@@ -114,7 +122,8 @@ export function ofrepRoutes(services: Services) {
         const result = assign(flag, context);
         flags.push(result.ok ? successBody(result) : { key: result.key, errorCode: result.errorCode, errorDetails: result.message });
       }
-      return c.json({ flags }, 200, { ETag: etag });
+      // The change stream, as OFREP providers look for it; `flagConfigEtag` (a re-fetch hint) needs no more than the ETag does.
+      return c.json({ flags, eventStreams: eventStreamsFor(c.req.url) }, 200, { ETag: etag });
     } catch (error) {
       const failure = error instanceof OfrepError ? error : new OfrepError(500, "GENERAL", "internal error");
       if (!(error instanceof OfrepError)) console.error("bulk evaluation failed", error);
