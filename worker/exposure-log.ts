@@ -172,7 +172,14 @@ export function readExposures(bucket: R2Bucket, flag: string, from: number, to: 
   let listing: { hour: number; cursor: string | undefined } | null = null;
   const inSpan = (line: string) => {
     if (line === "") return false;
-    const parsed = RecordTimeSchema.safeParse(JSON.parse(line));
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      // A damaged line (an object edited by hand, a partial upload) is skipped, not allowed to end the stream.
+      return false;
+    }
+    const parsed = RecordTimeSchema.safeParse(value);
     return parsed.success && parsed.data.at >= from && parsed.data.at < to;
   };
   return new ReadableStream<Uint8Array>({

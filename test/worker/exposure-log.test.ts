@@ -56,7 +56,9 @@ describe("exposure log buffer", () => {
     const outside = [record(3, base - 1), record(4, base + 2 * 3_600_000)];
     for (const r of [...inside, ...outside]) await env.EXPOSURES.put(`${exposurePrefix(r.flag, r.at)}${r.at}-x.ndjson`, `${JSON.stringify(r)}\n`);
     await env.EXPOSURES.put(`${exposurePrefix("other-flag", base)}${base}-x.ndjson`, `${JSON.stringify({ ...record(5, base), flag: "other-flag" })}\n`);
+    // A damaged object in the partition: its bad line is skipped, its good one kept.
+    await env.EXPOSURES.put(`${exposurePrefix("log-flag", base)}${base}-damaged.ndjson`, `{"flag":"log-flag","id":"trunc\n${JSON.stringify(record(6, base + 5 * 60_000))}\n`);
     const text = await new Response(readExposures(env.EXPOSURES, "log-flag", base, base + 2 * 3_600_000)).text();
-    expect(text.trim().split("\n").map((l) => (JSON.parse(l) as ExposureRecord).id)).toEqual(["user-1", "user-2"]);
+    expect(text.trim().split("\n").map((l) => (JSON.parse(l) as ExposureRecord).id).sort()).toEqual(["user-1", "user-2", "user-6"]);
   });
 });
