@@ -1,0 +1,47 @@
+/**
+ * How many calls per second a hot flag's counter objects receive, as a
+ * function of isolates, evaluations per second, the edge flush settings and
+ * the number of counter shards — and how many shards keep every object
+ * under a budget (`docs/hot-flags.md`).
+ *
+ * The edge buffer (`worker/flush.ts`) flushes a flag's counts FLUSH_MS after
+ * the first record since the last flush, or at once when FLUSH_MAX records
+ * are held; each flush is one call to the flag's counter object that this
+ * isolate picked (uniformly at random, once per isolate). With Poisson
+ * arrivals at λ per isolate, the mean time between flushes is the wait for
+ * the first record (1/λ) plus min(FLUSH_MS, FLUSH_MAX/λ).
+ */
+
+export interface HotFlagLoad {
+  isolates: number;
+  /** Evaluations per second of the flag across all isolates (spread evenly). */
+  evaluationsPerSecond: number;
+  flushMs: number;
+  flushMax: number;
+  shards: number;
+}
+
+/** Flushes per second of one isolate receiving λ records per second. */
+export function flushRate(lambda: number, flushMs: number, flushMax: number): number {
+  if (lambda <= 0) return 0;
+  return 1 / (1 / lambda + Math.min(flushMs / 1000, flushMax / lambda));
+}
+
+/**
+ * Calls per second into one counter object: the mean, and the busiest
+ * object's at about three standard deviations of the isolates-per-shard
+ * spread (each isolate picks its shard at random).
+ */
+export function callsPerObject(load: HotFlagLoad): { mean: number; busiest: number; total: number } {
+  const perIsolate = flushRate(load.evaluationsPerSecond / load.isolates, load.flushMs, load.flushMax);
+  const total = perIsolate * load.isolates;
+  const isolatesPerShard = load.isolates / load.shards;
+  const spread = load.shards > 1 ? 3 * Math.sqrt(isolatesPerShard * (1 - 1 / load.shards)) : 0;
+  return { mean: total / load.shards, busiest: Math.min(load.isolates, isolatesPerShard + spread) * perIsolate, total };
+}
+
+/** The fewest shards (1–16, the spec's range) that keep the busiest object under `budget` calls/s; null when 16 do not. */
+export function shardsFor(load: Omit<HotFlagLoad, "shards">, budget: number): number | null {
+  for (let shards = 1; shards <= 16; shards++) if (callsPerObject({ ...load, shards }).busiest <= budget) return shards;
+  return null;
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { callsPerObject, flushRate, shardsFor } from "../../core/load-model";
+import { seededRandom } from "../../core/random";
+
+describe("hot-flag load model", () => {
+  it("gives the flush cadence of the edge buffer's rule: the first record's wait plus the timer or the size limit", () => {
+    expect(flushRate(100, 5000, 1000)).toBeCloseTo(1 / 5.01, 10);
+    // Past FLUSH_MAX / FLUSH_MS records per second the size limit flushes first.
+    expect(flushRate(1_000, 5000, 1000)).toBeCloseTo(1 / 1.001, 10);
+    expect(flushRate(0, 5000, 1000)).toBe(0);
+  });
+
+  it("says 1M evaluations/s over 10,000 isolates needs 5 shards to stay under 500 calls/s per object", () => {
+    const load = { isolates: 10_000, evaluationsPerSecond: 1_000_000, flushMs: 5000, flushMax: 1000 };
+    expect(shardsFor(load, 500)).toBe(5);
+    expect(callsPerObject({ ...load, shards: 4 }).busiest).toBeGreaterThan(500);
+    expect(callsPerObject({ ...load, shards: 5 }).busiest).toBeLessThanOrEqual(500);
+    expect(shardsFor({ ...load, isolates: 100_000 }, 500)).toBeNull();
+  });
+
+  it("matches a seeded simulation of isolates flushing by the rule within a few percent", () => {
+    const random = seededRandom(3);
+    const isolates = 2_000;
+    const lambda = 50;
+    const horizon = 600;
+    let calls = 0;
+    for (let i = 0; i < isolates; i++) {
+      for (let t = 0; ; ) {
+        t += -Math.log(1 - random()) / lambda + Math.min(5, 1000 / lambda);
+        if (t > horizon) break;
+        calls++;
+      }
+    }
+    const model = callsPerObject({ isolates, evaluationsPerSecond: isolates * lambda, flushMs: 5000, flushMax: 1000, shards: 1 }).total;
+    expect(Math.abs(calls / horizon - model) / model).toBeLessThan(0.02);
+  });
+});
