@@ -1,17 +1,11 @@
 /** Approval gates: a ready stage waits for its approval, asks once, and an approval covers one generation and stage only. */
-import { createExecutionContext, createScheduledController, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { hmacHex } from "../../durable-objects/outbox";
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
 import { flagStub } from "../../durable-objects/flag-stub";
-import worker from "../../worker/index";
-import { call, minuteBatch, putFlag, uniqueKey } from "./helpers";
+import { call, cronAt, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
-async function cronAt(time: number) {
-  const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 const gatedSpec = (key: string, approval: unknown = "required") => ({
   key,

@@ -5,23 +5,17 @@
  * the flag's history with their own context, shadow comparisons to the
  * candidate — and what cannot be credited is counted as unattributed.
  */
-import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { collapse } from "../../core/counters";
 import { flagStub } from "../../durable-objects/flag-stub";
-import worker from "../../worker/index";
-import { call, evaluateUntil, minuteBatch, putFlag, uniqueKey } from "./helpers";
+import { call, cronAt, evaluateUntil, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
 async function send(events: unknown[]) {
   const r = await SELF.fetch("https://rampart.test/v1/events", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ events }) });
   return r.json<Record<string, any>>();
 }
 
-async function cronAt(time: number) {
-  const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 /** Candidate and baseline click counts per stage over the last hour and the next. */
 async function clicksByStage(key: string) {

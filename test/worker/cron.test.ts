@@ -1,8 +1,7 @@
-import { createExecutionContext, createScheduledController, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import worker from "../../worker/index";
 import { registryStub } from "../../durable-objects/registry-stub";
-import { booleanSpec, call, putFlag, uniqueKey } from "./helpers";
+import { booleanSpec, call, cronAt, putFlag, uniqueKey } from "./helpers";
 
 describe("cron", () => {
   it("takes a state report the registry missed, using the trigger's time", async () => {
@@ -15,10 +14,7 @@ describe("cron", () => {
     });
     expect((await call("GET", `/admin/flags/${key}`)).json.state.stageIndex).toBe(0);
 
-    const controller = createScheduledController({ scheduledTime: new Date("2026-11-22T12:00:00Z"), cron: "* * * * *" });
-    const ctx = createExecutionContext();
-    worker.scheduled(controller, env, ctx);
-    await waitOnExecutionContext(ctx);
+    await cronAt(Date.parse("2026-11-22T12:00:00Z"));
 
     const repaired = await call("GET", `/admin/flags/${key}`);
     expect(repaired.json.state).toMatchObject({ stageIndex: 1, status: "ramping" });
@@ -28,9 +24,7 @@ describe("cron", () => {
     const before = (await call("GET", "/admin/audit?limit=500")).json.entries.length;
     const head = await registryStub(env).getHead();
     for (let i = 0; i < 2; i++) {
-      const ctx = createExecutionContext();
-      worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
-      await waitOnExecutionContext(ctx);
+      await cronAt(Date.now());
     }
     expect((await call("GET", "/admin/audit?limit=500")).json.entries.length).toBe(before);
     expect((await registryStub(env).getHead()).version).toBe(head.version);
@@ -40,9 +34,7 @@ describe("cron", () => {
     await putFlag(booleanSpec(uniqueKey("overlap")));
     const minute = Math.ceil(Date.now() / 60_000) * 60_000 + 5 * 60_000;
     for (const at of [minute + 1_000, minute + 20_000]) {
-      const ctx = createExecutionContext();
-      worker.scheduled(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env, ctx);
-      await waitOnExecutionContext(ctx);
+      await cronAt(at);
     }
     const status = await call("GET", "/admin/cron");
     expect(status.json.last.now).toBe(minute + 20_000);
@@ -57,9 +49,7 @@ describe("cron", () => {
     const start = Math.ceil(Date.now() / 60_000) * 60_000 + 60 * 60_000;
     const seen: string[] = [];
     for (const at of [start + 1_000, start + 30 * 60_000, start + 60 * 60_000]) {
-      const ctx = createExecutionContext();
-      worker.scheduled(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env, ctx);
-      await waitOnExecutionContext(ctx);
+      await cronAt(at);
       const judgement = (await summary())?.judgement;
       expect(judgement).toMatchObject({ at, action: "hold" });
       seen.push(judgement?.reason ?? "");

@@ -1,18 +1,12 @@
 /** Flag kinds beyond rollouts: a kill switch is on until killed; a guard falls back on evidence and returns after healthy windows. */
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { emptyCounts, minuteOf, type CounterCell } from "../../core/counters";
 import { plainCopy } from "../../core/dict";
 import { flagStub } from "../../durable-objects/flag-stub";
-import worker from "../../worker/index";
 import { spreadCounts } from "../spread";
-import { call, evaluateUntil, putFlag, uniqueKey } from "./helpers";
+import { call, cronAt, evaluateUntil, putFlag, uniqueKey } from "./helpers";
 
-async function cronAt(time: number) {
-  const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 /** One minute of one arm's traffic with a cost per query of `mean` (sd 0.01), spread over the replicate groups. */
 function costBatch(stage: number, minute: number, arm: "baseline" | "candidate", queries: number, mean: number) {

@@ -1,5 +1,6 @@
 /** Helpers for tests that drive the worker inside workerd through SELF. */
-import { SELF, env } from "cloudflare:test";
+import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../worker/index";
 import { emptyCounts, type CounterCell } from "../../core/counters";
 import { spreadCounts } from "../spread";
 import { plainCopy } from "../../core/dict";
@@ -80,4 +81,11 @@ export function minuteBatch(
     spreadCounts(totals).forEach((counts, replicate) => cells.push({ generation, stage, arm, replicate, minute, counts }));
   }
   return plainCopy({ id: crypto.randomUUID(), cells });
+}
+
+/** Runs the real scheduled() handler at `time` and waits for all it started (the cron, not a sleep racing it). */
+export async function cronAt(time: number): Promise<void> {
+  const ctx = createExecutionContext();
+  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
 }

@@ -4,7 +4,7 @@
  * every decision and count; the flag then takes its spec as written from
  * the registry at the next cron tick and is judged again.
  */
-import { createExecutionContext, createScheduledController, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { collapse, emptyCounts } from "../../core/counters";
 import { FLAG_MIGRATIONS } from "../../durable-objects/flag-schema";
@@ -13,8 +13,7 @@ import { registryStub } from "../../durable-objects/registry-stub";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { migrate, schemaVersion } from "../../durable-objects/migrations";
 import { Sql } from "../../durable-objects/sql";
-import worker from "../../worker/index";
-import { call, putFlag, uniqueKey } from "./helpers";
+import { call, cronAt, putFlag, uniqueKey } from "./helpers";
 
 /** The FlagDO tables exactly as the previous release created them (no schema_migrations, no replicates). */
 const PREVIOUS_SCHEMA = [
@@ -28,11 +27,6 @@ const PREVIOUS_SCHEMA = [
   `CREATE TABLE disagreements (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, at INTEGER NOT NULL, targeting_key TEXT NOT NULL, arm TEXT NOT NULL, generation INTEGER NOT NULL)`,
 ];
 
-async function cronAt(time: number) {
-  const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 describe("FlagDO storage upgrades", () => {
   it("brings a database of the previous release forward, keeping decisions and counts, then takes its spec again", async () => {

@@ -1,16 +1,9 @@
-import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
 import { counterShardStub, flagStub } from "../../durable-objects/flag-stub";
-import worker from "../../worker/index";
-import { call, minuteBatch, putFlag, READ_AUTH, uniqueKey } from "./helpers";
+import { call, cronAt, minuteBatch, putFlag, READ_AUTH, uniqueKey } from "./helpers";
 
-/** Runs the real scheduled() handler at `time`. */
-async function cronAt(time: number) {
-  const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 const rankerSpec = (key: string) => ({
   key,

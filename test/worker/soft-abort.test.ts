@@ -1,16 +1,10 @@
 /** Soft abort rules: judged like hard ones, they notify once per firing and never change what is served. */
-import { SELF, createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
 import { flagStub } from "../../durable-objects/flag-stub";
-import worker from "../../worker/index";
-import { call, minuteBatch, putFlag, READ_AUTH, uniqueKey } from "./helpers";
+import { call, cronAt, minuteBatch, putFlag, READ_AUTH, uniqueKey } from "./helpers";
 
-async function cronAt(time: number) {
-  const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ scheduledTime: time, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 describe("soft abort rules", () => {
   it("log one soft_abort decision, notify and count it, and leave the rollout serving as it was", async () => {
