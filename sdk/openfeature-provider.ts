@@ -10,37 +10,29 @@
  * details (the error codes are OpenFeature's already).
  */
 import { ErrorCode, type EvaluationContext, type JsonValue, type Provider, type ResolutionDetails } from "@openfeature/server-sdk";
+import type { BindingContext, EvaluationDetails } from "../core/flag-details";
 
-/** The binding's detail shape (Flagship's). */
-export interface BindingDetails<T> {
-  flagKey: string;
-  value: T;
-  variant?: string;
-  reason?: string;
-  errorCode?: string;
-  errorMessage?: string;
-}
 
 /** What the provider needs of the binding: the `get*Details` methods of `RampartFlags`. */
 export interface RampartFlagsBinding {
-  getBooleanDetails(flagKey: string, defaultValue: boolean, context?: Record<string, string | number | boolean>): Promise<BindingDetails<boolean>>;
-  getStringDetails(flagKey: string, defaultValue: string, context?: Record<string, string | number | boolean>): Promise<BindingDetails<string>>;
-  getNumberDetails(flagKey: string, defaultValue: number, context?: Record<string, string | number | boolean>): Promise<BindingDetails<number>>;
-  getObjectDetails<T extends object>(flagKey: string, defaultValue: T, context?: Record<string, string | number | boolean>): Promise<BindingDetails<T>>;
+  getBooleanDetails(flagKey: string, defaultValue: boolean, context?: BindingContext): Promise<EvaluationDetails<boolean>>;
+  getStringDetails(flagKey: string, defaultValue: string, context?: BindingContext): Promise<EvaluationDetails<string>>;
+  getNumberDetails(flagKey: string, defaultValue: number, context?: BindingContext): Promise<EvaluationDetails<number>>;
+  getObjectDetails<T extends object>(flagKey: string, defaultValue: T, context?: BindingContext): Promise<EvaluationDetails<T>>;
 }
 
 const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
 
 /** OpenFeature contexts may nest; the binding takes flat scalar attributes, as Rampart's targeting does. */
-function flatContext(context: EvaluationContext): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
+function flatContext(context: EvaluationContext): BindingContext {
+  const out: BindingContext = {};
   for (const [name, value] of Object.entries(context)) {
     if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") out[name] = value;
   }
   return out;
 }
 
-function resolution<T>(details: BindingDetails<T>): ResolutionDetails<T> {
+function resolution<T>(details: EvaluationDetails<T>): ResolutionDetails<T> {
   const errorCode = details.errorCode === undefined ? undefined : ERROR_CODES.has(details.errorCode) ? (details.errorCode as ErrorCode) : ErrorCode.GENERAL;
   return {
     value: details.value,

@@ -21,21 +21,10 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { EvaluationContext } from "../core/assign";
 import { dictFrom } from "../core/dict";
+import type { BindingContext, EvaluationDetails } from "../core/flag-details";
 import { isolateServices } from "./context";
 import { evaluateFlag } from "./evaluate";
 
-/** What Flagship calls FlagshipEvaluationContext. */
-export type BindingContext = Record<string, string | number | boolean>;
-
-/** What Flagship calls FlagshipEvaluationDetails. */
-export interface EvaluationDetails<T> {
-  flagKey: string;
-  value: T;
-  variant?: string;
-  reason?: string;
-  errorCode?: string;
-  errorMessage?: string;
-}
 
 type Kind = "boolean" | "string" | "number" | "object" | "any";
 

@@ -6,11 +6,12 @@
  */
 import { OpenFeature } from "@openfeature/server-sdk";
 import { describe, expect, it } from "vitest";
-import { RampartBindingProvider, type BindingDetails, type RampartFlagsBinding } from "../../sdk/openfeature-provider";
+import type { EvaluationDetails } from "../../core/flag-details";
+import { RampartBindingProvider, type RampartFlagsBinding } from "../../sdk/openfeature-provider";
 
 /** Answers like RampartFlags: `checkout` is a string flag split on targetingKey; anything else is not found. */
 function bindingDouble(calls: { flagKey: string; context: unknown }[]): RampartFlagsBinding {
-  const answer = <T>(flagKey: string, defaultValue: T, context: Record<string, string | number | boolean> | undefined, kind: string): BindingDetails<T> => {
+  const answer = <T>(flagKey: string, defaultValue: T, context: Record<string, string | number | boolean> | undefined, kind: string): EvaluationDetails<T> => {
     calls.push({ flagKey, context });
     if (flagKey !== "checkout") return { flagKey, value: defaultValue, reason: "ERROR", errorCode: "FLAG_NOT_FOUND", errorMessage: `flag "${flagKey}" does not exist` };
     if (kind !== "string") return { flagKey, value: defaultValue, reason: "ERROR", errorCode: "TYPE_MISMATCH", errorMessage: `flag "${flagKey}" is not a ${kind}` };
