@@ -26,7 +26,7 @@ export async function evaluateFlag(services: Services, env: Env, schedule: Sched
   if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
     const { state } = flag.source;
     services.counters(env).addExposure(key, state.generation, state.stageIndex, result.arm, replicateOf(flag, result, context), schedule, flag.source.counterShards);
-    sampleExposure(() => services.exposureLog(env), flag, result, stickinessValueOf(flag, context) ?? "", Date.now(), schedule);
+    if (flag.source.exposureLog) sampleExposure(services.exposureLog(env), flag, result, stickinessValueOf(flag, context) ?? "", Date.now(), schedule);
   }
   return { ok: true, served: result };
 }

@@ -147,12 +147,16 @@ export class ExposureLog {
   }
 }
 
-/** Samples a served exposure into the log at the flag's `exposureLog.rate` (0: off, the default). */
-export function sampleExposure(log: () => ExposureLog, flag: CompiledFlag, served: Served, stickyId: string, at: number, schedule: Schedule): void {
+/**
+ * Samples a served exposure into the log at the flag's `exposureLog.rate`.
+ * Callers check `flag.source.exposureLog` first (absent unless the rate is
+ * above 0), so a flag that logs nothing pays one property read per evaluation.
+ */
+export function sampleExposure(log: ExposureLog, flag: CompiledFlag, served: Served, stickyId: string, at: number, schedule: Schedule): void {
   const rate = flag.source.exposureLog?.rate ?? 0;
   if (rate <= 0 || (rate < 1 && Math.random() >= rate)) return;
   const { state } = flag.source;
-  log().add({ flag: flag.key, id: stickyId, arm: served.arm, value: served.value, generation: state.generation, stage: state.stageIndex, wave: null, pins: { ...(flag.source.pins[served.arm] ?? {}) }, at }, schedule);
+  log.add({ flag: flag.key, id: stickyId, arm: served.arm, value: served.value, generation: state.generation, stage: state.stageIndex, wave: null, pins: { ...(flag.source.pins[served.arm] ?? {}) }, at }, schedule);
 }
 
 /** Hours one read may span: a week of partitions. */

@@ -107,8 +107,8 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
     if (ttl > 0) schedule(caches.default.put(cacheKey, cacheCopy(response.clone(), ttl)).catch(() => undefined));
   }
   const latency = Date.now() - started;
-  if (assigned.ok && isRolloutExposure(flag, assigned)) sampleExposure(() => services.exposureLog(c.env), flag, assigned, stickyId, started, schedule);
   if (assigned.ok && isRolloutExposure(flag, assigned)) {
+    if (flag.source.exposureLog) sampleExposure(services.exposureLog(c.env), flag, assigned, stickyId, started, schedule);
     record(arm, (counts) => {
       counts.exposures += 1;
       if (response && response.status >= 500) counts.errors += 1;
