@@ -4,7 +4,7 @@
  * how the RegistryDO tells a new state report from a replayed one.
  */
 import { z } from "zod";
-import { ArmSchema, type Stage } from "./manifest";
+import { ArmSchema, type FlagKind, type Stage } from "./manifest";
 
 export const RolloutStatusSchema = z.enum(["shadow", "ramping", "paused", "completed", "rolled_back", "killed"]);
 export type RolloutStatus = z.infer<typeof RolloutStatusSchema>;
@@ -76,16 +76,28 @@ const ALLOWED: Record<RolloutStatus, readonly Action[]> = {
   killed: ["unkill"],
 };
 
-/** Applies an operator's action; refuses, with a message saying why, what the state does not allow. */
+/**
+ * What operators may do to flags that are not staged rollouts: a kill switch
+ * only flips; a guard is switched by the cron, so operators may only stop it
+ * (kill, force) and let it go again.
+ */
+const KIND_ACTIONS: Record<Exclude<FlagKind, "rollout">, { actions: readonly Action[]; why: string }> = {
+  kill_switch: { actions: ["kill", "unkill"], why: "a kill switch is on until killed; only kill and unkill apply" },
+  guard: { actions: ["kill", "unkill", "force", "unforce"], why: "a guard is switched by the cron by its bound; operators may kill, unkill, force and unforce it" },
+};
+
+/** Applies an operator's action; refuses, with a message saying why, what the flag's kind or state does not allow. */
 export function applyAction(
   state: RolloutState,
   stages: readonly Stage[],
   request: Pick<ActionRequest, "action" | "variant">,
   now: number,
+  kind: FlagKind = "rollout",
 ): TransitionResult {
   const { action } = request;
   const next = { ...state, version: state.version + 1, updatedAt: now };
   const refuse = (message: string): TransitionResult => ({ ok: false, code: "invalid_transition", message });
+  if (kind !== "rollout" && !KIND_ACTIONS[kind].actions.includes(action)) return refuse(KIND_ACTIONS[kind].why);
 
   if (action === "force") {
     if (!request.variant) return { ok: false, code: "invalid_request", message: "force needs `variant`: baseline or candidate" };

@@ -204,13 +204,7 @@ export class FlagDO extends DurableObject<Env> {
   async act(request: ActionRequest, actor: string, now: number): Promise<ActResult> {
     const flag = this.loaded();
     if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
-    if (flag.spec.kind === "kill_switch" && request.action !== "kill" && request.action !== "unkill") {
-      return { ok: false, code: "invalid_transition", message: `${flag.row.key} is a kill switch: it is on until killed; only kill and unkill apply` };
-    }
-    if (flag.spec.kind === "guard" && !["kill", "unkill", "force", "unforce"].includes(request.action)) {
-      return { ok: false, code: "invalid_transition", message: `${flag.row.key} is a guard: the cron switches it by its bound; operators may kill, unkill, force and unforce it` };
-    }
-    const result = applyAction(flag.state, flag.spec.rollout.stages, request, now);
+    const result = applyAction(flag.state, flag.spec.rollout.stages, request, now, flag.spec.kind);
     if (!result.ok) return result;
     const action = request.action + (request.variant ? `:${request.variant}` : "");
     const decision = this.commit(flag, result.state, now, { action, source: "operator", actor, reason: request.reason ?? null });
@@ -298,6 +292,15 @@ export class FlagDO extends DurableObject<Env> {
     });
   }
 
+  /** An approval or rejection of the current stage: its row, its decision in the log, its notification (call inside a transaction). */
+  private recordApproval(spec: FlagSpec, state: RolloutState, decision: "approve" | "reject", actor: string, note: string | null, now: number): Decision {
+    const verdict = decision === "reject" ? "rejected" : "approved";
+    this.sql.run("INSERT INTO approvals (generation, stage, verdict, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)", state.generation, state.stageIndex, verdict, actor, note, now);
+    const logged = this.log.append(state, state, now, { action: decision, source: "operator", actor, reason: note, rule: null, verdicts: null, inputs: null });
+    this.notify(spec, logged, now, verdict);
+    return logged;
+  }
+
   /** Approvals and rejections recorded for a generation, oldest first. */
   private approvalsOf(generation: number): StageApproval[] {
     return this.sql
@@ -318,13 +321,7 @@ export class FlagDO extends DurableObject<Env> {
     if (request.stage !== state.stageIndex) return { ok: false, code: "stale", path: "stage", message: `this approval is for stage ${request.stage}; the flag is at stage ${state.stageIndex}` };
     if (!spec.rollout.stages[state.stageIndex]?.approval) return { ok: false, code: "not_awaited", path: "stage", message: `stage ${state.stageIndex} does not need approval` };
     if (state.status !== "ramping" && state.status !== "shadow") return { ok: false, code: "not_awaited", path: "stage", message: `a ${state.status} rollout awaits no approval` };
-    const verdict = request.decision === "reject" ? "rejected" : "approved";
-    const decision = this.sql.transaction(() => {
-      this.sql.run("INSERT INTO approvals (generation, stage, verdict, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)", state.generation, state.stageIndex, verdict, actor, request.note ?? null, now);
-      const logged = this.log.append(state, state, now, { action: request.decision, source: "operator", actor, reason: request.note ?? null, rule: null, verdicts: null, inputs: null });
-      this.notify(spec, logged, now, request.decision === "reject" ? "rejected" : "approved");
-      return logged;
-    });
+    const decision = this.sql.transaction(() => this.recordApproval(spec, state, request.decision, actor, request.note ?? null, now));
     await this.scheduleAlarm();
     return { ok: true, decision };
   }
@@ -536,11 +533,9 @@ export class FlagDO extends DurableObject<Env> {
     }
     if (answer.decision === "pending") return retry("pending");
     const actor = `check:${new URL(approval.check).host}`;
-    const verdict = answer.decision === "reject" ? "rejected" : "approved";
+    const verdict = answer.decision;
     this.sql.transaction(() => {
-      this.sql.run("INSERT INTO approvals (generation, stage, verdict, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)", state.generation, state.stageIndex, verdict, actor, answer.note ?? null, now);
-      const logged = this.log.append(state, state, now, { action: answer.decision, source: "operator", actor, reason: answer.note ?? null, rule: null, verdicts: null, inputs: null });
-      this.notify(flag.spec, logged, now, answer.decision === "reject" ? "rejected" : "approved");
+      this.recordApproval(flag.spec, state, verdict, actor, answer.note ?? null, now);
       this.sql.run("DELETE FROM stats WHERE k = 'approval_check_at'");
     });
     return answer.decision;

@@ -74,3 +74,16 @@ describe("rollout state machine", () => {
     expect(reconfigure(s, shorter, false, 9)).toMatchObject({ status: "completed", stageIndex: 1 });
   });
 });
+
+describe("actions by flag kind", () => {
+  const stages = [{ weight: 100, shadow: false }];
+  it("lets a kill switch only flip, and a guard only stop and restart", () => {
+    const state = stateOf(specOf(), { status: "completed", stageIndex: 0 });
+    expect(applyAction(state, stages, { action: "promote" }, 1, "kill_switch")).toMatchObject({ ok: false, message: expect.stringContaining("only kill and unkill apply") });
+    expect(applyAction(state, stages, { action: "kill" }, 1, "kill_switch")).toMatchObject({ ok: true, state: { status: "killed" } });
+    expect(applyAction(state, stages, { action: "rollback" }, 1, "guard")).toMatchObject({ ok: false });
+    expect(applyAction(state, stages, { action: "force", variant: "baseline" }, 1, "guard")).toMatchObject({ ok: true, state: { forced: "baseline" } });
+    // A rollout keeps its own rules.
+    expect(applyAction(state, stages, { action: "rollback" }, 1)).toMatchObject({ ok: true, state: { status: "rolled_back" } });
+  });
+});

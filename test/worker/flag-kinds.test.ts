@@ -156,6 +156,6 @@ describe("guard", () => {
     await putFlag(guardSpec(key));
     const promote = await call("POST", `/admin/flags/${key}/actions`, { body: { action: "promote" } });
     expect(promote.status).toBe(409);
-    expect(promote.json.message).toContain("the cron switches it by its bound");
+    expect(promote.json.message).toContain("a guard is switched by the cron by its bound");
   });
 });
