@@ -79,6 +79,11 @@ describe("operator CLI", () => {
     expect((await cli("kill", "no-such-flag")).err).toContain("404 not_found");
     expect((await cli("launch", "x")).err).toContain('unknown command "launch"');
     expect((await cli("--help")).out).toContain("usage: npm run rampart");
+    const keygen = await cli("keygen", "--id", "not a valid id", "--out", join(dir, "never.pem"));
+    expect(keygen.status).toBe(2);
+    expect(keygen.err).toContain("--id must be 1–64 of A-Z a-z 0-9 . _ -");
+    const unsigned = await cli("apply", bad, "--sign-key", join(dir, "missing.pem"), "--key-id", "k");
+    expect(unsigned.err).toContain("cannot read the signing key");
   });
 
   it("names the URL, where it came from and the cause when Rampart cannot be reached", async () => {

@@ -78,5 +78,9 @@ describe("exposure log", () => {
     const wide = await worker.admin("GET", `/admin/flags/logged/exposures?from=0`);
     expect(wide.status).toBe(400);
     expect(await wide.text()).toContain('"path":"from"');
+    const backwards = await worker.admin("GET", `/admin/flags/logged/exposures?from=${from + 1000}&to=${from}`);
+    expect(backwards.status).toBe(400);
+    expect(await backwards.text()).toContain("from must be before to");
+    expect((await worker.admin("GET", "/admin/flags/no-such-flag/exposures")).status).toBe(404);
   });
 });

@@ -58,5 +58,10 @@ describe("OFREP change stream", () => {
     expect(behind.map((e) => Number(e.id))).toEqual([version]);
     const current = await readEvents(await SELF.fetch("https://rampart.test/ofrep/v1/flag-changes", { headers: { "last-event-id": String(version) } }), () => false, 800);
     expect(current).toEqual([]);
+    // The same through `?lastEventId=` (clients that cannot set headers); a malformed id counts as none: no replay.
+    const byQuery = await readEvents(await SELF.fetch(`https://rampart.test/ofrep/v1/flag-changes?lastEventId=${version - 1}`), (e) => e.length >= 1, 1500);
+    expect(byQuery.map((e) => Number(e.id))).toEqual([version]);
+    const malformed = await readEvents(await SELF.fetch("https://rampart.test/ofrep/v1/flag-changes", { headers: { "last-event-id": "1e3" } }), () => false, 800);
+    expect(malformed).toEqual([]);
   });
 });
