@@ -260,8 +260,8 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
     const stagePair = inputs.totals.stages["0"];
     if (inputs.window) memory.windowIndex = inputs.window.span.index;
     const judged = judgeGuard(spec.guard, spec.metrics, state, stagePair?.candidate, inputs.window?.counts.candidate ?? null, { memory: memory.guard, healthyStreak: memory.healthyStreak }, now);
-    memory.guard = judged.memory;
-    if (judged.memory === undefined) delete memory.guard;
+    if (judged.memory) memory.guard = judged.memory;
+    else delete memory.guard;
     memory.healthyStreak = judged.healthyStreak;
     return decide(judged.action, judged.rule, [judged.reason], { aborts: judged.verdict ? [judged.verdict] : [], warn: judged.action === "fallback" });
   }

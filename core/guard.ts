@@ -80,7 +80,7 @@ export function judgeGuard(
   previous: { memory: AbortMemory | undefined; healthyStreak: number },
   now: number,
 ): GuardJudgement {
-  const when: AbortRule = { ...guard.when, soft: false };
+  const when: AbortRule = guard.when;
   if (state.stageIndex === 0) {
     const totals = [primaryTotals ?? emptyReplicated()];
     // A fresh look at the primary (first look, or back from a fallback) counts only from now on.

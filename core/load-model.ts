@@ -45,3 +45,22 @@ export function shardsFor(load: Omit<HotFlagLoad, "shards">, budget: number): nu
   for (let shards = 1; shards <= 16; shards++) if (callsPerObject({ ...load, shards }).busiest <= budget) return shards;
   return null;
 }
+
+/**
+ * Calls per second into each of `shards` objects over `seconds`, simulated:
+ * isolates with Poisson arrivals each apply the buffer's flush rule and pick a
+ * shard at random. `random` is a seeded source (`core/random.ts`), so runs repeat.
+ */
+export function simulateCalls(load: HotFlagLoad, seconds: number, random: () => number): number[] {
+  const lambda = load.evaluationsPerSecond / load.isolates;
+  const window = Math.min(load.flushMs / 1000, load.flushMax / lambda);
+  const calls = new Array<number>(load.shards).fill(0);
+  for (let i = 0; i < load.isolates; i++) {
+    const shard = Math.floor(random() * load.shards);
+    // Wait for the first record after a flush, then the timer or the size limit, whichever comes first.
+    for (let t = -Math.log(1 - random()) / lambda + window; t <= seconds; t += -Math.log(1 - random()) / lambda + window) {
+      calls[shard] = (calls[shard] ?? 0) + 1;
+    }
+  }
+  return calls.map((c) => c / seconds);
+}

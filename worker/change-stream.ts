@@ -48,9 +48,9 @@ function event(snapshot: CompiledSnapshot): string {
 export function changeStream(cache: SnapshotCache, schedule: Schedule, lastSeen: number | null, sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let seen = lastSeen;
-  let started = 0;
-  let lastWrite = 0;
+  /** Time since the stream opened, counted in watch steps (the clock does not advance inside a request on Workers). */
   let elapsed = 0;
+  let lastWrite = 0;
   const current = async (): Promise<CompiledSnapshot | null> => {
     const served = cache.serve(schedule);
     return served instanceof Promise ? await served : served;
@@ -63,15 +63,13 @@ export function changeStream(cache: SnapshotCache, schedule: Schedule, lastSeen:
       if (snapshot && seen !== null && snapshot.version > seen) head += event(snapshot);
       if (snapshot) seen = Math.max(seen ?? 0, snapshot.version);
       controller.enqueue(encoder.encode(head));
-      started = elapsed;
-      lastWrite = elapsed;
     },
     async pull(controller) {
       // One pull per wake-up: wait, look, maybe write; the runtime calls pull again while the client reads.
       for (;;) {
         await sleep(WATCH_MS);
         elapsed += WATCH_MS;
-        if (elapsed - started >= STREAM_LIFETIME_MS) {
+        if (elapsed >= STREAM_LIFETIME_MS) {
           controller.close();
           return;
         }

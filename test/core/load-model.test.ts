@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callsPerObject, flushRate, shardsFor } from "../../core/load-model";
+import { callsPerObject, flushRate, shardsFor, simulateCalls } from "../../core/load-model";
 import { seededRandom } from "../../core/random";
 
 describe("hot-flag load model", () => {
@@ -19,19 +19,12 @@ describe("hot-flag load model", () => {
   });
 
   it("matches a seeded simulation of isolates flushing by the rule within a few percent", () => {
-    const random = seededRandom(3);
     const isolates = 2_000;
     const lambda = 50;
     const horizon = 600;
-    let calls = 0;
-    for (let i = 0; i < isolates; i++) {
-      for (let t = 0; ; ) {
-        t += -Math.log(1 - random()) / lambda + Math.min(5, 1000 / lambda);
-        if (t > horizon) break;
-        calls++;
-      }
-    }
-    const model = callsPerObject({ isolates, evaluationsPerSecond: isolates * lambda, flushMs: 5000, flushMax: 1000, shards: 1 }).total;
-    expect(Math.abs(calls / horizon - model) / model).toBeLessThan(0.02);
+    const load = { isolates, evaluationsPerSecond: isolates * lambda, flushMs: 5000, flushMax: 1000, shards: 1 };
+    const calls = simulateCalls(load, horizon, seededRandom(3))[0] ?? 0;
+    const model = callsPerObject(load).total;
+    expect(Math.abs(calls - model) / model).toBeLessThan(0.02);
   });
 });
