@@ -12,6 +12,7 @@ import type { Arm, FlagValue } from "./manifest";
 import { servedWeight } from "./rollout";
 import type { SnapshotFlag } from "./snapshot";
 import { compileScope, inScope, type CompiledScope } from "./scope";
+import { compileWaves, regionOf, waveIndexOf, waveObjectName, type CompiledWaves, type EdgeLocation } from "./waves";
 
 /** OFREP evaluation reasons Rampart uses. */
 export type Reason = "SPLIT" | "STATIC" | "DEFAULT" | "DISABLED";
@@ -44,6 +45,10 @@ export type Assignment = Served | NotServed;
 
 export interface CompiledFlag {
   readonly key: string;
+  /** The object its counters go to: the flag's own, or its region wave's (`waves.ts`). */
+  readonly counterKey: string;
+  /** Region waves: each wave compiled on its own (this flag is wave 1); null without waves. */
+  readonly waves: { readonly rule: CompiledWaves; readonly flags: readonly CompiledFlag[] } | null;
   readonly source: SnapshotFlag;
   readonly stickiness: string;
   readonly salt: Salt;
@@ -60,9 +65,24 @@ export interface CompiledFlag {
   readonly invalidKey: NotServed;
 }
 
-/** Precomputes everything about a flag that is the same for every key. */
+/** Precomputes everything about a flag that is the same for every key; a flag with region waves, each wave. */
 export function compileFlag(flag: SnapshotFlag, configVersion: number): CompiledFlag {
+  if (!flag.waves) return compileWave(flag, configVersion, 1);
+  const { list } = flag.waves;
+  const flags = list.map((wave, i) => compileWave({ ...flag, state: wave.state }, configVersion, i + 1));
+  const first = flags[0] as CompiledFlag;
+  return { ...first, waves: { rule: compileWaves({ ...flag.waves, order: list.map((w) => w.regions) }), flags } };
+}
+
+/** The compiled flag of the region wave a request belongs to (the flag itself without waves). */
+export function inWave(flag: CompiledFlag, context: EvaluationContext, edge: EdgeLocation | null): CompiledFlag {
+  if (flag.waves === null) return flag;
+  return flag.waves.flags[waveIndexOf(flag.waves.rule, regionOf(flag.waves.rule, context, edge))] ?? flag;
+}
+
+function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): CompiledFlag {
   const { state } = flag;
+  const waved = flag.waves !== undefined;
   const { weightBp, shadow } = servedWeight(state, flag.stages);
   const baseMeta = (arm: Arm, extra: Record<string, boolean>): Metadata => {
     const meta: Record<string, string | number | boolean> = {
@@ -73,7 +93,8 @@ export function compileFlag(flag: SnapshotFlag, configVersion: number): Compiled
       generation: state.generation,
       configVersion,
       // What an outcome event echoes (`assignment`) so it is credited to the exposure that caused it.
-      assignment: assignmentToken(state.generation, state.stageIndex, arm),
+      assignment: assignmentToken(state.generation, state.stageIndex, arm, waved ? wave : 1),
+      ...(waved ? { wave } : {}),
       ...extra,
     };
     for (const [name, value] of Object.entries(flag.pins[arm] ?? {})) meta[`pin.${name}`] = value;
@@ -102,6 +123,8 @@ export function compileFlag(flag: SnapshotFlag, configVersion: number): Compiled
 
   return {
     key: flag.key,
+    counterKey: waveObjectName(flag.key, wave),
+    waves: null,
     source: flag,
     stickiness: flag.stickiness,
     salt: prepareSalt(flag.salt),
@@ -177,14 +200,14 @@ export function unitReplicate(flag: Pick<CompiledFlag, "stickiness" | "salt">, c
   return value === null ? null : replicateOfHash(hashOf(flag.salt, value));
 }
 
-/** The token evaluation metadata carries as `assignment` and events echo: "generation.stage.arm" (arm b or c). */
-export function assignmentToken(generation: number, stage: number, arm: Arm): string {
-  return `${generation}.${stage}.${arm === "candidate" ? "c" : "b"}`;
+/** The token evaluation metadata carries as `assignment` and events echo: "generation.stage.arm" (arm b or c), with ".wN" for region wave N > 1. */
+export function assignmentToken(generation: number, stage: number, arm: Arm, wave = 1): string {
+  return `${generation}.${stage}.${arm === "candidate" ? "c" : "b"}${wave > 1 ? `.w${wave}` : ""}`;
 }
 
-/** Parses an assignment token; null when malformed. */
-export function parseAssignmentToken(token: string): { generation: number; stage: number; arm: Arm } | null {
-  const match = /^([1-9][0-9]{0,8})\.([0-9]{1,3})\.([bc])$/.exec(token);
+/** Parses an assignment token; null when malformed. A token without a wave is wave 1's. */
+export function parseAssignmentToken(token: string): { generation: number; stage: number; arm: Arm; wave: number } | null {
+  const match = /^([1-9][0-9]{0,8})\.([0-9]{1,3})\.([bc])(?:\.w([2-9]|1[0-6]))?$/.exec(token);
   if (!match) return null;
-  return { generation: Number(match[1]), stage: Number(match[2]), arm: match[3] === "c" ? "candidate" : "baseline" };
+  return { generation: Number(match[1]), stage: Number(match[2]), arm: match[3] === "c" ? "candidate" : "baseline", wave: match[4] === undefined ? 1 : Number(match[4]) };
 }

@@ -16,6 +16,7 @@ import {
   MetricNameSchema,
 } from "./gate-spec";
 import { RouteSchema } from "./route-spec";
+import { WavesSchema, wavesProblems } from "./waves";
 
 /** OFREP clients do not URL-encode keys, so keys stay within this alphabet. */
 export const FLAG_KEY_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -141,6 +142,8 @@ const FlagSpecObjectSchema = z.strictObject({
   route: RouteSchema.optional(),
   /** A guard's bound and return rule (kind: guard only). */
   guard: GuardSpecSchema.optional(),
+  /** Region waves: the rollout advances region by region, each wave judged on its own traffic (`core/waves.ts`). */
+  waves: WavesSchema.optional(),
 });
 
 /** A parsed, validated flag spec. */
@@ -148,7 +151,7 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
   if (spec.kind !== "rollout") {
     const what = spec.kind === "kill_switch" ? "a kill switch" : "a guard";
     const why = spec.kind === "kill_switch" ? "it is on until killed" : "the cron switches it by its `guard` bound";
-    for (const field of ["rollout", "gates", "abort", "route"] as const) {
+    for (const field of ["rollout", "gates", "abort", "route", "waves"] as const) {
       const given = spec[field];
       if (given !== undefined && (!Array.isArray(given) || given.length > 0)) {
         ctx.addIssue({ code: "custom", path: [field], message: `${what} has no ${field === "rollout" ? "stages" : field}: ${why}; use kind: rollout for a staged rollout` });
@@ -158,6 +161,7 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
       ctx.addIssue({ code: "custom", path: ["guard"], message: "a guard needs `guard: { when: { metric, above | below }, … }`; it falls back to the baseline's value" });
     }
   }
+  if (spec.waves) for (const problem of wavesProblems(spec.waves)) ctx.addIssue({ code: "custom", path: ["waves", ...problem.path], message: problem.message });
   if (spec.kind !== "guard" && spec.guard !== undefined) {
     ctx.addIssue({ code: "custom", path: ["guard"], message: "`guard` belongs to kind: guard" });
   }

@@ -6,7 +6,8 @@
 import { z } from "zod";
 import { ArmSchema, type FlagKind, type Stage } from "./manifest";
 
-export const RolloutStatusSchema = z.enum(["shadow", "ramping", "paused", "completed", "rolled_back", "killed"]);
+/** `waiting`: a region wave that has not started (it serves the baseline until the wave before it completes; `core/waves.ts`). */
+export const RolloutStatusSchema = z.enum(["waiting", "shadow", "ramping", "paused", "completed", "rolled_back", "killed"]);
 export type RolloutStatus = z.infer<typeof RolloutStatusSchema>;
 
 export const RolloutStateSchema = z.strictObject({
@@ -24,7 +25,7 @@ export const RolloutStateSchema = z.strictObject({
 });
 export type RolloutState = z.infer<typeof RolloutStateSchema>;
 
-export const ACTIONS = ["promote", "demote", "rollback", "pause", "resume", "kill", "unkill", "force", "unforce"] as const;
+export const ACTIONS = ["promote", "demote", "rollback", "pause", "resume", "kill", "unkill", "force", "unforce", "start"] as const;
 export const ActionSchema = z.enum(ACTIONS);
 export type Action = z.infer<typeof ActionSchema>;
 
@@ -39,10 +40,10 @@ export type TransitionResult =
   | { readonly ok: true; readonly state: RolloutState }
   | { readonly ok: false; readonly code: "invalid_transition" | "invalid_request"; readonly message: string };
 
-/** Where a rollout starts: its first stage, as shadow or ramping (or completed for a single 100% stage). */
-export function initialState(stages: readonly Stage[], generation: number, version: number, now: number): RolloutState {
+/** Where a rollout starts: its first stage, as shadow or ramping (or completed for a single 100% stage); a later region wave starts waiting. */
+export function initialState(stages: readonly Stage[], generation: number, version: number, now: number, waiting = false): RolloutState {
   return {
-    status: statusOfStage(stages, 0),
+    status: waiting ? "waiting" : statusOfStage(stages, 0),
     stageIndex: 0,
     generation,
     version,
@@ -68,6 +69,8 @@ export function firstWeightedStage(stages: readonly Stage[]): number {
 
 /** Which actions each state accepts (force/unforce are accepted in every state). */
 const ALLOWED: Record<RolloutStatus, readonly Action[]> = {
+  // `start` begins a waiting wave early (the registry starts it when the wave before completes).
+  waiting: ["start", "kill"],
   shadow: ["promote", "rollback", "pause", "kill"],
   ramping: ["promote", "demote", "rollback", "pause", "kill"],
   paused: ["resume", "rollback", "kill"],
@@ -132,6 +135,8 @@ export function applyAction(
         return { ok: true, state: { ...initialState(stages, state.generation + 1, next.version, now), forced: state.forced } };
       }
       return { ok: true, state: { ...next, status: state.pausedFrom ?? "ramping", pausedFrom: null } };
+    case "start":
+      return { ok: true, state: { ...next, stageIndex: 0, status: statusOfStage(stages, 0), stageEnteredAt: now } };
     case "kill":
       return { ok: true, state: { ...next, status: "killed", killedFrom: state.status === "killed" ? null : state.status } };
     case "unkill":
@@ -145,8 +150,8 @@ export function applyAction(
  * or salt) starts a new generation at the first stage; other edits keep the
  * state, clamped to the stages that still exist.
  */
-export function reconfigure(state: RolloutState, stages: readonly Stage[], candidateChanged: boolean, now: number): RolloutState {
-  if (candidateChanged) return initialState(stages, state.generation + 1, state.version + 1, now);
+export function reconfigure(state: RolloutState, stages: readonly Stage[], candidateChanged: boolean, now: number, waiting = false): RolloutState {
+  if (candidateChanged) return initialState(stages, state.generation + 1, state.version + 1, now, waiting);
   const stageIndex = Math.min(state.stageIndex, stages.length - 1);
   const live = state.status === "shadow" || state.status === "ramping" || state.status === "completed";
   const status = live ? statusOfStage(stages, stageIndex) : state.status;
@@ -156,6 +161,7 @@ export function reconfigure(state: RolloutState, stages: readonly Stage[], candi
 /** What the state serves: the candidate's weight in basis points, and whether the stage is shadow. */
 export function servedWeight(state: RolloutState, stages: readonly Stage[]): { weightBp: number; shadow: boolean } {
   switch (state.status) {
+    case "waiting":
     case "killed":
     case "rolled_back":
       return { weightBp: 0, shadow: false };

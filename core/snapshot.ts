@@ -8,6 +8,7 @@ import { BucketingSchema } from "./bucketing-modes";
 import { ExposureLogSpecSchema, FLAG_TYPES, FlagKeySchema, ScopeSchema, type FlagSpec } from "./manifest";
 import { RouteSchema } from "./route-spec";
 import { RolloutStateSchema, type RolloutState } from "./rollout";
+import { WavesObjectSchema } from "./waves";
 
 const JsonSchema = z.json();
 
@@ -30,7 +31,12 @@ export const SnapshotFlagSchema = z.strictObject({
   counterShards: z.int().min(1).default(1),
   route: RouteSchema.optional(),
   stages: z.array(z.strictObject({ weight: z.number(), shadow: z.boolean() })),
+  /** Wave 1's state (the flag's own object); with waves, each wave's is under `waves.list`. */
   state: RolloutStateSchema,
+  /** Region waves (absent for a flag without): how a request finds its wave, and each wave's regions and state in order. */
+  waves: WavesObjectSchema.pick({ regionFromEdge: true, regionMap: true, onRegression: true }).extend({
+    list: z.array(z.strictObject({ regions: z.array(z.string()), state: RolloutStateSchema })).min(1),
+  }).optional(),
   specVersion: z.int(),
 });
 export type SnapshotFlag = z.infer<typeof SnapshotFlagSchema>;
@@ -51,8 +57,8 @@ export const SnapshotHeadSchema = z.strictObject({
 export type SnapshotHead = z.infer<typeof SnapshotHeadSchema>;
 
 
-/** The snapshot entry of one flag. */
-export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion: number): SnapshotFlag {
+/** The snapshot entry of one flag; `waveStates` are waves 2… (wave 1's is `state`). */
+export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion: number, waveStates: readonly RolloutState[] = []): SnapshotFlag {
   return {
     key: spec.key,
     type: spec.type,
@@ -68,6 +74,17 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
     ...(spec.route ? { route: spec.route } : {}),
     stages: spec.rollout.stages.map((s) => ({ weight: s.weight, shadow: s.shadow })),
     state,
+    ...(spec.waves
+      ? {
+          waves: {
+            regionFromEdge: spec.waves.regionFromEdge,
+            ...(spec.waves.regionMap ? { regionMap: spec.waves.regionMap } : {}),
+            onRegression: spec.waves.onRegression,
+            // A wave the registry has no state for yet (just added) waits: it serves the baseline.
+            list: spec.waves.order.map((regions, i) => ({ regions, state: i === 0 ? state : (waveStates[i - 1] ?? { ...state, status: "waiting" as const, stageIndex: 0 }) })),
+          },
+        }
+      : {}),
     specVersion,
   };
 }

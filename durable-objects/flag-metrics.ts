@@ -12,7 +12,11 @@ export const LatestJudgementSchema = z.strictObject({ action: z.string(), rule: 
 export type LatestJudgement = z.infer<typeof LatestJudgementSchema>;
 
 export const FlagMetricsSchema = z.strictObject({
+  /** The counted object: the flag's key, or its region wave's object name. */
   key: z.string(),
+  /** With region waves: the flag and the wave (1-based) this row counts. */
+  flag: z.string().optional(),
+  wave: z.int().min(1).optional(),
   generation: z.int(),
   status: z.string(),
   weight: z.number(),

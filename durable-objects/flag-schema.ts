@@ -95,4 +95,11 @@ export const FLAG_MIGRATIONS: readonly Migration[] = [
       sql.run("CREATE INDEX approvals_generation ON approvals (generation, stage)");
     },
   },
+  {
+    version: 5,
+    name: "the region wave this object runs (1 for a flag without waves: its own object)",
+    up(sql) {
+      sql.run("ALTER TABLE flag ADD COLUMN wave INTEGER NOT NULL DEFAULT 1");
+    },
+  },
 ];

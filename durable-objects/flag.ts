@@ -32,6 +32,7 @@ import { FLAG_MIGRATIONS } from "./flag-schema";
 import { migrate, schemaVersion } from "./migrations";
 import { Sql } from "./sql";
 import { StateHistory } from "./state-history";
+import { waveObjectName, type WaveStep } from "../core/waves";
 
 export type ActResult =
   | { ok: true; state: RolloutState; decision: Decision; published: boolean }
@@ -95,10 +96,12 @@ const ForwardedEventsSchema = ForwardedEventSchema.array().max(1000);
 const REPORT_RETRY_MIN_MS = 1_000;
 const REPORT_RETRY_MAX_MS = 300_000;
 /** Actions that notify webhooks. */
-const NOTIFY = new Set(["promote", "complete", "demote", "rollback", "kill", "fallback", "recover"]);
+const NOTIFY = new Set(["promote", "complete", "demote", "rollback", "kill", "fallback", "recover", "start"]);
 
 interface FlagRow extends Record<string, string | number | null> {
   key: string;
+  /** The region wave this object runs (1: the flag's own object). */
+  wave: number;
   spec: string | null;
   identity: string | null;
   state: string;
@@ -129,7 +132,7 @@ export class FlagDO extends DurableObject<Env> {
   }
 
   private row(): FlagRow | null {
-    return this.sql.first<FlagRow>("SELECT key, spec_input AS spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
+    return this.sql.first<FlagRow>("SELECT key, wave, spec_input AS spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
   }
 
   /** The spec as written, parsed through the schema on read (cached per text): new fields get their defaults. */
@@ -153,30 +156,33 @@ export class FlagDO extends DurableObject<Env> {
 
   /**
    * Takes a new or edited spec from the RegistryDO (as the operator wrote it,
-   * with its key) and returns the state to publish.
+   * with its key) and returns the state to publish. `wave` > 1: this object
+   * runs that region wave of the flag, which waits until the wave before it
+   * completes (`core/waves.ts`).
    */
-  async configure(specInput: unknown, now: number): Promise<{ state: RolloutState; candidateChanged: boolean }> {
+  async configure(specInput: unknown, now: number, wave = 1): Promise<{ state: RolloutState; candidateChanged: boolean }> {
     const spec = FlagSpecSchema.parse(specInput);
     const inputText = JSON.stringify(specInput);
-    const row = this.sql.first<FlagRow>("SELECT key, spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
+    const row = this.sql.first<FlagRow>("SELECT key, wave, spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
     const identity = candidateIdentity(spec);
+    const waiting = wave > 1;
     let state: RolloutState;
     let candidateChanged: boolean;
     if (row === null) {
-      state = initialState(spec.rollout.stages, 1, 1, now);
+      state = initialState(spec.rollout.stages, 1, 1, now, waiting);
       candidateChanged = true;
     } else {
       const previous = RolloutStateSchema.parse(JSON.parse(row.state));
       // A retired flag coming back, or a new candidate, is a new generation.
       candidateChanged = row.spec === null || row.identity !== identity;
-      state = reconfigure(previous, spec.rollout.stages, candidateChanged, now);
+      state = reconfigure(previous, spec.rollout.stages, candidateChanged, now, waiting);
     }
     this.sql.transaction(() => {
       this.sql.run(
-        `INSERT INTO flag (id, key, spec, spec_input, identity, state, report_attempts) VALUES (1, ?, ?, ?, ?, ?, 0)
-         ON CONFLICT (id) DO UPDATE SET key = excluded.key, spec = excluded.spec, spec_input = excluded.spec_input,
+        `INSERT INTO flag (id, key, wave, spec, spec_input, identity, state, report_attempts) VALUES (1, ?, ?, ?, ?, ?, ?, 0)
+         ON CONFLICT (id) DO UPDATE SET key = excluded.key, wave = excluded.wave, spec = excluded.spec, spec_input = excluded.spec_input,
            identity = excluded.identity, state = excluded.state, report_attempts = 0`,
-        spec.key, JSON.stringify(spec), inputText, identity, JSON.stringify(state),
+        spec.key, wave, JSON.stringify(spec), inputText, identity, JSON.stringify(state),
       );
       this.history.recordSpec(state.generation, inputText);
       this.history.record(state, now);
@@ -187,6 +193,24 @@ export class FlagDO extends DurableObject<Env> {
       }
     });
     return { state, candidateChanged };
+  }
+
+  /**
+   * The registry moves this region wave in step with the others: `start` a
+   * waiting wave (at the generation of the wave before it, so all waves end
+   * on one generation) or `rollback` it because another wave regressed. It
+   * returns the state and decision rather than reporting them — the registry
+   * asked, and applies them itself. Null when the step no longer applies.
+   */
+  async followWave(step: WaveStep, now: number): Promise<{ state: RolloutState; decision: Decision } | null> {
+    const flag = this.loaded();
+    if (flag === null) return null;
+    const result = applyAction(flag.state, flag.spec.rollout.stages, { action: step.action }, now);
+    if (!result.ok) return null;
+    const next = step.action === "start" ? { ...result.state, generation: Math.max(step.generation, flag.state.generation) } : result.state;
+    if (next.generation !== flag.state.generation) this.history.recordSpec(next.generation, flag.row.spec ?? JSON.stringify(flag.spec));
+    const decision = this.commit(flag, next, now, { action: step.action, source: "config", actor: "registry", reason: step.reason });
+    return { state: next, decision };
   }
 
   /** The flag was deleted: forget the spec, keep the generation counter and the decision log. */
@@ -208,7 +232,7 @@ export class FlagDO extends DurableObject<Env> {
     if (!result.ok) return result;
     const action = request.action + (request.variant ? `:${request.variant}` : "");
     const decision = this.commit(flag, result.state, now, { action, source: "operator", actor, reason: request.reason ?? null });
-    const published = await this.reportState(flag.row.key, result.state, decision);
+    const published = await this.reportState(flag.row, result.state, decision);
     return { ok: true, state: result.state, decision, published };
   }
 
@@ -473,7 +497,7 @@ export class FlagDO extends DurableObject<Env> {
     const row = this.row();
     const reportDue = this.reportRetryAt();
     if (row !== null && row.spec !== null && row.report_attempts > 0 && reportDue !== null && reportDue <= Date.now()) {
-      await this.reportState(row.key, RolloutStateSchema.parse(JSON.parse(row.state)), null);
+      await this.reportState(row, RolloutStateSchema.parse(JSON.parse(row.state)), null);
     }
     const checkDue = this.approvalCheckAt();
     if (checkDue !== null && checkDue <= Date.now()) await this.runApprovalCheck(Date.now());
@@ -548,7 +572,8 @@ export class FlagDO extends DurableObject<Env> {
 
   /** Reads every counter shard of the flag (shard 0 is this object itself). */
   private async readShards<T>(spec: FlagSpec, read: (shard: DurableObjectStub<FlagDO>) => Promise<T>): Promise<T[]> {
-    const shards = Array.from({ length: spec.counterShards - 1 }, (_, i) => counterShardStub(this.env, spec.key, i + 1));
+    const name = waveObjectName(spec.key, this.row()?.wave ?? 1);
+    const shards = Array.from({ length: spec.counterShards - 1 }, (_, i) => counterShardStub(this.env, name, i + 1));
     return Promise.all(shards.map(read));
   }
 
@@ -568,9 +593,11 @@ export class FlagDO extends DurableObject<Env> {
     const deployment = (this.env.WEBHOOK_URLS ?? "").split(",").map((u) => u.trim()).filter(Boolean);
     const urls = [...new Set([...spec.webhooks, ...deployment])];
     if (urls.length === 0) return;
+    const wave = this.row()?.wave ?? 1;
     this.outbox.enqueue(urls, {
       type: kind,
       flag: spec.key,
+      ...(spec.waves ? { wave, regions: spec.waves.order[wave - 1] ?? [] } : {}),
       generation: decision.generation,
       decisionId: decision.id,
       at: new Date(decision.at).toISOString(),
@@ -597,9 +624,10 @@ export class FlagDO extends DurableObject<Env> {
   }
 
   /** Reports a state to the RegistryDO; on failure schedules a retry with backoff. */
-  private async reportState(key: string, state: RolloutState, decision: Decision | null): Promise<boolean> {
+  private async reportState(row: Pick<FlagRow, "key" | "wave">, state: RolloutState, decision: Decision | null): Promise<boolean> {
+    const { key } = row;
     try {
-      await registryStub(this.env).reportState(key, state, decision);
+      await registryStub(this.env).reportState(key, state, decision, row.wave);
       this.sql.run("UPDATE flag SET report_attempts = 0 WHERE id = 1");
       this.sql.run("DELETE FROM stats WHERE k = 'report_retry_at'");
       await this.scheduleAlarm();

@@ -38,4 +38,13 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       sql.run("ALTER TABLE audit ADD COLUMN signing_key TEXT");
     },
   },
+  {
+    version: 4,
+    name: "region waves: the state each wave after the first reported (wave 1's stays in flags.state)",
+    up(sql) {
+      sql.run(`CREATE TABLE flag_waves (
+        key TEXT NOT NULL, wave INTEGER NOT NULL, state TEXT NOT NULL, state_version INTEGER NOT NULL,
+        PRIMARY KEY (key, wave))`);
+    },
+  },
 ];

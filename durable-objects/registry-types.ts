@@ -27,6 +27,21 @@ export interface FlagSummary {
    * still waits for — or null before the first tick after a change.
    */
   judgement: { at: number; action: string; rule: string; reason: string } | null;
+  /** Region waves, in order (absent for a flag without); the line's status, stage and judgement are the leading wave's. */
+  waves?: WaveSummary[];
+}
+
+/** One region wave of a flag: the regions it covers, where it stands, and the spec it serves. */
+export interface WaveSummary {
+  wave: number;
+  regions: string[];
+  status: RolloutState["status"];
+  stage: number;
+  weight: number;
+  generation: number;
+  forced: RolloutState["forced"];
+  specHash: string;
+  updatedAt: number;
 }
 
 export interface FlagRecord {
@@ -34,7 +49,9 @@ export interface FlagRecord {
   spec: unknown;
   specHash: string;
   specVersion: number;
+  /** Wave 1's state (the flag's own object); each wave is under `waves`. */
   state: RolloutState;
+  waves?: WaveSummary[];
   createdAt: number;
   updatedAt: number;
 }

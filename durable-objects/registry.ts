@@ -14,8 +14,16 @@ import { snapshotFlagOf, snapshotStorageKey, type Snapshot, type SnapshotHead } 
 import { flagStub } from "./flag-stub";
 import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { planChanges, type PlanEntry } from "./plan";
-import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry } from "./registry-types";
-import { addBatch, judgeBatch, LastTickSchema, PendingTickSchema, TICK_BATCH, type LastTick, type TickProgress } from "./tick";
+import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry, WaveSummary } from "./registry-types";
+
+/** A wave's state that changed, and its status before: what moves the other waves. */
+interface WaveChange {
+  key: string;
+  wave: number;
+  before: RolloutState["status"];
+}
+import { addBatch, judgeBatch, LastTickSchema, PendingTickSchema, TICK_BATCH, type LastTick, type TickProgress, type TickTarget } from "./tick";
+import { leadingWave, nextWaveSteps, waveObjectName } from "../core/waves";
 import { migrate } from "./migrations";
 import { REGISTRY_MIGRATIONS } from "./registry-schema";
 import { Serializer, Sql } from "./sql";
@@ -81,8 +89,11 @@ export class RegistryDO extends DurableObject<Env> {
   async listFlags(): Promise<FlagSummary[]> {
     return this.rows().map((row) => {
       const spec = this.specOf(row);
-      const state = RolloutStateSchema.parse(JSON.parse(row.state));
-      const latest = this.metrics.get(row.key);
+      const states = this.waveStatesOf(row);
+      // With region waves the flag's line is its leading wave's (the first not completed); each wave is under `waves`.
+      const lead = leadingWave(states);
+      const state = states[lead] ?? RolloutStateSchema.parse(JSON.parse(row.state));
+      const latest = this.metrics.get(waveObjectName(row.key, lead + 1));
       // Current only while nothing has moved the rollout since that tick (an operator action has not been judged yet).
       const current = latest?.judgement && latest.generation === state.generation && latest.status === state.status && latest.at >= state.updatedAt;
       return {
@@ -98,22 +109,58 @@ export class RegistryDO extends DurableObject<Env> {
         specVersion: row.spec_version,
         updatedAt: row.updated_at,
         judgement: current && latest.judgement ? { at: latest.at, ...latest.judgement } : null,
+        ...(spec.waves ? { waves: this.waveSummaries(spec, states, row.spec_hash) } : {}),
       };
     });
+  }
+
+  /** Each wave's regions, state and the spec hash it serves (the seed's "roll by region with audit hashes"). */
+  private waveSummaries(spec: FlagSpec, states: readonly RolloutState[], specHash: string): WaveSummary[] {
+    return states.map((state, i) => ({
+      wave: i + 1,
+      regions: spec.waves?.order[i] ?? [],
+      status: state.status,
+      stage: state.stageIndex,
+      weight: servedWeight(state, spec.rollout.stages).weightBp / 100,
+      generation: state.generation,
+      forced: state.forced,
+      specHash,
+      updatedAt: state.updatedAt,
+    }));
+  }
+
+  /** Every wave's state in order (wave 1's is the flag's own; a single entry for a flag without waves). */
+  private waveStatesOf(row: Pick<FlagRow, "key" | "raw" | "state">): RolloutState[] {
+    const first = RolloutStateSchema.parse(JSON.parse(row.state));
+    const spec = this.specOf(row);
+    if (!spec.waves) return [first];
+    const stored = new Map(this.sql.all<{ wave: number; state: string }>("SELECT wave, state FROM flag_waves WHERE key = ?", row.key).map((r) => [r.wave, RolloutStateSchema.parse(JSON.parse(r.state))]));
+    return spec.waves.order.map((_, i) => (i === 0 ? first : (stored.get(i + 1) ?? { ...first, status: "waiting" as const, stageIndex: 0 })));
   }
 
   async getFlag(key: string): Promise<FlagRecord | null> {
     const row = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", key);
     if (row === null) return null;
+    const spec = this.specOf(row);
+    const states = this.waveStatesOf(row);
     return {
       key: row.key,
       spec: JSON.parse(row.raw) as unknown,
       specHash: row.spec_hash,
       specVersion: row.spec_version,
       state: RolloutStateSchema.parse(JSON.parse(row.state)),
+      ...(spec.waves ? { waves: this.waveSummaries(spec, states, row.spec_hash) } : {}),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
+  }
+
+  /** A flag's region waves (empty without waves), or null for an unknown flag: what admin requests naming a wave or region check. */
+  async flagWaves(key: string): Promise<WaveSummary[] | null> {
+    const row = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", key);
+    if (row === null) return null;
+    const spec = this.specOf(row);
+    return spec.waves ? this.waveSummaries(spec, this.waveStatesOf(row), row.spec_hash) : [];
   }
 
   /** Creates or replaces one flag and publishes. */
@@ -165,13 +212,46 @@ export class RegistryDO extends DurableObject<Env> {
     });
   }
 
-  /** A FlagDO reports its state. Stale or replayed reports (version not newer) change nothing. */
-  async reportState(key: string, state: RolloutState, decision: Decision | null): Promise<{ applied: boolean }> {
+  /** A FlagDO reports its state (`wave` > 1: a region wave's object). Stale or replayed reports (version not newer) change nothing. */
+  async reportState(key: string, state: RolloutState, decision: Decision | null, wave = 1): Promise<{ applied: boolean }> {
     return this.writes.run(async () => {
-      const applied = this.applyState(key, state, decision);
+      const applied = this.applyState(key, state, decision, undefined, wave);
+      if (applied) await this.followWaves([applied], state.updatedAt);
       if (applied) await this.publish(state.updatedAt);
-      return { applied };
+      return { applied: applied !== null };
     });
+  }
+
+  /**
+   * Moves region waves in step after wave states changed: starts the wave
+   * after one that completed, rolls back the ones a regression stops
+   * (`core/waves.ts`). Each step's state comes back from the wave's object
+   * and is applied like a report — which may make further steps (a wave
+   * whose only stage is 100% completes as it starts).
+   */
+  private async followWaves(changes: readonly WaveChange[], now: number): Promise<void> {
+    const queue = [...changes];
+    for (let guard = 0; queue.length > 0 && guard < 64; guard++) {
+      const change = queue.shift();
+      if (!change) break;
+      const row = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", change.key);
+      if (row === null) continue;
+      const spec = this.specOf(row);
+      if (!spec.waves) continue;
+      const steps = nextWaveSteps(this.waveStatesOf(row), change.wave - 1, change.before, spec.waves.onRegression);
+      for (const step of steps) {
+        try {
+          const moved = await flagStub(this.env, waveObjectName(change.key, step.wave)).followWave(step, now);
+          if (!moved) continue;
+          const applied = this.applyState(change.key, moved.state, moved.decision, undefined, step.wave);
+          if (applied) queue.push(applied);
+        } catch (error) {
+          // The next report or tick of the changed wave tries again (its state is level: completed, rolled back).
+          console.error(`waves: ${step.action} of ${change.key} wave ${step.wave} failed`, error);
+          this.markDirty();
+        }
+      }
+    }
   }
 
   /** Every flag's counts as of the last cron tick, and decision counts: one RPC per /metrics scrape. */
@@ -231,8 +311,17 @@ export class RegistryDO extends DurableObject<Env> {
     const tick = this.pendingTick();
     if (!tick) return { evaluated: 0, changed: 0, failed: 0, remaining: 0 };
     const keys = this.sql.all<{ key: string }>("SELECT key FROM flags ORDER BY key").map((r) => r.key);
-    const batch = keys.slice(tick.cursor, tick.cursor + TICK_BATCH);
-    const { states, evaluated, failed, needSpec } = await judgeBatch(this.env, batch, tick.now);
+    // A batch is TICK_BATCH objects: a flag with region waves is one object per wave.
+    const batch: string[] = [];
+    const targets: TickTarget[] = [];
+    for (const key of keys.slice(tick.cursor)) {
+      const row = this.sql.first<FlagRow>("SELECT key, raw FROM flags WHERE key = ?", key);
+      const waves = row ? (this.specOf(row).waves?.order.length ?? 1) : 1;
+      if (batch.length > 0 && targets.length + waves > TICK_BATCH) break;
+      batch.push(key);
+      for (let wave = 1; wave <= waves; wave++) targets.push({ key, wave });
+    }
+    const { states, evaluated, failed, needSpec } = await judgeBatch(this.env, targets, tick.now);
     for (const key of needSpec) {
       // A FlagDO upgraded from before specs were stored as written: give it the written spec (its state is kept).
       const row = this.sql.first<FlagRow>("SELECT raw, key FROM flags WHERE key = ?", key);
@@ -240,12 +329,18 @@ export class RegistryDO extends DurableObject<Env> {
     }
     const changed = await this.writes.run(async () => {
       let applied = 0;
-      for (const { key, state, action, softAborts, metrics } of states) {
-        if (this.applyState(key, state, null, action)) applied++;
+      const changes: WaveChange[] = [];
+      for (const { key, wave, state, action, softAborts, metrics } of states) {
+        const change = this.applyState(key, state, null, action, wave);
+        if (change) {
+          applied++;
+          changes.push(change);
+        }
         // Soft abort rules change nothing served; they are counted on /metrics (rampart_decisions_total{action="soft_abort"}).
         for (let i = 0; i < (softAborts ?? 0); i++) this.metrics.countDecision("soft_abort", "cron");
-        if (metrics) this.metrics.put({ key, status: state.status, at: tick.now, ...metrics });
+        if (metrics) this.metrics.put({ key: waveObjectName(key, wave), ...(wave > 1 || this.hasWaves(key) ? { flag: key, wave } : {}), status: state.status, at: tick.now, ...metrics });
       }
+      await this.followWaves(changes, tick.now);
       const dirty = this.sql.first("SELECT v FROM meta WHERE k = 'dirty'") !== null;
       if (applied > 0 || dirty) await this.publish(tick.now);
       return applied;
@@ -295,32 +390,49 @@ export class RegistryDO extends DurableObject<Env> {
    * is audited either way, once per decision id, so an operator action that
    * raced a spec change is never lost from the audit log.
    */
-  private applyState(key: string, state: RolloutState, decision: Decision | null, cronAction?: string): boolean {
-    const row = this.sql.first<{ state: string; state_version: number }>("SELECT state, state_version FROM flags WHERE key = ?", key);
-    if (row === null) return false;
+  private applyState(key: string, state: RolloutState, decision: Decision | null, cronAction?: string, wave = 1): WaveChange | null {
+    const flagRow = this.sql.first<{ state: string; state_version: number }>("SELECT state, state_version FROM flags WHERE key = ?", key);
+    if (flagRow === null) return null;
+    const row = wave === 1 ? flagRow : (this.sql.first<{ state: string; state_version: number }>("SELECT state, state_version FROM flag_waves WHERE key = ? AND wave = ?", key, wave) ?? { state: JSON.stringify({ ...state, status: "waiting" }), state_version: 0 });
     const newer = state.version > row.state_version;
     const before = RolloutStateSchema.parse(JSON.parse(row.state));
+    const inWave = wave > 1 || this.hasWaves(key) ? `wave ${wave}: ` : "";
     this.sql.transaction(() => {
       if (newer) {
-        this.sql.run("UPDATE flags SET state = ?, state_version = ? WHERE key = ?", JSON.stringify(state), state.version, key);
+        if (wave === 1) this.sql.run("UPDATE flags SET state = ?, state_version = ? WHERE key = ?", JSON.stringify(state), state.version, key);
+        else this.sql.run("INSERT OR REPLACE INTO flag_waves (key, wave, state, state_version) VALUES (?, ?, ?, ?)", key, wave, JSON.stringify(state), state.version);
         this.markDirty();
       }
       if (decision !== null) {
-        const change = `${decision.from.status} stage ${decision.from.stage} → ${decision.to.status} stage ${decision.to.stage}`;
+        const change = `${inWave}${decision.from.status} stage ${decision.from.stage} → ${decision.to.status} stage ${decision.to.stage}`;
         const summary = decision.reason ? `${change} (${decision.reason})` : change;
-        if (this.audit(decision.at, decision.actor, decision.action, key, null, summary, decision.id)) this.metrics.countDecision(decision.action, decision.source);
+        // Decision ids are per object: a wave's are kept apart from wave 1's (audit entries are unique per flag and decision id).
+        const decisionId = wave === 1 ? decision.id : -(wave * 1e9 + decision.id);
+        if (this.audit(decision.at, decision.actor, decision.action, key, null, summary, decisionId)) this.metrics.countDecision(decision.action, decision.source);
       } else if (newer) {
-        const summary = `${before.status} stage ${before.stageIndex} → ${state.status} stage ${state.stageIndex}`;
+        const summary = `${inWave}${before.status} stage ${before.stageIndex} → ${state.status} stage ${state.stageIndex}`;
         this.audit(state.updatedAt, "cron", cronAction ?? "cron", key, null, summary);
         this.metrics.countDecision(cronAction ?? "cron", "cron");
       }
     });
-    return newer;
+    return newer ? { key, wave, before: before.status } : null;
+  }
+
+  private hasWaves(key: string): boolean {
+    const row = this.sql.first<FlagRow>("SELECT key, raw FROM flags WHERE key = ?", key);
+    return row !== null && this.specOf(row).waves !== undefined;
   }
 
   private async storeSpec(entry: SpecEntry, actor: string, now: number, via: string): Promise<void> {
     const { spec } = entry;
-    const { state, candidateChanged } = await flagStub(this.env, spec.key).configure(specInputOf(entry), now);
+    const input = specInputOf(entry);
+    const { state, candidateChanged } = await flagStub(this.env, spec.key).configure(input, now);
+    // Region waves after the first run in their own objects; a wave the spec no longer has is retired.
+    const waveCount = spec.waves?.order.length ?? 1;
+    const waveStates: RolloutState[] = [];
+    for (let wave = 2; wave <= waveCount; wave++) waveStates.push((await flagStub(this.env, waveObjectName(spec.key, wave)).configure(input, now, wave)).state);
+    const dropped = this.sql.all<{ wave: number }>("SELECT wave FROM flag_waves WHERE key = ? AND wave > ?", spec.key, waveCount);
+    for (const { wave } of dropped) await flagStub(this.env, waveObjectName(spec.key, wave)).retire();
     const specHash = await sha256Hex(canonicalJson(spec));
     this.sql.transaction(() => {
       const existing = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", spec.key);
@@ -333,6 +445,8 @@ export class RegistryDO extends DurableObject<Env> {
         spec.key, JSON.stringify(entry.raw), JSON.stringify(spec), specHash, (existing?.spec_version ?? 0) + 1,
         JSON.stringify(state), state.version, existing?.created_at ?? now, now,
       );
+      this.sql.run("DELETE FROM flag_waves WHERE key = ?", spec.key);
+      waveStates.forEach((waveState, i) => this.sql.run("INSERT INTO flag_waves (key, wave, state, state_version) VALUES (?, ?, ?, ?)", spec.key, i + 2, JSON.stringify(waveState), waveState.version));
       const generation = candidateChanged ? `generation ${state.generation} starts` : `generation ${state.generation} continues`;
       this.audit(now, actor, existing ? `${via}:update` : `${via}:create`, spec.key, specHash, generation, null, entry.signedBy ?? null);
       this.markDirty();
@@ -341,8 +455,12 @@ export class RegistryDO extends DurableObject<Env> {
 
   private async removeFlag(row: FlagRow, actor: string, now: number): Promise<void> {
     await flagStub(this.env, row.key).retire();
+    const waves = this.sql.all<{ wave: number }>("SELECT wave FROM flag_waves WHERE key = ?", row.key);
+    for (const { wave } of waves) await flagStub(this.env, waveObjectName(row.key, wave)).retire();
     this.sql.transaction(() => {
       this.sql.run("DELETE FROM flags WHERE key = ?", row.key);
+      this.sql.run("DELETE FROM flag_waves WHERE key = ?", row.key);
+      for (const { wave } of waves) this.metrics.remove(waveObjectName(row.key, wave));
       this.metrics.remove(row.key);
       this.audit(now, actor, "delete", row.key, row.spec_hash, "deleted; its decision log is kept");
       this.markDirty();
@@ -365,9 +483,10 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   private compose(version: number, now: number): Snapshot {
-    const flags = this.rows().map((row) =>
-      snapshotFlagOf(this.specOf(row), RolloutStateSchema.parse(JSON.parse(row.state)), row.spec_version),
-    );
+    const flags = this.rows().map((row) => {
+      const [first, ...later] = this.waveStatesOf(row);
+      return snapshotFlagOf(this.specOf(row), first ?? RolloutStateSchema.parse(JSON.parse(row.state)), row.spec_version, later);
+    });
     const etag = `"${version}-${fingerprint(JSON.stringify(flags))}"`;
     return { version, etag, publishedAt: now, flags };
   }

@@ -6,6 +6,13 @@ import { z } from "zod";
 import type { RolloutState } from "../core/rollout";
 import type { EvaluateResult } from "./flag";
 import { flagStub } from "./flag-stub";
+import { waveObjectName } from "../core/waves";
+
+/** One object the cron judges: a flag's own (wave 1) or one of its region waves. */
+export interface TickTarget {
+  key: string;
+  wave: number;
+}
 
 /** Flags judged per invocation: well under the 1,000 subrequests of a paid invocation (50 on Free: lower it there). */
 export const TICK_BATCH = 200;
@@ -33,25 +40,26 @@ export interface TickProgress {
   remaining: number;
 }
 
-/** Judges `keys` at `now`; returns every state the FlagDOs answered with. */
-export async function judgeBatch(env: Env, keys: readonly string[], now: number) {
-  const states: { key: string; state: RolloutState; action?: string; softAborts?: number; metrics?: EvaluateResult["metrics"] }[] = [];
+/** Judges `targets` at `now`; returns every state the FlagDOs answered with. */
+export async function judgeBatch(env: Env, targets: readonly TickTarget[], now: number) {
+  const states: { key: string; wave: number; state: RolloutState; action?: string; softAborts?: number; metrics?: EvaluateResult["metrics"] }[] = [];
   /** Flags whose object asked for its spec again (stored before specs were kept as written). */
   const needSpec: string[] = [];
   let evaluated = 0;
   let failed = 0;
-  for (let i = 0; i < keys.length; i += TICK_CONCURRENCY) {
+  for (let i = 0; i < targets.length; i += TICK_CONCURRENCY) {
     await Promise.all(
-      keys.slice(i, i + TICK_CONCURRENCY).map(async (key) => {
+      targets.slice(i, i + TICK_CONCURRENCY).map(async ({ key, wave }) => {
+        const name = waveObjectName(key, wave);
         try {
-          const result = await flagStub(env, key).evaluate(now);
+          const result = await flagStub(env, name).evaluate(now);
           // A flag an overlapping trigger already judged this minute was judged: count it.
           if (result.evaluated || result.alreadyJudged) evaluated++;
-          if (result.needsSpec) needSpec.push(key);
-          if (result.state) states.push({ key, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.softAborts ? { softAborts: result.softAborts } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
+          if (result.needsSpec && wave === 1) needSpec.push(key);
+          if (result.state) states.push({ key, wave, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.softAborts ? { softAborts: result.softAborts } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
         } catch (error) {
           failed++;
-          console.error(`cron: flag ${key} failed to evaluate`, error);
+          console.error(`cron: flag ${name} failed to evaluate`, error);
         }
       }),
     );

@@ -4,28 +4,31 @@
  * exposure of a rollout — the counter and the exposure-log sample. Never
  * awaits storage once the snapshot is warm.
  */
-import { assign, isRolloutExposure, stickinessValueOf, type EvaluationContext, type Served } from "../core/assign";
+import { assign, inWave, isRolloutExposure, stickinessValueOf, type EvaluationContext, type Served } from "../core/assign";
 import type { Services } from "./context";
 import { sampleExposure } from "./exposure-log";
 import { replicateOf } from "./replicate";
 import type { Schedule } from "./snapshot";
+import type { EdgeLocation } from "../core/waves";
 
 export type Evaluation =
   | { ok: true; served: Served }
   | { ok: false; status: 400 | 404 | 503; errorCode: "FLAG_NOT_FOUND" | "GENERAL" | "TARGETING_KEY_MISSING" | "INVALID_CONTEXT"; message: string };
 
-export async function evaluateFlag(services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext): Promise<Evaluation> {
+/** `edge`: where the request was taken (`request.cf`), which places it in a region wave when the context names no region; null for a binding call. */
+export async function evaluateFlag(services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, edge: EdgeLocation | null = null): Promise<Evaluation> {
   const pending = services.snapshots(env).serve(schedule);
   const snapshot = pending instanceof Promise ? await pending : pending;
   if (snapshot === null) return { ok: false, status: 503, errorCode: "GENERAL", message: "flag configuration is not available yet; use your default and retry" };
-  const flag = snapshot.flags.get(key);
-  if (!flag) return { ok: false, status: 404, errorCode: "FLAG_NOT_FOUND", message: `flag "${key}" does not exist` };
+  const found = snapshot.flags.get(key);
+  if (!found) return { ok: false, status: 404, errorCode: "FLAG_NOT_FOUND", message: `flag "${key}" does not exist` };
+  const flag = inWave(found, context, edge);
   const result = assign(flag, context);
   if (!result.ok) return { ok: false, status: 400, errorCode: result.errorCode, message: result.message };
   // A single evaluation is an exposure (the contract); bulk evaluations count none.
   if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
     const { state } = flag.source;
-    services.counters(env).addExposure(key, state.generation, state.stageIndex, result.arm, replicateOf(flag, result, context), schedule, flag.source.counterShards);
+    services.counters(env).addExposure(flag.counterKey, state.generation, state.stageIndex, result.arm, replicateOf(flag, result, context), schedule, flag.source.counterShards);
     if (flag.source.exposureLog) sampleExposure(services.exposureLog(env), flag, result, stickinessValueOf(flag, context) ?? "", Date.now(), schedule);
   }
   return { ok: true, served: result };

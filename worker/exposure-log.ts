@@ -25,8 +25,8 @@ export interface ExposureRecord {
   value: unknown;
   generation: number;
   stage: number;
-  /** The region wave the exposure belongs to; null until rollouts have waves. */
-  wave: string | null;
+  /** The region wave (1-based) the exposure belongs to; null for a flag without waves. */
+  wave: number | null;
   pins: Record<string, string>;
   /** Milliseconds since the epoch. */
   at: number;
@@ -156,7 +156,7 @@ export function sampleExposure(log: ExposureLog, flag: CompiledFlag, served: Ser
   const rate = flag.source.exposureLog?.rate ?? 0;
   if (rate <= 0 || (rate < 1 && Math.random() >= rate)) return;
   const { state } = flag.source;
-  log.add({ flag: flag.key, id: stickyId, arm: served.arm, value: served.value, generation: state.generation, stage: state.stageIndex, wave: null, pins: { ...(flag.source.pins[served.arm] ?? {}) }, at }, schedule);
+  log.add({ flag: flag.key, id: stickyId, arm: served.arm, value: served.value, generation: state.generation, stage: state.stageIndex, wave: typeof served.metadata.wave === "number" ? served.metadata.wave : null, pins: { ...(flag.source.pins[served.arm] ?? {}) }, at }, schedule);
 }
 
 /** Hours one read may span: a week of partitions. */

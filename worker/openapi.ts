@@ -26,6 +26,12 @@ const signatureParam = {
   schema: { type: "string" },
 };
 const signatureErrors = { 400: error("Invalid spec (issues name each path), or a missing or malformed signature"), 403: error("Read-only token, unknown signing key, or a signature that does not match the body") };
+const regionWaves = { type: "array", description: "Region waves in order (absent for a flag without); each wave's regions, state and the spec hash it serves", items: { $ref: "#/components/schemas/WaveSummary" } };
+/** Which region wave an admin read means (default: wave 1, the flag's own); `region` picks the wave that names it. */
+const waveParams = [
+  query("wave", "Region wave, 1-based (default 1; flags without waves have only wave 1)", { type: "integer", minimum: 1, maximum: 16 }),
+  query("region", "The region wave that names this region (instead of `wave`); a region no wave names is refused", { type: "string" }),
+];
 const limitParam = query("limit", "How many, newest first (default 20, at most 500)", { type: "integer", minimum: 1, maximum: 500 });
 const timeSchema = { type: "string", description: "ISO 8601, or milliseconds since the epoch" };
 const obj = (properties: Json, required: string[] = Object.keys(properties)) => ({ type: "object", required, properties });
@@ -115,12 +121,17 @@ function schemas(): Json {
       properties: { key: { type: "string" }, errorCode: { enum: ["PARSE_ERROR", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL", "FLAG_NOT_FOUND"] }, errorDetails: { type: "string" } },
     },
     EventsResult: obj({ accepted: int, duplicates: int, rejected: { type: "array", items: obj({ index: int, error: str, message: str }) } }),
-    Health: obj({ status: { enum: ["ok", "stale", "unavailable"] }, version: str, configVersion: nullable(int), flags: int, snapshotAgeMs: nullable(num) }),
+    Health: obj({ status: { enum: ["ok", "stale", "unavailable"] }, version: str, configVersion: nullable(int), flags: int, snapshotAgeMs: nullable(num), waves: { type: "array", description: "What this isolate serves in each region wave (the first 200)", items: obj({ flag: str, wave: int, regions: { type: "array", items: str }, status: str, stage: int, generation: int, specVersion: int }) } }),
+    WaveSummary: obj({ wave: int, regions: { type: "array", items: str }, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specHash: str, updatedAt: ms }),
     FlagSummary: obj({
       key: str, description: nullable(str), kind: { enum: ["rollout", "kill_switch", "guard"] }, type: str, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specVersion: int, updatedAt: ms,
       judgement: nullable({ ...obj({ at: ms, action: str, rule: str, reason: str }), description: "The cron's latest judgement of the current stage (for a hold: what it still waits for)" }),
-    }),
-    FlagRecord: obj({ key: str, spec: { type: "object", description: "The spec as written" }, specHash: str, specVersion: int, state: ref("RolloutState"), createdAt: ms, updatedAt: ms }),
+      waves: regionWaves,
+    }, ["key", "description", "kind", "type", "status", "stage", "weight", "generation", "forced", "specVersion", "updatedAt", "judgement"]),
+    FlagRecord: obj(
+      { key: str, spec: { type: "object", description: "The spec as written" }, specHash: str, specVersion: int, state: ref("RolloutState"), waves: regionWaves, createdAt: ms, updatedAt: ms },
+      ["key", "spec", "specHash", "specVersion", "state", "createdAt", "updatedAt"],
+    ),
     Decision: {
       ...obj({ id: int, at: ms, generation: int, action: str, source: { enum: ["operator", "cron", "config"] }, actor: str, reason: nullable(str), from: position, to: position, stateVersion: int, rule: nullable(str), replayable: { type: "boolean" } }),
       properties: {
@@ -201,36 +212,36 @@ function paths(): Json {
     },
     "/admin/flags/{key}/actions": {
       ...flag,
-      post: op("actOnFlag", "Operator action: promote, demote, rollback, pause, resume, kill, unkill, force, unforce", "admin-write", {
+      post: op("actOnFlag", "Operator action: promote, demote, rollback, pause, resume, kill, unkill, force, unforce, start (a waiting region wave); `wave` or `region` in the body picks a region wave", "admin-write", {
         200: ok("The new state and its decision", obj({ key: str, state: ref("RolloutState"), decision: ref("Decision"), published: { type: "boolean" } })),
-        400: error("Invalid action"), ...noFlag, 409: error("Not allowed in this state"),
-      }, { requestBody: json(ref("ActionRequest")) }),
+        400: error("Invalid action, or a wave or region the flag does not have"), ...noFlag, 409: error("Not allowed in this state"),
+      }, { requestBody: json({ allOf: [ref("ActionRequest"), { type: "object", properties: { wave: { type: "integer", minimum: 1, maximum: 16 }, region: str } }] }) }),
     },
     "/admin/flags/{key}/approve": {
       ...flag,
       post: op("approveStage", "Approve (or reject) the stage a flag waits in; names the generation and stage it covers", "admin-write", {
         200: ok("The approval, as a decision", obj({ key: str, decision: ref("Decision") })), 400: error("Invalid approval"), ...noFlag, 409: error("For another generation or stage, or the stage awaits no approval"),
-      }, { requestBody: json(obj({ decision: { enum: ["approve", "reject"] }, generation: { type: "integer", minimum: 1 }, stage: { type: "integer", minimum: 0 }, note: str }, ["generation", "stage"])) }),
+      }, { requestBody: json(obj({ decision: { enum: ["approve", "reject"] }, generation: { type: "integer", minimum: 1 }, stage: { type: "integer", minimum: 0 }, note: str, wave: { type: "integer", minimum: 1, maximum: 16 }, region: str }, ["generation", "stage"])) }),
     },
-    "/admin/flags/{key}/decisions": { ...flag, get: op("listDecisions", "Decision log, newest first", "admin-read", { 200: ok("Decisions", obj({ key: str, decisions: { type: "array", items: ref("Decision") } })), ...badQuery }, { parameters: [limitParam] }) },
-    "/admin/flags/{key}/decisions/{id}": { ...flag, get: op("getDecision", "One decision with its inputs", "admin-read", { 200: ok("The decision", obj({ key: str, decision: ref("Decision") })), 404: error("No such decision") }, { parameters: [idParam] }) },
+    "/admin/flags/{key}/decisions": { ...flag, get: op("listDecisions", "Decision log, newest first", "admin-read", { 200: ok("Decisions", obj({ key: str, decisions: { type: "array", items: ref("Decision") } })), ...badQuery }, { parameters: [limitParam, ...waveParams] }) },
+    "/admin/flags/{key}/decisions/{id}": { ...flag, get: op("getDecision", "One decision with its inputs", "admin-read", { 200: ok("The decision", obj({ key: str, decision: ref("Decision") })), 404: error("No such decision") }, { parameters: [idParam, ...waveParams] }) },
     "/admin/flags/{key}/decisions/{id}/replay": {
       ...flag,
       get: op("replayDecision", "Recompute a cron decision from its stored inputs", "admin-read", {
         200: ok("Replayed verdicts and whether they match", obj({ key: str, decision: ref("Decision"), replayed: { type: "object", required: ["action", "rule"], properties: { action: str, rule: str } }, matches: { type: "boolean" } })),
         404: error("No such decision"), 409: error("An operator decision has nothing to recompute, or the judging method is no longer run"),
-      }, { parameters: [idParam] }),
+      }, { parameters: [idParam, ...waveParams] }),
     },
     "/admin/flags/{key}/report": {
       ...flag,
       get: op("compareReport", "A/B compare report over [from, to)", "admin-read", { 200: ok("Per-arm metrics and gate verdicts", ref("CompareReport")), ...badQuery, ...noFlag }, {
-        parameters: [query("from", "Start (default: 24 h before `to`)", timeSchema), query("to", "End (default: now)", timeSchema), query("generation", "Generation (default: the current one)", { type: "integer", minimum: 1 })],
+        parameters: [query("from", "Start (default: 24 h before `to`)", timeSchema), query("to", "End (default: now)", timeSchema), query("generation", "Generation (default: the current one)", { type: "integer", minimum: 1 }), ...waveParams],
       }),
     },
     "/admin/flags/{key}/series": {
       ...flag,
       get: op("metricSeries", "Metrics over time for charts: per-step exposures and levels, cumulative gate verdicts", "admin-read", { 200: ok("Points, oldest first", ref("Series")), ...badQuery, ...noFlag }, {
-        parameters: [query("from", "Start (default: 1 h before `to`)", timeSchema), query("to", "End (default: now)", timeSchema), query("points", "Points wanted (1–120, default 60); steps are whole minutes", { type: "integer", minimum: 1, maximum: 120 }), query("generation", "Generation (default: the current one)", { type: "integer", minimum: 1 })],
+        parameters: [query("from", "Start (default: 1 h before `to`)", timeSchema), query("to", "End (default: now)", timeSchema), query("points", "Points wanted (1–120, default 60); steps are whole minutes", { type: "integer", minimum: 1, maximum: 120 }), query("generation", "Generation (default: the current one)", { type: "integer", minimum: 1 }), ...waveParams],
       }),
     },
     "/admin/flags/{key}/exposures": {
@@ -242,9 +253,9 @@ function paths(): Json {
     },
     "/admin/flags/{key}/disagreements": {
       ...flag,
-      get: op("listDisagreements", "Recent shadow disagreements", "admin-read", { 200: ok("Disagreements", obj({ key: str, disagreements: { type: "array", items: obj({ eventId: str, at: ms, targetingKey: str, arm: str, generation: int }) } })), ...badQuery }, { parameters: [limitParam] }),
+      get: op("listDisagreements", "Recent shadow disagreements", "admin-read", { 200: ok("Disagreements", obj({ key: str, disagreements: { type: "array", items: obj({ eventId: str, at: ms, targetingKey: str, arm: str, generation: int }) } })), ...badQuery }, { parameters: [limitParam, ...waveParams] }),
     },
-    "/admin/flags/{key}/stats": { ...flag, get: op("flagStats", "Storage and counter-batch counts", "admin-read", { 200: ok("Stats", { type: "object", required: ["key"], properties: { key: str }, additionalProperties: true }) }) },
+    "/admin/flags/{key}/stats": { ...flag, get: op("flagStats", "Storage and counter-batch counts", "admin-read", { 200: ok("Stats", { type: "object", required: ["key"], properties: { key: str }, additionalProperties: true }), ...badQuery }, { parameters: waveParams }) },
     "/admin/manifest": {
       post: op("applyManifest", "Apply a multi-flag manifest; dryRun returns the diff; prune deletes flags not in it", "admin-write", {
         200: ok("The changes", obj({ dryRun: { type: "boolean" }, prune: { type: "boolean" }, changes: { type: "array", items: ref("PlanEntry") } })), ...signatureErrors,

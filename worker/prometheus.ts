@@ -4,7 +4,7 @@
  */
 import type { ArmCounts } from "../core/counters";
 import { valueAtRank } from "../core/histogram";
-import type { MetricsSnapshot } from "../durable-objects/flag-metrics";
+import type { FlagMetrics, MetricsSnapshot } from "../durable-objects/flag-metrics";
 
 /** Latency bucket bounds (ms; exposed in seconds) for the exposition; our histogram is finer and is folded into them. */
 const LE_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
@@ -47,30 +47,30 @@ export function renderMetrics(snapshot: MetricsSnapshot, isolate: { configVersio
   const arms = (f: MetricsSnapshot["flags"][number]) => [["baseline", f.baseline], ["candidate", f.candidate]] as const;
 
   out.metric("rampart_exposures_total", "counter", "Exposures per flag and arm in the current generation, as of the last cron tick.");
-  for (const f of snapshot.flags) for (const [arm, c] of arms(f)) out.sample("rampart_exposures_total", { flag: f.key, arm, generation: f.generation }, c.exposures);
+  for (const f of snapshot.flags) for (const [arm, c] of arms(f)) out.sample("rampart_exposures_total", { ...flagLabels(f), arm, generation: f.generation }, c.exposures);
   out.metric("rampart_errors_total", "counter", "Error events per flag and arm in the current generation.");
-  for (const f of snapshot.flags) for (const [arm, c] of arms(f)) out.sample("rampart_errors_total", { flag: f.key, arm, generation: f.generation }, c.errors);
+  for (const f of snapshot.flags) for (const [arm, c] of arms(f)) out.sample("rampart_errors_total", { ...flagLabels(f), arm, generation: f.generation }, c.errors);
   out.metric("rampart_comparisons_total", "counter", "Shadow comparisons per flag and arm, by agreement.");
   for (const f of snapshot.flags) {
     for (const [arm, c] of arms(f)) {
-      out.sample("rampart_comparisons_total", { flag: f.key, arm, generation: f.generation, agree: "true" }, c.agree);
-      out.sample("rampart_comparisons_total", { flag: f.key, arm, generation: f.generation, agree: "false" }, c.disagree);
+      out.sample("rampart_comparisons_total", { ...flagLabels(f), arm, generation: f.generation, agree: "true" }, c.agree);
+      out.sample("rampart_comparisons_total", { ...flagLabels(f), arm, generation: f.generation, agree: "false" }, c.disagree);
     }
   }
   // Prometheus names carry the base unit (seconds), not an abbreviation: latency_ms events are converted.
   out.metric("rampart_latency_seconds", "histogram", "Latency (latency_ms events and routed requests) per flag and arm, in seconds.");
   for (const f of snapshot.flags) {
     for (const [arm, c] of arms(f)) {
-      const base = { flag: f.key, arm, generation: f.generation };
+      const base = { ...flagLabels(f), arm, generation: f.generation };
       for (const b of foldLatency(c)) out.sample("rampart_latency_seconds_bucket", { ...base, le: b.le }, b.count);
       out.sample("rampart_latency_seconds_sum", base, (c.events["latency_ms"]?.sum ?? 0) / 1000);
       out.sample("rampart_latency_seconds_count", base, c.events["latency_ms"]?.count ?? 0);
     }
   }
   out.metric("rampart_unattributed_events_total", "counter", "Events of the current generation that could not be credited to an arm (GET /admin/flags/{key}/stats says why).");
-  for (const f of snapshot.flags) out.sample("rampart_unattributed_events_total", { flag: f.key, generation: f.generation }, f.unattributed ?? 0);
+  for (const f of snapshot.flags) out.sample("rampart_unattributed_events_total", { ...flagLabels(f), generation: f.generation }, f.unattributed ?? 0);
   out.metric("rampart_rollout_weight_percent", "gauge", "Share of in-scope traffic served the candidate.");
-  for (const f of snapshot.flags) out.sample("rampart_rollout_weight_percent", { flag: f.key, status: f.status, generation: f.generation }, f.weight);
+  for (const f of snapshot.flags) out.sample("rampart_rollout_weight_percent", { ...flagLabels(f), status: f.status, generation: f.generation }, f.weight);
   out.metric("rampart_decisions_total", "counter", "Decisions that changed a rollout, by action and source; soft_abort counts soft abort rules that fired (they change nothing served).");
   for (const d of snapshot.decisions) out.sample("rampart_decisions_total", { action: d.action, source: d.source }, d.count);
   out.metric("rampart_snapshot_version", "gauge", "Config version this isolate serves.");
@@ -81,4 +81,9 @@ export function renderMetrics(snapshot: MetricsSnapshot, isolate: { configVersio
   out.sample("rampart_exposure_log_records_total", { outcome: "written" }, isolate.exposureLog?.written ?? 0);
   out.sample("rampart_exposure_log_records_total", { outcome: "dropped" }, isolate.exposureLog?.dropped ?? 0);
   return out.text();
+}
+
+/** A flag's labels: its key, and with region waves the wave (so each wave is its own series). */
+function flagLabels(f: FlagMetrics): { flag: string; wave?: number } {
+  return f.wave === undefined ? { flag: f.flag ?? f.key } : { flag: f.flag ?? f.key, wave: f.wave };
 }

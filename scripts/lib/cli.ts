@@ -23,7 +23,7 @@ commands:
         [--sign-key FILE [--key-id ID]]  sign the body (Ed25519) for a deployment with MANIFEST_PUBLIC_KEYS
   keygen [--id ID] [--out FILE]       make a signing key pair: the private key to FILE, the public
                                       MANIFEST_PUBLIC_KEYS entry printed
-  promote|demote|rollback|pause|resume|kill|unkill <key> [--reason TEXT]
+  promote|demote|rollback|pause|resume|kill|unkill|start <key> [--reason TEXT]
   force <key> --variant baseline|candidate [--reason TEXT]
   unforce <key>
   approve <key> [--reject] [--note TEXT]  approve (or reject) the stage the flag waits in, for its current generation
@@ -35,6 +35,9 @@ commands:
                                       logged exposures as newline-delimited JSON (default last hour), to FILE or stdout
   audit [--limit N]                   the registry's audit log
   cron                                the cron's progress
+
+  Flags with region waves: --wave N or --region NAME picks the wave an action, approve,
+  show, decisions or report is about (default wave 1); start begins a waiting wave early.
   tick [--time MS]                    fire the cron on a local stack (wrangler dev does not)
 
 options:
@@ -45,7 +48,7 @@ options:
   --json           print JSON: the response, or {"error": …} for a failure
   -h, --help       this text`;
 
-const ACTIONS = new Set(["promote", "demote", "rollback", "pause", "resume", "kill", "unkill", "force", "unforce"]);
+const ACTIONS = new Set(["promote", "demote", "rollback", "pause", "resume", "kill", "unkill", "force", "unforce", "start"]);
 
 export interface CliIo {
   out: (line: string) => void;
@@ -210,6 +213,8 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         yes: { type: "boolean", short: "y", default: false },
         reason: { type: "string" },
         variant: { type: "string" },
+        wave: { type: "string" },
+        region: { type: "string" },
         limit: { type: "string" },
         from: { type: "string" },
         to: { type: "string" },
@@ -284,16 +289,20 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       return value;
     };
     const show = (json: unknown, pretty: () => void) => (opts.json ? io.out(JSON.stringify(json, null, 2)) : pretty());
+    // --wave N / --region NAME: the region wave meant (the server checks the flag has it and names the field when not).
+    const waveBody = () => ({ ...(opts.wave ? { wave: Number(opts.wave) } : {}), ...(opts.region ? { region: opts.region } : {}) });
+    const waveQuery = (sep: string) => (opts.wave ? `${sep}wave=${encodeURIComponent(opts.wave)}` : opts.region ? `${sep}region=${encodeURIComponent(opts.region)}` : "");
 
     switch (command) {
       case "flags": {
         const json = await request("GET", "/admin/flags");
-        const flags = json["flags"] as { key: string; kind: string; status: string; stage: number; weight: number; generation: number; forced: string | null; judgement: { at: number; action: string; reason: string } | null }[];
+        const flags = json["flags"] as { key: string; kind: string; status: string; stage: number; weight: number; generation: number; forced: string | null; judgement: { at: number; action: string; reason: string } | null; waves?: { wave: number; status: string; weight: number }[] }[];
         show(json, () => {
           io.out(`${"flag".padEnd(28)} ${"kind".padEnd(11)} ${"status".padEnd(12)} stage  weight  gen  forced     latest judgement`);
           for (const f of flags) {
             const now = f.judgement ? `${iso(f.judgement.at)} ${f.judgement.action}: ${f.judgement.reason}` : "";
             io.out(`${f.key.padEnd(28)} ${f.kind.padEnd(11)} ${f.status.padEnd(12)} ${String(f.stage).padStart(5)}  ${`${f.weight}%`.padStart(6)}  ${String(f.generation).padStart(3)}  ${(f.forced ?? "").padEnd(9)}  ${now}`);
+            if (f.waves) io.out(`${"".padEnd(28)} waves: ${f.waves.map((w) => `${w.wave} ${w.status}${w.status === "ramping" || w.status === "paused" ? ` ${w.weight}%` : ""}`).join(" · ")}`);
           }
         });
         return 0;
@@ -304,6 +313,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
           const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null; updatedAt: number; reason?: string | null };
           io.out(`${String(json["key"])}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}`);
           io.out(`  spec version ${String(json["specVersion"])}, hash ${String(json["specHash"])}`);
+          for (const w of (json["waves"] ?? []) as { wave: number; regions: string[]; status: string; stage: number; weight: number; generation: number; specHash: string }[]) {
+            io.out(`  wave ${w.wave} [${w.regions.join(", ")}]: ${w.status}, stage ${w.stage} (${w.weight}%), generation ${w.generation}, serving spec ${w.specHash.slice(0, 12)}`);
+          }
           io.out(`  created ${iso(Number(json["createdAt"]))}, updated ${iso(Number(json["updatedAt"]))}, state changed ${iso(state.updatedAt)}`);
           io.out("spec (as written):");
           for (const line of stringifyYaml(json["spec"]).trimEnd().split("\n")) io.out(`  ${line}`);
@@ -317,7 +329,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         show({ deleted: args[0] }, () => io.out(`deleted ${args[0] ?? ""}`));
         return 0;
       case "decisions": {
-        const json = await request("GET", `/admin/flags/${need("key", args[0])}/decisions?limit=${opts.limit ?? "20"}`);
+        const json = await request("GET", `/admin/flags/${need("key", args[0])}/decisions?limit=${opts.limit ?? "20"}${waveQuery("&")}`);
         show(json, () => {
           for (const d of json["decisions"] as { id: number; at: number; action: string; actor: string; from: { status: string; stage: number }; to: { status: string; stage: number }; reason: string | null }[]) {
             io.out(`#${d.id} ${iso(d.at)} ${d.action.padEnd(14)} ${d.from.status}/${d.from.stage} → ${d.to.status}/${d.to.stage} by ${d.actor}${d.reason ? ` — ${d.reason}` : ""}`);
@@ -338,6 +350,8 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         const query = new URLSearchParams();
         if (opts.from) query.set("from", opts.from);
         if (opts.to) query.set("to", opts.to);
+        if (opts.wave) query.set("wave", opts.wave);
+        if (opts.region) query.set("region", opts.region);
         const json = await request("GET", `/admin/flags/${need("key", args[0])}/report${query.size ? `?${query.toString()}` : ""}`);
         show(json, () => printReport(json, io));
         return 0;
@@ -370,8 +384,10 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         const key = need("key", args[0]);
         // An approval names the generation and stage it covers: those the flag is in now.
         const flag = await request("GET", `/admin/flags/${key}`);
-        const state = flag["state"] as { generation: number; stageIndex: number };
-        const body = JSON.stringify({ decision: opts.reject ? "reject" : "approve", generation: state.generation, stage: state.stageIndex, ...(opts.note ? { note: opts.note } : {}) });
+        const waves = (flag["waves"] ?? []) as { wave: number; regions: string[]; generation: number; stage: number }[];
+        const chosen = opts.wave ? waves.find((w) => String(w.wave) === opts.wave) : opts.region ? waves.find((w) => w.regions.includes(opts.region ?? "")) : undefined;
+        const state = chosen ? { generation: chosen.generation, stageIndex: chosen.stage } : (flag["state"] as { generation: number; stageIndex: number });
+        const body = JSON.stringify({ decision: opts.reject ? "reject" : "approve", generation: state.generation, stage: state.stageIndex, ...(opts.note ? { note: opts.note } : {}), ...waveBody() });
         const json = await request("POST", `/admin/flags/${key}/approve`, body);
         show(json, () => io.out(`${key}: stage ${state.stageIndex} of generation ${state.generation} ${opts.reject ? "rejected" : "approved"}; the cron acts on it at its next look`));
         return 0;
@@ -404,7 +420,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       }
       default: {
         if (!ACTIONS.has(command)) throw new CliError(`unknown command "${command}"\n${USAGE}`, "usage");
-        const body = JSON.stringify({ action: command, ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.reason ? { reason: opts.reason } : {}) });
+        const body = JSON.stringify({ action: command, ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.reason ? { reason: opts.reason } : {}), ...waveBody() });
         const json = await request("POST", `/admin/flags/${need("key", args[0])}/actions`, body);
         const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null };
         show(json, () => io.out(`${args[0] ?? ""}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}${json["published"] ? "" : " (publishing will be retried)"}`));

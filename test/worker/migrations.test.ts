@@ -63,7 +63,7 @@ describe("FlagDO storage upgrades", () => {
       const applied = migrate(sql, FLAG_MIGRATIONS, Date.now());
       return { before, applied, after: schemaVersion(sql), history: sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM state_history")?.n };
     });
-    expect(upgraded).toEqual({ before: 0, applied: [1, 2, 3, 4], after: 4, history: 1 });
+    expect(upgraded).toEqual({ before: 0, applied: [1, 2, 3, 4, 5], after: 5, history: 1 });
 
     const stub = flagStub(env, key);
     // Every decision is still there, readable through the current code.
@@ -114,7 +114,7 @@ describe("RegistryDO storage upgrades", () => {
       }
       return { before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql) };
     });
-    expect(result).toEqual({ before: 0, applied: [1, 2, 3], after: 3 });
+    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4], after: 4 });
     expect((await call("GET", "/admin/flags")).json).toEqual(before.flags);
     expect((await call("GET", "/admin/audit?limit=500")).json.entries).toEqual(before.audit);
     // It still works as a registry: a new action is audited once.

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { toIssues } from "../../core/issues";
+import { plainCopy } from "../../core/dict";
 import { FLAG_KEY_PATTERN, FlagSpecSchema, ManifestSchema, type FlagSpec } from "../../core/manifest";
 import type { Decision } from "../../core/decision";
 import { ActionRequestSchema } from "../../core/rollout";
@@ -16,6 +17,7 @@ import { ADMIN_BODY_LIMIT, documentFromBytes, readBytes, readJson } from "../bod
 import { SIGNATURE_HEADER, verifyBodySignature } from "../manifest-signature";
 import type { AppEnv } from "../context";
 import { AppError, invalidInput } from "../errors";
+import { MAX_WAVES, waveObjectName } from "../../core/waves";
 
 function flagKeyParam(key: string): string {
   if (!FLAG_KEY_PATTERN.test(key)) {
@@ -25,6 +27,45 @@ function flagKeyParam(key: string): string {
 }
 
 const notFound = (key: string) => new AppError(404, "not_found", `flag "${key}" does not exist`);
+
+/** Which region wave a request means: `wave` (1-based) or a `region` a wave names; neither means wave 1, the flag's own object. */
+const WaveSelectorSchema = z.strictObject({
+  wave: z.coerce.number().int().min(1).max(MAX_WAVES).optional(),
+  region: z.string().min(1).max(64).optional(),
+});
+type WaveSelector = z.infer<typeof WaveSelectorSchema>;
+
+function waveQuery(c: { req: { query(name: string): string | undefined } }): WaveSelector {
+  const parsed = WaveSelectorSchema.safeParse({ wave: c.req.query("wave"), region: c.req.query("region") });
+  if (!parsed.success) throw invalidInput("invalid wave selector", toIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+/**
+ * The object that runs the wave a request names. Without a selector it is
+ * the flag's own (wave 1) and costs nothing more; with one, the flag's waves
+ * are read and a wave or region it does not have is refused, naming the field.
+ */
+async function waveStub(env: Env, key: string, selector: WaveSelector): Promise<{ stub: ReturnType<typeof flagStub>; wave: number }> {
+  if (selector.wave === undefined && selector.region === undefined) return { stub: flagStub(env, key), wave: 1 };
+  if (selector.wave !== undefined && selector.region !== undefined) {
+    throw invalidInput("name a wave or a region, not both", [{ path: "region", message: "give either `wave` or `region`" }]);
+  }
+  const waves = await registryStub(env).flagWaves(key);
+  if (!waves) throw notFound(key);
+  const listed = waves.map((w) => `${w.wave} [${w.regions.join(", ")}]`).join("; ");
+  let wave = selector.wave ?? 1;
+  if (selector.region !== undefined) {
+    const region = selector.region;
+    if (waves.length === 0) throw invalidInput("this flag has no region waves", [{ path: "region", message: `flag "${key}" has no \`waves\`: leave out region` }]);
+    const named = waves.find((w) => w.regions.includes(region));
+    if (!named) throw invalidInput(`unknown region "${region}"`, [{ path: "region", message: `no wave of flag "${key}" names region "${region}"; waves: ${listed}` }]);
+    wave = named.wave;
+  } else if (wave > Math.max(1, waves.length)) {
+    throw invalidInput(`unknown wave ${wave}`, [{ path: "wave", message: waves.length === 0 ? `flag "${key}" has no region waves: only wave 1` : `flag "${key}" has ${waves.length} waves: ${listed}` }]);
+  }
+  return { stub: flagStub(env, waveObjectName(key, wave)), wave };
+}
 
 function parseSpec(raw: unknown, pathKey: string): FlagSpec {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
@@ -109,7 +150,8 @@ export function adminRoutes() {
     const key = flagKeyParam(c.req.param("key"));
     const { raw, signedBy } = await readSignedDocument(c.req.raw, c.env);
     const spec = parseSpec(raw, key);
-    const result = await registryStub(c.env).putFlag({ raw, spec, signedBy }, c.get("actor"), Date.now());
+    // Specs hold prototype-free dictionaries (waves.regionMap), which RPC cannot carry: send a plain copy.
+    const result = await registryStub(c.env).putFlag(plainCopy({ raw, spec, signedBy }), c.get("actor"), Date.now());
     return c.json({ key, ...result }, result.created ? 201 : 200);
   });
 
@@ -122,10 +164,12 @@ export function adminRoutes() {
 
   app.post("/flags/:key/actions", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
-    const parsed = ActionRequestSchema.safeParse(await readJson(c.req.raw));
+    const parsed = ActionRequestSchema.extend(WaveSelectorSchema.shape).safeParse(await readJson(c.req.raw));
     if (!parsed.success) throw invalidInput("the action is not valid", toIssues(parsed.error.issues));
-    const result = await flagStub(c.env, key).act(parsed.data, c.get("actor"), Date.now());
-    if (result.ok) return c.json({ key, state: result.state, decision: result.decision, published: result.published });
+    const { wave: _wave, region, ...request } = parsed.data;
+    const { stub, wave } = await waveStub(c.env, key, parsed.data);
+    const result = await stub.act(request, c.get("actor"), Date.now());
+    if (result.ok) return c.json({ key, ...(_wave !== undefined || region !== undefined ? { wave } : {}), state: result.state, decision: result.decision, published: result.published });
     if (result.code === "not_found") throw notFound(key);
     if (result.code === "invalid_request") throw invalidInput(result.message, [{ path: "variant", message: result.message }]);
     throw new AppError(409, "invalid_transition", result.message);
@@ -133,9 +177,11 @@ export function adminRoutes() {
 
   app.post("/flags/:key/approve", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
-    const parsed = ApprovalRequestSchema.safeParse(await readJson(c.req.raw));
+    const parsed = ApprovalRequestSchema.extend(WaveSelectorSchema.shape).safeParse(await readJson(c.req.raw));
     if (!parsed.success) throw invalidInput("the approval is not valid", toIssues(parsed.error.issues));
-    const result = await flagStub(c.env, key).approve(parsed.data, c.get("actor"), Date.now());
+    const { wave: _wave, region: _region, ...request } = parsed.data;
+    const { stub } = await waveStub(c.env, key, parsed.data);
+    const result = await stub.approve(request, c.get("actor"), Date.now());
     if (result.ok) return c.json({ key, decision: result.decision });
     if (result.code === "not_found") throw notFound(key);
     throw new AppError(409, result.code === "stale" ? "stale_approval" : "not_awaiting_approval", result.message, [{ path: result.path ?? "", message: result.message }]);
@@ -146,7 +192,7 @@ export function adminRoutes() {
     const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
     const before = parseQuery(z.coerce.number().int().min(1).optional(), c.req.query("before"), "before");
     const withInputs = booleanQuery(c.req.query("inputs"), "inputs");
-    const stub = flagStub(c.env, key);
+    const { stub } = await waveStub(c.env, key, waveQuery(c));
     if ((await stub.view()) === null) throw notFound(key);
     const decisions = (await stub.decisions(limit, before)).map((d) => present(d, withInputs));
     return c.json({ key, decisions });
@@ -155,7 +201,7 @@ export function adminRoutes() {
   app.get("/flags/:key/decisions/:id", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
     const id = parseQuery(z.coerce.number().int().min(1), c.req.param("id"), "id");
-    const decision = await flagStub(c.env, key).decision(id);
+    const decision = await (await waveStub(c.env, key, waveQuery(c))).stub.decision(id);
     if (!decision) throw new AppError(404, "not_found", `flag "${key}" has no decision ${id}`);
     return c.json({ key, decision: present(decision, true) });
   });
@@ -163,7 +209,7 @@ export function adminRoutes() {
   app.get("/flags/:key/decisions/:id/replay", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
     const id = parseQuery(z.coerce.number().int().min(1), c.req.param("id"), "id");
-    const result = await flagStub(c.env, key).replay(id);
+    const result = await (await waveStub(c.env, key, waveQuery(c))).stub.replay(id);
     if (!result.ok) throw new AppError(result.message.startsWith("no decision") ? 404 : 409, "not_replayable", result.message);
     return c.json({
       key,
@@ -180,7 +226,7 @@ export function adminRoutes() {
     const from = parseQuery(TimeQuery.optional(), c.req.query("from"), "from") ?? to - 86_400_000;
     if (from >= to) throw invalidInput("from must be before to", [{ path: "from", message: "must be before `to`" }]);
     const generation = parseQuery(z.coerce.number().int().min(1).optional(), c.req.query("generation"), "generation");
-    const report = await flagStub(c.env, key).compareReport(from, to, generation);
+    const report = await (await waveStub(c.env, key, waveQuery(c))).stub.compareReport(from, to, generation);
     if (!report) throw notFound(key);
     return c.json(report);
   });
@@ -195,7 +241,7 @@ export function adminRoutes() {
     // Steps are whole minutes (the counters' resolution); the span is rounded out to whole steps.
     const step = Math.max(MINUTE_MS, Math.ceil((to - from) / points / MINUTE_MS) * MINUTE_MS);
     const start = Math.floor(from / MINUTE_MS) * MINUTE_MS;
-    const series = await flagStub(c.env, key).series(start, step, Math.ceil((to - start) / step), generation);
+    const series = await (await waveStub(c.env, key, waveQuery(c))).stub.series(start, step, Math.ceil((to - start) / step), generation);
     if (!series) throw notFound(key);
     return c.json(series);
   });
@@ -213,14 +259,14 @@ export function adminRoutes() {
   app.get("/flags/:key/disagreements", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
     const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
-    const stub = flagStub(c.env, key);
+    const { stub } = await waveStub(c.env, key, waveQuery(c));
     if ((await stub.view()) === null) throw notFound(key);
     return c.json({ key, disagreements: await stub.recentDisagreements(limit) });
   });
 
   app.get("/flags/:key/stats", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
-    const stub = flagStub(c.env, key);
+    const { stub } = await waveStub(c.env, key, waveQuery(c));
     if ((await stub.view()) === null) throw notFound(key);
     return c.json({ key, ...(await stub.storageStats()) });
   });
@@ -234,8 +280,8 @@ export function adminRoutes() {
     const registry = registryStub(c.env);
     const rawFlags = (raw as { flags: unknown[] }).flags;
     const changes = dryRun
-      ? await registry.planManifest(parsed.data.flags, prune)
-      : await registry.applyManifest(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec, signedBy })), prune, c.get("actor"), Date.now());
+      ? await registry.planManifest(plainCopy(parsed.data.flags), prune)
+      : await registry.applyManifest(plainCopy(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec, signedBy }))), prune, c.get("actor"), Date.now());
     return c.json({ dryRun, prune, changes });
   });
 

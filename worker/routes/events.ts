@@ -6,7 +6,9 @@
  * drops event ids it has already seen, so a replayed batch changes no counter.
  */
 import { Hono } from "hono";
-import { parseAssignmentToken } from "../../core/assign";
+import { inWave, parseAssignmentToken } from "../../core/assign";
+import { waveObjectName } from "../../core/waves";
+import { edgeLocationOf } from "../edge-location";
 import { plainCopy } from "../../core/dict";
 import { EventSchema, EventsEnvelopeSchema, eventTime, MAX_EVENT_AGE_MS, MAX_FUTURE_SKEW_MS } from "../../core/events";
 import { summarizeIssues, toIssues } from "../../core/issues";
@@ -65,7 +67,9 @@ export function eventRoutes(services: Services) {
     }
 
     const rejected: Rejection[] = [];
+    /** Events by the object that credits them: the flag's own, or its region wave's. */
     const byFlag = new Map<string, { indexes: number[]; events: ForwardedEvent[] }>();
+    const edge = edgeLocationOf(c.req.raw);
     envelope.data.events.forEach((raw, index) => {
       const parsed = EventSchema.safeParse(raw);
       if (!parsed.success) {
@@ -85,10 +89,17 @@ export function eventRoutes(services: Services) {
       if (event.variant !== undefined && event.variant !== "baseline" && event.variant !== "candidate") {
         return rejected.push({ index, error: "unknown_variant", message: `variant must be "baseline" or "candidate" (got "${event.variant}")` });
       }
-      if (event.assignment !== undefined && parseAssignmentToken(event.assignment) === null) {
+      const token = event.assignment === undefined ? null : parseAssignmentToken(event.assignment);
+      if (event.assignment !== undefined && token === null) {
         return rejected.push({ index, error: "invalid_assignment", message: `assignment must be the token evaluation metadata carries, like "3.1.c" (got "${event.assignment}")` });
       }
-      const group = byFlag.get(event.flag) ?? { indexes: [], events: [] };
+      const waves = flag.waves?.flags.length ?? 1;
+      if (token !== null && token.wave > waves) {
+        return rejected.push({ index, error: "invalid_assignment", message: `assignment names wave ${token.wave}; flag "${event.flag}" has ${waves}` });
+      }
+      // The wave the echoed assignment names, else the one the event's context (or this location) places it in.
+      const target = token !== null ? waveObjectName(event.flag, token.wave) : inWave(flag, event.context ?? {}, edge).counterKey;
+      const group = byFlag.get(target) ?? { indexes: [], events: [] };
       group.indexes.push(index);
       group.events.push({
         id: event.eventId,
@@ -100,7 +111,7 @@ export function eventRoutes(services: Services) {
         ...(event.context !== undefined ? { context: plainCopy(event.context) } : {}),
         at: time,
       });
-      byFlag.set(event.flag, group);
+      byFlag.set(target, group);
     });
 
     let accepted = 0;

@@ -6,7 +6,8 @@
  */
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
-import { assign, type Assignment, type EvaluationContext } from "../../core/assign";
+import { assign, inWave, type Assignment, type EvaluationContext } from "../../core/assign";
+import { edgeLocationOf } from "../edge-location";
 import { changeStream, eventStreamsFor, lastSeenVersion } from "../change-stream";
 import { evaluateFlag } from "../evaluate";
 import { canonicalJson, fingerprint } from "../../core/canonical";
@@ -93,7 +94,7 @@ export function ofrepRoutes(services: Services) {
     const key = c.req.param("key");
     try {
       const context = await readContext(c.req.raw);
-      const evaluation = await evaluateFlag(services, c.env, scheduler(c), key, context);
+      const evaluation = await evaluateFlag(services, c.env, scheduler(c), key, context, edgeLocationOf(c.req.raw));
       if (!evaluation.ok) return ofrepError(c, key, new OfrepError(evaluation.status, evaluation.errorCode, evaluation.message));
       return c.json(successBody(evaluation.served));
     } catch (error) {
@@ -118,8 +119,9 @@ export function ofrepRoutes(services: Services) {
       const etag = `"${snapshot.version}-${fingerprint(canonicalJson(context))}"`;
       if (c.req.header("if-none-match") === etag) return c.body(null, 304, { ETag: etag });
       const flags = [];
+      const edge = edgeLocationOf(c.req.raw);
       for (const flag of snapshot.flags.values()) {
-        const result = assign(flag, context);
+        const result = assign(inWave(flag, context, edge), context);
         flags.push(result.ok ? successBody(result) : { key: result.key, errorCode: result.errorCode, errorDetails: result.message });
       }
       // The change stream, as OFREP providers look for it; `flagConfigEtag` (a re-fetch hint) needs no more than the ETag does.

@@ -9,6 +9,7 @@ import { renderMetrics } from "../prometheus";
 import { settingsOf } from "../config";
 import { scheduler, type AppEnv, type Services } from "../context";
 import { RAMPART_VERSION } from "../version";
+import type { CompiledSnapshot } from "../../core/compile";
 
 /**
  * Headers for the HTML page: no framing (clickjacking: CSP frame-ancestors,
@@ -42,6 +43,8 @@ export function opsRoutes(services: Services) {
         configVersion: snapshot?.version ?? null,
         flags: snapshot?.flags.size ?? 0,
         snapshotAgeMs: ageMs,
+        // What this isolate serves in each region wave (convergence is checkable per location): the first HEALTH_WAVES.
+        waves: snapshot ? wavesServed(snapshot) : [],
       },
       snapshot === null ? 503 : 200,
     );
@@ -64,4 +67,18 @@ export function opsRoutes(services: Services) {
     return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
   return app;
+}
+
+/** Region waves listed by /health, at most (a deployment with thousands of waved flags reads them from /admin/flags). */
+const HEALTH_WAVES = 200;
+
+function wavesServed(snapshot: CompiledSnapshot): { flag: string; wave: number; regions: string[]; status: string; stage: number; generation: number; specVersion: number }[] {
+  const out = [];
+  for (const flag of snapshot.flags.values()) {
+    for (const [i, wave] of (flag.source.waves?.list ?? []).entries()) {
+      if (out.length >= HEALTH_WAVES) return out;
+      out.push({ flag: flag.key, wave: i + 1, regions: wave.regions, status: wave.state.status, stage: wave.state.stageIndex, generation: wave.state.generation, specVersion: flag.source.specVersion });
+    }
+  }
+  return out;
 }

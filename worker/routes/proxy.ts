@@ -10,7 +10,8 @@
  * an error when the origin fails.
  */
 import type { Context } from "hono";
-import { assign, isRolloutExposure, type CompiledFlag } from "../../core/assign";
+import { assign, inWave, isRolloutExposure, type CompiledFlag } from "../../core/assign";
+import { edgeLocationOf } from "../edge-location";
 import { sampleExposure } from "../exposure-log";
 import type { CompiledSnapshot } from "../../core/compile";
 import type { ArmCounts } from "../../core/counters";
@@ -61,19 +62,21 @@ function cookie(header: string | null, name: string): string | null {
 /** Proxies a routed request; null when no route matches. */
 export async function proxy(c: Context<AppEnv>, services: Services, snapshot: CompiledSnapshot): Promise<Response | null> {
   const url = new URL(c.req.url);
-  const flag = matchRoute(snapshot, url.hostname, url.pathname);
-  const route = flag?.source.route;
-  if (!flag || !route) return null;
+  const routed = matchRoute(snapshot, url.hostname, url.pathname);
+  const route = routed?.source.route;
+  if (!routed || !route) return null;
   const schedule = scheduler(c);
   const existing = c.req.header("x-rampart-id") ?? cookie(c.req.header("cookie") ?? null, route.cookie);
   const stickyId = existing ?? crypto.randomUUID();
-  const context = { targetingKey: stickyId, [flag.stickiness]: stickyId, path: url.pathname, tenant: c.req.header("x-rampart-tenant"), region: c.req.header("x-rampart-region") };
+  const context = { targetingKey: stickyId, [routed.stickiness]: stickyId, path: url.pathname, tenant: c.req.header("x-rampart-tenant"), region: c.req.header("x-rampart-region") };
+  // A region wave is placed by X-Rampart-Region, else by where the request came in (the spec's regionFromEdge): no client change.
+  const flag = inWave(routed, context, edgeLocationOf(c.req.raw));
   const assigned = assign(flag, context);
   const arm: Arm = assigned.ok ? assigned.arm : "baseline";
   const { state } = flag.source;
   const replicate = assigned.ok ? replicateOf(flag, assigned, context) : 0;
   const record = (target: Arm, update: (counts: ArmCounts) => void) =>
-    services.counters(c.env).record(flag.key, state.generation, state.stageIndex, target, replicate, schedule, flag.source.counterShards, update);
+    services.counters(c.env).record(flag.counterKey, state.generation, state.stageIndex, target, replicate, schedule, flag.source.counterShards, update);
 
   const upstream = new URL(route.origins[arm] + url.pathname + url.search);
   const method = c.req.method;
