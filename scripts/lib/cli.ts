@@ -423,7 +423,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         const body = JSON.stringify({ action: command, ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.reason ? { reason: opts.reason } : {}), ...waveBody() });
         const json = await request("POST", `/admin/flags/${need("key", args[0])}/actions`, body);
         const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null };
-        show(json, () => io.out(`${args[0] ?? ""}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}${json["published"] ? "" : " (publishing will be retried)"}`));
+        show(json, () => io.out(`${args[0] ?? ""}${typeof json["wave"] === "number" ? ` wave ${json["wave"]}` : ""}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}${json["published"] ? "" : " (publishing will be retried)"}`));
         return 0;
       }
     }

@@ -164,6 +164,23 @@ describe("dashboard in Chromium", () => {
     await page.close();
   });
 
+  it("shows each region wave of a waved flag: regions, status and the spec hash it serves", async () => {
+    const key = "dash-waves";
+    const put = await worker.admin("PUT", `/admin/flags/${key}`, { key, type: "boolean", variants: { baseline: false, candidate: true }, rollout: { stages: [{ weight: 50 }, { weight: 100 }] }, waves: [["us-east-1"], ["eu-west-1", "rest"]] });
+    expect(put.status).toBe(201);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, READ_TOKEN);
+    await page.goto(`${worker.baseUrl}/dashboard#flag=${key}`);
+    const rows = page.locator("#waves tbody tr");
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await rows.nth(0).innerText()).toMatch(/1\s+us-east-1\s+ramping\s+0\s+50%/);
+    expect(await rows.nth(1).innerText()).toMatch(/2\s+eu-west-1, rest\s+waiting\s+0\s+0%/);
+    // A flag without a description shows none (not the word "null").
+    expect(await page.locator("main").innerText()).not.toMatch(/^null$/m);
+    await page.screenshot({ path: `${ARTIFACTS}/waves.png`, fullPage: true });
+    await page.close();
+  });
+
   it("a page with EventSource on the OFREP change stream hears a kill-switch flip once, within the bound", async () => {
     const page = await browser.newPage();
     await page.goto(`${worker.baseUrl}/dashboard`);

@@ -69,6 +69,24 @@ describe("operator CLI", () => {
     expect(log.out).toContain("by admin:tester — p95 regression");
   });
 
+  it("shows and acts on one region wave of a flag, by wave or by region", async () => {
+    const spec = join(dir, "waves.yaml");
+    writeFileSync(spec, "key: cli-waves\ntype: boolean\nvariants: { baseline: false, candidate: true }\nrollout: { stages: [{ weight: 20 }, { weight: 100 }] }\nwaves: [[us-east-1], [eu-west-1, rest]]\n");
+    expect((await cli("apply", spec)).status).toBe(0);
+    const shown = await cli("show", "cli-waves");
+    expect(shown.out).toMatch(/wave 1 \[us-east-1\]: ramping, stage 0 \(20%\)/);
+    expect(shown.out).toMatch(/wave 2 \[eu-west-1, rest\]: waiting, stage 0 \(0%\)/);
+    expect((await cli("flags")).out).toContain("waves: 1 ramping 20% · 2 waiting");
+    const killed = await cli("kill", "cli-waves", "--region", "eu-west-1", "--reason", "EU incident");
+    expect(killed.out).toContain("cli-waves wave 2: killed");
+    expect((await cli("decisions", "cli-waves", "--wave", "2")).out).toContain("waiting/0 → killed/0 by admin:tester — EU incident");
+    // Wave 1 is untouched; a region no wave names is refused with the field.
+    expect((await cli("show", "cli-waves")).out).toContain("wave 1 [us-east-1]: ramping");
+    const unknown = await cli("kill", "cli-waves", "--region", "mars-1");
+    expect(unknown.status).toBe(1);
+    expect(unknown.err).toContain('region: no wave of flag "cli-waves" names region "mars-1"');
+  });
+
   it("says what is wrong, with the field, and exits non-zero", async () => {
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "key: cli-bad\ntype: boolean\nvariants: { baseline: false, candidate: true }\nrollout: { stages: [{ weight: 150 }] }\n");

@@ -175,7 +175,8 @@ async function renderFlag(key) {
       onclick: () => confirmAction(key, a, st),
     }, a.label)));
   const charts = h("section", { className: "charts", "aria-label": "charts" });
-  main.replaceChildren(
+  // replaceChildren would print a null (no description, no waves) as the text "null": leave those out.
+  main.replaceChildren(...[
     h("p", null, h("a", { href: "#" }, "← all flags")),
     h("h2", { id: "flag-title" }, key),
     summary?.description ? h("p", { className: "muted" }, summary.description) : null,
@@ -183,6 +184,7 @@ async function renderFlag(key) {
     h("p", { id: "judgement", className: summary?.judgement ? `health ${healthClass(summary)}` : "muted" },
       summary?.judgement ? `${summary.judgement.action} (${summary.judgement.rule}) at ${when(summary.judgement.at)}: ${summary.judgement.reason}` : "The cron has not judged the current state yet."),
     actions,
+    record.waves ? waveTable(record.waves) : null,
     h("h3", null, "Gates"),
     gateTable(report),
     h("h3", null, "Over the last hour"),
@@ -191,9 +193,26 @@ async function renderFlag(key) {
     decisionList(key, decisions.decisions),
     h("h3", null, "Audit trail"),
     h("ul", { className: "log" }, audit.entries.map((e) => h("li", null, h("time", null, when(e.at)), " ", h("b", null, e.actor), ` ${e.action}: ${e.summary}`, e.specHash ? h("span", { className: "muted" }, ` spec ${e.specHash}`) : null))),
-  );
+  ].filter((node) => node !== null));
   drawCharts(charts, series);
   $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+}
+
+/** Region waves: where each stands and the spec hash it serves (actions and charts above are wave 1's). */
+function waveTable(waves) {
+  return h("section", { id: "waves", "aria-label": "region waves" },
+    h("h3", null, "Region waves"),
+    h("table", null,
+      h("thead", null, h("tr", null, ["wave", "regions", "status", "stage", "weight", "generation", "spec hash"].map((t) => h("th", null, t)))),
+      h("tbody", null, waves.map((w) => h("tr", null,
+        h("td", { "data-label": "wave" }, String(w.wave)),
+        h("td", { "data-label": "regions" }, w.regions.join(", ")),
+        h("td", { "data-label": "status", className: `status ${w.status}` }, w.status),
+        h("td", { "data-label": "stage" }, String(w.stage)),
+        h("td", { "data-label": "weight" }, `${w.weight}%`),
+        h("td", { "data-label": "generation" }, String(w.generation)),
+        h("td", { "data-label": "spec hash", className: "muted" }, w.specHash.slice(0, 12)),
+      )))));
 }
 
 function gateTable(report) {
