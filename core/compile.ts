@@ -1,6 +1,7 @@
 /** A snapshot compiled for the hot path: a map from flag key to compiled flag. */
 import { compileFlag, type CompiledFlag } from "./assign";
-import type { Snapshot } from "./snapshot";
+import { EntriesMap, LayeredMap, type Foldable } from "./flag-table";
+import { SnapshotFlagSchema, type SnapshotEnvelope, type SnapshotFlag, type SnapshotHead } from "./snapshot";
 
 export interface CompiledSnapshot {
   readonly version: number;
@@ -9,8 +10,84 @@ export interface CompiledSnapshot {
   readonly flags: ReadonlyMap<string, CompiledFlag>;
 }
 
-export function compileSnapshot(snapshot: Snapshot): CompiledSnapshot {
-  const flags = new Map<string, CompiledFlag>();
-  for (const flag of snapshot.flags) flags.set(flag.key, compileFlag(flag, snapshot.version));
-  return { version: snapshot.version, etag: snapshot.etag, publishedAt: snapshot.publishedAt, flags };
+export function compileSnapshot(snapshot: Pick<SnapshotEnvelope, "version" | "etag" | "publishedAt"> & { flags: readonly unknown[] }): CompiledSnapshot {
+  const raw = new Map<string, unknown>();
+  for (const flag of snapshot.flags) {
+    const key = flag !== null && typeof flag === "object" ? (flag as { key?: unknown }).key : undefined;
+    if (typeof key === "string") raw.set(key, flag);
+    else console.error("snapshot: an entry without a key was skipped");
+  }
+  return { version: snapshot.version, etag: snapshot.etag, publishedAt: snapshot.publishedAt, flags: new LazyFlags(raw, new Map(), snapshot.version) };
+}
+
+/**
+ * A snapshot's flags, each validated and compiled the first time it is
+ * read: a cold isolate answering one flag compiles one flag, and an
+ * isolate keeps compiled only what it serves. An entry that fails
+ * validation is reported once and read as absent (FLAG_NOT_FOUND) rather
+ * than failing every other flag. Iterating (a bulk evaluation) compiles all.
+ */
+class LazyFlags extends EntriesMap<CompiledFlag> implements Foldable<CompiledFlag> {
+  constructor(
+    private readonly raw: ReadonlyMap<string, unknown>,
+    /** Compiled so far; null for an entry that failed validation. Shared with tables folded from this one, for their unchanged keys. */
+    private readonly compiled: Map<string, CompiledFlag | null>,
+    private readonly version: number,
+  ) {
+    super();
+  }
+
+  override get(key: string): CompiledFlag | undefined {
+    const known = this.compiled.get(key);
+    if (known !== undefined) return known ?? undefined;
+    const raw = this.raw.get(key);
+    if (raw === undefined) return undefined;
+    const parsed = SnapshotFlagSchema.safeParse(raw);
+    const compiled = parsed.success ? compileFlag(parsed.data, parsed.data.configVersion ?? this.version) : null;
+    if (!parsed.success) console.error(`snapshot: flag "${key}" is not valid and is not served`, parsed.error.issues.slice(0, 3));
+    this.compiled.set(key, compiled);
+    return compiled ?? undefined;
+  }
+
+  override has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  override get size(): number {
+    return this.raw.size;
+  }
+
+  override *entries(): MapIterator<[string, CompiledFlag]> {
+    for (const key of this.raw.keys()) {
+      const flag = this.get(key);
+      if (flag) yield [key, flag];
+    }
+  }
+
+  /** A new table with the changes folded in: the raw map copied (references only), nothing compiled that was not. */
+  fold(changed: ReadonlyMap<string, CompiledFlag>, deleted: ReadonlySet<string>): ReadonlyMap<string, CompiledFlag> {
+    const raw = new Map(this.raw);
+    const compiled = new Map(this.compiled);
+    for (const key of deleted) {
+      raw.delete(key);
+      compiled.delete(key);
+    }
+    for (const [key, flag] of changed) {
+      raw.set(key, flag.source);
+      compiled.set(key, flag);
+    }
+    return new LazyFlags(raw, compiled, this.version);
+  }
+}
+
+/**
+ * A compiled snapshot moved to `head` by a delta: the changed entries
+ * compiled, the deleted keys dropped, every other flag shared with `base`
+ * as it was (its compiled form does not depend on the version), layered
+ * over base's map rather than copied (`flag-table.ts`). Work is
+ * proportional to what changed.
+ */
+export function applyDelta(base: CompiledSnapshot, head: Pick<SnapshotHead, "version" | "etag">, changed: readonly SnapshotFlag[], deleted: Iterable<string>, publishedAt: number): CompiledSnapshot {
+  const compiled = new Map(changed.map((flag) => [flag.key, compileFlag(flag, flag.configVersion ?? head.version)] as const));
+  return { version: head.version, etag: head.etag, publishedAt, flags: LayeredMap.applied(base.flags, compiled, deleted) };
 }

@@ -40,6 +40,25 @@ export function callsPerObject(load: HotFlagLoad): { mean: number; busiest: numb
   return { mean: total / load.shards, busiest: Math.min(load.isolates, isolatesPerShard + spread) * perIsolate, total };
 }
 
+/** Calls per second per counter object the automatic sharding keeps to (`docs/hot-flags.md`). */
+export const COUNTER_CALLS_BUDGET = 500;
+/** The share of the budget a shard's mean load may reach: the rest is room for the random spread of isolates over shards and for growth. */
+const AUTO_SHARD_UTILISATION = 0.7;
+
+/**
+ * The shards a flag should have, given the calls per second its primary
+ * counter object was seen receiving with `current` shards. Isolates pick a
+ * shard uniformly, so the flag's total is about `current` times what one
+ * object receives; shards are added until the mean per object is at most
+ * 70% of the budget (16 at most). Never fewer than `current`: counts
+ * already sent to a shard are read from it for as long as they are kept.
+ */
+export function autoShards(current: number, observedCallsPerSecond: number, budget = COUNTER_CALLS_BUDGET): number {
+  const total = observedCallsPerSecond * current;
+  const wanted = Math.ceil(total / (AUTO_SHARD_UTILISATION * budget));
+  return Math.min(16, Math.max(current, wanted));
+}
+
 /** The fewest shards (1–16, the spec's range) that keep the busiest object under `budget` calls/s; null when 16 do not. */
 export function shardsFor(load: Omit<HotFlagLoad, "shards">, budget: number): number | null {
   for (let shards = 1; shards <= 16; shards++) if (callsPerObject({ ...load, shards }).busiest <= budget) return shards;

@@ -38,6 +38,8 @@ export const SnapshotFlagSchema = z.strictObject({
     list: z.array(z.strictObject({ regions: z.array(z.string()), state: RolloutStateSchema })).min(1),
   }).optional(),
   specVersion: z.int(),
+  /** The snapshot version this entry last changed in (what evaluation metadata calls configVersion); absent in snapshots written before delta snapshots. */
+  configVersion: z.int().min(1).optional(),
 });
 export type SnapshotFlag = z.infer<typeof SnapshotFlagSchema>;
 
@@ -49,16 +51,36 @@ export const SnapshotSchema = z.strictObject({
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 
-/** The small record edges poll to learn whether a new snapshot exists. */
+/**
+ * A snapshot as an edge reads it: the envelope checked, each flag left as
+ * parsed JSON — validated and compiled only when first evaluated
+ * (`compile.ts`), so a cold isolate pays for the flags it serves.
+ */
+export const SnapshotEnvelopeSchema = SnapshotSchema.extend({ flags: z.array(z.unknown()) });
+export type SnapshotEnvelope = z.infer<typeof SnapshotEnvelopeSchema>;
+
+/** What one version changed: flags published anew (their entry is `entry/<key>/<version>`) and flags deleted. */
+export const SnapshotChangeSchema = z.strictObject({ version: z.int().min(1), set: z.array(FlagKeySchema), deleted: z.array(FlagKeySchema) });
+export type SnapshotChange = z.infer<typeof SnapshotChangeSchema>;
+
+/**
+ * The small record edges poll to learn whether a new snapshot exists. With
+ * `changes`, it also says what the recent versions changed: an isolate at a
+ * version ≥ `since` reads only the flags changed after it (a delta); one
+ * further behind loads the whole snapshot.
+ */
 export const SnapshotHeadSchema = z.strictObject({
   version: z.int().min(0),
   etag: z.string(),
+  /** `changes` lists every version after this one, up to `version`. */
+  since: z.int().min(0).optional(),
+  changes: z.array(SnapshotChangeSchema).optional(),
 });
 export type SnapshotHead = z.infer<typeof SnapshotHeadSchema>;
 
 
-/** The snapshot entry of one flag; `waveStates` are waves 2… (wave 1's is `state`). */
-export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion: number, waveStates: readonly RolloutState[] = []): SnapshotFlag {
+/** The snapshot entry of one flag; `waveStates` are waves 2… (wave 1's is `state`); `counterShards` what its objects chose, if more than the spec's. */
+export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion: number, waveStates: readonly RolloutState[] = [], counterShards = 1): SnapshotFlag {
   return {
     key: spec.key,
     type: spec.type,
@@ -70,7 +92,7 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
     ...(spec.exposureLog && spec.exposureLog.rate > 0 ? { exposureLog: spec.exposureLog } : {}),
     ...(spec.scope ? { scope: spec.scope } : {}),
     exposures: spec.exposures,
-    counterShards: spec.counterShards,
+    counterShards: Math.max(spec.counterShards, counterShards),
     ...(spec.route ? { route: spec.route } : {}),
     stages: spec.rollout.stages.map((s) => ({ weight: s.weight, shadow: s.shadow })),
     state,
@@ -87,6 +109,34 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
       : {}),
     specVersion,
   };
+}
+
+/** The immutable KV key of one flag's entry as published in `version` (the version it changed in). */
+export function entryStorageKey(key: string, version: number): string {
+  return `entry/${key}/${version}`;
+}
+
+/**
+ * The keys an isolate at version `from` must read (`set`, each at the version
+ * it last changed in) and drop to reach the head, or null when the head's
+ * change log does not reach back to `from` (then it loads everything).
+ */
+export function deltaSince(head: SnapshotHead, from: number): { set: Map<string, number>; deleted: Set<string> } | null {
+  if (head.changes === undefined || head.since === undefined || from < head.since) return null;
+  const set = new Map<string, number>();
+  const deleted = new Set<string>();
+  for (const change of [...head.changes].sort((a, b) => a.version - b.version)) {
+    if (change.version <= from) continue;
+    for (const key of change.set) {
+      set.set(key, change.version);
+      deleted.delete(key);
+    }
+    for (const key of change.deleted) {
+      set.delete(key);
+      deleted.add(key);
+    }
+  }
+  return { set, deleted };
 }
 
 /** The immutable KV key of a published snapshot: version and content fingerprint, never reused. */

@@ -9,6 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { attribute, type FlagHistory, type UnattributedReason } from "../core/attribution";
 import { plainCopy } from "../core/dict";
+import { autoShards } from "../core/load-model";
 import { CounterCellSchema, emptyCounts, minuteOf, pooledPair, recordEvent, REPLICATES, type ArmCounts, type CounterCell, type ReplicatedPair } from "../core/counters";
 import type { Decision } from "../core/decision";
 import { ForwardedEventSchema, type ForwardedEvent } from "../core/events";
@@ -79,6 +80,8 @@ export interface EvaluateResult {
   state: RolloutState | null;
   action?: string;
   rule?: string;
+  /** Counter shards in use (the spec's, or more chosen from the observed flush rate): the snapshot tells edges. */
+  counterShards?: number;
   /** Soft abort rules that started firing at this look (each logged as a `soft_abort` decision). */
   softAborts?: number;
   /** The current generation's counts per arm (all stages), when judged: what /metrics shows. */
@@ -423,6 +426,7 @@ export class FlagDO extends DurableObject<Env> {
       this.counters.compact(now);
     });
     this.trackApprovalCheck(spec, next, decision.rule, now);
+    const { shards } = this.observeFlushRate(spec, now);
     await this.scheduleAlarm();
     const pooled = pooledPair(inputs.totals);
     const weight = servedWeight(next, spec.rollout.stages).weightBp / 100;
@@ -430,7 +434,7 @@ export class FlagDO extends DurableObject<Env> {
     // The latest judgement travels with every tick's metrics (not the log): a
     // hold is logged once per rule, but what it waits for changes every minute.
     const judgement: LatestJudgement = { action: changed ? decision.action : "hold", rule: decision.rule, reason: decision.reasons.join("; ") };
-    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, ...(decision.softAborts.length > 0 ? { softAborts: decision.softAborts.length } : {}), metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed, judgement }) };
+    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, counterShards: shards, ...(decision.softAborts.length > 0 ? { softAborts: decision.softAborts.length } : {}), metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed, judgement }) };
   }
 
   /** The A/B compare report over [from, to) for a generation (default: the current one). */
@@ -573,8 +577,33 @@ export class FlagDO extends DurableObject<Env> {
   /** Reads every counter shard of the flag (shard 0 is this object itself). */
   private async readShards<T>(spec: FlagSpec, read: (shard: DurableObjectStub<FlagDO>) => Promise<T>): Promise<T[]> {
     const name = waveObjectName(spec.key, this.row()?.wave ?? 1);
-    const shards = Array.from({ length: spec.counterShards - 1 }, (_, i) => counterShardStub(this.env, name, i + 1));
+    const shards = Array.from({ length: this.counterShards(spec) - 1 }, (_, i) => counterShardStub(this.env, name, i + 1));
     return Promise.all(shards.map(read));
+  }
+
+  /** Counter shards in use: the spec's, or more if this object chose more from its observed flush rate. */
+  private counterShards(spec: FlagSpec): number {
+    return Math.max(spec.counterShards, this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'counter_shards'")?.v ?? 1);
+  }
+
+  /**
+   * Counter calls per second into this object since the last look (at the
+   * cron's times), and the shards that rate asks for (`autoShards`): a hot
+   * flag spreads its flushes over more objects without anyone editing its
+   * spec. Shards only grow.
+   */
+  private observeFlushRate(spec: FlagSpec, now: number): { callsPerSecond: number; shards: number } {
+    const batches = this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'counter_batches'")?.v ?? 0;
+    const lastBatches = this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'rate_batches'")?.v;
+    const lastAt = this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = 'rate_at'")?.v;
+    this.sql.run("INSERT OR REPLACE INTO stats (k, v) VALUES ('rate_batches', ?)", batches);
+    this.sql.run("INSERT OR REPLACE INTO stats (k, v) VALUES ('rate_at', ?)", now);
+    const current = this.counterShards(spec);
+    if (lastBatches === undefined || lastAt === undefined || now <= lastAt) return { callsPerSecond: 0, shards: current };
+    const callsPerSecond = (batches - lastBatches) / ((now - lastAt) / 1000);
+    const shards = autoShards(current, callsPerSecond);
+    if (shards > current) this.sql.run("INSERT OR REPLACE INTO stats (k, v) VALUES ('counter_shards', ?)", shards);
+    return { callsPerSecond, shards };
   }
 
   /** Stores a new state and its decision in one transaction; queues notifications. */

@@ -47,4 +47,18 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (key, wave))`);
     },
   },
+  {
+    version: 5,
+    name: "delta snapshots: each flag's published entry, the versions that changed which keys, flags to republish",
+    up(sql) {
+      // content: the entry as composed (compared to find changes); body: the same with the version it changed in (what edges read).
+      sql.run("CREATE TABLE flag_entries (key TEXT PRIMARY KEY, version INTEGER NOT NULL, content TEXT NOT NULL, body TEXT NOT NULL)");
+      sql.run("CREATE TABLE snapshot_changes (version INTEGER NOT NULL, key TEXT NOT NULL, deleted INTEGER NOT NULL, PRIMARY KEY (version, key))");
+      sql.run("CREATE TABLE dirty_flags (key TEXT PRIMARY KEY)");
+      // Counter shards the flag's objects chose from their observed flush rates (at least the spec's counterShards).
+      sql.run("ALTER TABLE flags ADD COLUMN counter_shards INTEGER NOT NULL DEFAULT 1");
+      // The full body is built from flag_entries when asked for (one row could not hold thousands of flags: 2 MB per value).
+      sql.run("UPDATE snapshot SET body = ''");
+    },
+  },
 ];

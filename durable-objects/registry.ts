@@ -10,7 +10,7 @@ import { plainCopy } from "../core/dict";
 import type { Decision } from "../core/decision";
 import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
 import { RolloutStateSchema, servedWeight, type RolloutState } from "../core/rollout";
-import { snapshotFlagOf, snapshotStorageKey, type Snapshot, type SnapshotHead } from "../core/snapshot";
+import { entryStorageKey, snapshotFlagOf, snapshotStorageKey, type SnapshotChange, type SnapshotHead } from "../core/snapshot";
 import { flagStub } from "./flag-stub";
 import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { planChanges, type PlanEntry } from "./plan";
@@ -24,6 +24,7 @@ interface WaveChange {
 }
 import { addBatch, judgeBatch, LastTickSchema, PendingTickSchema, TICK_BATCH, type LastTick, type TickProgress, type TickTarget } from "./tick";
 import { leadingWave, nextWaveSteps, waveObjectName } from "../core/waves";
+import { COUNTER_CALLS_BUDGET } from "../core/load-model";
 import { migrate } from "./migrations";
 import { REGISTRY_MIGRATIONS } from "./registry-schema";
 import { Serializer, Sql } from "./sql";
@@ -45,6 +46,7 @@ interface AuditRow extends Record<string, string | number | null> {
 
 interface FlagRow extends Record<string, string | number | null> {
   key: string;
+  counter_shards: number;
   raw: string;
   spec: string;
   spec_hash: string;
@@ -68,22 +70,69 @@ export class RegistryDO extends DurableObject<Env> {
       migrate(this.sql, REGISTRY_MIGRATIONS, Date.now());
       if (this.sql.first("SELECT id FROM snapshot WHERE id = 1") === null) {
         // An empty registry still publishes: edges then answer FLAG_NOT_FOUND, not "no snapshot".
-        const snapshot = this.compose(1, 0);
-        this.sql.run("INSERT INTO snapshot (id, version, etag, body) VALUES (1, ?, ?, ?)", 1, snapshot.etag, JSON.stringify(snapshot));
+        this.sql.run("INSERT INTO snapshot (id, version, etag, body) VALUES (1, 1, ?, '')", snapshotEtag(1, []));
       }
     });
   }
 
+  /** The head edges poll, with what the recent versions changed (a delta an isolate can apply). */
   async getHead(): Promise<SnapshotHead> {
     const row = this.sql.first<{ version: number; etag: string }>("SELECT version, etag FROM snapshot WHERE id = 1");
-    return { version: row?.version ?? 0, etag: row?.etag ?? '"0"' };
+    const version = row?.version ?? 0;
+    return { version, etag: row?.etag ?? '"0"', ...this.changeLog(version) };
   }
 
-  /** The latest snapshot as JSON text (edges parse and validate it once). */
+  /**
+   * The newest versions' changes, newest first, while they fit HEAD_CHANGE_KEYS
+   * keys (the head is read by every isolate every refresh, so it stays small);
+   * `since` is the newest version they do not cover.
+   */
+  private changeLog(version: number): { since: number; changes: SnapshotChange[] } {
+    const rows = this.sql.all<{ version: number; key: string; deleted: number }>(
+      "SELECT version, key, deleted FROM snapshot_changes WHERE version > ? ORDER BY version DESC, key", version - HEAD_CHANGE_VERSIONS,
+    );
+    const byVersion = new Map<number, SnapshotChange>();
+    for (const r of rows) {
+      const change = byVersion.get(r.version) ?? { version: r.version, set: [], deleted: [] };
+      (r.deleted ? change.deleted : change.set).push(r.key);
+      byVersion.set(r.version, change);
+    }
+    const changes: SnapshotChange[] = [];
+    let keys = 0;
+    let since = version;
+    // Versions with no row changed nothing edges see (a republish): they are covered too.
+    for (let v = version; v > Math.max(0, version - HEAD_CHANGE_VERSIONS); v--) {
+      const change = byVersion.get(v);
+      const size = change ? change.set.length + change.deleted.length : 0;
+      if (keys + size > HEAD_CHANGE_KEYS || !this.changesKnown(v)) break;
+      if (change) changes.push(change);
+      keys += size;
+      since = v - 1;
+    }
+    return { since, changes };
+  }
+
+  /** Whether the change log holds version `v` (versions published before delta snapshots existed do not). */
+  private changesKnown(v: number): boolean {
+    const first = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'first_delta_version'");
+    return first !== null && v >= Number(first.v);
+  }
+
+  /** The latest snapshot as JSON text (edges parse and validate it once), built from the published entries. */
   async getSnapshotJson(): Promise<string> {
-    const row = this.sql.first<{ body: string }>("SELECT body FROM snapshot WHERE id = 1");
+    const row = this.sql.first<{ version: number; etag: string; body: string }>("SELECT version, etag, body FROM snapshot WHERE id = 1");
     if (row === null) throw new Error("registry has no snapshot");
-    return row.body;
+    const at = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'published_at'");
+    return fullSnapshotText(row.version, row.etag, Number(at?.v ?? 0), this.entryBodies());
+  }
+
+  /** One flag's entry as published in `version`, or null when it has changed since (the edge then loads the whole snapshot). */
+  async getEntryJson(key: string, version: number): Promise<string | null> {
+    return this.sql.first<{ body: string }>("SELECT body FROM flag_entries WHERE key = ? AND version = ?", key, version)?.body ?? null;
+  }
+
+  private entryBodies(): string[] {
+    return this.sql.all<{ body: string }>("SELECT body FROM flag_entries ORDER BY key").map((r) => r.body);
   }
 
   async listFlags(): Promise<FlagSummary[]> {
@@ -248,7 +297,7 @@ export class RegistryDO extends DurableObject<Env> {
         } catch (error) {
           // The next report or tick of the changed wave tries again (its state is level: completed, rolled back).
           console.error(`waves: ${step.action} of ${change.key} wave ${step.wave} failed`, error);
-          this.markDirty();
+          this.markDirty(change.key);
         }
       }
     }
@@ -330,7 +379,12 @@ export class RegistryDO extends DurableObject<Env> {
     const changed = await this.writes.run(async () => {
       let applied = 0;
       const changes: WaveChange[] = [];
-      for (const { key, wave, state, action, softAborts, metrics } of states) {
+      for (const { key, wave, state, action, softAborts, counterShards, metrics } of states) {
+        // A flag whose objects chose more counter shards (its flush rate rose) is republished so edges spread over them.
+        if (counterShards && this.sql.all("UPDATE flags SET counter_shards = ? WHERE key = ? AND counter_shards < ? RETURNING key", counterShards, key, counterShards).length > 0) {
+          this.markDirty(key);
+          this.audit(tick.now, "cron", "counter_shards", key, null, `${counterShards} counter shards: the flag's flush rate grew past ${COUNTER_CALLS_BUDGET * 0.7} calls/s per object`);
+        }
         const change = this.applyState(key, state, null, action, wave);
         if (change) {
           applied++;
@@ -401,7 +455,7 @@ export class RegistryDO extends DurableObject<Env> {
       if (newer) {
         if (wave === 1) this.sql.run("UPDATE flags SET state = ?, state_version = ? WHERE key = ?", JSON.stringify(state), state.version, key);
         else this.sql.run("INSERT OR REPLACE INTO flag_waves (key, wave, state, state_version) VALUES (?, ?, ?, ?)", key, wave, JSON.stringify(state), state.version);
-        this.markDirty();
+        this.markDirty(key);
       }
       if (decision !== null) {
         const change = `${inWave}${decision.from.status} stage ${decision.from.stage} → ${decision.to.status} stage ${decision.to.stage}`;
@@ -449,7 +503,7 @@ export class RegistryDO extends DurableObject<Env> {
       waveStates.forEach((waveState, i) => this.sql.run("INSERT INTO flag_waves (key, wave, state, state_version) VALUES (?, ?, ?, ?)", spec.key, i + 2, JSON.stringify(waveState), waveState.version));
       const generation = candidateChanged ? `generation ${state.generation} starts` : `generation ${state.generation} continues`;
       this.audit(now, actor, existing ? `${via}:update` : `${via}:create`, spec.key, specHash, generation, null, entry.signedBy ?? null);
-      this.markDirty();
+      this.markDirty(spec.key);
     });
   }
 
@@ -463,7 +517,7 @@ export class RegistryDO extends DurableObject<Env> {
       for (const { wave } of waves) this.metrics.remove(waveObjectName(row.key, wave));
       this.metrics.remove(row.key);
       this.audit(now, actor, "delete", row.key, row.spec_hash, "deleted; its decision log is kept");
-      this.markDirty();
+      this.markDirty(row.key);
     });
   }
 
@@ -478,35 +532,90 @@ export class RegistryDO extends DurableObject<Env> {
     return inserted;
   }
 
-  private markDirty(): void {
+  /** The flag's entry must be published again (its spec or a wave's state changed, or it was deleted). */
+  private markDirty(key: string): void {
     this.sql.run("INSERT INTO meta (k, v) VALUES ('dirty', '1') ON CONFLICT (k) DO NOTHING");
+    this.sql.run("INSERT INTO dirty_flags (key) VALUES (?) ON CONFLICT (key) DO NOTHING", key);
   }
 
-  private compose(version: number, now: number): Snapshot {
-    const flags = this.rows().map((row) => {
-      const [first, ...later] = this.waveStatesOf(row);
-      return snapshotFlagOf(this.specOf(row), first ?? RolloutStateSchema.parse(JSON.parse(row.state)), row.spec_version, later);
-    });
-    const etag = `"${version}-${fingerprint(JSON.stringify(flags))}"`;
-    return { version, etag, publishedAt: now, flags };
-  }
-
-  /** Writes the next snapshot to KV (immutable key), then moves the head to it. */
+  /**
+   * Publishes the next version. Only flags marked dirty are composed again;
+   * an entry whose content did not change is not republished. Each changed
+   * entry goes to KV under its own immutable key (`entry/<key>/<version>`),
+   * the whole snapshot under its versioned key (for isolates that are cold
+   * or too far behind), and the change is logged for the head, which moves
+   * last. Edges fall back to the registry for anything KV lacks.
+   */
   private async publish(now: number): Promise<void> {
-    const head = await this.getHead();
-    const snapshot = this.compose(head.version + 1, now);
-    const body = JSON.stringify(snapshot);
+    const { version: previous } = await this.getHead();
+    const version = previous + 1;
+    const published = new Map(this.sql.all<{ key: string; version: number; content: string }>("SELECT key, version, content FROM flag_entries").map((r) => [r.key, r]));
+    const flagCount = this.sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM flags")?.n ?? 0;
+    // After the upgrade that introduced entries (none yet) every flag is composed once.
+    const all = published.size === 0 && flagCount > 0;
+    const dirty = all ? this.rows().map((r) => r.key) : this.sql.all<{ key: string }>("SELECT key FROM dirty_flags").map((r) => r.key);
+    const set: { key: string; content: string; body: string }[] = [];
+    const deleted: string[] = [];
+    for (const key of dirty) {
+      const row = this.sql.first<FlagRow>("SELECT * FROM flags WHERE key = ?", key);
+      if (row === null) {
+        if (published.has(key)) deleted.push(key);
+        continue;
+      }
+      const [first, ...later] = this.waveStatesOf(row);
+      const entry = snapshotFlagOf(this.specOf(row), first ?? RolloutStateSchema.parse(JSON.parse(row.state)), row.spec_version, later, row.counter_shards);
+      const content = JSON.stringify(entry);
+      if (published.get(key)?.content === content) continue;
+      set.push({ key, content, body: JSON.stringify({ ...entry, configVersion: version }) });
+    }
+    for (const { key, body } of set) published.set(key, { key, version, content: body });
+    for (const key of deleted) published.delete(key);
+    const etag = snapshotEtag(version, [...published.values()].map((e) => [e.key, e.version] as const));
+    const bodies = new Map(this.sql.all<{ key: string; body: string }>("SELECT key, body FROM flag_entries").map((r) => [r.key, r.body]));
+    for (const { key, body } of set) bodies.set(key, body);
+    for (const key of deleted) bodies.delete(key);
+    const full = fullSnapshotText(version, etag, now, [...bodies.keys()].sort().map((k) => bodies.get(k) ?? ""));
     try {
-      await this.env.SNAPSHOTS.put(snapshotStorageKey(snapshot), body, { expirationTtl: SNAPSHOT_KV_TTL_S });
+      await Promise.all([
+        ...set.map(({ key, body }) => this.env.SNAPSHOTS.put(entryStorageKey(key, version), body, { expirationTtl: SNAPSHOT_KV_TTL_S })),
+        this.env.SNAPSHOTS.put(snapshotStorageKey({ version, etag }), full, { expirationTtl: SNAPSHOT_KV_TTL_S }),
+      ]);
     } catch (error) {
-      // Edges fall back to the registry when KV lacks a version; publishing goes on.
-      console.error(`snapshot ${snapshot.version}: KV write failed`, error);
+      // Edges fall back to the registry when KV lacks an entry or a version; publishing goes on.
+      console.error(`snapshot ${version}: KV write failed`, error);
     }
     this.sql.transaction(() => {
-      this.sql.run("UPDATE snapshot SET version = ?, etag = ?, body = ? WHERE id = 1", snapshot.version, snapshot.etag, body);
+      for (const { key, content, body } of set) {
+        this.sql.run("INSERT INTO flag_entries (key, version, content, body) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET version = excluded.version, content = excluded.content, body = excluded.body", key, version, content, body);
+        this.sql.run("INSERT INTO snapshot_changes (version, key, deleted) VALUES (?, ?, 0)", version, key);
+      }
+      for (const key of deleted) {
+        this.sql.run("DELETE FROM flag_entries WHERE key = ?", key);
+        this.sql.run("INSERT INTO snapshot_changes (version, key, deleted) VALUES (?, ?, 1)", version, key);
+      }
+      this.sql.run("DELETE FROM snapshot_changes WHERE version <= ?", version - HEAD_CHANGE_VERSIONS);
+      // A full recomposition (the first after the upgrade) is not a delta from the version before it.
+      if (all || this.sql.first("SELECT v FROM meta WHERE k = 'first_delta_version'") === null) this.sql.run("INSERT OR REPLACE INTO meta (k, v) VALUES ('first_delta_version', ?)", String(version + 1));
+      this.sql.run("UPDATE snapshot SET version = ?, etag = ?, body = '' WHERE id = 1", version, etag);
+      this.sql.run("INSERT OR REPLACE INTO meta (k, v) VALUES ('published_at', ?)", String(now));
       this.sql.run("DELETE FROM meta WHERE k = 'dirty'");
+      this.sql.run("DELETE FROM dirty_flags");
     });
   }
+}
+
+/** Versions the head's change log reaches back, at most, and keys it lists, at most (a manifest touching more is loaded whole). */
+const HEAD_CHANGE_VERSIONS = 64;
+const HEAD_CHANGE_KEYS = 128;
+
+/** A snapshot's ETag: its version and a fingerprint of which entry (key, version changed in) each flag is at. */
+function snapshotEtag(version: number, entries: readonly (readonly [string, number])[]): string {
+  return `"${version}-${fingerprint(entries.map(([k, v]) => `${k}@${v}`).sort().join(","))}"`;
+}
+
+/** The whole snapshot's JSON from its entries' JSON, without parsing or serialising them again. */
+function fullSnapshotText(version: number, etag: string, publishedAt: number, bodies: readonly string[]): string {
+  return `{"version":${version},"etag":${JSON.stringify(etag)},"publishedAt":${publishedAt},"flags":[${bodies.join(",")}]}`;
 }
 
 async function sha256Hex(text: string): Promise<string> {

@@ -42,7 +42,7 @@ export interface TickProgress {
 
 /** Judges `targets` at `now`; returns every state the FlagDOs answered with. */
 export async function judgeBatch(env: Env, targets: readonly TickTarget[], now: number) {
-  const states: { key: string; wave: number; state: RolloutState; action?: string; softAborts?: number; metrics?: EvaluateResult["metrics"] }[] = [];
+  const states: { key: string; wave: number; state: RolloutState; action?: string; softAborts?: number; counterShards?: number; metrics?: EvaluateResult["metrics"] }[] = [];
   /** Flags whose object asked for its spec again (stored before specs were kept as written). */
   const needSpec: string[] = [];
   let evaluated = 0;
@@ -56,7 +56,7 @@ export async function judgeBatch(env: Env, targets: readonly TickTarget[], now: 
           // A flag an overlapping trigger already judged this minute was judged: count it.
           if (result.evaluated || result.alreadyJudged) evaluated++;
           if (result.needsSpec && wave === 1) needSpec.push(key);
-          if (result.state) states.push({ key, wave, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.softAborts ? { softAborts: result.softAborts } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
+          if (result.state) states.push({ key, wave, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.softAborts ? { softAborts: result.softAborts } : {}), ...(result.counterShards ? { counterShards: result.counterShards } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
         } catch (error) {
           failed++;
           console.error(`cron: flag ${name} failed to evaluate`, error);

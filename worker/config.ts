@@ -5,9 +5,10 @@ import { summarizeIssues, toIssues } from "../core/issues";
 const Millis = (fallback: number) => z.coerce.number().int().min(1).max(600_000).default(fallback);
 
 const SettingsSchema = z.object({
-  HEAD_TTL_MS: Millis(2_000),
-  REFRESH_MS: Millis(1_000),
-  MAX_STALE_MS: Millis(3_000),
+  // Propagation bound HEAD_TTL_MS + MAX_STALE_MS = 2 s (docs/propagation.md derives it and its cost).
+  HEAD_TTL_MS: Millis(1_000),
+  REFRESH_MS: Millis(500),
+  MAX_STALE_MS: Millis(1_000),
   LOAD_TIMEOUT_MS: Millis(1_000),
   FLUSH_MS: z.coerce.number().int().min(100).max(25_000).default(5_000),
   FLUSH_MAX: z.coerce.number().int().min(1).max(100_000).default(1_000),

@@ -3,9 +3,10 @@
  * location's Cache API with a short TTL, so a location asks the RegistryDO at
  * most about once per TTL; the snapshot itself from KV under its immutable
  * versioned key, falling back to the RegistryDO when KV does not have it yet
- * (KV can take up to 60 s to show a new key everywhere).
+ * (KV can take up to 60 s to show a new key everywhere); after a change, only
+ * the changed flags' entries, each under its own immutable key.
  */
-import { SnapshotHeadSchema, SnapshotSchema, snapshotStorageKey, type Snapshot, type SnapshotHead } from "../core/snapshot";
+import { entryStorageKey, SnapshotEnvelopeSchema, SnapshotFlagSchema, SnapshotHeadSchema, snapshotStorageKey, type SnapshotEnvelope, type SnapshotFlag, type SnapshotHead } from "../core/snapshot";
 import { registryStub } from "../durable-objects/registry-stub";
 import type { Settings } from "./config";
 import type { SnapshotSource } from "./snapshot";
@@ -27,10 +28,15 @@ export function workerSnapshotSource(env: Env, settings: Pick<Settings, "headTtl
       await writeCachedHead({ head, fetchedAt: Date.now() }, settings.headTtlMs);
       return head;
     },
-    async fetchSnapshot(head): Promise<Snapshot> {
+    async fetchSnapshot(head): Promise<SnapshotEnvelope> {
+      // Each flag is validated when first evaluated (`compileSnapshot`), not all of them here.
       const text = await env.SNAPSHOTS.get(snapshotStorageKey(head), "text");
-      if (text !== null) return SnapshotSchema.parse(JSON.parse(text));
-      return SnapshotSchema.parse(JSON.parse(await registryStub(env).getSnapshotJson()));
+      if (text !== null) return SnapshotEnvelopeSchema.parse(JSON.parse(text));
+      return SnapshotEnvelopeSchema.parse(JSON.parse(await registryStub(env).getSnapshotJson()));
+    },
+    async fetchEntry(key, version): Promise<SnapshotFlag | null> {
+      const text = (await env.SNAPSHOTS.get(entryStorageKey(key, version), "text")) ?? (await registryStub(env).getEntryJson(key, version));
+      return text === null ? null : SnapshotFlagSchema.parse(JSON.parse(text));
     },
   };
 }

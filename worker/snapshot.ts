@@ -8,13 +8,22 @@
  * the last-known-good snapshot is served. An isolate that never loaded one
  * gets null at once, so evaluation answers 503 instead of hanging.
  */
-import { compileSnapshot, type CompiledSnapshot } from "../core/compile";
-import type { Snapshot, SnapshotHead } from "../core/snapshot";
+import { applyDelta, compileSnapshot, type CompiledSnapshot } from "../core/compile";
+import { deltaSince, type SnapshotEnvelope, type SnapshotFlag, type SnapshotHead } from "../core/snapshot";
 import type { Settings } from "./config";
 
 export interface SnapshotSource {
   fetchHead(): Promise<SnapshotHead>;
-  fetchSnapshot(head: SnapshotHead): Promise<Snapshot>;
+  fetchSnapshot(head: SnapshotHead): Promise<SnapshotEnvelope>;
+  /** One flag's entry as published in `version` (the version it changed in); null when it is gone or superseded. Without it, every change is a full load. */
+  fetchEntry?(key: string, version: number): Promise<SnapshotFlag | null>;
+}
+
+/** What the isolate's loads cost, for /metrics and the snapshot benchmark. */
+export interface LoadStats {
+  full: number;
+  delta: number;
+  entries: number;
 }
 
 export type Schedule = (work: Promise<unknown>) => void;
@@ -29,6 +38,7 @@ export class SnapshotCache {
   private failedAt = Number.NEGATIVE_INFINITY;
   /** A load is running (a flag, not a promise: no request ever awaits another request's I/O). */
   private loading = false;
+  readonly loads: LoadStats = { full: 0, delta: 0, entries: 0 };
 
   constructor(
     private readonly source: SnapshotSource,
@@ -83,15 +93,38 @@ export class SnapshotCache {
     const startedAt = this.clock();
     try {
       const head = await this.source.fetchHead();
-      if (this.current === null || head.version > this.current.version) {
-        const snapshot = await this.source.fetchSnapshot(head);
-        if (this.current === null || snapshot.version > this.current.version) this.current = compileSnapshot(snapshot);
+      const base = this.current;
+      if (base === null || head.version > base.version) {
+        const next = base === null ? null : await this.loadDelta(base, head);
+        if (next !== null) this.current = next;
+        else {
+          const snapshot = await this.source.fetchSnapshot(head);
+          this.loads.full++;
+          if (this.current === null || snapshot.version > this.current.version) this.current = compileSnapshot(snapshot);
+        }
       }
       this.checkedAt = startedAt;
     } catch (error) {
       this.failedAt = this.clock();
       console.error("snapshot refresh failed; serving the last-known-good snapshot", error);
     }
+  }
+
+  /**
+   * Moves `base` to `head` reading only the flags changed since (the head
+   * lists them); null when the head's log does not reach back far enough or
+   * an entry is no longer there — the caller then loads the whole snapshot.
+   */
+  private async loadDelta(base: CompiledSnapshot, head: SnapshotHead): Promise<CompiledSnapshot | null> {
+    const fetchEntry = this.source.fetchEntry?.bind(this.source);
+    const delta = fetchEntry ? deltaSince(head, base.version) : null;
+    if (!fetchEntry || delta === null) return null;
+    const entries = await Promise.all([...delta.set].map(([key, version]) => fetchEntry(key, version)));
+    if (entries.some((e) => e === null)) return null;
+    this.loads.delta++;
+    this.loads.entries += entries.length;
+    if (this.current !== base) return this.current; // another load moved on meanwhile
+    return applyDelta(base, head, entries as SnapshotFlag[], delta.deleted, this.clock());
   }
 
   private within(work: Promise<void>): Promise<void> {

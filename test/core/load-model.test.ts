@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callsPerObject, flushRate, shardsFor, simulateCalls } from "../../core/load-model";
+import { autoShards, callsPerObject, flushRate, shardsFor, simulateCalls } from "../../core/load-model";
 import { seededRandom } from "../../core/random";
 
 describe("hot-flag load model", () => {
@@ -26,5 +26,20 @@ describe("hot-flag load model", () => {
     const calls = simulateCalls(load, horizon, seededRandom(3))[0] ?? 0;
     const model = callsPerObject(load).total;
     expect(Math.abs(calls - model) / model).toBeLessThan(0.02);
+  });
+
+  it("adds shards from an observed flush rate until each object's mean is at most 70% of the budget, never removing any", () => {
+    expect(autoShards(1, 200)).toBe(1);
+    expect(autoShards(1, 700)).toBe(2);
+    // 1M evaluations/s over 10,000 isolates: ~2,000 calls/s in all, seen as 2,000 on one object.
+    const total = callsPerObject({ isolates: 10_000, evaluationsPerSecond: 1_000_000, flushMs: 5_000, flushMax: 1_000, shards: 1 }).total;
+    const shards = autoShards(1, total);
+    expect(shards).toBe(6);
+    // With those shards the model's busiest object is under the 500 calls/s budget.
+    expect(callsPerObject({ isolates: 10_000, evaluationsPerSecond: 1_000_000, flushMs: 5_000, flushMax: 1_000, shards }).busiest).toBeLessThan(500);
+    // Seen again with 6 shards, each object gets a sixth: no change; a quiet spell never removes shards.
+    expect(autoShards(6, total / 6)).toBe(6);
+    expect(autoShards(6, 0)).toBe(6);
+    expect(autoShards(1, 1e9)).toBe(16);
   });
 });

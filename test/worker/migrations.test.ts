@@ -13,7 +13,7 @@ import { registryStub } from "../../durable-objects/registry-stub";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { migrate, schemaVersion } from "../../durable-objects/migrations";
 import { Sql } from "../../durable-objects/sql";
-import { call, cronAt, putFlag, uniqueKey } from "./helpers";
+import { call, cronAt, evaluateUntil, putFlag, uniqueKey } from "./helpers";
 
 /** The FlagDO tables exactly as the previous release created them (no schema_migrations, no replicates). */
 const PREVIOUS_SCHEMA = [
@@ -99,7 +99,7 @@ describe("RegistryDO storage upgrades", () => {
       const dump = (table: string) => sql.all(`SELECT * FROM ${table}`);
       const saved = { meta: dump("meta"), flags: dump("flags"), audit: dump("audit"), snapshot: dump("snapshot"), flag_metrics: dump("flag_metrics"), decision_counts: dump("decision_counts") };
       for (const { name } of sql.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")) sql.run(`DROP TABLE ${name}`);
-      // The previous release's tables: no schema_migrations, audit without decision_id or signing_key.
+      // The previous release's tables: no schema_migrations, audit without decision_id or signing_key, flags without counter_shards.
       sql.run("CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
       sql.run("CREATE TABLE flags (key TEXT PRIMARY KEY, raw TEXT NOT NULL, spec TEXT NOT NULL, spec_hash TEXT NOT NULL, spec_version INTEGER NOT NULL, state TEXT NOT NULL, state_version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)");
       sql.run("CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, flag TEXT, spec_hash TEXT, summary TEXT NOT NULL)");
@@ -108,18 +108,20 @@ describe("RegistryDO storage upgrades", () => {
       sql.run("CREATE TABLE decision_counts (action TEXT NOT NULL, source TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (action, source))");
       for (const [table, rows] of Object.entries(saved)) {
         for (const row of rows) {
-          const columns = Object.keys(row).filter((c) => c !== "decision_id" && c !== "signing_key");
+          const columns = Object.keys(row).filter((c) => c !== "decision_id" && c !== "signing_key" && c !== "counter_shards");
           sql.run(`INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`, ...columns.map((c) => row[c] ?? null));
         }
       }
       return { before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql) };
     });
-    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4], after: 4 });
+    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4, 5], after: 5 });
     expect((await call("GET", "/admin/flags")).json).toEqual(before.flags);
     expect((await call("GET", "/admin/audit?limit=500")).json.entries).toEqual(before.audit);
     // It still works as a registry: a new action is audited once.
     await call("POST", `/admin/flags/${key}/actions`, { body: { action: "unkill" } });
     const audit = (await call("GET", "/admin/audit?limit=500")).json.entries as { action: string; flag: string }[];
     expect(audit.filter((e) => e.flag === key && e.action === "unkill")).toHaveLength(1);
+    // Its first publish after the upgrade composes every flag into entries (none existed): edges see the flag.
+    expect((await evaluateUntil(key, { targetingKey: "u" }, (r) => r.json.value === true)).json).toMatchObject({ value: true, reason: "STATIC" });
   });
 });

@@ -1,0 +1,124 @@
+/**
+ * Delta snapshots: an isolate that holds a snapshot reads only the flags a
+ * change touched (the head lists them; each entry has its own immutable
+ * key), not the whole flag set — against the real registry, KV and the
+ * worker's snapshot source.
+ */
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { assign } from "../../core/assign";
+import type { CompiledSnapshot } from "../../core/compile";
+import { SnapshotCache, type SnapshotSource } from "../../worker/snapshot";
+import { workerSnapshotSource } from "../../worker/snapshot-source";
+import { call, uniqueKey } from "./helpers";
+
+/** The worker's own source, counting what it reads. */
+function countingSource() {
+  const inner = workerSnapshotSource(env, { headTtlMs: 0 });
+  const reads = { heads: 0, snapshots: 0, entries: [] as string[] };
+  const source: SnapshotSource = {
+    fetchHead: () => {
+      reads.heads++;
+      return inner.fetchHead();
+    },
+    fetchSnapshot: (head) => {
+      reads.snapshots++;
+      return inner.fetchSnapshot(head);
+    },
+    fetchEntry: (key, version) => {
+      reads.entries.push(key);
+      return inner.fetchEntry?.(key, version) ?? Promise.resolve(null);
+    },
+  };
+  return { source, reads };
+}
+
+/** An isolate's snapshot cache on a clock the test moves: each `refresh()` is one background refresh, awaited. */
+function isolate() {
+  const { source, reads } = countingSource();
+  let now = 1_000_000;
+  const cache = new SnapshotCache(source, { refreshMs: 1_000, maxStaleMs: 3_000, loadTimeoutMs: 5_000 }, () => now);
+  const refresh = async (): Promise<CompiledSnapshot> => {
+    now += 1_500;
+    const work: Promise<unknown>[] = [];
+    const served = cache.serve((p) => work.push(p));
+    const snapshot = served instanceof Promise ? await served : served;
+    await Promise.all(work);
+    const current = cache.peek();
+    if (!current || !snapshot) throw new Error("no snapshot");
+    return current;
+  };
+  return { cache, reads, refresh };
+}
+
+const flag = (key: string) => ({ key, type: "boolean", variants: { baseline: false, candidate: true }, rollout: { stages: [{ weight: 50 }, { weight: 100 }] } });
+
+describe("delta snapshots", () => {
+  it("a one-flag change reads only that flag's entry; every other flag stays as compiled", async () => {
+    const prefix = uniqueKey("delta");
+    const keys = Array.from({ length: 40 }, (_, i) => `${prefix}-${i}`);
+    expect((await call("POST", "/admin/manifest", { body: { flags: keys.map(flag) } })).status).toBe(200);
+    const edge = isolate();
+    const cold = await edge.refresh();
+    expect(edge.reads.snapshots).toBe(1);
+    expect(keys.every((k) => cold.flags.has(k))).toBe(true);
+
+    const killed = keys[7] ?? "";
+    expect((await call("POST", `/admin/flags/${killed}/actions`, { body: { action: "kill" } })).status).toBe(200);
+    const warm = await edge.refresh();
+    // One head, one entry — the killed flag — and no whole snapshot.
+    expect(edge.reads).toMatchObject({ snapshots: 1, entries: [killed] });
+    expect(edge.cache.loads).toMatchObject({ full: 1, delta: 1, entries: 1 });
+    expect(warm.version).toBeGreaterThan(cold.version);
+    const served = assign(warm.flags.get(killed) ?? (null as never), { targetingKey: "u" });
+    expect(served).toMatchObject({ reason: "DISABLED", metadata: { status: "killed", configVersion: warm.version } });
+    // Untouched flags are the very objects compiled before, not recompiled.
+    expect(warm.flags.get(keys[0] ?? "")).toBe(cold.flags.get(keys[0] ?? ""));
+    // And the result is what a full load of the same version would compile.
+    const full = isolate();
+    const reference = await full.refresh();
+    expect(reference.version).toBe(warm.version);
+    for (const k of keys) expect(assign(warm.flags.get(k) ?? (null as never), { targetingKey: "u-1" })).toEqual(assign(reference.flags.get(k) ?? (null as never), { targetingKey: "u-1" }));
+  });
+
+  it("a deleted flag is dropped by the delta; an isolate too far behind, or one whose entry was superseded, loads the whole snapshot", async () => {
+    const prefix = uniqueKey("delta-far");
+    const keys = Array.from({ length: 5 }, (_, i) => `${prefix}-${i}`);
+    await call("POST", "/admin/manifest", { body: { flags: keys.map(flag) } });
+    const edge = isolate();
+    await edge.refresh();
+    await call("DELETE", `/admin/flags/${keys[0] ?? ""}`);
+    const after = await edge.refresh();
+    expect(after.flags.has(keys[0] ?? "")).toBe(false);
+    expect(edge.reads).toMatchObject({ snapshots: 1, entries: [] });
+
+    // 70 changes (more versions than the head's log keeps) while this isolate was away: one full load.
+    for (let i = 0; i < 35; i++) {
+      await call("POST", `/admin/flags/${keys[1] ?? ""}/actions`, { body: { action: "kill" } });
+      await call("POST", `/admin/flags/${keys[1] ?? ""}/actions`, { body: { action: "unkill" } });
+    }
+    await edge.refresh();
+    expect(edge.reads.snapshots).toBe(2);
+    expect(edge.cache.loads.full).toBe(2);
+
+    // A change, then another to the same flag before this isolate looks: its first entry is superseded in the registry,
+    // but the net delta asks only for the newest, so it still reads one entry.
+    await call("POST", `/admin/flags/${keys[2] ?? ""}/actions`, { body: { action: "pause" } });
+    await call("POST", `/admin/flags/${keys[2] ?? ""}/actions`, { body: { action: "resume" } });
+    const before = edge.reads.entries.length;
+    await edge.refresh();
+    expect(edge.reads.entries.slice(before)).toEqual([keys[2]]);
+  });
+
+  it("a manifest touching more flags than the head lists is loaded whole, once", async () => {
+    const prefix = uniqueKey("delta-wide");
+    const edge = isolate();
+    await edge.refresh();
+    const keys = Array.from({ length: 150 }, (_, i) => `${prefix}-${i}`);
+    await call("POST", "/admin/manifest", { body: { flags: keys.map(flag) } });
+    const after = await edge.refresh();
+    expect(keys.every((k) => after.flags.has(k))).toBe(true);
+    expect(edge.reads.entries).toEqual([]);
+    expect(edge.reads.snapshots).toBe(2);
+  });
+});
