@@ -1,5 +1,15 @@
+import { existsSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+
+/**
+ * The dashboard's and the change stream's headless-Chromium tests run in
+ * `npm test` wherever a Chromium is installed (CI installs Debian's); a
+ * clone without one runs everything else and says what it left out.
+ */
+const CHROMIUM = process.env["CHROMIUM"] ?? "/usr/bin/chromium";
+const withBrowser = existsSync(CHROMIUM);
+if (!withBrowser) console.warn(`npm test: no Chromium at ${CHROMIUM}: the browser tests (test/browser) are left out; apt-get install chromium, or set CHROMIUM=path`);
 
 // Small propagation timings so that tests can wait out the documented bound quickly.
 export const TEST_BINDINGS = {
@@ -45,6 +55,7 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      ...(withBrowser ? ["./vitest.dashboard.config.ts"] : []),
     ],
   },
 });

@@ -1,5 +1,5 @@
-// The dashboard's browser tests (headless Chromium): `npm run test:dashboard`, run by .ci/run after it
-// installs Debian's chromium. Kept out of `npm test` so a plain clone without a browser still passes it.
+// The browser tests (headless Chromium): the dashboard, and a page on the OFREP change stream.
+// Part of `npm test` when a Chromium is installed (vitest.config.ts); `npm run test:dashboard` runs them alone.
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({

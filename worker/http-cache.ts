@@ -45,6 +45,8 @@ export function sharedCacheTtl(request: Request, response: Response): number {
     .map((v) => v.trim().toLowerCase())
     .filter(Boolean);
   if (vary.some((v) => v !== "accept-encoding")) return 0;
+  // A shared cache never stores no-store or private responses (RFC 9111 §5.2.2.5, §5.2.2.7): say so before building a policy.
+  if (/(^|,)\s*(no-store|private)\s*(=|,|$)/i.test(response.headers.get("cache-control") ?? "")) return 0;
   const policy = new CachePolicy(
     { method: request.method, url: new URL(request.url).pathname, headers: headerObject(request.headers) },
     { status: response.status, headers: headerObject(response.headers) },

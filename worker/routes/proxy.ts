@@ -59,6 +59,17 @@ function cookie(header: string | null, name: string): string | null {
   return null;
 }
 
+/**
+ * Arms whose origin's last answer could not be stored (`no-store`, private,
+ * no freshness — RFC 9111 §3): their GETs skip the Cache API lookup for a
+ * while. Skipping a lookup is always allowed (a cache may always go to the
+ * origin); it saves a lookup per request that could not hit — the largest
+ * cost of a routed request to a `no-store` origin
+ * (npm run bench:edge -- --profile routed). One storable answer ends it.
+ */
+const uncacheableUntil = new Map<string, number>();
+const UNCACHEABLE_HINT_MS = 30_000;
+
 /** Proxies a routed request; null when no route matches. */
 export async function proxy(c: Context<AppEnv>, services: Services, snapshot: CompiledSnapshot): Promise<Response | null> {
   const url = new URL(c.req.url);
@@ -82,14 +93,16 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const method = c.req.method;
   const forwarded = forwardRequestHeaders(c.req.raw, url);
   forwarded.set("x-rampart-variant", arm);
-  const cacheable = mayServeFromCache(c.req.raw);
-  const cacheKey = new Request(`${upstream.toString()}${upstream.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${state.generation}`)}`);
+  const hintKey = `${flag.key}|${arm}`;
+  const cacheable = mayServeFromCache(c.req.raw) && !(Date.now() < (uncacheableUntil.get(hintKey) ?? 0));
+  // The cache key names the flag, arm and generation (a new candidate never gets an old answer); built only when the cache is used.
+  const cacheKey = () => new Request(`${upstream.toString()}${upstream.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${state.generation}`)}`);
   // Stream the body through, unless a shadow replay of this method may need it a second time.
   const hasBody = method !== "GET" && method !== "HEAD";
   const replayable = hasBody && (route.shadow?.methods.includes(method as (typeof route.shadow.methods)[number]) ?? false);
   const body = !hasBody ? undefined : replayable ? await c.req.raw.arrayBuffer() : c.req.raw.body;
 
-  const cached: Response | undefined = cacheable ? await caches.default.match(cacheKey).catch(() => undefined) : undefined;
+  const cached: Response | undefined = cacheable ? await caches.default.match(cacheKey()).catch(() => undefined) : undefined;
   let response: Response | undefined = cached ? fromCache(cached) : undefined;
   const hit = response !== undefined;
   const started = Date.now(); // Date.now() advances across I/O in Workers, so this spans the upstream call.
@@ -107,7 +120,9 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
       throw new AppError(502, "bad_gateway", `the ${arm} origin did not answer`);
     }
     const ttl = sharedCacheTtl(c.req.raw, response);
-    if (ttl > 0) schedule(caches.default.put(cacheKey, cacheCopy(response.clone(), ttl)).catch(() => undefined));
+    if (ttl > 0) uncacheableUntil.delete(hintKey);
+    else if (mayServeFromCache(c.req.raw)) uncacheableUntil.set(hintKey, Date.now() + UNCACHEABLE_HINT_MS);
+    if (ttl > 0) schedule(caches.default.put(cacheKey(), cacheCopy(response.clone(), ttl)).catch(() => undefined));
   }
   const latency = Date.now() - started;
   if (assigned.ok && isRolloutExposure(flag, assigned)) {

@@ -1,0 +1,288 @@
+/**
+ * Rampart's hot paths beside their references and its peers, in one run, on
+ * one workerd (Miniflare, each Worker on its own direct socket — wrangler
+ * dev's proxy caps throughput), loaded with wrk on 127.0.0.1 in interleaved
+ * rounds; medians and ratios, p50/p99 beside them:
+ *
+ * - OFREP single evaluation (50/50, distinct keys) vs a bare Worker;
+ * - a routed GET (sticky id in X-Rampart-Id) vs a bare pass-through proxy
+ *   Worker, both to the same local origin (node, `no-store` JSON);
+ * - a call through the Worker binding (RampartFlags.getStringDetails) vs the
+ *   same call to a bare WorkerEntrypoint, each from a caller Worker;
+ * - the same flag evaluated by LaunchDarkly's Cloudflare SDK (flag data in
+ *   local KV) and by GrowthBook's SDK (payload in local KV).
+ *
+ *   npm run bench:edge -- [--seconds 6] [--rounds 3] [--connections 32] [--only ofrep,routed,binding,peers]
+ *   npm run bench:edge -- --profile ofrep|routed   (where Rampart's time goes: V8's CPU profile of one wrk run, by function)
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Miniflare } from "miniflare";
+import WebSocket from "ws";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "6" },
+    rounds: { type: "string", default: "3" },
+    connections: { type: "string", default: "32" },
+    only: { type: "string", default: "ofrep,routed,binding,peers" },
+    profile: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (args.help) {
+  console.log("usage: npm run bench:edge -- [--seconds N (default 6)] [--rounds R (default 3)] [--connections C (default 32)] [--only ofrep,routed,binding,peers] [--profile ofrep|routed]\nneeds wrk (apt-get install wrk)");
+  process.exit(0);
+}
+const seconds = Number(args.seconds);
+const rounds = Number(args.rounds);
+const connections = Number(args.connections);
+const only = new Set(args.only.split(","));
+if (!(seconds >= 1 && seconds <= 60) || !(rounds >= 1 && rounds <= 10) || !(connections >= 1 && connections <= 256)) {
+  console.error("--seconds 1..60, --rounds 1..10, --connections 1..256");
+  process.exit(2);
+}
+try {
+  execFileSync("wrk", ["--version"], { stdio: "ignore" });
+} catch (error) {
+  // wrk --version exits 1 but prints; only a missing binary is fatal.
+  if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+    console.error("wrk is not installed: apt-get install wrk");
+    process.exit(2);
+  }
+}
+
+const TOKEN = "bench-admin-token";
+const FLAG = "bench-ranker";
+mkdirSync(".wrangler", { recursive: true });
+const work = resolve(mkdtempSync(join(".wrangler", "bench-edge-")));
+
+function bundle(config: string, name: string): string {
+  execFileSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--config", config, "--outdir", join(work, name)], { stdio: "ignore" });
+  return join(work, name, "index.js");
+}
+
+// The origin both the routed request and the bare proxy reach: its own process, since wrk runs synchronously here.
+const origin = spawn(process.execPath, ["-e", `
+  const server = require("node:http").createServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end('{"ok":true}');
+  });
+  server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`], { stdio: ["ignore", "pipe", "inherit"] });
+const originPort = await new Promise<string>((done) => origin.stdout.once("data", (chunk: Buffer) => done(chunk.toString().trim())));
+const originUrl = `http://127.0.0.1:${originPort}`;
+
+console.error("building the bundles (wrangler deploy --dry-run)…");
+const rampartScript = bundle("wrangler.toml", "rampart");
+const ldScript = bundle("scripts/bench-edge/launchdarkly/wrangler.toml", "launchdarkly");
+const gbScript = bundle("scripts/bench-edge/growthbook/wrangler.toml", "growthbook");
+const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
+const direct = [{ host: "127.0.0.1", port: 0 }];
+const caller = (flags: { name: string; entrypoint: string }, name: string) => ({
+  name,
+  modules: true,
+  compatibilityDate: "2026-04-20",
+  unsafeDirectSockets: direct,
+  serviceBindings: { FLAGS: flags },
+  script: `export default { async fetch(request, env) { const { context } = await request.json(); return Response.json(await env.FLAGS.getStringDetails("${FLAG}", "default", context)); } };`,
+});
+const INSPECTOR_PORT = 9300 + Math.floor(Math.random() * 500);
+const mf = new Miniflare({
+  defaultPersistRoot: join(work, "state"),
+  ...(args.profile ? { inspectorPort: INSPECTOR_PORT } : {}),
+  workers: [
+    {
+      ...workerOptions,
+      name: "rampart",
+      modules: true,
+      scriptPath: rampartScript,
+      unsafeDirectSockets: direct,
+      bindings: { ...((workerOptions.bindings ?? {}) as Record<string, unknown>), ADMIN_TOKEN: TOKEN },
+    },
+    { name: "hello", modules: true, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct, script: `export default { async fetch(request) { await request.text(); return new Response('{"ok":true}', { headers: { "content-type": "application/json" } }); } };` },
+    {
+      name: "passthrough",
+      modules: true,
+      compatibilityDate: "2026-04-20",
+      unsafeDirectSockets: direct,
+      bindings: { ORIGIN: originUrl },
+      script: `export default { async fetch(request, env) { const url = new URL(request.url); return fetch(env.ORIGIN + url.pathname + url.search, { method: request.method, headers: request.headers }); } };`,
+    },
+    {
+      name: "bare-flags",
+      modules: true,
+      compatibilityDate: "2026-04-20",
+      script: `import { WorkerEntrypoint } from "cloudflare:workers"; export class Bare extends WorkerEntrypoint { async getStringDetails(flagKey, defaultValue, context) { return { flagKey, value: context && context.targetingKey ? "v1" : defaultValue, reason: "STATIC" }; } } export default { fetch() { return new Response(null, { status: 404 }); } };`,
+    },
+    caller({ name: "rampart", entrypoint: "RampartFlags" }, "binding-rampart"),
+    caller({ name: "bare-flags", entrypoint: "Bare" }, "binding-bare"),
+    { name: "launchdarkly", modules: true, scriptPath: ldScript, compatibilityDate: "2026-04-20", compatibilityFlags: ["nodejs_compat"], unsafeDirectSockets: direct, kvNamespaces: { LD_KV: "bench-ld-kv" } },
+    { name: "growthbook", modules: true, scriptPath: gbScript, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct, kvNamespaces: { GB_KV: "bench-gb-kv" } },
+  ],
+} as ConstructorParameters<typeof Miniflare>[0]);
+
+const url = async (worker: string) => (await mf.unsafeGetDirectURL(worker)).toString().replace(/\/$/, "");
+
+/** wrk scripts: every request a distinct user, as real traffic would be. */
+const postLua = join(work, "post.lua");
+writeFileSync(postLua, `
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, '{"context":{"targetingKey":"user-' .. counter .. '-' .. math.random(1000000) .. '"}}')
+end
+`);
+const getLua = join(work, "get.lua");
+writeFileSync(getLua, `
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", nil, { ["X-Rampart-Id"] = "user-" .. counter .. "-" .. math.random(1000000) }, nil)
+end
+`);
+
+interface Run {
+  rps: number;
+  p50: string;
+  p99: string;
+  bad: number;
+}
+
+function wrk(target: string, lua: string): Run {
+  const out = execFileSync("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, target], { encoding: "utf8" });
+  if (!/Requests\/sec:\s+[1-9]/.test(out)) console.error(`wrk ${target}: no requests served\n${out}`);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50: /50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "?",
+    p99: /99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "?",
+    bad: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*timeout (\d+)/.exec(out)?.[1] ?? 0),
+  };
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} never became ready`);
+}
+
+async function main() {
+  const rampart = await url("rampart");
+  const put = await fetch(`${rampart}/admin/flags/${FLAG}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ key: FLAG, type: "string", variants: { baseline: "v1", candidate: "v2" }, rollout: { stages: [{ weight: 50 }, { weight: 100 }] }, route: { pathPrefix: "/routed", origins: { baseline: originUrl, candidate: originUrl } } }),
+  });
+  if (!put.ok) throw new Error(`creating the flag failed: ${put.status} ${await put.text()}`);
+  // Peers: the same 50/50 flag in each vendor's own format, in its KV.
+  await (await mf.getKVNamespace("LD_KV", "launchdarkly")).put(
+    "LD-Env-bench-client-side-id",
+    JSON.stringify({
+      flags: { [FLAG]: { key: FLAG, version: 1, on: true, salt: "bench-salt", variations: ["v1", "v2"], offVariation: 0, fallthrough: { rollout: { variations: [{ variation: 0, weight: 50_000 }, { variation: 1, weight: 50_000 }] } }, targets: [], rules: [], prerequisites: [], trackEvents: false } },
+      segments: {},
+    }),
+  );
+  await (await mf.getKVNamespace("GB_KV", "growthbook")).put(
+    "gb-payload",
+    JSON.stringify({ features: { [FLAG]: { defaultValue: "v1", rules: [{ key: FLAG, variations: ["v1", "v2"], weights: [0.5, 0.5], hashAttribute: "id" }] } } }),
+  );
+
+  const post = (target: string) => fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body: '{"context":{"targetingKey":"warm"}}' });
+  const contenders: { group: string; name: string; target: string; lua: string; check: () => Promise<boolean> }[] = [];
+  const add = (group: string, name: string, target: string, lua: string, check: () => Promise<boolean>) => {
+    if (only.has(group)) contenders.push({ group, name, target, lua, check });
+  };
+  add("ofrep", "rampart OFREP single evaluation", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}`)).status === 200);
+  add("ofrep", "bare Worker (reference)", `${await url("hello")}/`, postLua, async () => (await post(await url("hello"))).ok);
+  add("routed", "rampart routed GET", `${rampart}/routed/item`, getLua, async () => (await fetch(`${rampart}/routed/item`)).headers.has("x-rampart-variant"));
+  add("routed", "bare pass-through proxy (reference)", `${await url("passthrough")}/routed/item`, getLua, async () => (await fetch(`${await url("passthrough")}/routed/item`)).ok);
+  add("binding", "rampart binding call", `${await url("binding-rampart")}/`, postLua, async () => ((await (await post(await url("binding-rampart"))).json()) as { reason?: string }).reason === "SPLIT");
+  add("binding", "bare service-binding call (reference)", `${await url("binding-bare")}/`, postLua, async () => (await post(await url("binding-bare"))).ok);
+  if (only.has("peers") && !only.has("ofrep")) add("peers", "rampart OFREP single evaluation", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}`)).status === 200);
+  add("peers", "LaunchDarkly Cloudflare SDK (KV)", `${await url("launchdarkly")}/`, postLua, async () => ((await (await post(await url("launchdarkly"))).json()) as { value?: string }).value?.startsWith("v") === true);
+  add("peers", "GrowthBook SDK (payload in KV)", `${await url("growthbook")}/`, postLua, async () => ((await (await post(await url("growthbook"))).json()) as { value?: string }).value?.startsWith("v") === true);
+  for (const c of contenders) await waitFor(c.check, c.name);
+  if (args.profile) {
+    const target = contenders.find((c) => c.group === args.profile && c.name.startsWith("rampart"));
+    if (!target) throw new Error(`--profile ${args.profile}: name ofrep or routed`);
+    await profile(target.target, target.lua);
+    return;
+  }
+
+  const results = new Map(contenders.map((c) => [c, [] as Run[]]));
+  for (let round = 0; round < rounds; round++) {
+    // Interleaved, alternating direction each round, so drift hits every contender alike.
+    const order = round % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const c of order) {
+      results.get(c)?.push(wrk(c.target, c.lua));
+      process.stderr.write(`round ${round + 1}/${rounds}: ${c.name}\n`);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
+  const rps = (name: string) => median(results.get(contenders.find((c) => c.name === name) ?? (null as never))?.map((r) => r.rps) ?? []);
+  console.log(`bench:edge — ${new Date().toISOString().slice(0, 10)}, wrk -t2 -c${connections} -d${seconds}s, ${rounds} interleaved rounds, Miniflare direct sockets, node ${process.version}\n`);
+  console.log("| contender | median req/s | runs (req/s p50 p99) | errors |");
+  console.log("|---|---:|---|---:|");
+  for (const [c, runs] of results) console.log(`| ${c.name} | ${median(runs.map((r) => r.rps)).toFixed(0)} | ${runs.map((r) => `${r.rps.toFixed(0)} ${r.p50} ${r.p99}`).join("; ")} | ${runs.reduce((s, r) => s + r.bad, 0)} |`);
+  console.log("");
+  const ratio = (a: string, b: string, goal: string) => {
+    const x = rps(a) / rps(b);
+    if (Number.isFinite(x)) console.log(`${a} / ${b}: ${(100 * x).toFixed(0)}% (${goal})`);
+  };
+  ratio("rampart OFREP single evaluation", "bare Worker (reference)", "goal ≥ 90%");
+  ratio("rampart routed GET", "bare pass-through proxy (reference)", "goal ≥ 85%");
+  ratio("rampart binding call", "bare service-binding call (reference)", "no goal: what evaluation adds to a binding call");
+  ratio("rampart OFREP single evaluation", "LaunchDarkly Cloudflare SDK (KV)", "goal ≥ 100%");
+  ratio("rampart OFREP single evaluation", "GrowthBook SDK (payload in KV)", "goal ≥ 100%");
+}
+
+/** V8's CPU profile of the rampart Worker during one wrk run, summed by function (self time), the top 25 printed. */
+async function profile(target: string, lua: string): Promise<void> {
+  const socket = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:rampart`);
+  await new Promise<void>((done, fail) => socket.once("open", () => done()).once("error", fail));
+  let id = 0;
+  const send = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<Record<string, unknown>>((done) => {
+      const mine = ++id;
+      const onMessage = (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { id?: number; result?: Record<string, unknown> };
+        if (message.id !== mine) return;
+        socket.off("message", onMessage);
+        done(message.result ?? {});
+      };
+      socket.on("message", onMessage);
+      socket.send(JSON.stringify({ id: mine, method, params }));
+    });
+  await send("Profiler.enable");
+  await send("Profiler.setSamplingInterval", { interval: 200 });
+  await send("Profiler.start");
+  const run = wrk(target, lua);
+  const { profile: cpu } = (await send("Profiler.stop")) as { profile: { nodes: { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[] } };
+  socket.close();
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  for (const node of cpu.nodes) {
+    const hits = node.hitCount ?? 0;
+    total += hits;
+    const { functionName, url: file, lineNumber } = node.callFrame;
+    const where = `${functionName || "(anonymous)"} ${file ? `${file.split("/").pop() ?? ""}:${lineNumber + 1}` : ""}`.trim();
+    byFunction.set(where, (byFunction.get(where) ?? 0) + hits);
+  }
+  console.log(`CPU profile of rampart during ${run.rps.toFixed(0)} req/s (${target}), self time by function:\n`);
+  console.log("| share | function |");
+  console.log("|---:|---|");
+  for (const [where, hits] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`| ${((100 * hits) / total).toFixed(1)}% | ${where} |`);
+}
+
+try {
+  await main();
+} finally {
+  await mf.dispose();
+  origin.kill();
+  rmSync(work, { recursive: true, force: true });
+}
