@@ -12,7 +12,7 @@ import type { Arm, FlagValue } from "./manifest";
 import { servedWeight } from "./rollout";
 import type { SnapshotFlag } from "./snapshot";
 import { compileScope, inScope, type CompiledScope } from "./scope";
-import { compileWaves, regionOf, waveIndexOf, waveObjectName, type CompiledWaves, type EdgeLocation } from "./waves";
+import { compileWaves, regionOf, waveIndexOf, waveObjectName, type CompiledWaves, type EdgeSource } from "./waves";
 
 /** OFREP evaluation reasons Rampart uses. */
 export type Reason = "SPLIT" | "STATIC" | "DEFAULT" | "DISABLED";
@@ -75,7 +75,7 @@ export function compileFlag(flag: SnapshotFlag, configVersion: number): Compiled
 }
 
 /** The compiled flag of the region wave a request belongs to (the flag itself without waves). */
-export function inWave(flag: CompiledFlag, context: EvaluationContext, edge: EdgeLocation | null): CompiledFlag {
+export function inWave(flag: CompiledFlag, context: EvaluationContext, edge: EdgeSource): CompiledFlag {
   if (flag.waves === null) return flag;
   return flag.waves.flags[waveIndexOf(flag.waves.rule, regionOf(flag.waves.rule, context, edge))] ?? flag;
 }

@@ -83,13 +83,17 @@ export function compileWaves(waves: Pick<Waves, "order" | "regionFromEdge" | "re
   return { byRegion, rest, regionFromEdge: waves.regionFromEdge, regionMap: waves.regionMap ?? null };
 }
 
+/** Where the request arrived, or a function that says so when asked (reading `request.cf` costs; most flags never ask). */
+export type EdgeSource = EdgeLocation | null | (() => EdgeLocation | null);
+
 /** The request's region: the context's `region` (a string or number), else the edge location the spec names, renamed by its map. */
-export function regionOf(waves: CompiledWaves, context: Readonly<Record<string, unknown>>, edge: EdgeLocation | null): string | null {
+export function regionOf(waves: CompiledWaves, context: Readonly<Record<string, unknown>>, source: EdgeSource): string | null {
   const given = own(context, "region");
   if (typeof given === "string" && given !== "") return given;
   if (typeof given === "number" && Number.isFinite(given)) return String(given);
-  if (waves.regionFromEdge === "none" || edge === null) return null;
-  const located = edge[waves.regionFromEdge];
+  if (waves.regionFromEdge === "none" || source === null) return null;
+  const edge = typeof source === "function" ? source() : source;
+  const located = edge?.[waves.regionFromEdge];
   if (typeof located !== "string" || located === "") return null;
   return (waves.regionMap ? own(waves.regionMap, located) : undefined) ?? located;
 }

@@ -5,6 +5,12 @@
  */
 import type { EdgeLocation } from "../core/waves";
 
+/** The request's edge location, read from `request.cf` only if a region wave asks for it, then kept. */
+export function lazyEdgeLocation(request: Request): () => EdgeLocation | null {
+  let read: EdgeLocation | null | undefined;
+  return () => (read === undefined ? (read = edgeLocationOf(request)) : read);
+}
+
 export function edgeLocationOf(request: Request): EdgeLocation | null {
   const cf = (request as Request & { cf?: IncomingRequestCfProperties }).cf;
   if (!cf) return null;

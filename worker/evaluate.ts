@@ -9,14 +9,14 @@ import type { Services } from "./context";
 import { sampleExposure } from "./exposure-log";
 import { replicateOf } from "./replicate";
 import type { Schedule } from "./snapshot";
-import type { EdgeLocation } from "../core/waves";
+import type { EdgeSource } from "../core/waves";
 
 export type Evaluation =
   | { ok: true; served: Served }
   | { ok: false; status: 400 | 404 | 503; errorCode: "FLAG_NOT_FOUND" | "GENERAL" | "TARGETING_KEY_MISSING" | "INVALID_CONTEXT"; message: string };
 
 /** `edge`: where the request was taken (`request.cf`), which places it in a region wave when the context names no region; null for a binding call. */
-export async function evaluateFlag(services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, edge: EdgeLocation | null = null): Promise<Evaluation> {
+export async function evaluateFlag(services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, edge: EdgeSource = null): Promise<Evaluation> {
   const pending = services.snapshots(env).serve(schedule);
   const snapshot = pending instanceof Promise ? await pending : pending;
   if (snapshot === null) return { ok: false, status: 503, errorCode: "GENERAL", message: "flag configuration is not available yet; use your default and retry" };

@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import { inWave, parseAssignmentToken } from "../../core/assign";
 import { waveObjectName } from "../../core/waves";
-import { edgeLocationOf } from "../edge-location";
+import { lazyEdgeLocation } from "../edge-location";
 import { plainCopy } from "../../core/dict";
 import { EventSchema, EventsEnvelopeSchema, eventTime, MAX_EVENT_AGE_MS, MAX_FUTURE_SKEW_MS } from "../../core/events";
 import { summarizeIssues, toIssues } from "../../core/issues";
@@ -69,7 +69,7 @@ export function eventRoutes(services: Services) {
     const rejected: Rejection[] = [];
     /** Events by the object that credits them: the flag's own, or its region wave's. */
     const byFlag = new Map<string, { indexes: number[]; events: ForwardedEvent[] }>();
-    const edge = edgeLocationOf(c.req.raw);
+    const edge = lazyEdgeLocation(c.req.raw);
     envelope.data.events.forEach((raw, index) => {
       const parsed = EventSchema.safeParse(raw);
       if (!parsed.success) {

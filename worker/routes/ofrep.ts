@@ -7,7 +7,7 @@
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { assign, inWave, type Assignment, type EvaluationContext } from "../../core/assign";
-import { edgeLocationOf } from "../edge-location";
+import { lazyEdgeLocation } from "../edge-location";
 import { changeStream, eventStreamsFor, lastSeenVersion } from "../change-stream";
 import { evaluateFlag } from "../evaluate";
 import { canonicalJson, fingerprint } from "../../core/canonical";
@@ -90,6 +90,21 @@ function successBody(a: Extract<Assignment, { ok: true }>) {
   return { key: a.key, value: a.value, reason: a.reason, variant: a.variant, metadata: a.metadata };
 }
 
+/**
+ * A served outcome's JSON, made once per compiled outcome: every answer a
+ * compiled flag gives shares its metadata object, and key, value, reason and
+ * variant come with it (the bucket and replicate group are not answered).
+ */
+const answerText = new WeakMap<object, string>();
+function successText(a: Extract<Assignment, { ok: true }>): string {
+  let text = answerText.get(a.metadata);
+  if (text === undefined) {
+    text = JSON.stringify(successBody(a));
+    answerText.set(a.metadata, text);
+  }
+  return text;
+}
+
 export function ofrepRoutes(services: Services) {
   const app = new Hono<AppEnv>();
   const preflight = cors({
@@ -105,9 +120,9 @@ export function ofrepRoutes(services: Services) {
     const key = c.req.param("key");
     try {
       const context = await readContext(c.req.raw);
-      const evaluation = await evaluateFlag(services, c.env, scheduler(c), key, context, edgeLocationOf(c.req.raw));
+      const evaluation = await evaluateFlag(services, c.env, scheduler(c), key, context, lazyEdgeLocation(c.req.raw));
       if (!evaluation.ok) return ofrepError(c, key, new OfrepError(evaluation.status, evaluation.errorCode, evaluation.message));
-      return json(successBody(evaluation.served));
+      return new Response(successText(evaluation.served), { headers: JSON_HEADERS });
     } catch (error) {
       if (error instanceof OfrepError) return ofrepError(c, key, error);
       console.error("evaluation failed", error);
@@ -130,7 +145,7 @@ export function ofrepRoutes(services: Services) {
       const etag = `"${snapshot.version}-${fingerprint(canonicalJson(context))}"`;
       if (c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers: { ...CORS_HEADERS, ETag: etag } });
       const flags = [];
-      const edge = edgeLocationOf(c.req.raw);
+      const edge = lazyEdgeLocation(c.req.raw);
       for (const flag of snapshot.flags.values()) {
         const result = assign(inWave(flag, context, edge), context);
         flags.push(result.ok ? successBody(result) : { key: result.key, errorCode: result.errorCode, errorDetails: result.message });

@@ -11,7 +11,7 @@
  */
 import type { Context } from "hono";
 import { assign, inWave, isRolloutExposure, type CompiledFlag } from "../../core/assign";
-import { edgeLocationOf } from "../edge-location";
+import { lazyEdgeLocation } from "../edge-location";
 import { sampleExposure } from "../exposure-log";
 import type { CompiledSnapshot } from "../../core/compile";
 import type { ArmCounts } from "../../core/counters";
@@ -81,7 +81,7 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const stickyId = existing ?? crypto.randomUUID();
   const context = { targetingKey: stickyId, [routed.stickiness]: stickyId, path: url.pathname, tenant: c.req.header("x-rampart-tenant"), region: c.req.header("x-rampart-region") };
   // A region wave is placed by X-Rampart-Region, else by where the request came in (the spec's regionFromEdge): no client change.
-  const flag = inWave(routed, context, edgeLocationOf(c.req.raw));
+  const flag = inWave(routed, context, lazyEdgeLocation(c.req.raw));
   const assigned = assign(flag, context);
   const arm: Arm = assigned.ok ? assigned.arm : "baseline";
   const { state } = flag.source;
