@@ -131,6 +131,12 @@ export class RegistryDO extends DurableObject<Env> {
     return this.sql.first<{ body: string }>("SELECT body FROM flag_entries WHERE key = ? AND version = ?", key, version)?.body ?? null;
   }
 
+  /** The published version and one flag's current entry (null: no such flag): what a cold isolate needs to answer for one flag. */
+  async getFlagEntry(key: string): Promise<{ version: number; body: string | null }> {
+    const version = this.sql.first<{ version: number }>("SELECT version FROM snapshot WHERE id = 1")?.version ?? 0;
+    return { version, body: this.sql.first<{ body: string }>("SELECT body FROM flag_entries WHERE key = ?", key)?.body ?? null };
+  }
+
   private entryBodies(): string[] {
     return this.sql.all<{ body: string }>("SELECT body FROM flag_entries ORDER BY key").map((r) => r.body);
   }

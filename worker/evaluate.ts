@@ -17,7 +17,8 @@ export type Evaluation =
 
 /** `edge`: where the request was taken (`request.cf`), which places it in a region wave when the context names no region; null for a binding call. */
 export async function evaluateFlag(services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, edge: EdgeSource = null): Promise<Evaluation> {
-  const pending = services.snapshots(env).serve(schedule);
+  // Cold, only this flag is read before answering (the whole snapshot loads behind it).
+  const pending = services.snapshots(env).serveFlag(schedule, key);
   const snapshot = pending instanceof Promise ? await pending : pending;
   if (snapshot === null) return { ok: false, status: 503, errorCode: "GENERAL", message: "flag configuration is not available yet; use your default and retry" };
   const found = snapshot.flags.get(key);

@@ -34,6 +34,10 @@ export function workerSnapshotSource(env: Env, settings: Pick<Settings, "headTtl
       if (text !== null) return SnapshotEnvelopeSchema.parse(JSON.parse(text));
       return SnapshotEnvelopeSchema.parse(JSON.parse(await registryStub(env).getSnapshotJson()));
     },
+    async fetchFlag(key): Promise<{ version: number; flag: SnapshotFlag | null }> {
+      const { version, body } = await registryStub(env).getFlagEntry(key);
+      return { version, flag: body === null ? null : SnapshotFlagSchema.parse(JSON.parse(body)) };
+    },
     async fetchEntry(key, version): Promise<SnapshotFlag | null> {
       const text = (await env.SNAPSHOTS.get(entryStorageKey(key, version), "text")) ?? (await registryStub(env).getEntryJson(key, version));
       return text === null ? null : SnapshotFlagSchema.parse(JSON.parse(text));

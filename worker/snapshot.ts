@@ -8,6 +8,7 @@
  * the last-known-good snapshot is served. An isolate that never loaded one
  * gets null at once, so evaluation answers 503 instead of hanging.
  */
+import { compileFlag } from "../core/assign";
 import { applyDelta, compileSnapshot, type CompiledSnapshot } from "../core/compile";
 import { deltaSince, type SnapshotEnvelope, type SnapshotFlag, type SnapshotHead } from "../core/snapshot";
 import type { Settings } from "./config";
@@ -17,6 +18,8 @@ export interface SnapshotSource {
   fetchSnapshot(head: SnapshotHead): Promise<SnapshotEnvelope>;
   /** One flag's entry as published in `version` (the version it changed in); null when it is gone or superseded. Without it, every change is a full load. */
   fetchEntry?(key: string, version: number): Promise<SnapshotFlag | null>;
+  /** One flag as currently published, with the version (null: no such flag), in one read: a cold isolate's first answer. */
+  fetchFlag?(key: string): Promise<{ version: number; flag: SnapshotFlag | null }>;
 }
 
 /** What the isolate's loads cost, for /metrics and the snapshot benchmark. */
@@ -24,6 +27,8 @@ export interface LoadStats {
   full: number;
   delta: number;
   entries: number;
+  /** Cold answers for one flag read on their own while the whole snapshot loaded. */
+  single: number;
 }
 
 export type Schedule = (work: Promise<unknown>) => void;
@@ -38,7 +43,7 @@ export class SnapshotCache {
   private failedAt = Number.NEGATIVE_INFINITY;
   /** A load is running (a flag, not a promise: no request ever awaits another request's I/O). */
   private loading = false;
-  readonly loads: LoadStats = { full: 0, delta: 0, entries: 0 };
+  readonly loads: LoadStats = { full: 0, delta: 0, entries: 0, single: 0 };
 
   constructor(
     private readonly source: SnapshotSource,
@@ -64,6 +69,38 @@ export class SnapshotCache {
     const own = this.startLoad();
     schedule(own);
     return this.within(own).then(() => this.current);
+  }
+
+  /**
+   * The snapshot to answer for one flag. Warm, it is `serve`. Cold, the
+   * whole snapshot starts loading in the background and this request reads
+   * only its flag (one read; bounded by LOAD_TIMEOUT_MS) — a cold isolate
+   * answers its first evaluation without waiting for every flag. The
+   * one-flag snapshot is this request's alone; the isolate keeps the full one.
+   */
+  serveFlag(schedule: Schedule, key: string): CompiledSnapshot | null | Promise<CompiledSnapshot | null> {
+    const fetchFlag = this.source.fetchFlag?.bind(this.source);
+    if (this.current !== null || !fetchFlag) return this.serve(schedule);
+    if (!this.loading) schedule(this.startLoad());
+    const own = (async (): Promise<CompiledSnapshot | null> => {
+      const { version, flag } = await fetchFlag(key);
+      this.loads.single++;
+      const flags = new Map(flag ? [[flag.key, compileFlag(flag, flag.configVersion ?? version)] as const] : []);
+      return { version, etag: "", publishedAt: this.clock(), flags };
+    })();
+    // Never past LOAD_TIMEOUT_MS: a failed or slow read answers with whatever the isolate has by then (null: 503).
+    return this.withinValue(own).then((one) => this.current ?? one, () => this.current);
+  }
+
+  /** `work`'s value, or null when it takes longer than LOAD_TIMEOUT_MS. */
+  private withinValue<T>(work: Promise<T>): Promise<T | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), this.settings.loadTimeoutMs);
+    });
+    return Promise.race([work, timeout]).finally(() => {
+      if (timer !== undefined) clearTimeout(timer);
+    });
   }
 
   private startLoad(): Promise<void> {

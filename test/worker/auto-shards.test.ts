@@ -38,5 +38,5 @@ describe("automatic counter shards", () => {
     // A quiet minute after never takes the shard away (its counts must stay readable).
     await cronAt(start + 180_000);
     expect(await publishedShards(key)).toBe(2);
-  });
+  }, 30_000);
 });

@@ -79,7 +79,7 @@ describe("delta snapshots", () => {
     const reference = await full.refresh();
     expect(reference.version).toBe(warm.version);
     for (const k of keys) expect(assign(warm.flags.get(k) ?? (null as never), { targetingKey: "u-1" })).toEqual(assign(reference.flags.get(k) ?? (null as never), { targetingKey: "u-1" }));
-  });
+  }, 30_000);
 
   it("a deleted flag is dropped by the delta; an isolate too far behind, or one whose entry was superseded, loads the whole snapshot", async () => {
     const prefix = uniqueKey("delta-far");
@@ -108,7 +108,7 @@ describe("delta snapshots", () => {
     const before = edge.reads.entries.length;
     await edge.refresh();
     expect(edge.reads.entries.slice(before)).toEqual([keys[2]]);
-  });
+  }, 30_000);
 
   it("a manifest touching more flags than the head lists is loaded whole, once", async () => {
     const prefix = uniqueKey("delta-wide");
@@ -120,5 +120,39 @@ describe("delta snapshots", () => {
     expect(keys.every((k) => after.flags.has(k))).toBe(true);
     expect(edge.reads.entries).toEqual([]);
     expect(edge.reads.snapshots).toBe(2);
-  });
+  }, 30_000);
+});
+
+describe("a cold isolate", () => {
+  it("answers its first single-flag evaluation from that flag alone, in one read, while the whole snapshot loads behind it", async () => {
+    const prefix = uniqueKey("cold");
+    const keys = Array.from({ length: 30 }, (_, i) => `${prefix}-${i}`);
+    await call("POST", "/admin/manifest", { body: { flags: keys.map(flag) } });
+    await call("POST", `/admin/flags/${keys[3] ?? ""}/actions`, { body: { action: "kill" } });
+    const inner = workerSnapshotSource(env, { headTtlMs: 0 });
+    const reads: string[] = [];
+    const source: SnapshotSource = {
+      fetchHead: () => (reads.push("head"), inner.fetchHead()),
+      fetchSnapshot: (head) => (reads.push("snapshot"), inner.fetchSnapshot(head)),
+      fetchFlag: (key) => (reads.push(`flag ${key}`), inner.fetchFlag?.(key) ?? Promise.reject(new Error("no fetchFlag"))),
+    };
+    const cache = new SnapshotCache(source, { refreshMs: 1_000, maxStaleMs: 3_000, loadTimeoutMs: 5_000 });
+    const background: Promise<unknown>[] = [];
+    const served = await cache.serveFlag((p) => background.push(p), keys[3] ?? "");
+    // The answer came from one read of that flag: killed, as published.
+    expect(reads.filter((r) => r.startsWith("flag"))).toEqual([`flag ${keys[3]}`]);
+    expect(served?.flags.size).toBe(1);
+    expect(assign(served?.flags.get(keys[3] ?? "") ?? (null as never), { targetingKey: "u" })).toMatchObject({ reason: "DISABLED" });
+    expect(cache.loads.single).toBe(1);
+    // The whole snapshot was loading meanwhile; once in, the isolate serves every flag from it.
+    await Promise.all(background);
+    expect(reads).toContain("snapshot");
+    const warm = await cache.serveFlag(() => undefined, keys[5] ?? "");
+    expect(warm?.flags.size).toBeGreaterThanOrEqual(30);
+    expect(reads.filter((r) => r.startsWith("flag"))).toHaveLength(1);
+    // A flag that does not exist answers as absent (FLAG_NOT_FOUND), from the same one read.
+    const cold = new SnapshotCache(source, { refreshMs: 1_000, maxStaleMs: 3_000, loadTimeoutMs: 5_000 });
+    const missing = await cold.serveFlag(() => undefined, `${prefix}-none`);
+    expect(missing?.flags.has(`${prefix}-none`)).toBe(false);
+  }, 30_000);
 });

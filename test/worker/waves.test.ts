@@ -259,7 +259,7 @@ describe("region waves: placing requests and counting", () => {
     const killSwitch = await call("PUT", `/admin/flags/${key}`, { body: { key, kind: "kill_switch", type: "boolean", variants: { baseline: false, candidate: true }, waves: [["rest"]] } });
     expect(killSwitch.json.issues).toContainEqual(expect.objectContaining({ path: "waves" }));
     expect((await call("GET", `/admin/flags/${key}`)).status).toBe(404);
-  });
+   }, 30_000);
 
   it("answer an unknown wave or region with 400 naming it, and change nothing", async () => {
     const key = uniqueKey("waves-select");
@@ -283,7 +283,7 @@ describe("region waves: placing requests and counting", () => {
     const early = await call("POST", `/admin/flags/${key}/actions`, { body: { action: "start", wave: 2 } });
     expect(early.json).toMatchObject({ wave: 2, state: { status: "ramping", stageIndex: 0 } });
     expect((await call("POST", `/admin/flags/${key}/actions`, { body: { action: "start", wave: 1 } })).status).toBe(409);
-  });
+   }, 30_000);
 
   it("credit an event to the wave its assignment names, and refuse a wave the flag does not have", async () => {
     const key = uniqueKey("waves-events");
@@ -302,5 +302,5 @@ describe("region waves: placing requests and counting", () => {
     const stats1 = (await call("GET", `/admin/flags/${key}/stats`)).json;
     expect(stats2.eventIds).toBe(1);
     expect(stats1.eventIds).toBe(0);
-  });
+   }, 30_000);
 });
