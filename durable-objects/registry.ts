@@ -555,7 +555,8 @@ export class RegistryDO extends DurableObject<Env> {
   private async publish(now: number): Promise<void> {
     const { version: previous } = await this.getHead();
     const version = previous + 1;
-    const published = new Map(this.sql.all<{ key: string; version: number; content: string }>("SELECT key, version, content FROM flag_entries").map((r) => [r.key, r]));
+    // Keys and versions of every entry (small); contents only for the dirty flags compared below.
+    const published = new Map(this.sql.all<{ key: string; version: number }>("SELECT key, version FROM flag_entries").map((r) => [r.key, r]));
     const flagCount = this.sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM flags")?.n ?? 0;
     // After the upgrade that introduced entries (none yet) every flag is composed once.
     const all = published.size === 0 && flagCount > 0;
@@ -571,10 +572,10 @@ export class RegistryDO extends DurableObject<Env> {
       const [first, ...later] = this.waveStatesOf(row);
       const entry = snapshotFlagOf(this.specOf(row), first ?? RolloutStateSchema.parse(JSON.parse(row.state)), row.spec_version, later, row.counter_shards);
       const content = JSON.stringify(entry);
-      if (published.get(key)?.content === content) continue;
+      if (this.sql.first<{ content: string }>("SELECT content FROM flag_entries WHERE key = ?", key)?.content === content) continue;
       set.push({ key, content, body: JSON.stringify({ ...entry, configVersion: version }) });
     }
-    for (const { key, body } of set) published.set(key, { key, version, content: body });
+    for (const { key } of set) published.set(key, { key, version });
     for (const key of deleted) published.delete(key);
     const etag = snapshotEtag(version, [...published.values()].map((e) => [e.key, e.version] as const));
     const bodies = new Map(this.sql.all<{ key: string; body: string }>("SELECT key, body FROM flag_entries").map((r) => [r.key, r.body]));
