@@ -8,6 +8,18 @@ export interface CompiledSnapshot {
   readonly etag: string;
   readonly publishedAt: number;
   readonly flags: ReadonlyMap<string, CompiledFlag>;
+  /**
+   * Keys of the flags that route requests, and of those with region waves:
+   * what a routed request and /health look through, instead of every flag
+   * (compiling each) on every request.
+   */
+  readonly routeKeys: readonly string[];
+  readonly waveKeys: readonly string[];
+}
+
+/** Whether a raw or validated entry defines `field` (read before validation: only the key lists depend on it). */
+function defines(flag: unknown, field: "route" | "waves"): boolean {
+  return flag !== null && typeof flag === "object" && (flag as Record<string, unknown>)[field] !== undefined;
 }
 
 export function compileSnapshot(snapshot: Pick<SnapshotEnvelope, "version" | "etag" | "publishedAt"> & { flags: readonly unknown[] }): CompiledSnapshot {
@@ -17,7 +29,8 @@ export function compileSnapshot(snapshot: Pick<SnapshotEnvelope, "version" | "et
     if (typeof key === "string") raw.set(key, flag);
     else console.error("snapshot: an entry without a key was skipped");
   }
-  return { version: snapshot.version, etag: snapshot.etag, publishedAt: snapshot.publishedAt, flags: new LazyFlags(raw, new Map(), snapshot.version) };
+  const keysWith = (field: "route" | "waves") => [...raw].filter(([, flag]) => defines(flag, field)).map(([key]) => key);
+  return { version: snapshot.version, etag: snapshot.etag, publishedAt: snapshot.publishedAt, flags: new LazyFlags(raw, new Map(), snapshot.version), routeKeys: keysWith("route"), waveKeys: keysWith("waves") };
 }
 
 /**
@@ -89,5 +102,7 @@ class LazyFlags extends EntriesMap<CompiledFlag> implements Foldable<CompiledFla
  */
 export function applyDelta(base: CompiledSnapshot, head: Pick<SnapshotHead, "version" | "etag">, changed: readonly SnapshotFlag[], deleted: Iterable<string>, publishedAt: number): CompiledSnapshot {
   const compiled = new Map(changed.map((flag) => [flag.key, compileFlag(flag, flag.configVersion ?? head.version)] as const));
-  return { version: head.version, etag: head.etag, publishedAt, flags: LayeredMap.applied(base.flags, compiled, deleted) };
+  const gone = new Set([...deleted, ...compiled.keys()]);
+  const keysWith = (previous: readonly string[], field: "route" | "waves") => [...previous.filter((k) => !gone.has(k)), ...changed.filter((f) => defines(f, field)).map((f) => f.key)];
+  return { version: head.version, etag: head.etag, publishedAt, flags: LayeredMap.applied(base.flags, compiled, deleted), routeKeys: keysWith(base.routeKeys, "route"), waveKeys: keysWith(base.waveKeys, "waves") };
 }

@@ -86,7 +86,8 @@ export class SnapshotCache {
       const { version, flag } = await fetchFlag(key);
       this.loads.single++;
       const flags = new Map(flag ? [[flag.key, compileFlag(flag, flag.configVersion ?? version)] as const] : []);
-      return { version, etag: "", publishedAt: this.clock(), flags };
+      // Only for this one evaluation: no route or wave list (routes and /health use the whole snapshot).
+      return { version, etag: "", publishedAt: this.clock(), flags, routeKeys: [], waveKeys: [] };
     })();
     // Never past LOAD_TIMEOUT_MS: a failed or slow read answers with whatever the isolate has by then (null: 503).
     return this.withinValue(own).then((one) => this.current ?? one, () => this.current);

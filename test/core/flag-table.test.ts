@@ -1,6 +1,10 @@
 /** LayeredMap: a delta's flags over the previous snapshot's map, which never changes under a reader. */
 import { describe, expect, it } from "vitest";
+import { applyDelta, compileSnapshot } from "../../core/compile";
 import { COMPACT_AT, LayeredMap } from "../../core/flag-table";
+import type { FlagSpecInput } from "../../core/manifest";
+import { snapshotFlagOf } from "../../core/snapshot";
+import { specOf, stateOf } from "./fixtures";
 
 const base = () => new Map<string, number>(Array.from({ length: 10 }, (_, i) => [`k${i}`, i]));
 
@@ -37,5 +41,25 @@ describe("LayeredMap", () => {
     expect(folded).toBe(true);
     expect(map.size).toBe(10 + COMPACT_AT);
     expect(map.get("k3")).toBe(33);
+  });
+});
+
+describe("a compiled snapshot's route and wave lists", () => {
+  const entry = (key: string, extra: Partial<FlagSpecInput> = {}) => {
+    const spec = specOf({ key, ...extra });
+    return snapshotFlagOf(spec, stateOf(spec), 1);
+  };
+  const route = { pathPrefix: "/r", origins: { baseline: "https://a.example", candidate: "https://b.example" } };
+
+  it("lists the flags that route or have waves without compiling the others, and keeps the lists through deltas", () => {
+    const snapshot = compileSnapshot({ version: 1, etag: '"1"', publishedAt: 0, flags: [entry("plain"), entry("routed", { route }), entry("waved", { waves: [["us"], ["rest"]] })] });
+    expect(snapshot.routeKeys).toEqual(["routed"]);
+    expect(snapshot.waveKeys).toEqual(["waved"]);
+    // A delta: the plain flag gains a route, the routed one loses it, the waved one is deleted.
+    const next = applyDelta(snapshot, { version: 2, etag: '"2"' }, [entry("plain", { route }), entry("routed")], ["waved"], 0);
+    expect(next.routeKeys).toEqual(["plain"]);
+    expect(next.waveKeys).toEqual([]);
+    expect(next.flags.get("routed")?.source.route).toBeUndefined();
+    expect(snapshot.routeKeys).toEqual(["routed"]);
   });
 });

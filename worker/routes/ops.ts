@@ -74,7 +74,9 @@ const HEALTH_WAVES = 200;
 
 function wavesServed(snapshot: CompiledSnapshot): { flag: string; wave: number; regions: string[]; status: string; stage: number; generation: number; specVersion: number }[] {
   const out = [];
-  for (const flag of snapshot.flags.values()) {
+  for (const key of snapshot.waveKeys) {
+    const flag = snapshot.flags.get(key);
+    if (!flag) continue;
     for (const [i, wave] of (flag.source.waves?.list ?? []).entries()) {
       if (out.length >= HEALTH_WAVES) return out;
       out.push({ flag: flag.key, wave: i + 1, regions: wave.regions, status: wave.state.status, stage: wave.state.stageIndex, generation: wave.state.generation, specVersion: flag.source.specVersion });

@@ -32,8 +32,10 @@ const MAX_COMPARED_BYTES = 1_048_576;
 export function matchRoute(snapshot: CompiledSnapshot, host: string, path: string): CompiledFlag | null {
   let best: CompiledFlag | null = null;
   let bestLength = -1;
-  for (const flag of snapshot.flags.values()) {
-    const route = flag.source.route;
+  for (const key of snapshot.routeKeys) {
+    const flag = snapshot.flags.get(key);
+    const route = flag?.source.route;
+    if (!flag) continue;
     if (!route || !path.startsWith(route.pathPrefix)) continue;
     if (route.host !== undefined && route.host !== host) continue;
     if (route.pathPrefix.length > bestLength) {
