@@ -100,11 +100,12 @@ export class RegistryDO extends DurableObject<Env> {
     const changes: SnapshotChange[] = [];
     let keys = 0;
     let since = version;
+    const firstKnown = this.firstDeltaVersion();
     // Versions with no row changed nothing edges see (a republish): they are covered too.
     for (let v = version; v > Math.max(0, version - HEAD_CHANGE_VERSIONS); v--) {
       const change = byVersion.get(v);
       const size = change ? change.set.length + change.deleted.length : 0;
-      if (keys + size > HEAD_CHANGE_KEYS || !this.changesKnown(v)) break;
+      if (keys + size > HEAD_CHANGE_KEYS || v < firstKnown) break;
       if (change) changes.push(change);
       keys += size;
       since = v - 1;
@@ -112,10 +113,10 @@ export class RegistryDO extends DurableObject<Env> {
     return { since, changes };
   }
 
-  /** Whether the change log holds version `v` (versions published before delta snapshots existed do not). */
-  private changesKnown(v: number): boolean {
+  /** The first version the change log holds (versions published before delta snapshots existed, or by a full recomposition, are not deltas). */
+  private firstDeltaVersion(): number {
     const first = this.sql.first<{ v: string }>("SELECT v FROM meta WHERE k = 'first_delta_version'");
-    return first !== null && v >= Number(first.v);
+    return first === null ? Number.POSITIVE_INFINITY : Number(first.v);
   }
 
   /** The latest snapshot as JSON text (edges parse and validate it once), built from the published entries. */
