@@ -179,6 +179,14 @@ async function main() {
     body: JSON.stringify({ key: FLAG, type: "string", variants: { baseline: "v1", candidate: "v2" }, rollout: { stages: [{ weight: 50 }, { weight: 100 }] }, route: { pathPrefix: "/routed", origins: { baseline: originUrl, candidate: originUrl } } }),
   });
   if (!put.ok) throw new Error(`creating the flag failed: ${put.status} ${await put.text()}`);
+  // The same flag counting no served exposures (exposures: events): what evaluation costs without the counter
+  // buffer and its flushes — whose FlagDO, unlike on Cloudflare, runs on this machine's two cores too.
+  const uncounted = await fetch(`${rampart}/admin/flags/${FLAG}-uncounted`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ key: `${FLAG}-uncounted`, exposures: "events", type: "string", variants: { baseline: "v1", candidate: "v2" }, rollout: { stages: [{ weight: 50 }, { weight: 100 }] } }),
+  });
+  if (!uncounted.ok) throw new Error(`creating the uncounted flag failed: ${uncounted.status} ${await uncounted.text()}`);
   // Peers: the same 50/50 flag in each vendor's own format, in its KV.
   await (await mf.getKVNamespace("LD_KV", "launchdarkly")).put(
     "LD-Env-bench-client-side-id",
@@ -198,6 +206,7 @@ async function main() {
     if (only.has(group)) contenders.push({ group, name, target, lua, check });
   };
   add("ofrep", "rampart OFREP single evaluation", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}`)).status === 200);
+  add("ofrep", "rampart OFREP, exposures not counted", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}-uncounted`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}-uncounted`)).status === 200);
   add("ofrep", "bare Worker (reference)", `${await url("hello")}/`, postLua, async () => (await post(await url("hello"))).ok);
   add("routed", "rampart routed GET", `${rampart}/routed/item`, getLua, async () => (await fetch(`${rampart}/routed/item`)).headers.has("x-rampart-variant"));
   add("routed", "bare pass-through proxy (reference)", `${await url("passthrough")}/routed/item`, getLua, async () => (await fetch(`${await url("passthrough")}/routed/item`)).ok);
@@ -235,6 +244,7 @@ async function main() {
     if (Number.isFinite(x)) console.log(`${a} / ${b}: ${(100 * x).toFixed(0)}% (${goal})`);
   };
   ratio("rampart OFREP single evaluation", "bare Worker (reference)", "goal ≥ 90%");
+  ratio("rampart OFREP, exposures not counted", "bare Worker (reference)", "no goal: evaluation without counting, whose FlagDO shares this machine");
   ratio("rampart routed GET", "bare pass-through proxy (reference)", "goal ≥ 85%");
   ratio("rampart binding call", "bare service-binding call (reference)", "no goal: what evaluation adds to a binding call");
   ratio("rampart OFREP single evaluation", "LaunchDarkly Cloudflare SDK (KV)", "goal ≥ 100%");
