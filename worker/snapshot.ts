@@ -82,15 +82,44 @@ export class SnapshotCache {
     const fetchFlag = this.source.fetchFlag?.bind(this.source);
     if (this.current !== null || !fetchFlag) return this.serve(schedule);
     if (!this.loading) schedule(this.startLoad());
+    const known = this.coldFlags.get(key);
+    // A one-flag read stands only within the bound: past it (the whole snapshot still not in), read it again.
+    if (known !== undefined && known !== "reading" && this.clock() - known.publishedAt <= this.settings.maxStaleMs) return known;
+    // One read per flag however many requests arrive cold at once: the others poll for its result on their
+    // own timers (awaiting the reading request's promise would make workerd cancel them).
+    if (known === "reading") return this.awaitColdFlag(key);
+    this.coldFlags.set(key, "reading");
     const own = (async (): Promise<CompiledSnapshot | null> => {
       const { version, flag } = await fetchFlag(key);
       this.loads.single++;
       const flags = new Map(flag ? [[flag.key, compileFlag(flag, flag.configVersion ?? version)] as const] : []);
-      // Only for this one evaluation: no route or wave list (routes and /health use the whole snapshot).
-      return { version, etag: "", publishedAt: this.clock(), flags, routeKeys: [], waveKeys: [] };
+      // Only for single evaluations of this flag until the whole snapshot is in: no route or wave list.
+      const one: CompiledSnapshot = { version, etag: "", publishedAt: this.clock(), flags, routeKeys: [], waveKeys: [] };
+      if (this.current === null) this.coldFlags.set(key, one);
+      return one;
     })();
     // Never past LOAD_TIMEOUT_MS: a failed or slow read answers with whatever the isolate has by then (null: 503).
-    return this.withinValue(own).then((one) => this.current ?? one, () => this.current);
+    return this.withinValue(own).then(
+      (one) => this.current ?? one,
+      () => {
+        this.coldFlags.delete(key);
+        return this.current;
+      },
+    );
+  }
+
+  /** One-flag snapshots read while cold (or being read), by key; dropped once the whole snapshot is in. */
+  private readonly coldFlags = new Map<string, CompiledSnapshot | "reading">();
+
+  /** Waits (bounded by LOAD_TIMEOUT_MS) for another request's one-flag read, or the whole snapshot, to arrive. */
+  private async awaitColdFlag(key: string): Promise<CompiledSnapshot | null> {
+    for (let waited = 0; waited < this.settings.loadTimeoutMs; waited += LOAD_POLL_MS) {
+      const known = this.coldFlags.get(key);
+      if (this.current !== null) return this.current;
+      if (known !== "reading") return known ?? null;
+      await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
+    }
+    return this.current;
   }
 
   /** `work`'s value, or null when it takes longer than LOAD_TIMEOUT_MS. */
@@ -139,6 +168,7 @@ export class SnapshotCache {
           const snapshot = await this.source.fetchSnapshot(head);
           this.loads.full++;
           if (this.current === null || snapshot.version > this.current.version) this.current = compileSnapshot(snapshot);
+          this.coldFlags.clear();
         }
       }
       this.checkedAt = startedAt;

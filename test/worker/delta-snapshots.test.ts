@@ -150,6 +150,12 @@ describe("a cold isolate", () => {
     const warm = await cache.serveFlag(() => undefined, keys[5] ?? "");
     expect(warm?.flags.size).toBeGreaterThanOrEqual(30);
     expect(reads.filter((r) => r.startsWith("flag"))).toHaveLength(1);
+    // Requests arriving cold at once make one read of their flag between them (the others wait for it).
+    const crowd = new SnapshotCache(source, { refreshMs: 1_000, maxStaleMs: 3_000, loadTimeoutMs: 5_000 });
+    const before = reads.filter((r) => r === `flag ${keys[7]}`).length;
+    const answers = await Promise.all(Array.from({ length: 5 }, async () => crowd.serveFlag(() => undefined, keys[7] ?? "")));
+    expect(answers.every((a) => a?.flags.has(keys[7] ?? ""))).toBe(true);
+    expect(reads.filter((r) => r === `flag ${keys[7]}`).length - before).toBe(1);
     // A flag that does not exist answers as absent (FLAG_NOT_FOUND), from the same one read.
     const cold = new SnapshotCache(source, { refreshMs: 1_000, maxStaleMs: 3_000, loadTimeoutMs: 5_000 });
     const missing = await cold.serveFlag(() => undefined, `${prefix}-none`);
