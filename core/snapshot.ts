@@ -8,7 +8,7 @@ import { BucketingSchema } from "./bucketing-modes";
 import { ExposureLogSpecSchema, FLAG_TYPES, FlagKeySchema, ScopeSchema, type FlagSpec } from "./manifest";
 import { RouteSchema } from "./route-spec";
 import { RolloutStateSchema, type RolloutState } from "./rollout";
-import { WavesObjectSchema } from "./waves";
+import { notStartedWave, WavesObjectSchema } from "./waves";
 
 const JsonSchema = z.json();
 
@@ -103,7 +103,7 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
             ...(spec.waves.regionMap ? { regionMap: spec.waves.regionMap } : {}),
             onRegression: spec.waves.onRegression,
             // A wave the registry has no state for yet (just added) waits: it serves the baseline.
-            list: spec.waves.order.map((regions, i) => ({ regions, state: i === 0 ? state : (waveStates[i - 1] ?? { ...state, status: "waiting" as const, stageIndex: 0 }) })),
+            list: spec.waves.order.map((regions, i) => ({ regions, state: i === 0 ? state : (waveStates[i - 1] ?? notStartedWave(state)) })),
           },
         }
       : {}),

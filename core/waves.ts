@@ -122,6 +122,11 @@ export function leadingWave(states: readonly RolloutState[]): number {
   return index === -1 ? states.length - 1 : index;
 }
 
+/** The state of a wave the registry has no report from yet (just added): waiting at its first stage, like the wave it follows otherwise. */
+export function notStartedWave(first: RolloutState): RolloutState {
+  return { ...first, status: "waiting", stageIndex: 0 };
+}
+
 /** What the registry does after wave states change (`followWave` on each FlagDO named). */
 export type WaveStep =
   | { readonly wave: number; readonly action: "start"; readonly generation: number; readonly reason: string }

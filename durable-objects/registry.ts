@@ -23,7 +23,7 @@ interface WaveChange {
   before: RolloutState["status"];
 }
 import { addBatch, judgeBatch, LastTickSchema, PendingTickSchema, TICK_BATCH, type LastTick, type TickProgress, type TickTarget } from "./tick";
-import { leadingWave, nextWaveSteps, waveObjectName } from "../core/waves";
+import { leadingWave, nextWaveSteps, notStartedWave, waveObjectName } from "../core/waves";
 import { COUNTER_CALLS_BUDGET } from "../core/load-model";
 import { migrate } from "./migrations";
 import { REGISTRY_MIGRATIONS } from "./registry-schema";
@@ -191,7 +191,7 @@ export class RegistryDO extends DurableObject<Env> {
     const spec = this.specOf(row);
     if (!spec.waves) return [first];
     const stored = new Map(this.sql.all<{ wave: number; state: string }>("SELECT wave, state FROM flag_waves WHERE key = ?", row.key).map((r) => [r.wave, RolloutStateSchema.parse(JSON.parse(r.state))]));
-    return spec.waves.order.map((_, i) => (i === 0 ? first : (stored.get(i + 1) ?? { ...first, status: "waiting" as const, stageIndex: 0 })));
+    return spec.waves.order.map((_, i) => (i === 0 ? first : (stored.get(i + 1) ?? notStartedWave(first))));
   }
 
   async getFlag(key: string): Promise<FlagRecord | null> {
@@ -454,7 +454,7 @@ export class RegistryDO extends DurableObject<Env> {
   private applyState(key: string, state: RolloutState, decision: Decision | null, cronAction?: string, wave = 1): WaveChange | null {
     const flagRow = this.sql.first<{ state: string; state_version: number }>("SELECT state, state_version FROM flags WHERE key = ?", key);
     if (flagRow === null) return null;
-    const row = wave === 1 ? flagRow : (this.sql.first<{ state: string; state_version: number }>("SELECT state, state_version FROM flag_waves WHERE key = ? AND wave = ?", key, wave) ?? { state: JSON.stringify({ ...state, status: "waiting" }), state_version: 0 });
+    const row = wave === 1 ? flagRow : (this.sql.first<{ state: string; state_version: number }>("SELECT state, state_version FROM flag_waves WHERE key = ? AND wave = ?", key, wave) ?? { state: JSON.stringify(notStartedWave(state)), state_version: 0 });
     const newer = state.version > row.state_version;
     const before = RolloutStateSchema.parse(JSON.parse(row.state));
     const inWave = wave > 1 || this.hasWaves(key) ? `wave ${wave}: ` : "";

@@ -9,21 +9,22 @@ import type { Services } from "./context";
 import { sampleExposure } from "./exposure-log";
 import { replicateOf } from "./replicate";
 import type { Schedule } from "./snapshot";
-import type { EdgeSource } from "../core/waves";
+import { edgeLocationOf } from "./edge-location";
 
 export type Evaluation =
   | { ok: true; served: Served }
   | { ok: false; status: 400 | 404 | 503; errorCode: "FLAG_NOT_FOUND" | "GENERAL" | "TARGETING_KEY_MISSING" | "INVALID_CONTEXT"; message: string };
 
-/** `edge`: where the request was taken (`request.cf`), which places it in a region wave when the context names no region; null for a binding call. */
-export async function evaluateFlag(services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, edge: EdgeSource = null): Promise<Evaluation> {
+/** `request`: the HTTP request, whose `request.cf` may place it in a region wave when the context names no region; null for a binding call. */
+export async function evaluateFlag(services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, request: Request | null = null): Promise<Evaluation> {
   // Cold, only this flag is read before answering (the whole snapshot loads behind it).
   const pending = services.snapshots(env).serveFlag(schedule, key);
   const snapshot = pending instanceof Promise ? await pending : pending;
   if (snapshot === null) return { ok: false, status: 503, errorCode: "GENERAL", message: "flag configuration is not available yet; use your default and retry" };
   const found = snapshot.flags.get(key);
   if (!found) return { ok: false, status: 404, errorCode: "FLAG_NOT_FOUND", message: `flag "${key}" does not exist` };
-  const flag = inWave(found, context, edge);
+  // Only a flag with region waves reads where the request arrived (and only then is a closure made for it).
+  const flag = found.waves === null ? found : inWave(found, context, request === null ? null : () => edgeLocationOf(request));
   const result = assign(flag, context);
   if (!result.ok) return { ok: false, status: 400, errorCode: result.errorCode, message: result.message };
   // A single evaluation is an exposure (the contract); bulk evaluations count none.

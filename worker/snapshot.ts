@@ -79,8 +79,8 @@ export class SnapshotCache {
    * one-flag snapshot is this request's alone; the isolate keeps the full one.
    */
   serveFlag(schedule: Schedule, key: string): CompiledSnapshot | null | Promise<CompiledSnapshot | null> {
-    const fetchFlag = this.source.fetchFlag?.bind(this.source);
-    if (this.current !== null || !fetchFlag) return this.serve(schedule);
+    if (this.current !== null || !this.source.fetchFlag) return this.serve(schedule);
+    const fetchFlag = this.source.fetchFlag.bind(this.source);
     if (!this.loading) schedule(this.startLoad());
     const known = this.coldFlags.get(key);
     // A one-flag read stands only within the bound: past it (the whole snapshot still not in), read it again.

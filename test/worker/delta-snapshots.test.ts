@@ -123,6 +123,38 @@ describe("delta snapshots", () => {
   }, 30_000);
 });
 
+describe("a delta that cannot be read", () => {
+  it("loads the whole snapshot when a listed entry is gone (superseded in the registry, not in KV), and serves the change", async () => {
+    const prefix = uniqueKey("delta-gone");
+    const keys = Array.from({ length: 5 }, (_, i) => `${prefix}-${i}`);
+    await call("POST", "/admin/manifest", { body: { flags: keys.map(flag) } });
+    const inner = workerSnapshotSource(env, { headTtlMs: 0 });
+    const reads = { snapshots: 0, entries: 0 };
+    const source: SnapshotSource = {
+      fetchHead: () => inner.fetchHead(),
+      fetchSnapshot: (head) => (reads.snapshots++, inner.fetchSnapshot(head)),
+      // As when the entry's KV key has not reached this location and the registry has moved past that version.
+      fetchEntry: () => (reads.entries++, Promise.resolve(null)),
+    };
+    let now = 1_000_000;
+    const cache = new SnapshotCache(source, { refreshMs: 1_000, maxStaleMs: 3_000, loadTimeoutMs: 5_000 }, () => now);
+    const refresh = async () => {
+      now += 1_500;
+      const work: Promise<unknown>[] = [];
+      const served = cache.serve((p) => work.push(p));
+      if (served instanceof Promise) await served;
+      await Promise.all(work);
+      return cache.peek();
+    };
+    await refresh();
+    await call("POST", `/admin/flags/${keys[1] ?? ""}/actions`, { body: { action: "kill" } });
+    const after = await refresh();
+    expect(reads).toEqual({ snapshots: 2, entries: 1 });
+    expect(cache.loads).toMatchObject({ full: 2, delta: 0 });
+    expect(assign(after?.flags.get(keys[1] ?? "") ?? (null as never), { targetingKey: "u" })).toMatchObject({ reason: "DISABLED" });
+  }, 30_000);
+});
+
 describe("a cold isolate", () => {
   it("answers its first single-flag evaluation from that flag alone, in one read, while the whole snapshot loads behind it", async () => {
     const prefix = uniqueKey("cold");

@@ -183,14 +183,13 @@ describe("region waves", () => {
       raw: promptPackYaml.replace(/^key: prompt-pack$/m, `key: ${key}`).replace("onRegression: stop", "onRegression: rollback_all"),
       type: "application/yaml",
     });
-    const { t } = await run(key, start, (v) => v.waves[0]?.status === "completed");
+    await run(key, start, (v) => v.waves[0]?.status === "completed");
     const kill = await call("POST", `/admin/flags/${key}/actions`, { body: { action: "kill", region: "eu-central-1", reason: "bad answers in Frankfurt" } });
     expect(kill.json).toMatchObject({ wave: 2, state: { status: "killed" } });
     const view = await flagView(key);
     expect(view.waves.map((w) => w.status)).toEqual(["rolled_back", "killed"]);
     const log1 = (await call("GET", `/admin/flags/${key}/decisions?wave=1&limit=5`)).json.decisions;
     expect(log1[0]).toMatchObject({ action: "rollback", actor: "registry", reason: "wave 2 was killed (onRegression: rollback_all)" });
-    expect(t).toBeGreaterThan(start);
   }, 120_000);
 });
 

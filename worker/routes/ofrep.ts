@@ -120,7 +120,7 @@ export function ofrepRoutes(services: Services) {
     const key = c.req.param("key");
     try {
       const context = await readContext(c.req.raw);
-      const evaluation = await evaluateFlag(services, c.env, scheduler(c), key, context, lazyEdgeLocation(c.req.raw));
+      const evaluation = await evaluateFlag(services, c.env, scheduler(c), key, context, c.req.raw);
       if (!evaluation.ok) return ofrepError(c, key, new OfrepError(evaluation.status, evaluation.errorCode, evaluation.message));
       return new Response(successText(evaluation.served), { headers: JSON_HEADERS });
     } catch (error) {
