@@ -19,6 +19,8 @@ export const TEST_BINDINGS = {
   REFRESH_MS: "50",
   MAX_STALE_MS: "200",
   LOAD_TIMEOUT_MS: "1000",
+  // No keep-warm chains in waitUntil (tests that await an execution context would wait them out); test/worker/propagation.test.ts covers it.
+  KEEP_WARM_MS: "0",
   FLUSH_MS: "200",
   FLUSH_MAX: "50",
   EVENTS_RATE_PER_MINUTE: "20",

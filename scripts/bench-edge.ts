@@ -13,10 +13,11 @@
  *   local KV) and by GrowthBook's SDK (payload in local KV).
  *
  *   npm run bench:edge -- [--seconds 6] [--rounds 3] [--connections 32] [--only ofrep,routed,binding,peers]
- *   npm run bench:edge -- --profile ofrep|routed   (where Rampart's time goes: V8's CPU profile of one wrk run, by function)
+ *   npm run bench:edge -- --profile ofrep|routed|bare|passthrough   (where the time goes: V8's CPU profile of one wrk run, by function;
+ *                                                                  bare and passthrough profile the references, to compare with)
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
@@ -34,7 +35,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log("usage: npm run bench:edge -- [--seconds N (default 6)] [--rounds R (default 3)] [--connections C (default 32)] [--only ofrep,routed,binding,peers] [--profile ofrep|routed]\nneeds wrk (apt-get install wrk)");
+  console.log("usage: npm run bench:edge -- [--seconds N (default 6)] [--rounds R (default 3)] [--connections C (default 32)] [--only ofrep,routed,binding,peers] [--profile ofrep|routed|bare|passthrough]\nneeds wrk (apt-get install wrk)");
   process.exit(0);
 }
 const seconds = Number(args.seconds);
@@ -125,6 +126,20 @@ const mf = new Miniflare({
   ],
 } as ConstructorParameters<typeof Miniflare>[0]);
 
+await mf.ready;
+/** The workerd processes Miniflare started (children of this process), whose CPU time each run reads. */
+const workerdPids = readdirSync("/proc")
+  .filter((entry) => /^\d+$/.test(entry))
+  .filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return stat.includes("(workerd)") && stat.replace(/^.*\) /, "").split(" ")[1] === String(process.pid);
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+if (workerdPids.length === 0) console.error("workerd's process not found: CPU per request will read NaN");
+
 const url = async (worker: string) => (await mf.unsafeGetDirectURL(worker)).toString().replace(/\/$/, "");
 
 /** wrk scripts: every request a distinct user, as real traffic would be. */
@@ -147,16 +162,32 @@ end
 
 interface Run {
   rps: number;
+  /** workerd's CPU time (all threads, user + system) per request served: what the Worker costs, apart from wrk's share of the two cores. */
+  cpuUs: number;
   p50: string;
   p99: string;
   bad: number;
 }
 
+/** workerd's CPU seconds so far (utime + stime of /proc/PID/stat, in clock ticks of 10 ms). */
+function workerdCpuSeconds(): number {
+  let total = 0;
+  for (const pid of workerdPids) {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return total;
+}
+
 function wrk(target: string, lua: string): Run {
+  const cpuBefore = workerdCpuSeconds();
   const out = execFileSync("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", lua, target], { encoding: "utf8" });
+  const cpu = workerdCpuSeconds() - cpuBefore;
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
   if (!/Requests\/sec:\s+[1-9]/.test(out)) console.error(`wrk ${target}: no requests served\n${out}`);
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    cpuUs: (1e6 * cpu) / requests,
     p50: /50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "?",
     p99: /99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "?",
     bad: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*timeout (\d+)/.exec(out)?.[1] ?? 0),
@@ -217,9 +248,11 @@ async function main() {
   add("peers", "GrowthBook SDK (payload in KV)", `${await url("growthbook")}/`, postLua, async () => ((await (await post(await url("growthbook"))).json()) as { value?: string }).value?.startsWith("v") === true);
   for (const c of contenders) await waitFor(c.check, c.name);
   if (args.profile) {
-    const target = contenders.find((c) => c.group === args.profile && c.name.startsWith("rampart"));
-    if (!target) throw new Error(`--profile ${args.profile}: name ofrep or routed`);
-    await profile(target.target, target.lua);
+    const references: Record<string, [string, string]> = { bare: ["ofrep", "hello"], passthrough: ["routed", "passthrough"] };
+    const [group, worker] = references[args.profile] ?? [args.profile, "rampart"];
+    const target = contenders.find((c) => c.group === group && (worker === "rampart" ? c.name.startsWith("rampart") : c.name.includes("reference")));
+    if (!target) throw new Error(`--profile ${args.profile}: name ofrep, routed, bare or passthrough`);
+    await profile(worker, target.target, target.lua);
     return;
   }
 
@@ -235,9 +268,9 @@ async function main() {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
   const rps = (name: string) => median(results.get(contenders.find((c) => c.name === name) ?? (null as never))?.map((r) => r.rps) ?? []);
   console.log(`bench:edge — ${new Date().toISOString().slice(0, 10)}, wrk -t2 -c${connections} -d${seconds}s, ${rounds} interleaved rounds, Miniflare direct sockets, node ${process.version}\n`);
-  console.log("| contender | median req/s | runs (req/s p50 p99) | errors |");
-  console.log("|---|---:|---|---:|");
-  for (const [c, runs] of results) console.log(`| ${c.name} | ${median(runs.map((r) => r.rps)).toFixed(0)} | ${runs.map((r) => `${r.rps.toFixed(0)} ${r.p50} ${r.p99}`).join("; ")} | ${runs.reduce((s, r) => s + r.bad, 0)} |`);
+  console.log("| contender | median req/s | workerd CPU µs/request (median) | runs (req/s p50 p99) | errors |");
+  console.log("|---|---:|---:|---|---:|");
+  for (const [c, runs] of results) console.log(`| ${c.name} | ${median(runs.map((r) => r.rps)).toFixed(0)} | ${median(runs.map((r) => r.cpuUs)).toFixed(1)} | ${runs.map((r) => `${r.rps.toFixed(0)} ${r.p50} ${r.p99}`).join("; ")} | ${runs.reduce((s, r) => s + r.bad, 0)} |`);
   console.log("");
   const ratio = (a: string, b: string, goal: string) => {
     const x = rps(a) / rps(b);
@@ -251,9 +284,9 @@ async function main() {
   ratio("rampart OFREP single evaluation", "GrowthBook SDK (payload in KV)", "goal ≥ 100%");
 }
 
-/** V8's CPU profile of the rampart Worker during one wrk run, summed by function (self time), the top 25 printed. */
-async function profile(target: string, lua: string): Promise<void> {
-  const socket = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:rampart`);
+/** V8's CPU profile of one Worker during one wrk run, summed by function (self time), the top 25 printed. */
+async function profile(worker: string, target: string, lua: string): Promise<void> {
+  const socket = new WebSocket(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:${worker}`);
   await new Promise<void>((done, fail) => socket.once("open", () => done()).once("error", fail));
   let id = 0;
   const send = (method: string, params: Record<string, unknown> = {}) =>
@@ -283,7 +316,7 @@ async function profile(target: string, lua: string): Promise<void> {
     const where = `${functionName || "(anonymous)"} ${file ? `${file.split("/").pop() ?? ""}:${lineNumber + 1}` : ""}`.trim();
     byFunction.set(where, (byFunction.get(where) ?? 0) + hits);
   }
-  console.log(`CPU profile of rampart during ${run.rps.toFixed(0)} req/s (${target}), self time by function:\n`);
+  console.log(`CPU profile of ${worker} during ${run.rps.toFixed(0)} req/s (${target}), self time by function:\n`);
   console.log("| share | function |");
   console.log("|---:|---|");
   for (const [where, hits] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`| ${((100 * hits) / total).toFixed(1)}% | ${where} |`);

@@ -10,6 +10,8 @@ const SettingsSchema = z.object({
   REFRESH_MS: Millis(500),
   MAX_STALE_MS: Millis(1_000),
   LOAD_TIMEOUT_MS: Millis(1_000),
+  // 0 turns keep-warm off; at most 25 s (a chain lives in one request's waitUntil).
+  KEEP_WARM_MS: z.coerce.number().int().min(0).max(25_000).default(10_000),
   FLUSH_MS: z.coerce.number().int().min(100).max(25_000).default(5_000),
   FLUSH_MAX: z.coerce.number().int().min(1).max(100_000).default(1_000),
   EVENTS_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(600),
@@ -23,6 +25,8 @@ export interface Settings {
   /** Age after which an isolate waits (up to loadTimeoutMs) for a refresh before serving. */
   readonly maxStaleMs: number;
   readonly loadTimeoutMs: number;
+  /** How long after its last request an isolate keeps its snapshot refreshed in the background (0: off). */
+  readonly keepWarmMs: number;
   /** Counter buffer: flush when this old (must stay under the ~30 s of waitUntil)… */
   readonly flushMs: number;
   /** …or when it holds this many exposures. */
@@ -43,6 +47,7 @@ export function settingsOf(env: Env): Settings {
     refreshMs: v.REFRESH_MS,
     maxStaleMs: Math.max(v.MAX_STALE_MS, v.REFRESH_MS),
     loadTimeoutMs: v.LOAD_TIMEOUT_MS,
+    keepWarmMs: v.KEEP_WARM_MS,
     flushMs: v.FLUSH_MS,
     flushMax: v.FLUSH_MAX,
     eventsPerMinute: v.EVENTS_RATE_PER_MINUTE,

@@ -65,3 +65,8 @@ export function scheduler(c: Context): Schedule {
     }
   };
 }
+
+/** The same, for a request answered outside Hono (the Worker's fast path), from its execution context. */
+export function contextScheduler(ctx: ExecutionContext): Schedule {
+  return (work) => ctx.waitUntil(work);
+}

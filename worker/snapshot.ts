@@ -36,6 +36,13 @@ export type Schedule = (work: Promise<unknown>) => void;
 /** How often a request waiting for another request's load looks at its result. */
 const LOAD_POLL_MS = 5;
 
+/**
+ * The longest a keep-warm chain runs: it lives in the `waitUntil` of the
+ * request that started it, which a Worker may extend by at most ~30 s after
+ * its response; the next refresh a request starts begins a new chain.
+ */
+export const KEEP_WARM_CHAIN_MS = 25_000;
+
 export class SnapshotCache {
   private current: CompiledSnapshot | null = null;
   /** When the current snapshot was last confirmed against the head (start of that check). */
@@ -43,30 +50,36 @@ export class SnapshotCache {
   private failedAt = Number.NEGATIVE_INFINITY;
   /** A load is running (a flag, not a promise: no request ever awaits another request's I/O). */
   private loading = false;
+  /** When a request last asked for the snapshot (keep-warm runs while this is recent). */
+  private servedAt = Number.NEGATIVE_INFINITY;
+  /** The deadline of the running keep-warm chain; a new chain may start once it has passed (or the chain ended). */
+  private warmingUntil = Number.NEGATIVE_INFINITY;
   readonly loads: LoadStats = { full: 0, delta: 0, entries: 0, single: 0 };
 
   constructor(
     private readonly source: SnapshotSource,
-    private readonly settings: Pick<Settings, "refreshMs" | "maxStaleMs" | "loadTimeoutMs">,
+    private readonly settings: Pick<Settings, "refreshMs" | "maxStaleMs" | "loadTimeoutMs"> & { readonly keepWarmMs?: number },
     private readonly clock: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   ) {}
 
   /** The snapshot to serve: synchronous when warm, a bounded wait otherwise; null if none is known. */
   serve(schedule: Schedule): CompiledSnapshot | null | Promise<CompiledSnapshot | null> {
     const now = this.clock();
+    this.servedAt = now;
     const age = now - this.checkedAt;
     if (this.current !== null && age < this.settings.refreshMs) return this.current;
     // After a failure, back off for one refresh interval instead of retrying on every request.
     if (now - this.failedAt < this.settings.refreshMs) return this.current;
     if (this.current !== null && age < this.settings.maxStaleMs) {
-      if (!this.loading) schedule(this.startLoad());
+      if (!this.loading) schedule(this.startLoad(schedule));
       return this.current;
     }
     // Too stale or cold: wait, bounded. Another request's load is waited for by polling its result on this
     // request's own timer — awaiting that request's promise would make workerd cancel this one ("code had
     // hung") when the other request ends first — so concurrent requests still make one load between them.
     if (this.loading) return this.awaitLoad().then(() => this.current);
-    const own = this.startLoad();
+    const own = this.startLoad(schedule);
     schedule(own);
     return this.within(own).then(() => this.current);
   }
@@ -81,7 +94,7 @@ export class SnapshotCache {
   serveFlag(schedule: Schedule, key: string): CompiledSnapshot | null | Promise<CompiledSnapshot | null> {
     if (this.current !== null || !this.source.fetchFlag) return this.serve(schedule);
     const fetchFlag = this.source.fetchFlag.bind(this.source);
-    if (!this.loading) schedule(this.startLoad());
+    if (!this.loading) schedule(this.startLoad(schedule));
     const known = this.coldFlags.get(key);
     // A one-flag read stands only within the bound: past it (the whole snapshot still not in), read it again.
     if (known !== undefined && known !== "reading" && this.clock() - known.publishedAt <= this.settings.maxStaleMs) return known;
@@ -133,11 +146,51 @@ export class SnapshotCache {
     });
   }
 
-  private startLoad(): Promise<void> {
+  private startLoad(schedule: Schedule): Promise<void> {
     this.loading = true;
-    return this.load().finally(() => {
+    const load = this.load().finally(() => {
       this.loading = false;
     });
+    this.keepWarm(schedule);
+    return load;
+  }
+
+  /**
+   * Keeps the snapshot confirmed while the isolate's traffic pauses: for
+   * `keepWarmMs` after the last request, a background chain refreshes it
+   * every `refreshMs`, so the next request after a pause of a few seconds is
+   * served from memory instead of waiting for a head check — and a burst
+   * arriving after such a pause does not queue behind one load (requests
+   * that wait poll on timers, which a busy isolate fires late). Under
+   * steady traffic requests start the refreshes themselves and the chain
+   * only looks. One chain at a time, inside the `waitUntil` of the request
+   * that started it, for at most KEEP_WARM_CHAIN_MS.
+   */
+  private keepWarm(schedule: Schedule): void {
+    const keepWarmMs = this.settings.keepWarmMs ?? 0;
+    const startedAt = this.clock();
+    if (keepWarmMs <= 0 || startedAt < this.warmingUntil) return;
+    const deadline = startedAt + KEEP_WARM_CHAIN_MS;
+    this.warmingUntil = deadline;
+    const chain = async (): Promise<void> => {
+      for (;;) {
+        await this.sleep(this.settings.refreshMs);
+        const now = this.clock();
+        if (now - this.servedAt >= keepWarmMs || now + this.settings.refreshMs >= deadline) return;
+        if (this.loading || now - this.checkedAt < this.settings.refreshMs) continue;
+        this.loading = true;
+        try {
+          await this.load();
+        } finally {
+          this.loading = false;
+        }
+      }
+    };
+    schedule(
+      chain().finally(() => {
+        if (this.warmingUntil === deadline) this.warmingUntil = Number.NEGATIVE_INFINITY;
+      }),
+    );
   }
 
   /** Waits (bounded by LOAD_TIMEOUT_MS) for a load another request started to finish. */

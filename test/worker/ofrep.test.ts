@@ -35,6 +35,25 @@ describe("OFREP single evaluation", () => {
     expect(candidate?.json.metadata["pin.MODEL_VER"]).toBe("m2");
   });
 
+  it("answers the same through the Worker's fast path and through the router (a query, a percent-encoded key, a preflight)", async () => {
+    const key = uniqueKey("fast");
+    await servedFlag(booleanSpec(key));
+    const post = async (path: string) => {
+      const r = await SELF.fetch(`https://rampart.test${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ context: { targetingKey: "user-7" } }) });
+      return { status: r.status, cors: r.headers.get("access-control-allow-origin"), body: await r.json<Record<string, unknown>>() };
+    };
+    const plain = await post(`/ofrep/v1/evaluate/flags/${key}`);
+    expect(plain).toMatchObject({ status: 200, cors: "*", body: { key, reason: "SPLIT" } });
+    expect(await post(`/ofrep/v1/evaluate/flags/${key}?client=web`)).toEqual(plain);
+    // "%2D" is "-": Hono decodes the key; the fast path leaves such paths to it.
+    expect(await post(`/ofrep/v1/evaluate/flags/${key.replace("-", "%2D")}`)).toEqual(plain);
+    const trailing = await post(`/ofrep/v1/evaluate/flags/${key}/extra`);
+    expect(trailing.status).toBe(404);
+    const preflight = await SELF.fetch(`https://rampart.test/ofrep/v1/evaluate/flags/${key}`, { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "POST" } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
+  });
+
   it("answers 404 FLAG_NOT_FOUND with the key for an unknown flag", async () => {
     const r = await evaluate("no-such-flag", { targetingKey: "u" });
     expect(r.status).toBe(404);

@@ -146,6 +146,67 @@ describe("snapshot cache", () => {
   });
 });
 
+describe("keep-warm", () => {
+  /** A clock the test moves and a sleep it releases: each chain step runs when the test says so. */
+  function scriptedTime() {
+    const time = { now: 0 };
+    const sleepers: (() => void)[] = [];
+    const sleep = () => new Promise<void>((resolve) => sleepers.push(resolve));
+    /** Moves the clock to `to` and lets the sleeping chain take one step (and its load finish). */
+    const step = async (to: number) => {
+      time.now = to;
+      sleepers.shift()?.();
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+    };
+    return { time, sleep, step, sleepers };
+  }
+  const WARM = { ...TIMING, keepWarmMs: 1_000 };
+
+  it("keeps a pausing isolate's snapshot confirmed: the request after a pause is served at once and sees what changed during it", async () => {
+    const { time, sleep, step } = scriptedTime();
+    let version = 1;
+    const { source, calls } = scriptedSource(async () => snapshot(version, ["a"]));
+    const cache = new SnapshotCache(source, WARM, () => time.now, sleep);
+    const scheduled: Promise<unknown>[] = [];
+    await cache.serve((w) => scheduled.push(w)); // cold: loads, and starts the chain
+    version = 2; // a kill switch, published during the pause
+    for (let t = 100; t <= 900; t += 100) await step(t); // no request for 900 ms
+    expect(calls.head).toBeGreaterThanOrEqual(8);
+    // Past MAX_STALE (300 ms) since the last request, yet served from memory — and already version 2.
+    const served = cache.serve(noSchedule);
+    expect(served).not.toBeInstanceOf(Promise);
+    expect((served as { version: number }).version).toBe(2);
+  });
+
+  it("without keep-warm the same request waits for a head check first", async () => {
+    const { time, sleep } = scriptedTime();
+    const { source } = scriptedSource(async () => snapshot(1, ["a"]));
+    const cache = new SnapshotCache(source, TIMING, () => time.now, sleep);
+    await cache.serve(noSchedule);
+    time.now = 900;
+    expect(cache.serve(noSchedule)).toBeInstanceOf(Promise);
+  });
+
+  it("stops refreshing keepWarmMs after the last request, and one chain runs at a time", async () => {
+    const { time, sleep, step, sleepers } = scriptedTime();
+    const { source, calls } = scriptedSource(async () => snapshot(1, ["a"]));
+    const cache = new SnapshotCache(source, WARM, () => time.now, sleep);
+    const scheduled: Promise<unknown>[] = [];
+    const schedule = (w: Promise<unknown>) => void scheduled.push(w);
+    await cache.serve(schedule);
+    await step(150);
+    void cache.serve(schedule); // a request refreshing on its own (age ≥ refreshMs) starts no second chain
+    await Promise.resolve();
+    expect(sleepers).toHaveLength(1);
+    for (let t = 200; t <= 1_100; t += 100) await step(t);
+    const headsWhenIdle = calls.head;
+    for (let t = 1_200; t <= 3_000; t += 100) await step(t); // 1 s after the last request: the chain has ended
+    expect(calls.head).toBe(headsWhenIdle);
+    expect(sleepers).toHaveLength(0);
+    await Promise.all(scheduled); // and its waitUntil promise settled
+  });
+});
+
 describe("snapshot from KV, with the registry as fallback", () => {
   it("reads the head's version from KV, and from the RegistryDO when KV does not have it (yet)", async () => {
     await putFlag(booleanSpec(uniqueKey("kv")));
