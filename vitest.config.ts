@@ -23,6 +23,8 @@ export const TEST_BINDINGS = {
   KEEP_WARM_MS: "0",
   FLUSH_MS: "200",
   FLUSH_MAX: "50",
+  // The size limit as it was before the floor (test/worker/flush.test.ts covers the floor).
+  FLUSH_MIN_MS: "0",
   EVENTS_RATE_PER_MINUTE: "20",
   WEBHOOK_SECRET: "test-webhook-secret",
   // Events open in the workerd tests (.dev.vars sets a token for the local stack); one test sets it explicitly.

@@ -9,7 +9,8 @@
  * are held; each flush is one call to the flag's counter object that this
  * isolate picked (uniformly at random, once per isolate). With Poisson
  * arrivals at λ per isolate, the mean time between flushes is the wait for
- * the first record (1/λ) plus min(FLUSH_MS, FLUSH_MAX/λ).
+ * the first record (1/λ) plus min(FLUSH_MS, FLUSH_MAX/λ) — and, with the
+ * FLUSH_MIN_MS floor between flushes, at least FLUSH_MIN_MS in all.
  */
 
 export interface HotFlagLoad {
@@ -18,13 +19,20 @@ export interface HotFlagLoad {
   evaluationsPerSecond: number;
   flushMs: number;
   flushMax: number;
+  /** FLUSH_MIN_MS: the least time between two flushes of one isolate (0 when absent). */
+  flushMinMs?: number;
   shards: number;
 }
 
+/** The time from the first record after a flush to the next flush, in seconds. */
+function flushWindow(lambda: number, flushMs: number, flushMax: number, flushMinMs: number): number {
+  return Math.min(flushMs / 1000, Math.max(flushMinMs / 1000 - 1 / lambda, flushMax / lambda));
+}
+
 /** Flushes per second of one isolate receiving λ records per second. */
-export function flushRate(lambda: number, flushMs: number, flushMax: number): number {
+export function flushRate(lambda: number, flushMs: number, flushMax: number, flushMinMs = 0): number {
   if (lambda <= 0) return 0;
-  return 1 / (1 / lambda + Math.min(flushMs / 1000, flushMax / lambda));
+  return 1 / (1 / lambda + flushWindow(lambda, flushMs, flushMax, flushMinMs));
 }
 
 /**
@@ -33,7 +41,7 @@ export function flushRate(lambda: number, flushMs: number, flushMax: number): nu
  * spread (each isolate picks its shard at random).
  */
 export function callsPerObject(load: HotFlagLoad): { mean: number; busiest: number; total: number } {
-  const perIsolate = flushRate(load.evaluationsPerSecond / load.isolates, load.flushMs, load.flushMax);
+  const perIsolate = flushRate(load.evaluationsPerSecond / load.isolates, load.flushMs, load.flushMax, load.flushMinMs);
   const total = perIsolate * load.isolates;
   const isolatesPerShard = load.isolates / load.shards;
   const spread = load.shards > 1 ? 3 * Math.sqrt(isolatesPerShard * (1 - 1 / load.shards)) : 0;
@@ -72,7 +80,7 @@ export function shardsFor(load: Omit<HotFlagLoad, "shards">, budget: number): nu
  */
 export function simulateCalls(load: HotFlagLoad, seconds: number, random: () => number): number[] {
   const lambda = load.evaluationsPerSecond / load.isolates;
-  const window = Math.min(load.flushMs / 1000, load.flushMax / lambda);
+  const window = flushWindow(lambda, load.flushMs, load.flushMax, load.flushMinMs ?? 0);
   const calls = new Array<number>(load.shards).fill(0);
   for (let i = 0; i < load.isolates; i++) {
     const shard = Math.floor(random() * load.shards);

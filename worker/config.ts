@@ -14,6 +14,7 @@ const SettingsSchema = z.object({
   KEEP_WARM_MS: z.coerce.number().int().min(0).max(25_000).default(10_000),
   FLUSH_MS: z.coerce.number().int().min(100).max(25_000).default(5_000),
   FLUSH_MAX: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  FLUSH_MIN_MS: z.coerce.number().int().min(0).max(25_000).default(1_000),
   EVENTS_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(600),
 });
 
@@ -29,8 +30,9 @@ export interface Settings {
   readonly keepWarmMs: number;
   /** Counter buffer: flush when this old (must stay under the ~30 s of waitUntil)… */
   readonly flushMs: number;
-  /** …or when it holds this many exposures. */
+  /** …or when it holds this many exposures, but not more often than every flushMinMs. */
   readonly flushMax: number;
+  readonly flushMinMs: number;
   /** POST /v1/events calls per client per minute, per isolate, before 429. */
   readonly eventsPerMinute: number;
 }
@@ -50,6 +52,7 @@ export function settingsOf(env: Env): Settings {
     keepWarmMs: v.KEEP_WARM_MS,
     flushMs: v.FLUSH_MS,
     flushMax: v.FLUSH_MAX,
+    flushMinMs: v.FLUSH_MIN_MS,
     eventsPerMinute: v.EVENTS_RATE_PER_MINUTE,
   };
   cached = { env, settings };

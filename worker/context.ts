@@ -37,6 +37,7 @@ export const isolateServices: Services = {
     isolateCounters ??= new CounterBuffer((flag, shard, batch) => counterShardStub(env, flag, shard).addCounts(plainCopy(batch)), {
       flushMs: settingsOf(env).flushMs,
       maxSize: settingsOf(env).flushMax,
+      minIntervalMs: settingsOf(env).flushMinMs,
     });
     return isolateCounters;
   },

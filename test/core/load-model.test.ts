@@ -10,6 +10,15 @@ describe("hot-flag load model", () => {
     expect(flushRate(0, 5000, 1000)).toBe(0);
   });
 
+  it("caps a busy isolate at one flush per FLUSH_MIN_MS, and leaves quieter isolates as they were", () => {
+    expect(flushRate(10_000, 5000, 1000)).toBeCloseTo(1 / 0.1001, 6); // without the floor: ten a second
+    expect(flushRate(10_000, 5000, 1000, 1000)).toBeCloseTo(1, 10);
+    expect(flushRate(100, 5000, 1000, 1000)).toBe(flushRate(100, 5000, 1000));
+    const load = { isolates: 100, evaluationsPerSecond: 1_000_000, flushMs: 5000, flushMax: 1000, flushMinMs: 1000, shards: 1 };
+    const simulated = simulateCalls(load, 300, seededRandom(5))[0] ?? 0;
+    expect(Math.abs(simulated - callsPerObject(load).total) / callsPerObject(load).total).toBeLessThan(0.02);
+  });
+
   it("says 1M evaluations/s over 10,000 isolates needs 5 shards to stay under 500 calls/s per object", () => {
     const load = { isolates: 10_000, evaluationsPerSecond: 1_000_000, flushMs: 5000, flushMax: 1000 };
     expect(shardsFor(load, 500)).toBe(5);

@@ -29,6 +29,21 @@ describe("edge counter buffer", () => {
     expect(buffer.bufferedExposures()).toBe(0);
   });
 
+  it("a busy isolate flushes a full buffer at most once per minIntervalMs, losing no record", async () => {
+    const { calls, sink } = sinkRecorder();
+    let now = 0;
+    const buffer = new CounterBuffer(sink, { flushMs: 60_000, maxSize: 100, minIntervalMs: 1_000 }, () => now, noSleep);
+    const scheduled: Promise<unknown>[] = [];
+    const schedule = (w: Promise<unknown>) => void scheduled.push(w);
+    // 10,000 records/s for 2.5 s, in 10 ms steps of 100.
+    for (now = 0; now < 2_500; now += 10) for (let i = 0; i < 100; i++) buffer.addExposure("hot", 1, 0, i % 2 ? "baseline" : "candidate", i % 32, schedule);
+    // Size-limit flushes at 0, 1,000 and 2,000 ms (not 250 of them), each one call with every record since the last.
+    expect(calls).toHaveLength(3);
+    await Promise.all(scheduled); // the timed flush takes the rest
+    await buffer.flush();
+    expect(calls.reduce((sum, c) => sum + exposures(c.batch.cells), 0)).toBe(25_000);
+  });
+
   it("keeps a cell per arm, replicate group and minute: counts land in the minute they happened", async () => {
     const { calls, sink } = sinkRecorder();
     let now = 0;
