@@ -13,42 +13,56 @@ export type JsonShapeProblem = { kind: "too_deep"; depth: number } | { kind: "du
 
 interface Frame {
   object: boolean;
-  keys: Set<string> | null;
+  /** The keys seen in this object so far (null until the first): a list, since request objects have few keys… */
+  keys: string[] | null;
+  /** …and a set once there are many. */
+  keySet: Set<string> | null;
   expectKey: boolean;
 }
 
-/** The first problem in a JSON text, or null. Malformed JSON is left to JSON.parse to report. */
+const NO_KEYS: ReadonlySet<string> = new Set();
+
+/**
+ * The first problem in a JSON text, or null. Malformed JSON is left to
+ * JSON.parse to report. Runs on every OFREP body, so it allocates little:
+ * a key without escapes is sliced, not parsed, and keys are kept in a list
+ * (a Set past 32 keys).
+ */
 export function jsonShapeProblem(text: string, options: { maxDepth?: number; forbiddenKeys?: readonly string[] } = {}): JsonShapeProblem | null {
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
-  const forbidden = new Set(options.forbiddenKeys ?? []);
+  const forbidden = options.forbiddenKeys && options.forbiddenKeys.length > 0 ? new Set(options.forbiddenKeys) : NO_KEYS;
   const stack: Frame[] = [];
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (ch === 0x22 /* " */) {
       const start = i;
+      let escaped = false;
       for (i++; i < text.length; i++) {
         const c = text.charCodeAt(i);
-        if (c === 0x5c /* \ */) i++;
-        else if (c === 0x22) break;
+        if (c === 0x5c /* \ */) {
+          escaped = true;
+          i++;
+        } else if (c === 0x22) break;
       }
       const top = stack[stack.length - 1];
       if (top?.object && top.expectKey) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text.slice(start, i + 1));
-        } catch {
-          return null;
-        }
-        if (typeof parsed !== "string") return null;
-        const key = parsed;
+        let key: string;
+        if (escaped) {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text.slice(start, i + 1));
+          } catch {
+            return null;
+          }
+          if (typeof parsed !== "string") return null;
+          key = parsed;
+        } else key = text.slice(start + 1, i);
         if (forbidden.has(key)) return { kind: "forbidden_key", key };
-        const keys = (top.keys ??= new Set());
-        if (keys.has(key)) return { kind: "duplicate_key", key };
-        keys.add(key);
+        if (seen(top, key)) return { kind: "duplicate_key", key };
         top.expectKey = false;
       }
     } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
-      stack.push({ object: ch === 0x7b, keys: null, expectKey: ch === 0x7b });
+      stack.push({ object: ch === 0x7b, keys: null, keySet: null, expectKey: ch === 0x7b });
       if (stack.length > maxDepth) return { kind: "too_deep", depth: stack.length };
     } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
       stack.pop();
@@ -58,6 +72,20 @@ export function jsonShapeProblem(text: string, options: { maxDepth?: number; for
     }
   }
   return null;
+}
+
+/** Whether `key` was already seen in this object; records it if not. */
+function seen(frame: Frame, key: string): boolean {
+  if (frame.keySet !== null) {
+    if (frame.keySet.has(key)) return true;
+    frame.keySet.add(key);
+    return false;
+  }
+  const keys = (frame.keys ??= []);
+  if (keys.includes(key)) return true;
+  keys.push(key);
+  if (keys.length > 32) frame.keySet = new Set(keys);
+  return false;
 }
 
 /** The nesting depth of a parsed value (iterative), for documents that did not come as JSON text (YAML). */

@@ -307,6 +307,7 @@ async function profile(worker: string, target: string, lua: string): Promise<voi
   const run = wrk(target, lua);
   const { profile: cpu } = (await send("Profiler.stop")) as { profile: { nodes: { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[] } };
   socket.close();
+  if (process.env.PROFILE_OUT) writeFileSync(process.env.PROFILE_OUT, JSON.stringify(cpu));
   const byFunction = new Map<string, number>();
   let total = 0;
   for (const node of cpu.nodes) {

@@ -9,17 +9,27 @@ import type { Services } from "./context";
 import { sampleExposure } from "./exposure-log";
 import { replicateOf } from "./replicate";
 import type { Schedule } from "./snapshot";
+import type { CompiledSnapshot } from "../core/compile";
 import { edgeLocationOf } from "./edge-location";
 
 export type Evaluation =
   | { ok: true; served: Served }
   | { ok: false; status: 400 | 404 | 503; errorCode: "FLAG_NOT_FOUND" | "GENERAL" | "TARGETING_KEY_MISSING" | "INVALID_CONTEXT"; message: string };
 
-/** `request`: the HTTP request, whose `request.cf` may place it in a region wave when the context names no region; null for a binding call. */
-export async function evaluateFlag(services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, request: Request | null = null): Promise<Evaluation> {
+/**
+ * `request`: the HTTP request, whose `request.cf` may place it in a region
+ * wave when the context names no region; null for a binding call. The
+ * answer is synchronous once the isolate is warm (no promise to allocate or
+ * await on the hot path); a promise only while the snapshot loads.
+ */
+export function evaluateFlag(services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, request: Request | null = null): Evaluation | Promise<Evaluation> {
   // Cold, only this flag is read before answering (the whole snapshot loads behind it).
   const pending = services.snapshots(env).serveFlag(schedule, key);
-  const snapshot = pending instanceof Promise ? await pending : pending;
+  if (pending instanceof Promise) return pending.then((snapshot) => evaluateIn(snapshot, services, env, schedule, key, context, request));
+  return evaluateIn(pending, services, env, schedule, key, context, request);
+}
+
+function evaluateIn(snapshot: CompiledSnapshot | null, services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, request: Request | null): Evaluation {
   if (snapshot === null) return { ok: false, status: 503, errorCode: "GENERAL", message: "flag configuration is not available yet; use your default and retry" };
   const found = snapshot.flags.get(key);
   if (!found) return { ok: false, status: 404, errorCode: "FLAG_NOT_FOUND", message: `flag "${key}" does not exist` };

@@ -61,6 +61,12 @@ describe("hostile input", () => {
     expect(jsonShapeProblem('{"a":{"b":1,"b":2}}')).toEqual({ kind: "duplicate_key", key: "b" });
     expect(jsonShapeProblem('{"a":1,"\\u0061":2}')).toEqual({ kind: "duplicate_key", key: "a" });
     expect(jsonShapeProblem('{"s":"{[\\"x\\""}')).toBeNull();
+    // Many keys in one object (past the list, into a set), a duplicate among them, and a forbidden key spelled with an escape.
+    const wide = Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`);
+    expect(jsonShapeProblem(`{${wide.join(",")}}`)).toBeNull();
+    expect(jsonShapeProblem(`{${wide.join(",")},"k3":0}`)).toEqual({ kind: "duplicate_key", key: "k3" });
+    expect(jsonShapeProblem('{"a":1,"\\u005f_proto__":{}}', { forbiddenKeys: ["__proto__"] })).toEqual({ kind: "forbidden_key", key: "__proto__" });
+    expect(jsonShapeProblem('{"context":{"targetingKey":"u","targetingKey":"v"}}')).toEqual({ kind: "duplicate_key", key: "targetingKey" });
   });
 
   it("drops hop-by-hop fields, including those the Connection field names", () => {
