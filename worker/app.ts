@@ -19,7 +19,7 @@ export function createApp(services: Services = isolateServices) {
     const served = services.snapshots(c.env).serve(scheduler(c));
     const snapshot = served instanceof Promise ? await served : served;
     // A browser pointed at the base URL (when no flag routes it) wants the dashboard, not a JSON error.
-    const dashboard = c.req.method === "GET" && new URL(c.req.url).pathname === "/" ? () => c.redirect("/dashboard", 302) : null;
+    const dashboard = c.req.method === "GET" && c.req.path === "/" ? () => c.redirect("/dashboard", 302) : null;
     if (snapshot === null) {
       if (dashboard) return dashboard();
       // Without any snapshot no route is known: answer at once, never hang.

@@ -27,11 +27,16 @@ function headerObject(headers: Headers): Record<string, string> {
 
 /** Whether a request may be answered from the shared cache. */
 export function mayServeFromCache(request: Request): boolean {
-  if (request.method !== "GET") return false;
-  if (request.headers.has("authorization")) return false;
-  const cc = (request.headers.get("cache-control") ?? "").toLowerCase();
+  return mayServeFromCacheBy(request.method, (name) => request.headers.get(name));
+}
+
+/** The same, from the method and a reader of the request's fields (the proxy has read them already). */
+export function mayServeFromCacheBy(method: string, field: (name: string) => string | null): boolean {
+  if (method !== "GET") return false;
+  if (field("authorization") !== null) return false;
+  const cc = (field("cache-control") ?? "").toLowerCase();
   if (/(^|,)\s*(no-cache|no-store)\s*(,|$)/.test(cc)) return false;
-  return !(request.headers.get("pragma") ?? "").toLowerCase().includes("no-cache");
+  return !(field("pragma") ?? "").toLowerCase().includes("no-cache");
 }
 
 /**

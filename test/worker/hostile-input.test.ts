@@ -7,7 +7,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { jsonShapeProblem } from "../../core/json-shape";
-import { stripHopByHop } from "../../worker/intermediary";
+import { forwardedHeaders, incomingFields, requestTarget, stripHopByHop } from "../../worker/intermediary";
 import { ADMIN_AUTH, booleanSpec, call, uniqueKey } from "./helpers";
 
 const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
@@ -67,6 +67,26 @@ describe("hostile input", () => {
     expect(jsonShapeProblem(`{${wide.join(",")},"k3":0}`)).toEqual({ kind: "duplicate_key", key: "k3" });
     expect(jsonShapeProblem('{"a":1,"\\u005f_proto__":{}}', { forbiddenKeys: ["__proto__"] })).toEqual({ kind: "forbidden_key", key: "__proto__" });
     expect(jsonShapeProblem('{"context":{"targetingKey":"u","targetingKey":"v"}}')).toEqual({ kind: "duplicate_key", key: "targetingKey" });
+  });
+
+  it("splits a request URL as the URL parser would, without one (IPv6, ports, no path, a query without a path)", () => {
+    for (const href of ["https://example.com/a/b?x=1&y=%20", "http://127.0.0.1:8787/routed/item", "http://[::1]:8080/p?q", "http://[::1]/", "https://example.com", "https://example.com?only=query", "http://h:1/?"]) {
+      const url = new URL(href);
+      expect(requestTarget(url.href), href).toEqual({ proto: url.protocol.slice(0, -1), host: url.host, hostname: url.hostname, pathname: url.pathname, search: url.search === "" && url.href.endsWith("?") ? "?" : url.search });
+    }
+  });
+
+  it("reads a request's fields in one pass: forwardable ones without hop-by-hop or client-claimed forwarding fields", () => {
+    const request = new Request("https://edge.example/routed", {
+      headers: { connection: "x-secret", "x-secret": "1", te: "trailers", host: "spoof", "x-forwarded-for": "6.6.6.6", forwarded: "for=6.6.6.6", "x-rampart-id": "u-1", accept: "application/json", via: "1.1 cdn" },
+    });
+    const incoming = incomingFields(request);
+    expect(incoming.get("x-rampart-id")).toBe("u-1");
+    const sent = forwardedHeaders(request, incoming, requestTarget(request.url));
+    expect([...sent.keys()].filter((name) => !name.startsWith("x-forwarded") && name !== "forwarded" && name !== "via").sort()).toEqual(["accept", "x-rampart-id"]);
+    expect(sent.get("x-forwarded-for")).toBeNull(); // no cf-connecting-ip here: nothing the client claimed
+    expect(sent.get("forwarded")).toBe("for=unknown;host=edge.example;proto=https");
+    expect(sent.get("via")).toBe("1.1 cdn, 1.1 rampart");
   });
 
   it("drops hop-by-hop fields, including those the Connection field names", () => {

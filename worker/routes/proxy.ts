@@ -21,8 +21,8 @@ import { addToHistogram } from "../../core/histogram";
 import { scheduler, type AppEnv, type Services } from "../context";
 import { AppError } from "../errors";
 import { hashWhileStreaming, streamDigest } from "../body-digest";
-import { forwardRequestHeaders, forwardResponseHeaders, shadowRequestHeaders } from "../intermediary";
-import { cacheCopy, fromCache, mayServeFromCache, sharedCacheTtl } from "../http-cache";
+import { forwardedHeaders, forwardResponseHeaders, incomingFields, requestTarget, shadowRequestHeaders } from "../intermediary";
+import { cacheCopy, fromCache, mayServeFromCacheBy, sharedCacheTtl } from "../http-cache";
 
 const ONE_YEAR_S = 31_536_000;
 /** Responses larger than this are not compared with their shadow (both are hashed as they stream; past this the pair is skipped). */
@@ -74,16 +74,18 @@ const UNCACHEABLE_HINT_MS = 30_000;
 
 /** Proxies a routed request; null when no route matches. */
 export async function proxy(c: Context<AppEnv>, services: Services, snapshot: CompiledSnapshot): Promise<Response | null> {
-  const url = new URL(c.req.url);
-  const routed = matchRoute(snapshot, url.hostname, url.pathname);
+  const request = c.req.raw;
+  const target = requestTarget(request.url);
+  const routed = matchRoute(snapshot, target.hostname, target.pathname);
   const route = routed?.source.route;
   if (!routed || !route) return null;
   const schedule = scheduler(c);
-  const existing = c.req.header("x-rampart-id") ?? cookie(c.req.header("cookie") ?? null, route.cookie);
+  const incoming = incomingFields(request);
+  const existing = incoming.get("x-rampart-id") ?? cookie(incoming.get("cookie"), route.cookie);
   const stickyId = existing ?? crypto.randomUUID();
-  const context = { targetingKey: stickyId, [routed.stickiness]: stickyId, path: url.pathname, tenant: c.req.header("x-rampart-tenant"), region: c.req.header("x-rampart-region") };
+  const context = { targetingKey: stickyId, [routed.stickiness]: stickyId, path: target.pathname, tenant: incoming.get("x-rampart-tenant") ?? undefined, region: incoming.get("x-rampart-region") ?? undefined };
   // A region wave is placed by X-Rampart-Region, else by where the request came in (the spec's regionFromEdge): no client change.
-  const flag = inWave(routed, context, lazyEdgeLocation(c.req.raw));
+  const flag = routed.waves === null ? routed : inWave(routed, context, lazyEdgeLocation(request));
   const assigned = assign(flag, context);
   const arm: Arm = assigned.ok ? assigned.arm : "baseline";
   const { state } = flag.source;
@@ -91,18 +93,19 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const record = (target: Arm, update: (counts: ArmCounts) => void) =>
     services.counters(c.env).record(flag.counterKey, state.generation, state.stageIndex, target, replicate, schedule, flag.source.counterShards, update);
 
-  const upstream = new URL(route.origins[arm] + url.pathname + url.search);
-  const method = c.req.method;
-  const forwarded = forwardRequestHeaders(c.req.raw, url);
+  const upstream = route.origins[arm] + target.pathname + target.search;
+  const method = request.method;
+  const forwarded = forwardedHeaders(request, incoming, target);
   forwarded.set("x-rampart-variant", arm);
   const hintKey = `${flag.key}|${arm}`;
-  const cacheable = mayServeFromCache(c.req.raw) && !(Date.now() < (uncacheableUntil.get(hintKey) ?? 0));
+  const requestAllowsCache = mayServeFromCacheBy(method, incoming.get);
+  const cacheable = requestAllowsCache && !(Date.now() < (uncacheableUntil.get(hintKey) ?? 0));
   // The cache key names the flag, arm and generation (a new candidate never gets an old answer); built only when the cache is used.
-  const cacheKey = () => new Request(`${upstream.toString()}${upstream.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${state.generation}`)}`);
+  const cacheKey = () => new Request(`${upstream}${target.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${state.generation}`)}`);
   // Stream the body through, unless a shadow replay of this method may need it a second time.
   const hasBody = method !== "GET" && method !== "HEAD";
   const replayable = hasBody && (route.shadow?.methods.includes(method as (typeof route.shadow.methods)[number]) ?? false);
-  const body = !hasBody ? undefined : replayable ? await c.req.raw.arrayBuffer() : c.req.raw.body;
+  const body = !hasBody ? undefined : replayable ? await request.arrayBuffer() : request.body;
 
   const cached: Response | undefined = cacheable ? await caches.default.match(cacheKey()).catch(() => undefined) : undefined;
   let response: Response | undefined = cached ? fromCache(cached) : undefined;
@@ -121,9 +124,9 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
       }
       throw new AppError(502, "bad_gateway", `the ${arm} origin did not answer`);
     }
-    const ttl = sharedCacheTtl(c.req.raw, response);
+    const ttl = sharedCacheTtl(request, response);
     if (ttl > 0) uncacheableUntil.delete(hintKey);
-    else if (mayServeFromCache(c.req.raw)) uncacheableUntil.set(hintKey, Date.now() + UNCACHEABLE_HINT_MS);
+    else if (requestAllowsCache) uncacheableUntil.set(hintKey, Date.now() + UNCACHEABLE_HINT_MS);
     if (ttl > 0) schedule(caches.default.put(cacheKey(), cacheCopy(response.clone(), ttl)).catch(() => undefined));
   }
   const latency = Date.now() - started;
@@ -147,22 +150,23 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const mirror = shadow !== undefined && (shadowStage || shadow.always) && arm === "baseline" && shadow.methods.includes(method as (typeof shadow.methods)[number]) && Math.random() < shadow.sampleRate;
   // The primary body is hashed as it streams to the client (no second copy held back).
   const streamed = mirror ? hashWhileStreaming(response.body, MAX_COMPARED_BYTES) : null;
-  const outgoing = new Response(streamed ? streamed.body : response.body, { status: response.status, statusText: response.statusText, headers: forwardResponseHeaders(response) });
-  if (mirror && shadow && streamed) {
-    const target = new URL((shadow.origin ?? route.origins.candidate) + url.pathname + url.search);
-    const status = response.status;
-    const headers = shadowRequestHeaders(forwarded, shadow.forwardCredentials);
-    schedule(compareShadow(flag.key, target, { method, headers, body: body instanceof ArrayBuffer ? body : undefined }, status, streamed.digest, shadow.timeout, record));
-  }
-  const headers = outgoing.headers;
+  // Rampart's own fields go on the copied headers before the answer is made (one object, no second copy).
+  const headers = forwardResponseHeaders(response);
   headers.set("x-rampart-flag", flag.key);
   headers.set("x-rampart-variant", arm);
   headers.set("x-rampart-generation", String(state.generation));
   for (const [name, value] of Object.entries(flag.source.pins[arm] ?? {})) headers.set(`x-rampart-pin-${name.toLowerCase().replace(/_/g, "-")}`, value);
   if (hit) headers.set("x-rampart-cache", "hit");
   if (!existing) {
-    const secure = url.protocol === "https:" ? "; Secure" : "";
+    const secure = target.proto === "https" ? "; Secure" : "";
     headers.append("set-cookie", `${route.cookie}=${encodeURIComponent(stickyId)}; Path=/; Max-Age=${ONE_YEAR_S}; SameSite=Lax; HttpOnly${secure}`);
+  }
+  const outgoing = new Response(streamed ? streamed.body : response.body, { status: response.status, statusText: response.statusText, headers });
+  if (mirror && shadow && streamed) {
+    const mirrored = new URL((shadow.origin ?? route.origins.candidate) + target.pathname + target.search);
+    const status = response.status;
+    const shadowHeaders = shadowRequestHeaders(forwarded, shadow.forwardCredentials);
+    schedule(compareShadow(flag.key, mirrored, { method, headers: shadowHeaders, body: body instanceof ArrayBuffer ? body : undefined }, status, streamed.digest, shadow.timeout, record));
   }
   return outgoing;
 }
