@@ -19,8 +19,11 @@ export function stripHopByHop(headers: Headers): Headers {
   return headers;
 }
 
+const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
+
 /** The hop-by-hop field names of a message: the standard ones and those its `Connection` field lists. */
-function hopByHopNames(connection: string | null): Set<string> {
+function hopByHopNames(connection: string | null): ReadonlySet<string> {
+  if (connection === null) return HOP_BY_HOP_SET;
   const names = new Set(HOP_BY_HOP);
   for (const name of (connection ?? "").split(",")) {
     const trimmed = name.trim().toLowerCase();
@@ -29,9 +32,15 @@ function hopByHopNames(connection: string | null): Set<string> {
   return names;
 }
 
+/** A Forwarded parameter value (RFC 7239 §4): a token as it is, anything else quoted. */
 function forwardedValue(value: string): string {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, "\\$&")}"`;
+  if (value === lastForwarded.value) return lastForwarded.encoded;
+  const encoded = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, "\\$&")}"`;
+  lastForwarded = { value, encoded };
+  return encoded;
 }
+/** The last value encoded: a Worker's host is the same on every request. */
+let lastForwarded = { value: "", encoded: "" };
 
 /** Fields a client may not pass through as they are: Rampart sets them from what the platform saw (Via it extends). */
 const FORWARDING_FIELDS = new Set(["host", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "via"]);

@@ -83,7 +83,9 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const incoming = incomingFields(request);
   const existing = incoming.get("x-rampart-id") ?? cookie(incoming.get("cookie"), route.cookie);
   const stickyId = existing ?? crypto.randomUUID();
-  const context = { targetingKey: stickyId, [routed.stickiness]: stickyId, path: target.pathname, tenant: incoming.get("x-rampart-tenant") ?? undefined, region: incoming.get("x-rampart-region") ?? undefined };
+  const context: Record<string, unknown> = { targetingKey: stickyId, path: target.pathname, tenant: incoming.get("x-rampart-tenant") ?? undefined, region: incoming.get("x-rampart-region") ?? undefined };
+  // Set apart, not as a computed key in the literal: that made every context a slow dictionary object.
+  if (routed.stickiness !== "targetingKey") context[routed.stickiness] = stickyId;
   // A region wave is placed by X-Rampart-Region, else by where the request came in (the spec's regionFromEdge): no client change.
   const flag = routed.waves === null ? routed : inWave(routed, context, lazyEdgeLocation(request));
   const assigned = assign(flag, context);
@@ -99,7 +101,8 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   forwarded.set("x-rampart-variant", arm);
   const hintKey = `${flag.key}|${arm}`;
   const requestAllowsCache = mayServeFromCacheBy(method, incoming.get);
-  const cacheable = requestAllowsCache && !(Date.now() < (uncacheableUntil.get(hintKey) ?? 0));
+  const hintedAt = Date.now();
+  const cacheable = requestAllowsCache && !(hintedAt < (uncacheableUntil.get(hintKey) ?? 0));
   // The cache key names the flag, arm and generation (a new candidate never gets an old answer); built only when the cache is used.
   const cacheKey = () => new Request(`${upstream}${target.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${state.generation}`)}`);
   // Stream the body through, unless a shadow replay of this method may need it a second time.
@@ -126,7 +129,7 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
     }
     const ttl = sharedCacheTtl(request, response);
     if (ttl > 0) uncacheableUntil.delete(hintKey);
-    else if (requestAllowsCache) uncacheableUntil.set(hintKey, Date.now() + UNCACHEABLE_HINT_MS);
+    else if (requestAllowsCache) uncacheableUntil.set(hintKey, hintedAt + UNCACHEABLE_HINT_MS);
     if (ttl > 0) schedule(caches.default.put(cacheKey(), cacheCopy(response.clone(), ttl)).catch(() => undefined));
   }
   const latency = Date.now() - started;
