@@ -14,7 +14,8 @@
  *
  *   npm run bench:edge -- [--seconds 6] [--rounds 3] [--connections 32] [--only ofrep,routed,binding,peers]
  *   npm run bench:edge -- --profile ofrep|routed|bare|passthrough   (where the time goes: V8's CPU profile of one wrk run, by function;
- *                                                                  bare and passthrough profile the references, to compare with)
+ *                                                                  bare and passthrough profile the references, to compare with;
+ *                                                                  --profile-out FILE also writes V8's .cpuprofile, for line-level reading)
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -31,11 +32,12 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "32" },
     only: { type: "string", default: "ofrep,routed,binding,peers" },
     profile: { type: "string" },
+    "profile-out": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (args.help) {
-  console.log("usage: npm run bench:edge -- [--seconds N (default 6)] [--rounds R (default 3)] [--connections C (default 32)] [--only ofrep,routed,binding,peers] [--profile ofrep|routed|bare|passthrough]\nneeds wrk (apt-get install wrk)");
+  console.log("usage: npm run bench:edge -- [--seconds N (default 6)] [--rounds R (default 3)] [--connections C (default 32)] [--only ofrep,routed,binding,peers] [--profile ofrep|routed|bare|passthrough [--profile-out FILE.cpuprofile]]\nneeds wrk (apt-get install wrk)");
   process.exit(0);
 }
 const seconds = Number(args.seconds);
@@ -307,7 +309,7 @@ async function profile(worker: string, target: string, lua: string): Promise<voi
   const run = wrk(target, lua);
   const { profile: cpu } = (await send("Profiler.stop")) as { profile: { nodes: { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[] } };
   socket.close();
-  if (process.env.PROFILE_OUT) writeFileSync(process.env.PROFILE_OUT, JSON.stringify(cpu));
+  if (args["profile-out"]) writeFileSync(args["profile-out"], JSON.stringify(cpu));
   const byFunction = new Map<string, number>();
   let total = 0;
   for (const node of cpu.nodes) {
