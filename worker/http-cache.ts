@@ -25,13 +25,8 @@ function headerObject(headers: Headers): Record<string, string> {
   return out;
 }
 
-/** Whether a request may be answered from the shared cache. */
-export function mayServeFromCache(request: Request): boolean {
-  return mayServeFromCacheBy(request.method, (name) => request.headers.get(name));
-}
-
-/** The same, from the method and a reader of the request's fields (the proxy has read them already). */
-export function mayServeFromCacheBy(method: string, field: (name: string) => string | null): boolean {
+/** Whether a request may be answered from the shared cache, from its method and a reader of its fields (the proxy reads them once). */
+export function mayServeFromCache(method: string, field: (name: string) => string | null): boolean {
   if (method !== "GET") return false;
   if (field("authorization") !== null) return false;
   const cc = (field("cache-control") ?? "").toLowerCase();

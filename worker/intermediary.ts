@@ -7,17 +7,13 @@
  * passed on from the client (a client can write any `X-Forwarded-For`).
  */
 
+import type { RequestTarget } from "./request-url";
+
 /** Hop-by-hop fields (RFC 9110 §7.6.1), plus the non-standard ones proxies drop alike. */
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
 
 /** Fields that carry the caller's credentials (not sent to a shadow origin unless the route says so). */
 export const CREDENTIAL_FIELDS = ["authorization", "cookie", "proxy-authorization"];
-
-/** Removes hop-by-hop fields, including those named by `Connection`, in place. */
-export function stripHopByHop(headers: Headers): Headers {
-  for (const name of hopByHopNames(headers.get("connection"))) headers.delete(name);
-  return headers;
-}
 
 const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
 
@@ -25,54 +21,43 @@ const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
 function hopByHopNames(connection: string | null): ReadonlySet<string> {
   if (connection === null) return HOP_BY_HOP_SET;
   const names = new Set(HOP_BY_HOP);
-  for (const name of (connection ?? "").split(",")) {
+  for (const name of connection.split(",")) {
     const trimmed = name.trim().toLowerCase();
     if (/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(trimmed)) names.add(trimmed);
   }
   return names;
 }
 
-/** A Forwarded parameter value (RFC 7239 §4): a token as it is, anything else quoted. */
+/** A Forwarded parameter value (RFC 7239 §4): a token as it is, anything else (an IPv6 address, host:port) quoted. */
 function forwardedValue(value: string): string {
-  if (value === lastForwarded.value) return lastForwarded.encoded;
-  const encoded = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, "\\$&")}"`;
-  lastForwarded = { value, encoded };
-  return encoded;
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, "\\$&")}"`;
 }
-/** The last value encoded: a Worker's host is the same on every request. */
-let lastForwarded = { value: "", encoded: "" };
 
 /** Fields a client may not pass through as they are: Rampart sets them from what the platform saw (Via it extends). */
-const FORWARDING_FIELDS = new Set(["host", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "via"]);
+const FORWARDING_FIELDS: ReadonlySet<string> = new Set(["host", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "via"]);
 
-/** The parts of a request URL the proxy uses, split from `request.url` (already parsed and serialized by the runtime). */
-export interface RequestTarget {
-  /** "http" or "https". */
-  proto: string;
-  /** host[:port], as in the URL. */
-  host: string;
-  /** The host without its port. */
-  hostname: string;
-  pathname: string;
-  /** "" or "?…". */
-  search: string;
+/** What a pass over a message's fields found: the values of the fields asked for, and the fields present to withhold. */
+interface ScannedFields {
+  read: Map<string, string>;
+  withheld: string[];
 }
 
-/** A request URL split without a URL object: the runtime has serialized it already (RFC 3986 §3: scheme "://" authority path ["?" query]). */
-export function requestTarget(url: string): RequestTarget {
-  const schemeEnd = url.indexOf("://");
-  const authorityStart = schemeEnd + 3;
-  let pathStart = url.indexOf("/", authorityStart);
-  const queryStart = url.indexOf("?", authorityStart);
-  if (pathStart < 0 || (queryStart >= 0 && queryStart < pathStart)) pathStart = queryStart < 0 ? url.length : queryStart;
-  const host = url.slice(authorityStart, pathStart);
-  const rest = url.slice(pathStart);
-  const q = rest.indexOf("?");
-  const pathname = q < 0 ? rest : rest.slice(0, q);
-  // "[::1]:8080" → "[::1]"; "example.com:8080" → "example.com".
-  const portColon = host.lastIndexOf(":");
-  const hostname = portColon > host.lastIndexOf("]") ? host.slice(0, portColon) : host;
-  return { proto: url.slice(0, schemeEnd), host, hostname, pathname: pathname === "" ? "/" : pathname, search: q < 0 ? "" : rest.slice(q) };
+/**
+ * One pass over a message's fields — each access to a field is a call into
+ * the runtime, and a routed request used to make some forty (npm run
+ * bench:edge -- --profile routed): the values of `wanted`, and the names
+ * present that are hop-by-hop (by the standard list and the message's own
+ * `Connection` field) or in `alsoWithheld`.
+ */
+function scanFields(headers: Headers, wanted: ReadonlySet<string>, alsoWithheld: ReadonlySet<string>): ScannedFields {
+  const read = new Map<string, string>();
+  const names: string[] = [];
+  for (const [name, value] of headers) {
+    names.push(name);
+    if (wanted.has(name)) read.set(name, value);
+  }
+  const hopByHop = hopByHopNames(read.get("connection") ?? null);
+  return { read, withheld: names.filter((name) => hopByHop.has(name) || alsoWithheld.has(name)) };
 }
 
 /** What the proxy reads from an incoming request's header fields, gathered in one pass over them. */
@@ -84,23 +69,17 @@ export interface IncomingFields {
 }
 
 /** Field names the proxy reads (sticky id, scope, caching rules, forwarding). */
-const READ_FIELDS = new Set(["x-rampart-id", "cookie", "x-rampart-tenant", "x-rampart-region", "authorization", "cache-control", "pragma", "cf-connecting-ip", "via", "connection"]);
+const READ_FIELDS: ReadonlySet<string> = new Set(["x-rampart-id", "cookie", "x-rampart-tenant", "x-rampart-region", "authorization", "cache-control", "pragma", "cf-connecting-ip", "via", "connection"]);
 
-/**
- * One pass over a request's header fields — each access to a field is a
- * call into the runtime, and a routed request used to make some forty
- * (npm run bench:edge -- --profile routed): the values the proxy reads,
- * and which of the fields present must be withheld from the origin.
- */
+/** The values the proxy reads from a request, and which of its fields must be withheld from the origin. */
 export function incomingFields(request: Request): IncomingFields {
-  const read = new Map<string, string>();
-  const names: string[] = [];
-  for (const [name, value] of request.headers) {
-    names.push(name);
-    if (READ_FIELDS.has(name)) read.set(name, value);
-  }
-  const hopByHop = hopByHopNames(read.get("connection") ?? null);
-  return { get: (name) => read.get(name) ?? null, withheld: names.filter((name) => hopByHop.has(name) || FORWARDING_FIELDS.has(name)) };
+  const { read, withheld } = scanFields(request.headers, READ_FIELDS, FORWARDING_FIELDS);
+  return { get: (name) => read.get(name) ?? null, withheld };
+}
+
+/** Rampart's hop in a message's Via field (RFC 9110 §7.6.3), after any the message already lists. */
+function viaWithRampart(via: string | null | undefined): string {
+  return via ? `${via}, 1.1 rampart` : "1.1 rampart";
 }
 
 /**
@@ -116,8 +95,7 @@ export function forwardedHeaders(request: Request, incoming: IncomingFields, tar
   headers.set("x-forwarded-host", target.host);
   headers.set("x-forwarded-proto", target.proto);
   headers.set("forwarded", [client ? `for=${forwardedValue(client)}` : "for=unknown", `host=${forwardedValue(target.host)}`, `proto=${target.proto}`].join(";"));
-  const via = incoming.get("via");
-  headers.set("via", via ? `${via}, 1.1 rampart` : "1.1 rampart");
+  headers.set("via", viaWithRampart(incoming.get("via")));
   return headers;
 }
 
@@ -130,21 +108,16 @@ export function shadowRequestHeaders(forwarded: Headers, forwardCredentials: boo
 
 /**
  * The origin's response headers as the client may see them: hop-by-hop
- * fields gone, Via added. A copy (which keeps each Set-Cookie field
- * apart); only the hop-by-hop fields present are deleted, found in one pass.
+ * fields gone, Via extended. A copy (which keeps each Set-Cookie field
+ * apart), from which only the hop-by-hop fields present are deleted.
  */
 export function forwardResponseHeaders(response: Response): Headers {
   const headers = new Headers(response.headers);
-  let present: string[] | null = null;
-  let connection: string | null = null;
-  let via: string | null = null;
-  for (const [name, value] of headers) {
-    if (name === "connection") connection = value;
-    else if (name === "via") via = value;
-    if (HOP_BY_HOP.includes(name)) (present ??= []).push(name);
-  }
-  if (connection !== null) for (const name of hopByHopNames(connection)) headers.delete(name);
-  else if (present !== null) for (const name of present) headers.delete(name);
-  headers.set("via", via ? `${via}, 1.1 rampart` : "1.1 rampart");
+  const { read, withheld } = scanFields(headers, RESPONSE_READ_FIELDS, NO_FIELDS);
+  for (const name of withheld) headers.delete(name);
+  headers.set("via", viaWithRampart(read.get("via")));
   return headers;
 }
+
+const RESPONSE_READ_FIELDS: ReadonlySet<string> = new Set(["connection", "via"]);
+const NO_FIELDS: ReadonlySet<string> = new Set();

@@ -147,12 +147,17 @@ export class SnapshotCache {
   }
 
   private startLoad(schedule: Schedule): Promise<void> {
-    this.loading = true;
-    const load = this.load().finally(() => {
-      this.loading = false;
-    });
+    const load = this.loadExclusive();
     this.keepWarm(schedule);
     return load;
+  }
+
+  /** One load, with `loading` set while it runs (requests and the keep-warm chain look at it before starting another). */
+  private loadExclusive(): Promise<void> {
+    this.loading = true;
+    return this.load().finally(() => {
+      this.loading = false;
+    });
   }
 
   /**
@@ -177,13 +182,7 @@ export class SnapshotCache {
         await this.sleep(this.settings.refreshMs);
         const now = this.clock();
         if (now - this.servedAt >= keepWarmMs || now + this.settings.refreshMs >= deadline) return;
-        if (this.loading || now - this.checkedAt < this.settings.refreshMs) continue;
-        this.loading = true;
-        try {
-          await this.load();
-        } finally {
-          this.loading = false;
-        }
+        if (!this.loading && now - this.checkedAt >= this.settings.refreshMs) await this.loadExclusive();
       }
     };
     schedule(

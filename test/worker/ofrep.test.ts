@@ -54,6 +54,29 @@ describe("OFREP single evaluation", () => {
     expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
   });
 
+  it("reads a body without Content-Length (streamed) like any other, and refuses one that is not UTF-8 or too long", async () => {
+    const key = uniqueKey("stream");
+    await servedFlag(booleanSpec(key));
+    const streamOf = (bytes: Uint8Array) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes.slice(0, 5));
+          controller.enqueue(bytes.slice(5));
+          controller.close();
+        },
+      });
+    const post = (body: ReadableStream<Uint8Array> | Uint8Array) => SELF.fetch(`https://rampart.test/ofrep/v1/evaluate/flags/${key}`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const streamed = await post(streamOf(new TextEncoder().encode(JSON.stringify({ context: { targetingKey: "user-7" } }))));
+    expect(streamed.status).toBe(200);
+    expect(await streamed.json()).toMatchObject({ key, reason: "SPLIT" });
+    const latin1 = await post(new Uint8Array([...new TextEncoder().encode('{"context":{"targetingKey":"'), 0xe9, ...new TextEncoder().encode('"}}')]));
+    expect(latin1.status).toBe(400);
+    expect(await latin1.json()).toMatchObject({ key, errorCode: "PARSE_ERROR", errorDetails: expect.stringContaining("UTF-8") });
+    const long = await post(streamOf(new TextEncoder().encode(JSON.stringify({ context: { targetingKey: "u", blob: "x".repeat(70_000) } }))));
+    expect(long.status).toBe(400);
+    expect(await long.json()).toMatchObject({ errorCode: "PARSE_ERROR", errorDetails: expect.stringContaining("65536") });
+  });
+
   it("answers 404 FLAG_NOT_FOUND with the key for an unknown flag", async () => {
     const r = await evaluate("no-such-flag", { targetingKey: "u" });
     expect(r.status).toBe(404);

@@ -187,6 +187,24 @@ describe("keep-warm", () => {
     expect(cache.serve(noSchedule)).toBeInstanceOf(Promise);
   });
 
+  it("keeps the last-known-good snapshot when a keep-warm refresh fails, and its waitUntil work does not reject", async () => {
+    const { time, sleep, step } = scriptedTime();
+    let failing = false;
+    const { source, calls } = scriptedSource(async () => {
+      if (failing) throw new Error("registry unreachable");
+      return snapshot(4, ["a"]);
+    });
+    const cache = new SnapshotCache(source, WARM, () => time.now, sleep);
+    const scheduled: Promise<unknown>[] = [];
+    await cache.serve((w) => void scheduled.push(w));
+    failing = true;
+    for (let t = 100; t <= 600; t += 100) await step(t);
+    expect(calls.head).toBeGreaterThan(1); // it tried
+    expect(cache.peek()?.version).toBe(4);
+    for (let t = 700; t <= 2_000; t += 100) await step(t);
+    await expect(Promise.all(scheduled)).resolves.toBeDefined();
+  });
+
   it("stops refreshing keepWarmMs after the last request, and one chain runs at a time", async () => {
     const { time, sleep, step, sleepers } = scriptedTime();
     const { source, calls } = scriptedSource(async () => snapshot(1, ["a"]));

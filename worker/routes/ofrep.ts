@@ -8,6 +8,7 @@ import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import { assign, inWave, type Assignment, type EvaluationContext } from "../../core/assign";
 import { lazyEdgeLocation } from "../edge-location";
+import { pathStart } from "../request-url";
 import { changeStream, eventStreamsFor, lastSeenVersion } from "../change-stream";
 import { evaluateFlag } from "../evaluate";
 import { canonicalJson, fingerprint } from "../../core/canonical";
@@ -55,19 +56,15 @@ async function readContext(request: Request): Promise<EvaluationContext> {
   try {
     text = await readText(request, OFREP_BODY_LIMIT);
   } catch (error) {
-    throw asParseError(error);
+    if (error instanceof AppError) throw new OfrepError(400, "PARSE_ERROR", error.message);
+    throw error;
   }
   return contextOf(text);
 }
 
-/** A body read error (size, encoding) as OFREP's PARSE_ERROR. */
-function asParseError(error: unknown): unknown {
-  return error instanceof AppError ? new OfrepError(400, "PARSE_ERROR", error.message) : error;
-}
-
 /** The evaluation context in a body's text, synchronously. */
 function contextOf(text: string): EvaluationContext {
-  if (text.length === 0 || text.trim() === "") return {};
+  if (text.trim() === "") return {};
   let body: unknown;
   try {
     body = parseJson(text);
@@ -145,9 +142,8 @@ const SINGLE_PREFIX = "/ofrep/v1/evaluate/flags/";
 export function singleEvaluationKey(request: Request): string | null {
   if (request.method !== "POST") return null;
   const url = request.url;
-  const scheme = url.indexOf("://");
-  const path = url.indexOf("/", scheme + 3);
-  if (scheme < 0 || path < 0 || !url.startsWith(SINGLE_PREFIX, path)) return null;
+  const path = pathStart(url);
+  if (!url.startsWith(SINGLE_PREFIX, path)) return null;
   const from = path + SINGLE_PREFIX.length;
   let to = url.indexOf("?", from);
   if (to < 0) to = url.length;

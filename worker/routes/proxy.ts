@@ -21,8 +21,9 @@ import { addToHistogram } from "../../core/histogram";
 import { scheduler, type AppEnv, type Services } from "../context";
 import { AppError } from "../errors";
 import { hashWhileStreaming, streamDigest } from "../body-digest";
-import { forwardedHeaders, forwardResponseHeaders, incomingFields, requestTarget, shadowRequestHeaders } from "../intermediary";
-import { cacheCopy, fromCache, mayServeFromCacheBy, sharedCacheTtl } from "../http-cache";
+import { forwardedHeaders, forwardResponseHeaders, incomingFields, shadowRequestHeaders } from "../intermediary";
+import { requestTarget } from "../request-url";
+import { cacheCopy, fromCache, mayServeFromCache, sharedCacheTtl } from "../http-cache";
 
 const ONE_YEAR_S = 31_536_000;
 /** Responses larger than this are not compared with their shadow (both are hashed as they stream; past this the pair is skipped). */
@@ -35,8 +36,7 @@ export function matchRoute(snapshot: CompiledSnapshot, host: string, path: strin
   for (const key of snapshot.routeKeys) {
     const flag = snapshot.flags.get(key);
     const route = flag?.source.route;
-    if (!flag) continue;
-    if (!route || !path.startsWith(route.pathPrefix)) continue;
+    if (!flag || !route || !path.startsWith(route.pathPrefix)) continue;
     if (route.host !== undefined && route.host !== host) continue;
     if (route.pathPrefix.length > bestLength) {
       best = flag;
@@ -100,7 +100,7 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const forwarded = forwardedHeaders(request, incoming, target);
   forwarded.set("x-rampart-variant", arm);
   const hintKey = `${flag.key}|${arm}`;
-  const requestAllowsCache = mayServeFromCacheBy(method, incoming.get);
+  const requestAllowsCache = mayServeFromCache(method, incoming.get);
   const hintedAt = Date.now();
   const cacheable = requestAllowsCache && !(hintedAt < (uncacheableUntil.get(hintKey) ?? 0));
   // The cache key names the flag, arm and generation (a new candidate never gets an old answer); built only when the cache is used.
