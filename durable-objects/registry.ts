@@ -15,6 +15,12 @@ import { flagStub } from "./flag-stub";
 import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { planChanges, type PlanEntry } from "./plan";
 import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry, WaveSummary } from "./registry-types";
+import { addBatch, judgeBatch, LastTickSchema, PendingTickSchema, TICK_BATCH, type LastTick, type TickProgress, type TickTarget } from "./tick";
+import { leadingWave, nextWaveSteps, notStartedWave, waveObjectName } from "../core/waves";
+import { COUNTER_CALLS_BUDGET } from "../core/load-model";
+import { migrate } from "./migrations";
+import { REGISTRY_MIGRATIONS } from "./registry-schema";
+import { Serializer, Sql } from "./sql";
 
 /** A wave's state that changed, and its status before: what moves the other waves. */
 interface WaveChange {
@@ -22,12 +28,6 @@ interface WaveChange {
   wave: number;
   before: RolloutState["status"];
 }
-import { addBatch, judgeBatch, LastTickSchema, PendingTickSchema, TICK_BATCH, type LastTick, type TickProgress, type TickTarget } from "./tick";
-import { leadingWave, nextWaveSteps, notStartedWave, waveObjectName } from "../core/waves";
-import { COUNTER_CALLS_BUDGET } from "../core/load-model";
-import { migrate } from "./migrations";
-import { REGISTRY_MIGRATIONS } from "./registry-schema";
-import { Serializer, Sql } from "./sql";
 
 /** Audit entries kept (the oldest beyond this are deleted). */
 const AUDIT_KEEP = 100_000;
