@@ -4,17 +4,22 @@
  * dev's proxy caps throughput), loaded with wrk on 127.0.0.1 in interleaved
  * rounds; medians and ratios, p50/p99 beside them:
  *
- * - OFREP single evaluation (50/50, distinct keys) vs a bare Worker;
+ * - OFREP single evaluation (50/50, distinct keys) vs a bare Worker, and vs
+ *   a Worker doing only what any OFREP evaluator with Rampart's input rules
+ *   must (strict UTF-8, JSON.parse, targetingKey, CORS);
  * - a routed GET (sticky id in X-Rampart-Id) vs a bare pass-through proxy
- *   Worker, both to the same local origin (node, `no-store` JSON);
+ *   Worker, and vs one doing only what an intermediary must (RFC 9110 §7.6:
+ *   hop-by-hop fields, Via; plus Forwarded and X-Forwarded-*), all to the
+ *   same local origin (node, `no-store` JSON);
  * - a call through the Worker binding (RampartFlags.getStringDetails) vs the
  *   same call to a bare WorkerEntrypoint, each from a caller Worker;
  * - the same flag evaluated by LaunchDarkly's Cloudflare SDK (flag data in
  *   local KV) and by GrowthBook's SDK (payload in local KV).
  *
  *   npm run bench:edge -- [--seconds 6] [--rounds 3] [--connections 32] [--only ofrep,routed,binding,peers]
- *   npm run bench:edge -- --profile ofrep|routed|bare|passthrough   (where the time goes: V8's CPU profile of one wrk run, by function;
- *                                                                  bare and passthrough profile the references, to compare with;
+ *   npm run bench:edge -- --profile ofrep|routed|bare|ofrep-minimal|passthrough|proxy-rfc9110
+ *                                                                 (where the time goes: V8's CPU profile of one wrk run, by function;
+ *                                                                  the others profile the references, to compare with;
  *                                                                  --profile-out FILE also writes V8's .cpuprofile, for line-level reading)
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -37,7 +42,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log("usage: npm run bench:edge -- [--seconds N (default 6)] [--rounds R (default 3)] [--connections C (default 32)] [--only ofrep,routed,binding,peers] [--profile ofrep|routed|bare|passthrough [--profile-out FILE.cpuprofile]]\nneeds wrk (apt-get install wrk)");
+  console.log("usage: npm run bench:edge -- [--seconds N (default 6)] [--rounds R (default 3)] [--connections C (default 32)] [--only ofrep,routed,binding,peers] [--profile ofrep|routed|bare|ofrep-minimal|passthrough|proxy-rfc9110 [--profile-out FILE.cpuprofile]]\nneeds wrk (apt-get install wrk)");
   process.exit(0);
 }
 const seconds = Number(args.seconds);
@@ -79,6 +84,47 @@ const origin = spawn(process.execPath, ["-e", `
 const originPort = await new Promise<string>((done) => origin.stdout.once("data", (chunk: Buffer) => done(chunk.toString().trim())));
 const originUrl = `http://127.0.0.1:${originPort}`;
 
+/** The OFREP reference that does only what the protocol and Rampart's input rules require (an answer the size of Rampart's). */
+const MINIMAL_OFREP = `
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const headers = { "content-type": "application/json", "access-control-allow-origin": "*" };
+export default { async fetch(request) {
+  let body;
+  try { body = JSON.parse(utf8.decode(await request.arrayBuffer())); } catch { return new Response('{"errorCode":"PARSE_ERROR"}', { status: 400, headers }); }
+  const key = body && body.context && body.context.targetingKey;
+  if (typeof key !== "string" || key === "") return new Response('{"errorCode":"TARGETING_KEY_MISSING"}', { status: 400, headers });
+  return new Response(JSON.stringify({ key: "${FLAG}", value: "v1", reason: "SPLIT", variant: "baseline", metadata: { generation: 1, stage: 0, configVersion: 2, wave: 1 } }), { headers });
+} };`;
+
+/**
+ * The proxy reference that does only what an intermediary must (RFC 9110 §7.6: hop-by-hop fields, including
+ * those Connection lists, dropped both ways; Via both ways) plus the forwarding fields Rampart sets
+ * (Forwarded, RFC 7239; X-Forwarded-*), nothing more: no flag, no assignment, no counting, no cache.
+ */
+const RFC9110_PROXY = `
+const HOP = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const hopByHop = (connection) => connection === null ? HOP : HOP.concat(connection.split(",").map((name) => name.trim().toLowerCase()));
+export default { async fetch(request, env) {
+  const url = new URL(request.url);
+  const proto = url.protocol.slice(0, -1);
+  const headers = new Headers(request.headers);
+  const via = headers.get("via");
+  const client = headers.get("cf-connecting-ip");
+  for (const name of hopByHop(headers.get("connection"))) headers.delete(name);
+  for (const name of ["host", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"]) headers.delete(name);
+  if (client) headers.set("x-forwarded-for", client);
+  headers.set("x-forwarded-host", url.host);
+  headers.set("x-forwarded-proto", proto);
+  headers.set("forwarded", (client ? "for=" + (client.includes(":") ? '"' + client + '"' : client) : "for=unknown") + ";host=" + url.host + ";proto=" + proto);
+  headers.set("via", via ? via + ", 1.1 proxy" : "1.1 proxy");
+  const response = await fetch(env.ORIGIN + url.pathname + url.search, { method: request.method, headers, redirect: "manual" });
+  const outgoing = new Response(response.body, response);
+  const back = outgoing.headers.get("via");
+  for (const name of hopByHop(outgoing.headers.get("connection"))) outgoing.headers.delete(name);
+  outgoing.headers.set("via", back ? back + ", 1.1 proxy" : "1.1 proxy");
+  return outgoing;
+} };`;
+
 console.error("building the bundles (wrangler deploy --dry-run)…");
 const rampartScript = bundle("wrangler.toml", "rampart");
 const ldScript = bundle("scripts/bench-edge/launchdarkly/wrangler.toml", "launchdarkly");
@@ -106,6 +152,11 @@ const mf = new Miniflare({
       unsafeDirectSockets: direct,
       bindings: { ...((workerOptions.bindings ?? {}) as Record<string, unknown>), ADMIN_TOKEN: TOKEN },
     },
+    // What any OFREP evaluator with Rampart's input rules must do, nothing more: read the body as strict UTF-8
+    // (RFC 8259 §8.1), parse it, check targetingKey, answer OFREP's JSON with Content-Type and a CORS header.
+    { name: "ofrep-minimal", modules: true, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct, script: MINIMAL_OFREP },
+    // What any HTTP intermediary must do (RFC 9110 §7.6) and Rampart's forwarding fields, nothing more.
+    { name: "proxy-rfc9110", modules: true, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct, bindings: { ORIGIN: originUrl }, script: RFC9110_PROXY },
     { name: "hello", modules: true, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct, script: `export default { async fetch(request) { await request.text(); return new Response('{"ok":true}', { headers: { "content-type": "application/json" } }); } };` },
     {
       name: "passthrough",
@@ -241,8 +292,10 @@ async function main() {
   add("ofrep", "rampart OFREP single evaluation", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}`)).status === 200);
   add("ofrep", "rampart OFREP, exposures not counted", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}-uncounted`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}-uncounted`)).status === 200);
   add("ofrep", "bare Worker (reference)", `${await url("hello")}/`, postLua, async () => (await post(await url("hello"))).ok);
+  add("ofrep", "OFREP's minimum: strict UTF-8, JSON.parse, CORS (reference)", `${await url("ofrep-minimal")}/`, postLua, async () => (await post(await url("ofrep-minimal"))).ok);
   add("routed", "rampart routed GET", `${rampart}/routed/item`, getLua, async () => (await fetch(`${rampart}/routed/item`)).headers.has("x-rampart-variant"));
   add("routed", "bare pass-through proxy (reference)", `${await url("passthrough")}/routed/item`, getLua, async () => (await fetch(`${await url("passthrough")}/routed/item`)).ok);
+  add("routed", "RFC 9110 proxy: hop-by-hop, Via, Forwarded (reference)", `${await url("proxy-rfc9110")}/routed/item`, getLua, async () => (await fetch(`${await url("proxy-rfc9110")}/routed/item`)).headers.get("via") === "1.1 proxy");
   add("binding", "rampart binding call", `${await url("binding-rampart")}/`, postLua, async () => ((await (await post(await url("binding-rampart"))).json()) as { reason?: string }).reason === "SPLIT");
   add("binding", "bare service-binding call (reference)", `${await url("binding-bare")}/`, postLua, async () => (await post(await url("binding-bare"))).ok);
   if (only.has("peers") && !only.has("ofrep")) add("peers", "rampart OFREP single evaluation", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}`)).status === 200);
@@ -250,10 +303,11 @@ async function main() {
   add("peers", "GrowthBook SDK (payload in KV)", `${await url("growthbook")}/`, postLua, async () => ((await (await post(await url("growthbook"))).json()) as { value?: string }).value?.startsWith("v") === true);
   for (const c of contenders) await waitFor(c.check, c.name);
   if (args.profile) {
-    const references: Record<string, [string, string]> = { bare: ["ofrep", "hello"], passthrough: ["routed", "passthrough"] };
+    const references: Record<string, [string, string]> = { bare: ["ofrep", "hello"], "ofrep-minimal": ["ofrep", "ofrep-minimal"], passthrough: ["routed", "passthrough"], "proxy-rfc9110": ["routed", "proxy-rfc9110"] };
     const [group, worker] = references[args.profile] ?? [args.profile, "rampart"];
-    const target = contenders.find((c) => c.group === group && (worker === "rampart" ? c.name.startsWith("rampart") : c.name.includes("reference")));
-    if (!target) throw new Error(`--profile ${args.profile}: name ofrep, routed, bare or passthrough`);
+    const base = worker === "rampart" ? rampart : await url(worker);
+    const target = contenders.find((c) => c.group === group && c.target.startsWith(`${base}/`));
+    if (!target) throw new Error(`--profile ${args.profile}: name ofrep, routed, bare, ofrep-minimal, passthrough or proxy-rfc9110`);
     await profile(worker, target.target, target.lua);
     return;
   }
@@ -280,7 +334,9 @@ async function main() {
   };
   ratio("rampart OFREP single evaluation", "bare Worker (reference)", "goal ≥ 90%");
   ratio("rampart OFREP, exposures not counted", "bare Worker (reference)", "no goal: evaluation without counting, whose FlagDO shares this machine");
+  ratio("rampart OFREP single evaluation", "OFREP's minimum: strict UTF-8, JSON.parse, CORS (reference)", "no goal: what Rampart adds to what any OFREP evaluator must do");
   ratio("rampart routed GET", "bare pass-through proxy (reference)", "goal ≥ 85%");
+  ratio("rampart routed GET", "RFC 9110 proxy: hop-by-hop, Via, Forwarded (reference)", "no goal: what Rampart adds to what any intermediary must do");
   ratio("rampart binding call", "bare service-binding call (reference)", "no goal: what evaluation adds to a binding call");
   ratio("rampart OFREP single evaluation", "LaunchDarkly Cloudflare SDK (KV)", "goal ≥ 100%");
   ratio("rampart OFREP single evaluation", "GrowthBook SDK (payload in KV)", "goal ≥ 100%");

@@ -107,17 +107,20 @@ export function shadowRequestHeaders(forwarded: Headers, forwardCredentials: boo
 }
 
 /**
- * The origin's response headers as the client may see them: hop-by-hop
- * fields gone, Via extended. A copy (which keeps each Set-Cookie field
- * apart), from which only the hop-by-hop fields present are deleted.
+ * The origin's response as the client may see it: the same status and
+ * body, hop-by-hop fields gone, Via extended. The answer is made once from
+ * the origin's (the runtime copies its fields in that one call, keeping each
+ * Set-Cookie field apart) and its own, mutable fields are trimmed — not
+ * copied into a Headers first and copied again into the Response. Deleting
+ * the hop-by-hop names outright costs fewer calls into the runtime than
+ * listing the fields to find which are present.
  */
-export function forwardResponseHeaders(response: Response): Headers {
-  const headers = new Headers(response.headers);
-  const { read, withheld } = scanFields(headers, RESPONSE_READ_FIELDS, NO_FIELDS);
-  for (const name of withheld) headers.delete(name);
-  headers.set("via", viaWithRampart(read.get("via")));
-  return headers;
+export function forwardResponse(response: Response, body: ReadableStream | null): Response {
+  const outgoing = new Response(body, response);
+  const headers = outgoing.headers;
+  const via = headers.get("via");
+  for (const name of hopByHopNames(headers.get("connection"))) headers.delete(name);
+  headers.set("via", viaWithRampart(via));
+  return outgoing;
 }
 
-const RESPONSE_READ_FIELDS: ReadonlySet<string> = new Set(["connection", "via"]);
-const NO_FIELDS: ReadonlySet<string> = new Set();

@@ -21,7 +21,7 @@ import { addToHistogram } from "../../core/histogram";
 import { scheduler, type AppEnv, type Services } from "../context";
 import { AppError } from "../errors";
 import { hashWhileStreaming, streamDigest } from "../body-digest";
-import { forwardedHeaders, forwardResponseHeaders, incomingFields, shadowRequestHeaders } from "../intermediary";
+import { forwardedHeaders, forwardResponse, incomingFields, shadowRequestHeaders } from "../intermediary";
 import { requestTarget } from "../request-url";
 import { cacheCopy, fromCache, mayServeFromCache, sharedCacheTtl } from "../http-cache";
 
@@ -153,8 +153,9 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const mirror = shadow !== undefined && (shadowStage || shadow.always) && arm === "baseline" && shadow.methods.includes(method as (typeof shadow.methods)[number]) && Math.random() < shadow.sampleRate;
   // The primary body is hashed as it streams to the client (no second copy held back).
   const streamed = mirror ? hashWhileStreaming(response.body, MAX_COMPARED_BYTES) : null;
-  // Rampart's own fields go on the copied headers before the answer is made (one object, no second copy).
-  const headers = forwardResponseHeaders(response);
+  // The answer is made once, from the origin's; Rampart's own fields go on its headers.
+  const outgoing = forwardResponse(response, streamed ? streamed.body : response.body);
+  const headers = outgoing.headers;
   headers.set("x-rampart-flag", flag.key);
   headers.set("x-rampart-variant", arm);
   headers.set("x-rampart-generation", String(state.generation));
@@ -164,7 +165,6 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
     const secure = target.proto === "https" ? "; Secure" : "";
     headers.append("set-cookie", `${route.cookie}=${encodeURIComponent(stickyId)}; Path=/; Max-Age=${ONE_YEAR_S}; SameSite=Lax; HttpOnly${secure}`);
   }
-  const outgoing = new Response(streamed ? streamed.body : response.body, { status: response.status, statusText: response.statusText, headers });
   if (mirror && shadow && streamed) {
     const mirrored = new URL((shadow.origin ?? route.origins.candidate) + target.pathname + target.search);
     const status = response.status;
