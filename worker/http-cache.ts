@@ -39,14 +39,16 @@ export function mayServeFromCache(method: string, field: (name: string) => strin
  * request; 0 when it must not be stored.
  */
 export function sharedCacheTtl(request: Request, response: Response): number {
-  if (request.method !== "GET" || response.headers.has("set-cookie")) return 0;
+  if (request.method !== "GET") return 0;
+  // A shared cache never stores no-store or private responses (RFC 9111 §5.2.2.5, §5.2.2.7): asked first, since an
+  // API origin's answers are often no-store and then no other field need be read (each read is a call into the runtime).
+  if (/(^|,)\s*(no-store|private)\s*(=|,|$)/i.test(response.headers.get("cache-control") ?? "")) return 0;
+  if (response.headers.has("set-cookie")) return 0;
   const vary = (response.headers.get("vary") ?? "")
     .split(",")
     .map((v) => v.trim().toLowerCase())
     .filter(Boolean);
   if (vary.some((v) => v !== "accept-encoding")) return 0;
-  // A shared cache never stores no-store or private responses (RFC 9111 §5.2.2.5, §5.2.2.7): say so before building a policy.
-  if (/(^|,)\s*(no-store|private)\s*(=|,|$)/i.test(response.headers.get("cache-control") ?? "")) return 0;
   const policy = new CachePolicy(
     { method: request.method, url: new URL(request.url).pathname, headers: headerObject(request.headers) },
     { status: response.status, headers: headerObject(response.headers) },
