@@ -1,4 +1,8 @@
-/** The Hono app: the only HTTP entry point. Services are injectable so tests can simulate outages. */
+/**
+ * The Hono app: every HTTP route (the Worker answers OFREP single evaluations
+ * and unclaimed paths without the router, through the same handlers).
+ * Services are injectable so tests can simulate outages.
+ */
 import { Hono } from "hono";
 import { isolateServices, scheduler, type AppEnv, type Services } from "./context";
 import { errorBody, handleError } from "./errors";
@@ -6,7 +10,27 @@ import { adminRoutes } from "./routes/admin";
 import { eventRoutes } from "./routes/events";
 import { ofrepRoutes } from "./routes/ofrep";
 import { opsRoutes } from "./routes/ops";
-import { proxy } from "./routes/proxy";
+import { requestTarget } from "./request-url";
+import { answerUnclaimed } from "./routes/routed";
+
+/**
+ * The first path segments under which the app has routes of its own
+ * (lowercase). A path outside them can only reach the catch-all, so the
+ * Worker may answer it without the router (`worker/index.ts`); a test holds
+ * this list to the app's routes.
+ */
+const APP_PATH_ROOTS: ReadonlySet<string> = new Set(["ofrep", "v1", "admin", "health", "openapi.json", "dashboard", "metrics"]);
+
+/**
+ * Whether a path may be claimed by one of the app's own routes — erring
+ * towards yes: any path whose first segment is an app root in any case, and
+ * any path with a percent-encoding (the router decodes before it matches).
+ */
+export function mayBeClaimedByApp(pathname: string): boolean {
+  if (pathname.includes("%")) return true;
+  const end = pathname.indexOf("/", 1);
+  return APP_PATH_ROOTS.has((end === -1 ? pathname.slice(1) : pathname.slice(1, end)).toLowerCase());
+}
 
 export function createApp(services: Services = isolateServices) {
   const app = new Hono<AppEnv>();
@@ -14,22 +38,8 @@ export function createApp(services: Services = isolateServices) {
   app.route("/v1", eventRoutes(services));
   app.route("/admin", adminRoutes());
   app.route("/", opsRoutes(services));
-  app.all("*", async (c) => {
-    // Anything else may be a routed request (a flag's `route`); otherwise 404.
-    const served = services.snapshots(c.env).serve(scheduler(c));
-    const snapshot = served instanceof Promise ? await served : served;
-    // A browser pointed at the base URL (when no flag routes it) wants the dashboard, not a JSON error.
-    const dashboard = c.req.method === "GET" && c.req.path === "/" ? () => c.redirect("/dashboard", 302) : null;
-    if (snapshot === null) {
-      if (dashboard) return dashboard();
-      // Without any snapshot no route is known: answer at once, never hang.
-      return c.json(errorBody("unavailable", "routing configuration is not available yet; retry"), 503, { "Retry-After": "1" });
-    }
-    const proxied = await proxy(c, services, snapshot);
-    if (proxied) return proxied;
-    if (dashboard) return dashboard();
-    return c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404);
-  });
+  // Anything else may be a routed request (a flag's `route`); otherwise 404.
+  app.all("*", (c) => answerUnclaimed(services, c.req.raw, requestTarget(c.req.url), c.env, scheduler(c)));
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
   app.onError(handleError);
   return app;

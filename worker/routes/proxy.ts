@@ -9,7 +9,6 @@
  * user's response. Each routed request counts one exposure, its latency, and
  * an error when the origin fails.
  */
-import type { Context } from "hono";
 import { assign, inWave, isRolloutExposure, type CompiledFlag } from "../../core/assign";
 import { lazyEdgeLocation } from "../edge-location";
 import { sampleExposure } from "../exposure-log";
@@ -18,11 +17,12 @@ import type { ArmCounts } from "../../core/counters";
 import { replicateOf } from "../replicate";
 import type { Arm } from "../../core/manifest";
 import { addToHistogram } from "../../core/histogram";
-import { scheduler, type AppEnv, type Services } from "../context";
+import type { Services } from "../context";
+import type { Schedule } from "../snapshot";
 import { AppError } from "../errors";
 import { hashWhileStreaming, streamDigest } from "../body-digest";
 import { forwardedHeaders, forwardResponse, incomingFields, shadowRequestHeaders } from "../intermediary";
-import { requestTarget } from "../request-url";
+import type { RequestTarget } from "../request-url";
 import { cacheCopy, fromCache, mayServeFromCache, sharedCacheTtl } from "../http-cache";
 
 const ONE_YEAR_S = 31_536_000;
@@ -73,13 +73,10 @@ const uncacheableUntil = new Map<string, number>();
 const UNCACHEABLE_HINT_MS = 30_000;
 
 /** Proxies a routed request; null when no route matches. */
-export async function proxy(c: Context<AppEnv>, services: Services, snapshot: CompiledSnapshot): Promise<Response | null> {
-  const request = c.req.raw;
-  const target = requestTarget(request.url);
+export async function proxy(request: Request, target: RequestTarget, env: Env, schedule: Schedule, services: Services, snapshot: CompiledSnapshot): Promise<Response | null> {
   const routed = matchRoute(snapshot, target.hostname, target.pathname);
   const route = routed?.source.route;
   if (!routed || !route) return null;
-  const schedule = scheduler(c);
   const incoming = incomingFields(request);
   const existing = incoming.get("x-rampart-id") ?? cookie(incoming.get("cookie"), route.cookie);
   const stickyId = existing ?? crypto.randomUUID();
@@ -93,7 +90,7 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   const { state } = flag.source;
   const replicate = assigned.ok ? replicateOf(flag, assigned, context) : 0;
   const record = (target: Arm, update: (counts: ArmCounts) => void) =>
-    services.counters(c.env).record(flag.counterKey, state.generation, state.stageIndex, target, replicate, schedule, flag.source.counterShards, update);
+    services.counters(env).record(flag.counterKey, state.generation, state.stageIndex, target, replicate, schedule, flag.source.counterShards, update);
 
   const upstream = route.origins[arm] + target.pathname + target.search;
   const method = request.method;
@@ -134,7 +131,7 @@ export async function proxy(c: Context<AppEnv>, services: Services, snapshot: Co
   }
   const latency = Date.now() - started;
   if (assigned.ok && isRolloutExposure(flag, assigned)) {
-    if (flag.source.exposureLog) sampleExposure(services.exposureLog(c.env), flag, assigned, stickyId, started, schedule);
+    if (flag.source.exposureLog) sampleExposure(services.exposureLog(env), flag, assigned, stickyId, started, schedule);
     record(arm, (counts) => {
       counts.exposures += 1;
       if (response && response.status >= 500) counts.errors += 1;

@@ -1,0 +1,33 @@
+/**
+ * What answers a request none of Rampart's own routes claims: a flag's
+ * `route` (proxied), else the dashboard for a browser at the base URL, else
+ * 404. The app's catch-all route and the Worker's fast path for routed
+ * requests (`worker/index.ts`, which skips the router) both call it, so a
+ * routed request is answered alike either way.
+ */
+import { errorBody } from "../errors";
+import type { Services } from "../context";
+import type { RequestTarget } from "../request-url";
+import type { Schedule } from "../snapshot";
+import { proxy } from "./proxy";
+
+function jsonError(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(errorBody(code, message)), { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+export async function answerUnclaimed(services: Services, request: Request, target: RequestTarget, env: Env, schedule: Schedule): Promise<Response> {
+  const served = services.snapshots(env).serve(schedule);
+  const snapshot = served instanceof Promise ? await served : served;
+  // A browser pointed at the base URL (when no flag routes it) wants the dashboard, not a JSON error.
+  const dashboard = request.method === "GET" && target.pathname === "/";
+  const toDashboard = () => new Response(null, { status: 302, headers: { location: "/dashboard" } });
+  if (snapshot === null) {
+    if (dashboard) return toDashboard();
+    // Without any snapshot no route is known: answer at once, never hang.
+    return jsonError(503, "unavailable", "routing configuration is not available yet; retry", { "retry-after": "1" });
+  }
+  const proxied = await proxy(request, target, env, schedule, services, snapshot);
+  if (proxied) return proxied;
+  if (dashboard) return toDashboard();
+  return jsonError(404, "not_found", `no route for ${request.method} ${target.pathname}`);
+}
