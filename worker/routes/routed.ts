@@ -5,15 +5,11 @@
  * requests (`worker/index.ts`, which skips the router) both call it, so a
  * routed request is answered alike either way.
  */
-import { errorBody } from "../errors";
+import { AppError, errorResponse } from "../errors";
 import type { Services } from "../context";
 import type { RequestTarget } from "../request-url";
 import type { Schedule } from "../snapshot";
 import { proxy } from "./proxy";
-
-function jsonError(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(errorBody(code, message)), { status, headers: { "content-type": "application/json", ...headers } });
-}
 
 export async function answerUnclaimed(services: Services, request: Request, target: RequestTarget, env: Env, schedule: Schedule): Promise<Response> {
   const served = services.snapshots(env).serve(schedule);
@@ -24,10 +20,10 @@ export async function answerUnclaimed(services: Services, request: Request, targ
   if (snapshot === null) {
     if (dashboard) return toDashboard();
     // Without any snapshot no route is known: answer at once, never hang.
-    return jsonError(503, "unavailable", "routing configuration is not available yet; retry", { "retry-after": "1" });
+    return errorResponse(new AppError(503, "unavailable", "routing configuration is not available yet; retry", undefined, { "Retry-After": "1" }));
   }
   const proxied = await proxy(request, target, env, schedule, services, snapshot);
   if (proxied) return proxied;
   if (dashboard) return toDashboard();
-  return jsonError(404, "not_found", `no route for ${request.method} ${target.pathname}`);
+  return errorResponse(new AppError(404, "not_found", `no route for ${request.method} ${target.pathname}`));
 }
