@@ -86,11 +86,14 @@ const originUrl = `http://127.0.0.1:${originPort}`;
 
 /** The OFREP reference that does only what the protocol and Rampart's input rules require (an answer the size of Rampart's). */
 const MINIMAL_OFREP = `
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 const headers = { "content-type": "application/json", "access-control-allow-origin": "*" };
 export default { async fetch(request) {
   let body;
-  try { body = JSON.parse(utf8.decode(await request.arrayBuffer())); } catch { return new Response('{"errorCode":"PARSE_ERROR"}', { status: 400, headers }); }
+  try {
+    const text = await request.text();
+    if (text.includes("\\uFFFD")) throw new Error("not UTF-8");
+    body = JSON.parse(text);
+  } catch { return new Response('{"errorCode":"PARSE_ERROR"}', { status: 400, headers }); }
   const key = body && body.context && body.context.targetingKey;
   if (typeof key !== "string" || key === "") return new Response('{"errorCode":"TARGETING_KEY_MISSING"}', { status: 400, headers });
   return new Response(JSON.stringify({ key: "${FLAG}", value: "v1", reason: "SPLIT", variant: "baseline", metadata: { generation: 1, stage: 0, configVersion: 2, wave: 1 } }), { headers });
@@ -152,8 +155,9 @@ const mf = new Miniflare({
       unsafeDirectSockets: direct,
       bindings: { ...((workerOptions.bindings ?? {}) as Record<string, unknown>), ADMIN_TOKEN: TOKEN },
     },
-    // What any OFREP evaluator with Rampart's input rules must do, nothing more: read the body as strict UTF-8
-    // (RFC 8259 §8.1), parse it, check targetingKey, answer OFREP's JSON with Content-Type and a CORS header.
+    // What any OFREP evaluator with Rampart's input rules must do, nothing more: read the body as UTF-8, refusing
+    // what is not (RFC 8259 §8.1; as Rampart does, by U+FFFD), parse it, check targetingKey, answer OFREP's JSON
+    // with Content-Type and a CORS header.
     { name: "ofrep-minimal", modules: true, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct, script: MINIMAL_OFREP },
     // What any HTTP intermediary must do (RFC 9110 §7.6) and Rampart's forwarding fields, nothing more.
     { name: "proxy-rfc9110", modules: true, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct, bindings: { ORIGIN: originUrl }, script: RFC9110_PROXY },

@@ -68,10 +68,23 @@ describe("OFREP single evaluation", () => {
     const post = (body: ReadableStream<Uint8Array> | Uint8Array) => SELF.fetch(`https://rampart.test/ofrep/v1/evaluate/flags/${key}`, { method: "POST", headers: { "content-type": "application/json" }, body });
     const streamed = await post(streamOf(new TextEncoder().encode(JSON.stringify({ context: { targetingKey: "user-7" } }))));
     expect(streamed.status).toBe(200);
-    expect(await streamed.json()).toMatchObject({ key, reason: "SPLIT" });
+    const answer = await streamed.json();
+    expect(answer).toMatchObject({ key, reason: "SPLIT" });
     const latin1 = await post(new Uint8Array([...new TextEncoder().encode('{"context":{"targetingKey":"'), 0xe9, ...new TextEncoder().encode('"}}')]));
     expect(latin1.status).toBe(400);
     expect(await latin1.json()).toMatchObject({ key, errorCode: "PARSE_ERROR", errorDetails: expect.stringContaining("UTF-8") });
+    const latin1Streamed = await post(streamOf(new Uint8Array([...new TextEncoder().encode('{"context":{"targetingKey":"'), 0xe9, ...new TextEncoder().encode('"}}')])));
+    expect(latin1Streamed.status).toBe(400);
+    // U+FFFD is what invalid bytes decode to: sent as such it is refused too (two ids could otherwise become one).
+    for (const body of [new TextEncoder().encode(JSON.stringify({ context: { targetingKey: "user-\uFFFD" } }))]) {
+      for (const sent of [await post(body), await post(streamOf(body))]) {
+        expect(sent.status).toBe(400);
+        expect(await sent.json()).toMatchObject({ key, errorCode: "PARSE_ERROR", errorDetails: expect.stringContaining("U+FFFD") });
+      }
+    }
+    // A byte-order mark is not part of the text (WHATWG Encoding's UTF-8 decode), read whole or streamed.
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(JSON.stringify({ context: { targetingKey: "user-7" } }))]);
+    for (const sent of [await post(withBom), await post(streamOf(withBom))]) expect(await sent.json()).toEqual(answer);
     const long = await post(streamOf(new TextEncoder().encode(JSON.stringify({ context: { targetingKey: "u", blob: "x".repeat(70_000) } }))));
     expect(long.status).toBe(400);
     expect(await long.json()).toMatchObject({ errorCode: "PARSE_ERROR", errorDetails: expect.stringContaining("65536") });

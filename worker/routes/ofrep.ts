@@ -13,7 +13,7 @@ import { changeStream, eventStreamsFor, lastSeenVersion } from "../change-stream
 import { evaluateFlag } from "../evaluate";
 import { canonicalJson, fingerprint } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
-import { OFREP_BODY_LIMIT, parseJson, readText } from "../body";
+import { OFREP_BODY_LIMIT, parseJson, readEvaluationText } from "../body";
 import { AppError } from "../errors";
 import { scheduler, type AppEnv, type Services } from "../context";
 import type { Schedule } from "../snapshot";
@@ -54,7 +54,7 @@ function ofrepError(key: string, error: OfrepError): Response {
 async function readContext(request: Request): Promise<EvaluationContext> {
   let text: string;
   try {
-    text = await readText(request, OFREP_BODY_LIMIT);
+    text = await readEvaluationText(request, OFREP_BODY_LIMIT);
   } catch (error) {
     if (error instanceof AppError) throw new OfrepError(400, "PARSE_ERROR", error.message);
     throw error;
