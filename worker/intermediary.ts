@@ -17,15 +17,20 @@ export const CREDENTIAL_FIELDS = ["authorization", "cookie", "proxy-authorizatio
 
 const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
 
-/** The hop-by-hop field names of a message: the standard ones and those its `Connection` field lists. */
+/**
+ * The hop-by-hop field names of a message: the standard ones and those its
+ * `Connection` field lists. The common `Connection: keep-alive` lists only a
+ * standard one, and gets the standard set rather than a copy of it.
+ */
 function hopByHopNames(connection: string | null): ReadonlySet<string> {
   if (connection === null) return HOP_BY_HOP_SET;
-  const names = new Set(HOP_BY_HOP);
+  let names: Set<string> | null = null;
   for (const name of connection.split(",")) {
     const trimmed = name.trim().toLowerCase();
-    if (/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(trimmed)) names.add(trimmed);
+    if (HOP_BY_HOP_SET.has(trimmed) || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(trimmed)) continue;
+    (names ??= new Set(HOP_BY_HOP)).add(trimmed);
   }
-  return names;
+  return names ?? HOP_BY_HOP_SET;
 }
 
 /** A Forwarded parameter value (RFC 7239 §4): a token as it is, anything else (an IPv6 address, host:port) quoted. */

@@ -103,5 +103,8 @@ describe("hostile input", () => {
     const kept = answer2.headers;
     expect(kept.getSetCookie()).toEqual(["a=1", "b=2"]);
     expect(kept.has("keep-alive")).toBe(false);
+    // Connection listing only standard hop-by-hop names (the usual keep-alive): those go, nothing else does.
+    const usual = forwardResponse(new Response(null, { headers: { connection: "Keep-Alive", "keep-alive": "timeout=5", "x-kept": "yes", te: "trailers" } }), null);
+    expect([...usual.headers.keys()].sort()).toEqual(["via", "x-kept"]);
   });
 });
