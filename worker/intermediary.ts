@@ -41,30 +41,6 @@ function forwardedValue(value: string): string {
 /** Fields a client may not pass through as they are: Rampart sets them from what the platform saw (Via it extends). */
 const FORWARDING_FIELDS: ReadonlySet<string> = new Set(["host", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "via"]);
 
-/** What a pass over a message's fields found: the values of the fields asked for, and the fields present to withhold. */
-interface ScannedFields {
-  read: Map<string, string>;
-  withheld: string[];
-}
-
-/**
- * One pass over a message's fields — each access to a field is a call into
- * the runtime, and a routed request used to make some forty (npm run
- * bench:edge -- --profile routed): the values of `wanted`, and the names
- * present that are hop-by-hop (by the standard list and the message's own
- * `Connection` field) or in `alsoWithheld`.
- */
-function scanFields(headers: Headers, wanted: ReadonlySet<string>, alsoWithheld: ReadonlySet<string>): ScannedFields {
-  const read = new Map<string, string>();
-  const names: string[] = [];
-  for (const [name, value] of headers) {
-    names.push(name);
-    if (wanted.has(name)) read.set(name, value);
-  }
-  const hopByHop = hopByHopNames(read.get("connection") ?? null);
-  return { read, withheld: names.filter((name) => hopByHop.has(name) || alsoWithheld.has(name)) };
-}
-
 /** What the proxy reads from an incoming request's header fields, gathered in one pass over them. */
 export interface IncomingFields {
   /** The value of a field the proxy looks at (READ_FIELDS; lowercase names); null when absent. */
@@ -76,9 +52,23 @@ export interface IncomingFields {
 /** Field names the proxy reads (sticky id, scope, caching rules, forwarding). */
 const READ_FIELDS: ReadonlySet<string> = new Set(["x-rampart-id", "cookie", "x-rampart-tenant", "x-rampart-region", "authorization", "cache-control", "pragma", "cf-connecting-ip", "via", "connection"]);
 
-/** The values the proxy reads from a request, and which of its fields must be withheld from the origin. */
+/**
+ * The values the proxy reads from a request, and which of its fields must
+ * be withheld from the origin, in one pass over them — each access to a
+ * field is a call into the runtime, and a routed request used to make some
+ * forty (npm run bench:edge -- --profile routed). Withheld: the hop-by-hop
+ * fields (the standard ones and those the request's `Connection` lists) and
+ * the client's forwarding claims.
+ */
 export function incomingFields(request: Request): IncomingFields {
-  const { read, withheld } = scanFields(request.headers, READ_FIELDS, FORWARDING_FIELDS);
+  const read = new Map<string, string>();
+  const names: string[] = [];
+  for (const [name, value] of request.headers) {
+    names.push(name);
+    if (READ_FIELDS.has(name)) read.set(name, value);
+  }
+  const hopByHop = hopByHopNames(read.get("connection") ?? null);
+  const withheld = names.filter((name) => hopByHop.has(name) || FORWARDING_FIELDS.has(name));
   return { get: (name) => read.get(name) ?? null, withheld };
 }
 
