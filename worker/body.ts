@@ -10,9 +10,9 @@ export const ADMIN_BODY_LIMIT = 1_048_576;
 export const OFREP_BODY_LIMIT = 65_536;
 
 /**
- * The body as text; 413 past `limit` bytes, whether or not Content-Length
- * says so. Decoded from one buffer, one promise in all — the hottest route
- * reads every body this way (npm run bench:edge -- --profile ofrep).
+ * The body as text, invalid UTF-8 refused by a fatal decode; 413 past
+ * `limit` bytes, whether or not Content-Length says so. Admin documents
+ * and events; OFREP bodies use `readEvaluationText`.
  */
 export function readText(request: Request, limit: number): Promise<string> {
   return readBody(request, limit).then(decodeUtf8);

@@ -4,13 +4,13 @@
  * exposure of a rollout — the counter and the exposure-log sample. Never
  * awaits storage once the snapshot is warm.
  */
-import { assign, inWave, isRolloutExposure, stickinessValueOf, type EvaluationContext, type Served } from "../core/assign";
+import { assign, isRolloutExposure, stickinessValueOf, type EvaluationContext, type Served } from "../core/assign";
 import type { Services } from "./context";
 import { sampleExposure } from "./exposure-log";
 import { replicateOf } from "./replicate";
 import type { Schedule } from "./snapshot";
 import type { CompiledSnapshot } from "../core/compile";
-import { edgeLocationOf } from "./edge-location";
+import { inRequestWave } from "./edge-location";
 
 export type Evaluation =
   | { ok: true; served: Served }
@@ -33,8 +33,7 @@ function evaluateIn(snapshot: CompiledSnapshot | null, services: Services, env: 
   if (snapshot === null) return { ok: false, status: 503, errorCode: "GENERAL", message: "flag configuration is not available yet; use your default and retry" };
   const found = snapshot.flags.get(key);
   if (!found) return { ok: false, status: 404, errorCode: "FLAG_NOT_FOUND", message: `flag "${key}" does not exist` };
-  // Only a flag with region waves reads where the request arrived (and only then is a closure made for it).
-  const flag = found.waves === null ? found : inWave(found, context, request === null ? null : () => edgeLocationOf(request));
+  const flag = inRequestWave(found, context, request);
   const result = assign(flag, context);
   if (!result.ok) return { ok: false, status: 400, errorCode: result.errorCode, message: result.message };
   // A single evaluation is an exposure (the contract); bulk evaluations count none.

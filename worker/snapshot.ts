@@ -126,13 +126,9 @@ export class SnapshotCache {
 
   /** Waits (bounded by LOAD_TIMEOUT_MS) for another request's one-flag read, or the whole snapshot, to arrive. */
   private async awaitColdFlag(key: string): Promise<CompiledSnapshot | null> {
-    for (let waited = 0; waited < this.settings.loadTimeoutMs; waited += LOAD_POLL_MS) {
-      const known = this.coldFlags.get(key);
-      if (this.current !== null) return this.current;
-      if (known !== "reading") return known ?? null;
-      await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
-    }
-    return this.current;
+    await this.pollUntil(() => this.current !== null || this.coldFlags.get(key) !== "reading");
+    const known = this.coldFlags.get(key);
+    return this.current ?? (known === "reading" ? null : (known ?? null));
   }
 
   /** `work`'s value, or null when it takes longer than LOAD_TIMEOUT_MS. */
@@ -193,8 +189,17 @@ export class SnapshotCache {
   }
 
   /** Waits (bounded by LOAD_TIMEOUT_MS) for a load another request started to finish. */
-  private async awaitLoad(): Promise<void> {
-    for (let waited = 0; this.loading && waited < this.settings.loadTimeoutMs; waited += LOAD_POLL_MS) {
+  private awaitLoad(): Promise<void> {
+    return this.pollUntil(() => !this.loading);
+  }
+
+  /**
+   * Looks every LOAD_POLL_MS, on this request's own timer, until `done` or
+   * LOAD_TIMEOUT_MS: how a request waits for another request's I/O without
+   * awaiting its promise.
+   */
+  private async pollUntil(done: () => boolean): Promise<void> {
+    for (let waited = 0; !done() && waited < this.settings.loadTimeoutMs; waited += LOAD_POLL_MS) {
       await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
     }
   }

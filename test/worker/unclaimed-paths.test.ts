@@ -6,7 +6,8 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createApp, mayBeClaimedByApp } from "../../worker/app";
-import { errorResponse, AppError } from "../../worker/errors";
+import { Hono } from "hono";
+import { AppError, errorResponse, handleError } from "../../worker/errors";
 
 describe("paths answered without the router", () => {
   it("leaves every path one of the app's routes could claim to the router", () => {
@@ -47,12 +48,18 @@ describe("paths answered without the router", () => {
   });
 
   it("renders an error thrown on the way as the router's error handler would", async () => {
-    const thrown = errorResponse(new AppError(502, "bad_gateway", "the candidate origin did not answer"));
-    expect(thrown.status).toBe(502);
-    expect(thrown.headers.get("content-type")).toBe("application/json");
-    expect(await thrown.json()).toEqual({ error: "bad_gateway", message: "the candidate origin did not answer" });
-    const unexpected = errorResponse(new TypeError("boom"));
-    expect(unexpected.status).toBe(500);
-    expect(await unexpected.json()).toMatchObject({ error: "internal" });
+    const viaRouter = async (error: unknown) => {
+      const app = new Hono();
+      app.get("/", () => {
+        throw error;
+      });
+      app.onError(handleError);
+      return app.request("/");
+    };
+    const read = async (r: Response) => ({ status: r.status, type: r.headers.get("content-type"), retryAfter: r.headers.get("retry-after"), body: await r.json() });
+    for (const error of [new AppError(502, "bad_gateway", "the candidate origin did not answer"), new AppError(503, "unavailable", "retry", undefined, { "Retry-After": "1" }), new TypeError("boom")]) {
+      expect(await read(errorResponse(error)), String(error)).toEqual(await read(await viaRouter(error)));
+    }
+    expect(await read(errorResponse(new AppError(502, "bad_gateway", "the candidate origin did not answer")))).toMatchObject({ status: 502, body: { error: "bad_gateway" } });
   });
 });

@@ -9,8 +9,8 @@
  * user's response. Each routed request counts one exposure, its latency, and
  * an error when the origin fails.
  */
-import { assign, inWave, isRolloutExposure, type CompiledFlag } from "../../core/assign";
-import { lazyEdgeLocation } from "../edge-location";
+import { assign, isRolloutExposure, type CompiledFlag } from "../../core/assign";
+import { inRequestWave } from "../edge-location";
 import { sampleExposure } from "../exposure-log";
 import type { CompiledSnapshot } from "../../core/compile";
 import type { ArmCounts } from "../../core/counters";
@@ -84,7 +84,7 @@ export async function proxy(request: Request, target: RequestTarget, env: Env, s
   // Set apart, not as a computed key in the literal: that made every context a slow dictionary object.
   if (routed.stickiness !== "targetingKey") context[routed.stickiness] = stickyId;
   // A region wave is placed by X-Rampart-Region, else by where the request came in (the spec's regionFromEdge): no client change.
-  const flag = routed.waves === null ? routed : inWave(routed, context, lazyEdgeLocation(request));
+  const flag = inRequestWave(routed, context, request);
   const assigned = assign(flag, context);
   const arm: Arm = assigned.ok ? assigned.arm : "baseline";
   const { state } = flag.source;
