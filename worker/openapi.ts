@@ -193,7 +193,7 @@ function paths(): Json {
     "/openapi.json": { get: op("openApi", "This document", "public", { 200: ok("OpenAPI 3.1", { type: "object" }) }) },
     "/dashboard": { get: op("dashboard", "The operator dashboard (a page holding no data; it reads the admin API with a token the operator enters)", "public", { 200: { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } }) },
     "/dashboard/assets/{name}": {
-      get: op("dashboardAsset", "The dashboard's scripts and styles (versioned names, immutable)", "public", {
+      get: op("dashboardAsset", "The dashboard's scripts and styles (content-hashed names, immutable)", "public", {
         200: { description: "JavaScript or CSS", content: { "text/javascript": { schema: { type: "string" } }, "text/css": { schema: { type: "string" } } } }, 404: error("No such asset"),
       }, { parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }] }),
     },

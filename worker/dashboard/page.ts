@@ -1,43 +1,32 @@
 /**
- * GET /dashboard and its assets. The page holds no data: the operator pastes
- * a token (kept in sessionStorage) and the client reads the admin API with
- * it, so the page needs no authentication and leaks nothing. Charts are
- * uPlot (MIT, ~51 KB minified, ~23 KB gzipped: small, no dependencies, made
- * for time series); the page's own script and styles are ~20 KB more.
- * Assets are bundled into the Worker as text and served under versioned
- * names with a year's immutable caching; the page itself is `no-store`.
+ * GET /dashboard. The page holds no data: the operator pastes a token (kept
+ * in sessionStorage) and the client reads the admin API with it, so the page
+ * needs no authentication and leaks nothing. Charts are uPlot (MIT, ~51 KB
+ * minified, ~23 KB gzipped: small, no dependencies, made for time series);
+ * the page's own script and styles are ~20 KB more. Assets are bundled into
+ * the Worker as text and served under content-hashed names with a year's
+ * immutable caching (`assets.ts`); the page itself is `no-store`.
  */
-import uplotCss from "uplot/dist/uPlot.min.css";
-import uplotJs from "uplot/dist/uPlot.iife.min.js";
-import dashboardCss from "./assets/dashboard.css";
-import dashboardJs from "./assets/dashboard.client.js";
-import { RAMPART_VERSION } from "../version";
+import { dashboardAssets, type DashboardAssets } from "./assets";
 
-/** uPlot's version, from package.json (its files carry none a browser cache could key on). */
-const UPLOT_VERSION = "1.6.32";
+let bundledPage: string | null = null;
 
-export interface DashboardAsset {
-  body: string;
-  type: string;
+/** The page for the assets bundled into this Worker, rendered once per isolate. */
+export function dashboardHtml(): string {
+  bundledPage ??= renderDashboardHtml(dashboardAssets());
+  return bundledPage;
 }
 
-/** Path under /dashboard/assets/ → file. Names carry versions, so a cached copy is never stale. */
-export const DASHBOARD_ASSETS: ReadonlyMap<string, DashboardAsset> = new Map([
-  [`uplot-${UPLOT_VERSION}.js`, { body: uplotJs, type: "text/javascript; charset=utf-8" }],
-  [`uplot-${UPLOT_VERSION}.css`, { body: uplotCss, type: "text/css; charset=utf-8" }],
-  [`dashboard-${RAMPART_VERSION}.js`, { body: dashboardJs, type: "text/javascript; charset=utf-8" }],
-  [`dashboard-${RAMPART_VERSION}.css`, { body: dashboardCss, type: "text/css; charset=utf-8" }],
-]);
-
-export const DASHBOARD_HTML = `<!doctype html>
+/** The page, naming each asset by its content-hashed name. */
+export const renderDashboardHtml = (assets: DashboardAssets): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Rampart</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="/dashboard/assets/uplot-${UPLOT_VERSION}.css">
-<link rel="stylesheet" href="/dashboard/assets/dashboard-${RAMPART_VERSION}.css">
+<link rel="stylesheet" href="/dashboard/assets/${assets.uplotCss.name}">
+<link rel="stylesheet" href="/dashboard/assets/${assets.dashboardCss.name}">
 </head>
 <body>
 <header>
@@ -56,7 +45,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="buttons"><button type="button" id="confirm-cancel">Cancel</button><button id="confirm-ok" class="danger">Confirm</button></div>
   </form>
 </dialog>
-<script src="/dashboard/assets/uplot-${UPLOT_VERSION}.js"></script>
-<script src="/dashboard/assets/dashboard-${RAMPART_VERSION}.js"></script>
+<script src="/dashboard/assets/${assets.uplotJs.name}"></script>
+<script src="/dashboard/assets/${assets.dashboardJs.name}"></script>
 </body>
 </html>`;

@@ -3,7 +3,8 @@ import { Hono } from "hono";
 import { registryStub } from "../../durable-objects/registry-stub";
 import { errorBody } from "../errors";
 import { requireAdmin } from "../auth";
-import { DASHBOARD_ASSETS, DASHBOARD_HTML } from "../dashboard/page";
+import { dashboardHtml } from "../dashboard/page";
+import { dashboardAssets } from "../dashboard/assets";
 import { openApiDocument } from "../openapi";
 import { renderMetrics } from "../prometheus";
 import { settingsOf } from "../config";
@@ -51,9 +52,9 @@ export function opsRoutes(services: Services) {
   });
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
 
-  app.get("/dashboard", (c) => c.html(DASHBOARD_HTML, 200, HTML_SECURITY_HEADERS));
+  app.get("/dashboard", (c) => c.html(dashboardHtml(), 200, HTML_SECURITY_HEADERS));
   app.get("/dashboard/assets/:name", (c) => {
-    const asset = DASHBOARD_ASSETS.get(c.req.param("name"));
+    const asset = dashboardAssets().byName.get(c.req.param("name"));
     if (!asset) return c.json(errorBody("not_found", `no dashboard asset ${c.req.param("name")}`), 404);
     return c.body(asset.body, 200, { "content-type": asset.type, "cache-control": "public, max-age=31536000, immutable", "x-content-type-options": "nosniff" });
   });
