@@ -1,7 +1,7 @@
 /** A snapshot compiled for the hot path: a map from flag key to compiled flag. */
 import { compileFlag, type CompiledFlag } from "./assign";
 import { EntriesMap, LayeredMap, type Foldable } from "./flag-table";
-import { SnapshotFlagSchema, type SnapshotEnvelope, type SnapshotFlag, type SnapshotHead } from "./snapshot";
+import { SnapshotFlagSchema, type SnapshotEnvelope, type SnapshotHead } from "./snapshot";
 
 export interface CompiledSnapshot {
   readonly version: number;
@@ -34,6 +34,21 @@ export function compileSnapshot(snapshot: Pick<SnapshotEnvelope, "version" | "et
 }
 
 /**
+ * One published entry validated and compiled, or null — reported, and then
+ * served as absent (FLAG_NOT_FOUND) — when this release cannot read it (an
+ * entry written by a newer release with a field this one does not know, or
+ * a damaged one). Every path that reads entries (the whole snapshot, a
+ * delta, a cold isolate's one flag) goes through here, so one bad entry
+ * costs that flag, never the refresh that carries every other change.
+ */
+export function compileEntry(key: string, raw: unknown, version: number): CompiledFlag | null {
+  const parsed = SnapshotFlagSchema.safeParse(raw);
+  if (parsed.success && parsed.data.key === key) return compileFlag(parsed.data, parsed.data.configVersion ?? version);
+  console.error(`snapshot: flag "${key}" is not valid and is not served`, parsed.success ? [{ path: ["key"], message: `entry names "${parsed.data.key}"` }] : parsed.error.issues.slice(0, 3));
+  return null;
+}
+
+/**
  * A snapshot's flags, each validated and compiled the first time it is
  * read: a cold isolate answering one flag compiles one flag, and an
  * isolate keeps compiled only what it serves. An entry that fails
@@ -55,9 +70,7 @@ class LazyFlags extends EntriesMap<CompiledFlag> implements Foldable<CompiledFla
     if (known !== undefined) return known ?? undefined;
     const raw = this.raw.get(key);
     if (raw === undefined) return undefined;
-    const parsed = SnapshotFlagSchema.safeParse(raw);
-    const compiled = parsed.success ? compileFlag(parsed.data, parsed.data.configVersion ?? this.version) : null;
-    if (!parsed.success) console.error(`snapshot: flag "${key}" is not valid and is not served`, parsed.error.issues.slice(0, 3));
+    const compiled = compileEntry(key, raw, this.version);
     this.compiled.set(key, compiled);
     return compiled ?? undefined;
   }
@@ -100,9 +113,15 @@ class LazyFlags extends EntriesMap<CompiledFlag> implements Foldable<CompiledFla
  * over base's map rather than copied (`flag-table.ts`). Work is
  * proportional to what changed.
  */
-export function applyDelta(base: CompiledSnapshot, head: Pick<SnapshotHead, "version" | "etag">, changed: readonly SnapshotFlag[], deleted: Iterable<string>, publishedAt: number): CompiledSnapshot {
-  const compiled = new Map(changed.map((flag) => [flag.key, compileFlag(flag, flag.configVersion ?? head.version)] as const));
-  const gone = new Set([...deleted, ...compiled.keys()]);
-  const keysWith = (previous: readonly string[], field: "route" | "waves") => [...previous.filter((k) => !gone.has(k)), ...changed.filter((f) => defines(f, field)).map((f) => f.key)];
-  return { version: head.version, etag: head.etag, publishedAt, flags: LayeredMap.applied(base.flags, compiled, deleted), routeKeys: keysWith(base.routeKeys, "route"), waveKeys: keysWith(base.waveKeys, "waves") };
+export function applyDelta(base: CompiledSnapshot, head: Pick<SnapshotHead, "version" | "etag">, changed: ReadonlyMap<string, unknown>, deleted: Iterable<string>, publishedAt: number): CompiledSnapshot {
+  const compiled = new Map<string, CompiledFlag>();
+  const dropped = new Set(deleted);
+  for (const [key, raw] of changed) {
+    const flag = compileEntry(key, raw, head.version);
+    if (flag) compiled.set(key, flag);
+    else dropped.add(key); // as the whole-snapshot path reads it: absent, every other change applied
+  }
+  const gone = new Set([...dropped, ...compiled.keys()]);
+  const keysWith = (previous: readonly string[], field: "route" | "waves") => [...previous.filter((k) => !gone.has(k)), ...[...compiled.values()].filter((f) => defines(f.source, field)).map((f) => f.source.key)];
+  return { version: head.version, etag: head.etag, publishedAt, flags: LayeredMap.applied(base.flags, compiled, dropped), routeKeys: keysWith(base.routeKeys, "route"), waveKeys: keysWith(base.waveKeys, "waves") };
 }

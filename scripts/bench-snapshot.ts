@@ -22,11 +22,11 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
-import { assign, compileFlag } from "../core/assign";
-import { applyDelta, compileSnapshot, type CompiledSnapshot } from "../core/compile";
+import { assign } from "../core/assign";
+import { applyDelta, compileEntry, compileSnapshot, type CompiledSnapshot } from "../core/compile";
 import { FlagSpecSchema } from "../core/manifest";
 import { initialState } from "../core/rollout";
-import { deltaSince, SnapshotEnvelopeSchema, SnapshotFlagSchema, snapshotFlagOf, SnapshotHeadSchema, SnapshotSchema, type SnapshotHead } from "../core/snapshot";
+import { deltaSince, SnapshotEnvelopeSchema, snapshotFlagOf, SnapshotHeadSchema, SnapshotSchema, type SnapshotHead } from "../core/snapshot";
 
 const { values: args } = parseArgs({
   options: {
@@ -80,8 +80,9 @@ function deltaLoad(base: CompiledSnapshot, headText: string, entryText: string):
   const head = SnapshotHeadSchema.parse(JSON.parse(headText));
   const delta = deltaSince(head, base.version);
   if (delta === null) throw new Error("the head does not reach back");
-  const entry = SnapshotFlagSchema.parse(JSON.parse(entryText));
-  return applyDelta(base, head, [entry], delta.deleted, 0);
+  // As the isolate does: the entry parsed as JSON, then validated and compiled by applyDelta.
+  const entry: unknown = JSON.parse(entryText);
+  return applyDelta(base, head, new Map([...delta.set.keys()].map((key) => [key, entry])), delta.deleted, 0);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -109,8 +110,7 @@ for (const n of SIZES) {
     cold.push(performance.now() - t);
     t = performance.now();
     // A cold isolate's first single-flag answer: that flag's entry alone (one read), validated and compiled.
-    const one = SnapshotFlagSchema.parse(JSON.parse(entry));
-    assign(compileFlag(one, one.configVersion ?? 2), context);
+    assign(compileEntry(changedKey, JSON.parse(entry), 2) ?? (null as never), context);
     coldOne.push(performance.now() - t);
     t = performance.now();
     const eager = eagerLoad(full);

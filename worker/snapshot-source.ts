@@ -6,7 +6,7 @@
  * (KV can take up to 60 s to show a new key everywhere); after a change, only
  * the changed flags' entries, each under its own immutable key.
  */
-import { entryStorageKey, SnapshotEnvelopeSchema, SnapshotFlagSchema, SnapshotHeadSchema, snapshotStorageKey, type SnapshotEnvelope, type SnapshotFlag, type SnapshotHead } from "../core/snapshot";
+import { entryStorageKey, SnapshotEnvelopeSchema, SnapshotHeadSchema, snapshotStorageKey, type SnapshotEnvelope, type SnapshotHead } from "../core/snapshot";
 import { registryStub } from "../durable-objects/registry-stub";
 import type { Settings } from "./config";
 import type { SnapshotSource } from "./snapshot";
@@ -34,15 +34,25 @@ export function workerSnapshotSource(env: Env, settings: Pick<Settings, "headTtl
       if (text !== null) return SnapshotEnvelopeSchema.parse(JSON.parse(text));
       return SnapshotEnvelopeSchema.parse(JSON.parse(await registryStub(env).getSnapshotJson()));
     },
-    async fetchFlag(key): Promise<{ version: number; flag: SnapshotFlag | null }> {
+    // Entries come back as parsed JSON: the cache validates each (`compileEntry`), so one it cannot read costs that flag alone.
+    async fetchFlag(key): Promise<{ version: number; flag: unknown }> {
       const { version, body } = await registryStub(env).getFlagEntry(key);
-      return { version, flag: body === null ? null : SnapshotFlagSchema.parse(JSON.parse(body)) };
+      return { version, flag: body === null ? null : parseEntry(body) };
     },
-    async fetchEntry(key, version): Promise<SnapshotFlag | null> {
+    async fetchEntry(key, version): Promise<unknown> {
       const text = (await env.SNAPSHOTS.get(entryStorageKey(key, version), "text")) ?? (await registryStub(env).getEntryJson(key, version));
-      return text === null ? null : SnapshotFlagSchema.parse(JSON.parse(text));
+      return text === null ? null : parseEntry(text);
     },
   };
+}
+
+/** An entry's JSON, or a value no schema accepts when the text is not JSON (the flag is then reported and absent, like any bad entry). */
+function parseEntry(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { unreadable: "not JSON" };
+  }
 }
 
 async function readCachedHead(): Promise<CachedHead | null> {

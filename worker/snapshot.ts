@@ -8,18 +8,22 @@
  * the last-known-good snapshot is served. An isolate that never loaded one
  * gets null at once, so evaluation answers 503 instead of hanging.
  */
-import { compileFlag } from "../core/assign";
-import { applyDelta, compileSnapshot, type CompiledSnapshot } from "../core/compile";
-import { deltaSince, type SnapshotEnvelope, type SnapshotFlag, type SnapshotHead } from "../core/snapshot";
+import { applyDelta, compileEntry, compileSnapshot, type CompiledSnapshot } from "../core/compile";
+import { deltaSince, type SnapshotEnvelope, type SnapshotHead } from "../core/snapshot";
 import type { Settings } from "./config";
 
 export interface SnapshotSource {
   fetchHead(): Promise<SnapshotHead>;
   fetchSnapshot(head: SnapshotHead): Promise<SnapshotEnvelope>;
-  /** One flag's entry as published in `version` (the version it changed in); null when it is gone or superseded. Without it, every change is a full load. */
-  fetchEntry?(key: string, version: number): Promise<SnapshotFlag | null>;
-  /** One flag as currently published, with the version (null: no such flag), in one read: a cold isolate's first answer. */
-  fetchFlag?(key: string): Promise<{ version: number; flag: SnapshotFlag | null }>;
+  /**
+   * One flag's entry as published in `version` (the version it changed in),
+   * as parsed JSON — validated by the cache, like the whole snapshot's
+   * entries; null when it is gone or superseded. Without it, every change is
+   * a full load.
+   */
+  fetchEntry?(key: string, version: number): Promise<unknown>;
+  /** One flag as currently published (parsed JSON, null: no such flag), with the version, in one read: a cold isolate's first answer. */
+  fetchFlag?(key: string): Promise<{ version: number; flag: unknown }>;
 }
 
 /** What the isolate's loads cost, for /metrics and the snapshot benchmark. */
@@ -105,7 +109,8 @@ export class SnapshotCache {
     const own = (async (): Promise<CompiledSnapshot | null> => {
       const { version, flag } = await fetchFlag(key);
       this.loads.single++;
-      const flags = new Map(flag ? [[flag.key, compileFlag(flag, flag.configVersion ?? version)] as const] : []);
+      const compiled = flag === null ? null : compileEntry(key, flag, version);
+      const flags = new Map(compiled ? [[key, compiled] as const] : []);
       // Only for single evaluations of this flag until the whole snapshot is in: no route or wave list.
       const one: CompiledSnapshot = { version, etag: "", publishedAt: this.clock(), flags, routeKeys: [], waveKeys: [] };
       if (this.current === null) this.coldFlags.set(key, one);
@@ -244,12 +249,14 @@ export class SnapshotCache {
     const fetchEntry = this.source.fetchEntry?.bind(this.source);
     const delta = fetchEntry ? deltaSince(head, base.version) : null;
     if (!fetchEntry || delta === null) return null;
+    const keys = [...delta.set.keys()];
     const entries = await Promise.all([...delta.set].map(([key, version]) => fetchEntry(key, version)));
     if (entries.some((e) => e === null)) return null;
     this.loads.delta++;
     this.loads.entries += entries.length;
     if (this.current !== base) return this.current; // another load moved on meanwhile
-    return applyDelta(base, head, entries as SnapshotFlag[], delta.deleted, this.clock());
+    // Entries this release cannot read are dropped one by one inside applyDelta, never the whole refresh.
+    return applyDelta(base, head, new Map(keys.map((key, i) => [key, entries[i]])), delta.deleted, this.clock());
   }
 
   private within(work: Promise<void>): Promise<void> {

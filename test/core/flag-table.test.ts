@@ -56,7 +56,7 @@ describe("a compiled snapshot's route and wave lists", () => {
     expect(snapshot.routeKeys).toEqual(["routed"]);
     expect(snapshot.waveKeys).toEqual(["waved"]);
     // A delta: the plain flag gains a route, the routed one loses it, the waved one is deleted.
-    const next = applyDelta(snapshot, { version: 2, etag: '"2"' }, [entry("plain", { route }), entry("routed")], ["waved"], 0);
+    const next = applyDelta(snapshot, { version: 2, etag: '"2"' }, new Map([["plain", entry("plain", { route })], ["routed", entry("routed")]]), ["waved"], 0);
     expect(next.routeKeys).toEqual(["plain"]);
     expect(next.waveKeys).toEqual([]);
     expect(next.flags.get("routed")?.source.route).toBeUndefined();

@@ -8,6 +8,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { assign } from "../../core/assign";
 import type { CompiledSnapshot } from "../../core/compile";
+import { entryStorageKey } from "../../core/snapshot";
 import { SnapshotCache, type SnapshotSource } from "../../worker/snapshot";
 import { workerSnapshotSource } from "../../worker/snapshot-source";
 import { call, uniqueKey } from "./helpers";
@@ -152,6 +153,40 @@ describe("a delta that cannot be read", () => {
     expect(reads).toEqual({ snapshots: 2, entries: 1 });
     expect(cache.loads).toMatchObject({ full: 2, delta: 0 });
     expect(assign(after?.flags.get(keys[1] ?? "") ?? (null as never), { targetingKey: "u" })).toMatchObject({ reason: "DISABLED" });
+  }, 30_000);
+});
+
+describe("an entry this release cannot read", () => {
+  it("costs that flag alone: every other change in the delta, and a later kill, are served on the next refreshes", async () => {
+    const prefix = uniqueKey("delta-newer");
+    const [a, b, c] = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
+    await call("POST", "/admin/manifest", { body: { flags: [a, b, c].map(flag) } });
+    const edge = isolate();
+    await edge.refresh();
+    expect((await call("POST", `/admin/flags/${a}/actions`, { body: { action: "pause" } })).status).toBe(200);
+    expect((await call("POST", `/admin/flags/${b}/actions`, { body: { action: "kill" } })).status).toBe(200);
+    // A's entry as a newer release would write it: a field this release does not know.
+    const head = await workerSnapshotSource(env, { headTtlMs: 0 }).fetchHead();
+    const aVersion = head.changes?.find((change) => change.set.includes(a))?.version ?? 0;
+    const storageKey = entryStorageKey(a, aVersion);
+    const written = JSON.parse((await env.SNAPSHOTS.get(storageKey, "text")) ?? "null") as Record<string, unknown>;
+    expect(written).toMatchObject({ key: a });
+    await env.SNAPSHOTS.put(storageKey, JSON.stringify({ ...written, holdout: { percent: 5 } }));
+
+    const after = await edge.refresh();
+    // One delta, no fallback to the whole snapshot: B's kill is in, A is absent (FLAG_NOT_FOUND), C untouched.
+    expect(edge.cache.loads).toMatchObject({ full: 1, delta: 1 });
+    expect(after.version).toBe(head.version);
+    expect(assign(after.flags.get(b) ?? (null as never), { targetingKey: "u" })).toMatchObject({ reason: "DISABLED" });
+    expect(after.flags.has(a)).toBe(false);
+    expect(after.flags.has(c)).toBe(true);
+
+    // The isolate is not frozen on that version: the next change (a kill) arrives by the next refresh.
+    expect((await call("POST", `/admin/flags/${c}/actions`, { body: { action: "kill" } })).status).toBe(200);
+    const next = await edge.refresh();
+    expect(next.version).toBeGreaterThan(after.version);
+    expect(assign(next.flags.get(c) ?? (null as never), { targetingKey: "u" })).toMatchObject({ reason: "DISABLED" });
+    expect(edge.cache.loads).toMatchObject({ full: 1, delta: 2 });
   }, 30_000);
 });
 
