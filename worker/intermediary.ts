@@ -41,6 +41,15 @@ function forwardedValue(value: string): string {
 /** Fields a client may not pass through as they are: Rampart sets them from what the platform saw (Via it extends). */
 const FORWARDING_FIELDS: ReadonlySet<string> = new Set(["host", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "via"]);
 
+/**
+ * Fields that only mean something in a protocol upgrade's handshake — the
+ * WebSocket opening handshake (RFC 6455 §4.1) and HTTP/2 over cleartext
+ * (RFC 7540 §3.2.1). Rampart never upgrades a routed request (`Upgrade` is
+ * hop-by-hop and withheld), so these are withheld too: an origin must not
+ * be asked to start a handshake that the proxy will not carry.
+ */
+const HANDSHAKE_FIELDS: ReadonlySet<string> = new Set(["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol", "http2-settings"]);
+
 /** What the proxy reads from an incoming request's header fields, gathered in one pass over them. */
 export interface IncomingFields {
   /** The value of a field the proxy looks at (READ_FIELDS; lowercase names); null when absent. */
@@ -57,8 +66,13 @@ const READ_FIELDS: ReadonlySet<string> = new Set(["x-rampart-id", "cookie", "x-r
  * be withheld from the origin, in one pass over them — each access to a
  * field is a call into the runtime, and a routed request used to make some
  * forty (npm run bench:edge -- --profile routed). Withheld: the hop-by-hop
- * fields (the standard ones and those the request's `Connection` lists) and
- * the client's forwarding claims.
+ * fields (the standard ones and those the request's `Connection` lists),
+ * an upgrade's handshake fields and the client's forwarding claims.
+ *
+ * The runtime consumes the client's `Connection` field before the Worker
+ * runs when it lists no `Upgrade` (`Connection: x-secret-hop` reaches the
+ * Worker as `x-secret-hop` alone), so the names it listed cannot be known
+ * here; `docs/design.md` ("Hop-by-hop fields") has the evidence.
  */
 export function incomingFields(request: Request): IncomingFields {
   const read = new Map<string, string>();
@@ -68,7 +82,7 @@ export function incomingFields(request: Request): IncomingFields {
     if (READ_FIELDS.has(name)) read.set(name, value);
   }
   const hopByHop = hopByHopNames(read.get("connection") ?? null);
-  const withheld = names.filter((name) => hopByHop.has(name) || FORWARDING_FIELDS.has(name));
+  const withheld = names.filter((name) => hopByHop.has(name) || FORWARDING_FIELDS.has(name) || HANDSHAKE_FIELDS.has(name));
   return { get: (name) => read.get(name) ?? null, withheld };
 }
 

@@ -8,17 +8,23 @@
  */
 import { createServer, request, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { candidateMetricWhen, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
 
 type Handler = (path: string, headers: IncomingHttpHeaders, res: ServerResponse) => void;
 
-/** An origin that records what it received and answers with `handler`. */
+/** An origin that records what it received (plain requests and upgrade handshakes alike) and answers with `handler`. */
 function origin(handler: Handler) {
-  const seen: { path: string; headers: IncomingHttpHeaders }[] = [];
+  const seen: { path: string; headers: IncomingHttpHeaders; upgrade: boolean }[] = [];
   const server: Server = createServer((req, res) => {
-    seen.push({ path: req.url ?? "", headers: req.headers });
+    seen.push({ path: req.url ?? "", headers: req.headers, upgrade: false });
     handler(req.url ?? "", req.headers, res);
+  });
+  // Node hands a request carrying Upgrade to this event, not to the request handler: record it, and refuse it.
+  server.on("upgrade", (req, socket: Duplex) => {
+    seen.push({ path: req.url ?? "", headers: req.headers, upgrade: true });
+    socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
   });
   return {
     seen,
@@ -122,12 +128,39 @@ describe("the proxy as an HTTP intermediary", () => {
     expect(String(got["via"])).toContain("1.1 rampart");
   });
 
-  it("does not open a WebSocket to the origin: Upgrade is hop-by-hop and not passed on", async () => {
+  it("does not open a WebSocket or any upgrade to the origin: Upgrade and its handshake fields are not passed on", async () => {
     await routed("upgrade", "/ws/");
-    const r = await rawGet("/ws/socket", { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" });
-    expect(r.status).toBe(200);
-    const got = primary.seen.filter((s) => s.path === "/ws/socket").at(-1)?.headers ?? {};
-    expect(got["upgrade"]).toBeUndefined();
+    const handshake = { "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", "sec-websocket-protocol": "chat" };
+    for (const [path, headers] of [
+      ["/ws/socket", { upgrade: "websocket", connection: "Upgrade", ...handshake }],
+      ["/ws/no-connection", { upgrade: "websocket", ...handshake }],
+      ["/ws/h2c", { upgrade: "h2c", connection: "Upgrade, HTTP2-Settings", "http2-settings": "AAMAAABkAAQAAP__" }],
+    ] as const) {
+      const r = await rawGet(path, headers);
+      expect(r.status).toBe(200);
+      const received = primary.seen.filter((s) => s.path === path);
+      // Exactly one plain request reached the origin, with nothing of a handshake in it.
+      expect(received.map((s) => s.upgrade)).toEqual([false]);
+      const got = received[0]?.headers ?? {};
+      for (const name of ["upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "http2-settings"]) expect(got[name], name).toBeUndefined();
+    }
+  });
+
+  it("cannot withhold what a client's Connection field lists: the runtime consumes that field before the Worker (docs/design.md)", async () => {
+    await routed("connection-listed", "/listed/");
+    // Evidence for docs/design.md, "Hop-by-hop fields": with or without Upgrade, the names a client lists in
+    // Connection never reach the Worker (it sees no Connection, or one rewritten to "Upgrade"), so x-secret-hop
+    // reaches the origin as an end-to-end field. This fails, on purpose, once the runtime passes the client's
+    // Connection on — Rampart then withholds the listed names (worker/intermediary.ts) and the section must change.
+    for (const [path, headers] of [
+      ["/listed/plain", { connection: "x-secret-hop", "x-secret-hop": "1" }],
+      ["/listed/upgrade", { connection: "Upgrade, x-secret-hop", upgrade: "websocket", "x-secret-hop": "1" }],
+    ] as const) {
+      await rawGet(path, headers);
+      const got = primary.seen.filter((s) => s.path === path).at(-1)?.headers ?? {};
+      expect(got["connection"]).toBeUndefined();
+      expect(got["x-secret-hop"], path).toBe("1");
+    }
   });
 
   it("sends no credentials to a shadow origin unless the route asks for it", async () => {

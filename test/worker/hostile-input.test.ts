@@ -77,9 +77,9 @@ describe("hostile input", () => {
     }
   });
 
-  it("reads a request's fields in one pass: forwardable ones without hop-by-hop or client-claimed forwarding fields", () => {
+  it("reads a request's fields in one pass: forwardable ones without hop-by-hop, upgrade-handshake or client-claimed forwarding fields", () => {
     const request = new Request("https://edge.example/routed", {
-      headers: { connection: "x-secret", "x-secret": "1", te: "trailers", host: "spoof", "x-forwarded-for": "6.6.6.6", forwarded: "for=6.6.6.6", "x-rampart-id": "u-1", accept: "application/json", via: "1.1 cdn" },
+      headers: { connection: "x-secret", "x-secret": "1", te: "trailers", upgrade: "websocket", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", host: "spoof", "x-forwarded-for": "6.6.6.6", forwarded: "for=6.6.6.6", "x-rampart-id": "u-1", accept: "application/json", via: "1.1 cdn" },
     });
     const incoming = incomingFields(request);
     expect(incoming.get("x-rampart-id")).toBe("u-1");

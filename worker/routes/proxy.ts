@@ -21,7 +21,7 @@ import type { Services } from "../context";
 import type { Schedule } from "../snapshot";
 import { AppError } from "../errors";
 import { hashWhileStreaming, streamDigest } from "../body-digest";
-import { forwardedHeaders, forwardResponse, incomingFields, shadowRequestHeaders } from "../intermediary";
+import { forwardedHeaders, forwardResponse, incomingFields, shadowRequestHeaders, type IncomingFields } from "../intermediary";
 import type { RequestTarget } from "../request-url";
 import { cacheCopy, fromCache, mayServeFromCache, sharedCacheTtl } from "../http-cache";
 
@@ -72,8 +72,66 @@ function cookie(header: string | null, name: string): string | null {
 const uncacheableUntil = new Map<string, number>();
 const UNCACHEABLE_HINT_MS = 30_000;
 
-/** Proxies a routed request; null when no route matches. */
+type RecordArm = (target: Arm, update: (counts: ArmCounts) => void) => void;
+
+/** Who the caller is for this route, the arm they are assigned, and where that arm's counts go. */
+interface RoutedCall {
+  flag: CompiledFlag;
+  route: NonNullable<CompiledFlag["source"]["route"]>;
+  incoming: IncomingFields;
+  /** The sticky id the request carried (null: a new visitor, who gets a cookie). */
+  existing: string | null;
+  stickyId: string;
+  assigned: ReturnType<typeof assign>;
+  arm: Arm;
+  /** Whether this request is an exposure of the rollout (counted, maybe logged). */
+  counted: boolean;
+  record: RecordArm;
+}
+
+/** What the arm's origin (or the cache) answered. */
+interface OriginAnswer {
+  response: Response;
+  hit: boolean;
+  started: number;
+  latency: number;
+}
+
+/**
+ * Proxies a routed request; null when no route matches. Steps: (1) assign
+ * the caller an arm; (2) forward to that arm's origin, or answer from the
+ * cache; (3) count the exposure; (4) make the client's answer; (5) mirror
+ * it to the shadow when the stage asks.
+ */
 export async function proxy(request: Request, target: RequestTarget, env: Env, schedule: Schedule, services: Services, snapshot: CompiledSnapshot): Promise<Response | null> {
+  const call = assignRoutedCall(request, target, env, schedule, services, snapshot);
+  if (call === null) return null;
+  const forwarded = forwardedHeaders(request, call.incoming, target);
+  forwarded.set("x-rampart-variant", call.arm);
+  // Stream the body through, unless a shadow replay of this method may need it a second time.
+  const method = request.method;
+  const hasBody = method !== "GET" && method !== "HEAD";
+  const replayable = hasBody && (call.route.shadow?.methods.includes(method as ShadowMethod) ?? false);
+  const body = !hasBody ? undefined : replayable ? await request.arrayBuffer() : request.body;
+  const answer = await fromOrigin(call, request, target, forwarded, body, schedule);
+  if (call.counted) countExposure(call, answer, env, services, schedule);
+  const mirror = mirrors(call, method);
+  // The primary body is hashed as it streams to the client (no second copy held back).
+  const streamed = mirror ? hashWhileStreaming(answer.response.body, MAX_COMPARED_BYTES) : null;
+  const outgoing = clientAnswer(call, answer, target, streamed ? streamed.body : answer.response.body);
+  if (mirror && streamed && call.route.shadow) {
+    const shadow = call.route.shadow;
+    const mirrored = new URL((shadow.origin ?? call.route.origins.candidate) + target.pathname + target.search);
+    const shadowHeaders = shadowRequestHeaders(forwarded, shadow.forwardCredentials);
+    schedule(compareShadow(call.flag.key, mirrored, { method, headers: shadowHeaders, body: body instanceof ArrayBuffer ? body : undefined }, answer.response.status, streamed.digest, shadow.timeout, call.record));
+  }
+  return outgoing;
+}
+
+type ShadowMethod = NonNullable<NonNullable<CompiledFlag["source"]["route"]>["shadow"]>["methods"][number];
+
+/** Step 1: the route, the caller's sticky id and context, their wave and arm. */
+function assignRoutedCall(request: Request, target: RequestTarget, env: Env, schedule: Schedule, services: Services, snapshot: CompiledSnapshot): RoutedCall | null {
   const routed = matchRoute(snapshot, target.hostname, target.pathname);
   const route = routed?.source.route;
   if (!routed || !route) return null;
@@ -86,87 +144,90 @@ export async function proxy(request: Request, target: RequestTarget, env: Env, s
   // A region wave is placed by X-Rampart-Region, else by where the request came in (the spec's regionFromEdge): no client change.
   const flag = inRequestWave(routed, context, request);
   const assigned = assign(flag, context);
-  const arm: Arm = assigned.ok ? assigned.arm : "baseline";
   const { state } = flag.source;
   const replicate = assigned.ok ? replicateOf(flag, assigned, context) : 0;
-  const record = (target: Arm, update: (counts: ArmCounts) => void) =>
-    services.counters(env).record(flag.counterKey, state.generation, state.stageIndex, target, replicate, schedule, flag.source.counterShards, update);
+  const record: RecordArm = (arm, update) => services.counters(env).record(flag.counterKey, state.generation, state.stageIndex, arm, replicate, schedule, flag.source.counterShards, update);
+  return { flag, route, incoming, existing, stickyId, assigned, arm: assigned.ok ? assigned.arm : "baseline", counted: assigned.ok && isRolloutExposure(flag, assigned), record };
+}
 
-  const upstream = route.origins[arm] + target.pathname + target.search;
-  const method = request.method;
-  const forwarded = forwardedHeaders(request, incoming, target);
-  forwarded.set("x-rampart-variant", arm);
+/**
+ * Step 2: the answer from the Cache API when the request allows it and one
+ * is stored for this flag, arm and generation; else from the arm's origin
+ * (an unreachable origin counts an error and answers 502), stored when its
+ * answer may be shared.
+ */
+async function fromOrigin(call: RoutedCall, request: Request, target: RequestTarget, headers: Headers, body: BodyInit | null | undefined, schedule: Schedule): Promise<OriginAnswer> {
+  const { flag, arm } = call;
+  const upstream = call.route.origins[arm] + target.pathname + target.search;
   const hintKey = `${flag.key}|${arm}`;
-  const requestAllowsCache = mayServeFromCache(method, incoming.get);
+  const requestAllowsCache = mayServeFromCache(request.method, call.incoming.get);
   const hintedAt = Date.now();
   const cacheable = requestAllowsCache && !(hintedAt < (uncacheableUntil.get(hintKey) ?? 0));
   // The cache key names the flag, arm and generation (a new candidate never gets an old answer); built only when the cache is used.
-  const cacheKey = () => new Request(`${upstream}${target.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${state.generation}`)}`);
-  // Stream the body through, unless a shadow replay of this method may need it a second time.
-  const hasBody = method !== "GET" && method !== "HEAD";
-  const replayable = hasBody && (route.shadow?.methods.includes(method as (typeof route.shadow.methods)[number]) ?? false);
-  const body = !hasBody ? undefined : replayable ? await request.arrayBuffer() : request.body;
-
+  const cacheKey = () => new Request(`${upstream}${target.search ? "&" : "?"}__rampart=${encodeURIComponent(`${flag.key}.${arm}.${flag.source.state.generation}`)}`);
   const cached: Response | undefined = cacheable ? await caches.default.match(cacheKey()).catch(() => undefined) : undefined;
-  let response: Response | undefined = cached ? fromCache(cached) : undefined;
-  const hit = response !== undefined;
   const started = Date.now(); // Date.now() advances across I/O in Workers, so this spans the upstream call.
-  if (!response) {
-    try {
-      response = await fetch(upstream, { method, headers: forwarded, body, redirect: "manual" });
-    } catch (error) {
-      console.error(`route ${flag.key}: ${arm} origin unreachable`, error);
-      if (assigned.ok && isRolloutExposure(flag, assigned)) {
-        record(arm, (counts) => {
-          counts.exposures += 1;
-          counts.errors += 1;
-        });
-      }
-      throw new AppError(502, "bad_gateway", `the ${arm} origin did not answer`);
+  if (cached) return { response: fromCache(cached), hit: true, started, latency: Date.now() - started };
+  let response: Response;
+  try {
+    // `Upgrade` is withheld (intermediary.ts), so this is always a plain request: never a WebSocket to the origin.
+    response = await fetch(upstream, { method: request.method, headers, body, redirect: "manual" });
+  } catch (error) {
+    console.error(`route ${flag.key}: ${arm} origin unreachable`, error);
+    if (call.counted) {
+      call.record(arm, (counts) => {
+        counts.exposures += 1;
+        counts.errors += 1;
+      });
     }
-    const ttl = sharedCacheTtl(request, response);
-    if (ttl > 0) uncacheableUntil.delete(hintKey);
-    else if (requestAllowsCache) uncacheableUntil.set(hintKey, hintedAt + UNCACHEABLE_HINT_MS);
-    if (ttl > 0) schedule(caches.default.put(cacheKey(), cacheCopy(response.clone(), ttl)).catch(() => undefined));
+    throw new AppError(502, "bad_gateway", `the ${arm} origin did not answer`);
   }
   const latency = Date.now() - started;
-  if (assigned.ok && isRolloutExposure(flag, assigned)) {
-    if (flag.source.exposureLog) sampleExposure(services.exposureLog(env), flag, assigned, stickyId, started, schedule);
-    record(arm, (counts) => {
-      counts.exposures += 1;
-      if (response && response.status >= 500) counts.errors += 1;
-      if (!hit) {
-        addToHistogram(counts.latency, latency);
-        const stats = (counts.events["latency_ms"] ??= { count: 0, sum: 0, sumSq: 0 });
-        stats.count += 1;
-        stats.sum += latency;
-        stats.sumSq += latency * latency;
-      }
-    });
-  }
+  const ttl = sharedCacheTtl(request, response);
+  if (ttl > 0) uncacheableUntil.delete(hintKey);
+  else if (requestAllowsCache) uncacheableUntil.set(hintKey, hintedAt + UNCACHEABLE_HINT_MS);
+  if (ttl > 0) schedule(caches.default.put(cacheKey(), cacheCopy(response.clone(), ttl)).catch(() => undefined));
+  return { response, hit: false, started, latency };
+}
 
-  const shadow = route.shadow;
-  const shadowStage = state.status === "shadow" || (state.status === "paused" && flag.source.stages[state.stageIndex]?.shadow === true);
-  const mirror = shadow !== undefined && (shadowStage || shadow.always) && arm === "baseline" && shadow.methods.includes(method as (typeof shadow.methods)[number]) && Math.random() < shadow.sampleRate;
-  // The primary body is hashed as it streams to the client (no second copy held back).
-  const streamed = mirror ? hashWhileStreaming(response.body, MAX_COMPARED_BYTES) : null;
-  // The answer is made once, from the origin's; Rampart's own fields go on its headers.
-  const outgoing = forwardResponse(response, streamed ? streamed.body : response.body);
+/** Step 3: one exposure of the arm, an error for a 5xx, the origin's latency (not a cache hit's), and a sampled log line. */
+function countExposure(call: RoutedCall, answer: OriginAnswer, env: Env, services: Services, schedule: Schedule): void {
+  const { flag, assigned } = call;
+  if (flag.source.exposureLog && assigned.ok) sampleExposure(services.exposureLog(env), flag, assigned, call.stickyId, answer.started, schedule);
+  call.record(call.arm, (counts) => {
+    counts.exposures += 1;
+    if (answer.response.status >= 500) counts.errors += 1;
+    if (!answer.hit) {
+      addToHistogram(counts.latency, answer.latency);
+      const stats = (counts.events["latency_ms"] ??= { count: 0, sum: 0, sumSq: 0 });
+      stats.count += 1;
+      stats.sum += answer.latency;
+      stats.sumSq += answer.latency * answer.latency;
+    }
+  });
+}
+
+/** Whether this request is mirrored to the shadow origin: a baseline request, in the shadow stage (or `shadow.always`), of a mirrored method, sampled. */
+function mirrors(call: RoutedCall, method: string): boolean {
+  const shadow = call.route.shadow;
+  const { state, stages } = call.flag.source;
+  const shadowStage = state.status === "shadow" || (state.status === "paused" && stages[state.stageIndex]?.shadow === true);
+  return shadow !== undefined && (shadowStage || shadow.always) && call.arm === "baseline" && shadow.methods.includes(method as ShadowMethod) && Math.random() < shadow.sampleRate;
+}
+
+/** Step 4: the origin's answer made once for the client, with Rampart's fields and, for a new visitor, the sticky cookie. */
+function clientAnswer(call: RoutedCall, answer: OriginAnswer, target: RequestTarget, body: ReadableStream | null): Response {
+  const { flag, arm } = call;
+  const outgoing = forwardResponse(answer.response, body);
   const headers = outgoing.headers;
   headers.set("x-rampart-flag", flag.key);
   headers.set("x-rampart-variant", arm);
-  headers.set("x-rampart-generation", String(state.generation));
+  headers.set("x-rampart-generation", String(flag.source.state.generation));
   for (const [name, value] of Object.entries(flag.source.pins[arm] ?? {})) headers.set(`x-rampart-pin-${name.toLowerCase().replace(/_/g, "-")}`, value);
-  if (hit) headers.set("x-rampart-cache", "hit");
-  if (!existing) {
+  if (answer.hit) headers.set("x-rampart-cache", "hit");
+  if (!call.existing) {
     const secure = target.proto === "https" ? "; Secure" : "";
-    headers.append("set-cookie", `${route.cookie}=${encodeURIComponent(stickyId)}; Path=/; Max-Age=${ONE_YEAR_S}; SameSite=Lax; HttpOnly${secure}`);
-  }
-  if (mirror && shadow && streamed) {
-    const mirrored = new URL((shadow.origin ?? route.origins.candidate) + target.pathname + target.search);
-    const status = response.status;
-    const shadowHeaders = shadowRequestHeaders(forwarded, shadow.forwardCredentials);
-    schedule(compareShadow(flag.key, mirrored, { method, headers: shadowHeaders, body: body instanceof ArrayBuffer ? body : undefined }, status, streamed.digest, shadow.timeout, record));
+    headers.append("set-cookie", `${call.route.cookie}=${encodeURIComponent(call.stickyId)}; Path=/; Max-Age=${ONE_YEAR_S}; SameSite=Lax; HttpOnly${secure}`);
   }
   return outgoing;
 }
@@ -185,7 +246,7 @@ async function compareShadow(
   primaryStatus: number,
   primaryDigest: Promise<string | null>,
   timeoutMs: number,
-  record: (arm: Arm, update: (counts: ArmCounts) => void) => void,
+  record: RecordArm,
 ): Promise<void> {
   let outcome: "agree" | "disagree" | "failed" | "uncompared";
   try {
