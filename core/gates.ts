@@ -19,7 +19,7 @@ import type { AbortRule } from "./gate-spec";
 import { judgeGate, type GateVerdict } from "./gate-verdict";
 import { FLAG_KINDS, type FlagSpec } from "./manifest";
 import { RolloutStateSchema, servedWeight, type RolloutState } from "./rollout";
-import { alwaysValidHalfWidth } from "./stats";
+import { alwaysValidHalfWidth, normalQuantile } from "./stats";
 
 /**
  * The version of the judging method. Decisions store it with their inputs;
@@ -36,6 +36,16 @@ export const SEVERE_ALPHA = 0.001;
 export const SRM_ALPHA = 0.001;
 /** Fewest exposures in the smaller arm of a stage before its split is checked. */
 export const SRM_MIN_EXPOSURES = 200;
+/**
+ * The one fixed-horizon test of a stage's sample ratio made when the stage
+ * is first ready to be left. The anytime-valid check pays for watching
+ * every minute with a wide interval, and a moderate loss (5% of the
+ * candidate's exposures) could slip between its looks and ship; one look
+ * per stage at α = 0.001 (two-sided, t with the groups' degrees of freedom)
+ * costs at most 0.1% false holds per stage left and catches most of what
+ * the sequential check misses (README, the simulation's loss scenario).
+ */
+export const SRM_EXIT_ALPHA = 0.001;
 /** A stage is starved when it lacks data after this many times its hold (or healthy-window span). */
 export const STARVED_FACTOR = 3;
 
@@ -53,6 +63,18 @@ export const GateMemorySchema = z.strictObject({
   aborts: z.record(z.string().regex(/^\d+$/), AbortMemorySchema),
   /** A guard's e-process while it serves its primary (`guard.ts`); starts afresh at every return. */
   guard: AbortMemorySchema.optional(),
+  /**
+   * The first sample ratio mismatch seen in this generation, kept across its
+   * stages: promotion stays blocked until an operator clears it
+   * (`clear_srm`), because a mismatch means the counts that would justify
+   * promotion are themselves suspect (Fabijan et al., "Diagnosing Sample
+   * Ratio Mismatch in Online Controlled Experiments", KDD 2019) — and a
+   * mismatch that comes and goes with the interval's noise must not ship in
+   * the gaps between holds.
+   */
+  srmLatch: z.strictObject({ stage: z.int(), at: z.number(), observedCandidateShare: z.number(), expectedCandidateShare: z.number() }).optional(),
+  /** Whether this stage's one exit test of the sample ratio has been made (see `SRM_EXIT_ALPHA`). */
+  srmExitChecked: z.boolean().optional(),
 });
 export type GateMemory = z.infer<typeof GateMemorySchema>;
 
@@ -63,7 +85,8 @@ export function freshMemory(state: RolloutState): GateMemory {
 /** The memory for a new stage: stage-scoped parts start over, the abort e-processes of the same generation go on. */
 export function memoryForStage(previous: GateMemory, state: RolloutState): GateMemory {
   const fresh = freshMemory(state);
-  return previous.generation === state.generation ? { ...fresh, aborts: previous.aborts } : fresh;
+  if (previous.generation !== state.generation) return fresh;
+  return { ...fresh, aborts: previous.aborts, ...(previous.srmLatch ? { srmLatch: previous.srmLatch } : {}) };
 }
 
 export type CronAction = "hold" | "promote" | "complete" | "demote" | "rollback" | "kill" | "fallback" | "recover";
@@ -305,9 +328,15 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
     memory.healthyStreak = healthy && served && !srm?.mismatch ? memory.healthyStreak + 1 : 0;
   }
   const extra = { windowVerdicts, srm };
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   if (srm?.mismatch) {
-    const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-    return decide("hold", "srm", [`sample ratio mismatch: candidate ${srm.observed.candidate} of ${srm.observed.candidate + srm.observed.baseline} exposures (${pct(srm.observedCandidateShare)}, interval [${pct(srm.interval[0])}, ${pct(srm.interval[1])}]), expected ${pct(srm.expectedCandidateShare)}`], { ...extra, warn: true });
+    memory.srmLatch ??= { stage: state.stageIndex, at: now, observedCandidateShare: srm.observedCandidateShare, expectedCandidateShare: srm.expectedCandidateShare };
+    return decide("hold", "srm", [`sample ratio mismatch: ${describeSrm(srm)}; promotion is blocked until an operator clears it (action clear_srm)`], { ...extra, warn: true });
+  }
+  // A mismatch seen earlier in the generation still blocks promotion (gates, aborts and severe checks above still act).
+  const latch = memory.srmLatch;
+  if (latch) {
+    return decide("hold", "hold:srm", [`sample ratio mismatch seen at stage ${latch.stage} (candidate ${pct(latch.observedCandidateShare)}, expected ${pct(latch.expectedCandidateShare)}) at ${new Date(latch.at).toISOString()}; promotion is blocked until an operator clears it (POST /admin/flags/{key}/actions {"action":"clear_srm","reason":…}, or npm run rampart -- clear_srm <key> --reason …)`], extra);
   }
   const warned = verdicts.find((v, i) => v.verdict === "warn" && !spec.gates[i]?.informational);
   if (warned) return decide("hold", `gate:${warned.metric}:warn`, [describeBreach(warned, "warn")], { ...extra, warn: true });
@@ -333,6 +362,15 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
   if (waits.length === 0) {
     const next = spec.rollout.stages[state.stageIndex + 1];
     if (!next) return decide("hold", "hold:last-stage", ["at the last stage"], extra);
+    // The stage's one exit test of its sample ratio, at the first look where it is ready to be left.
+    if (!memory.srmExitChecked) {
+      memory.srmExitChecked = true;
+      const exit = srmCheck(inputs, stage?.weight ?? 0, shadow, "exit");
+      if (exit?.mismatch) {
+        memory.srmLatch = { stage: state.stageIndex, at: now, observedCandidateShare: exit.observedCandidateShare, expectedCandidateShare: exit.expectedCandidateShare };
+        return decide("hold", "srm", [`sample ratio mismatch at the stage's exit test: ${describeSrm(exit)}; promotion is blocked until an operator clears it (action clear_srm)`], { ...extra, srm: exit, warn: true });
+      }
+    }
     // Ready to leave the stage: one that needs approval waits for it (gates above still act meanwhile).
     if (stage?.approval) {
       const given = inputs.approvals?.filter((a) => a.stage === state.stageIndex).at(-1);
@@ -368,7 +406,7 @@ function sameStage(memory: GateMemory, state: RolloutState): boolean {
  * exposures all land in one arm, so exposures are not independent draws),
  * inside the normal-mixture always-valid interval at α = 0.001.
  */
-function srmCheck(inputs: EvaluationInputs, weightPercent: number, shadow: boolean): SrmCheck | null {
+function srmCheck(inputs: EvaluationInputs, weightPercent: number, shadow: boolean, look: "sequential" | "exit" = "sequential"): SrmCheck | null {
   if (shadow || weightPercent <= 0 || weightPercent >= 100 || inputs.state.forced !== null) return null;
   const pair = inputs.totals.stages[String(inputs.state.stageIndex)];
   if (!pair) return null;
@@ -385,9 +423,16 @@ function srmCheck(inputs: EvaluationInputs, weightPercent: number, shadow: boole
   const observedShare = estimate.value ?? share;
   // The mixture scale: a mismatch of 5% of the smaller arm's share is the size worth finding.
   const tau = 0.05 * Math.min(share, 1 - share);
-  const half = widenForGroups(alwaysValidHalfWidth(robustVariance(estimate), tau * tau, SRM_ALPHA), estimate);
+  const variance = robustVariance(estimate);
+  const raw = look === "exit" ? normalQuantile(1 - SRM_EXIT_ALPHA / 2) * Math.sqrt(variance) : alwaysValidHalfWidth(variance, tau * tau, SRM_ALPHA);
+  const half = widenForGroups(raw, estimate);
   const interval: [number, number] = [observedShare - half, observedShare + half];
   return { observed, expectedCandidateShare: share, observedCandidateShare: observedShare, interval, mismatch: share < interval[0] || share > interval[1] };
+}
+
+function describeSrm(srm: SrmCheck): string {
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  return `candidate ${srm.observed.candidate} of ${srm.observed.candidate + srm.observed.baseline} exposures (${pct(srm.observedCandidateShare)}, interval [${pct(srm.interval[0])}, ${pct(srm.interval[1])}]), expected ${pct(srm.expectedCandidateShare)}`;
 }
 
 /** What a healthy gate still lacks for promotion on evidence. */

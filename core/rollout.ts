@@ -29,8 +29,16 @@ export const ACTIONS = ["promote", "demote", "rollback", "pause", "resume", "kil
 export const ActionSchema = z.enum(ACTIONS);
 export type Action = z.infer<typeof ActionSchema>;
 
+/**
+ * `clear_srm` changes no rollout state: it clears the judge's memory of a
+ * sample ratio mismatch (`GateMemory.srmLatch`), which blocks promotion
+ * until an operator has looked; its reason is required and audited.
+ */
+export const OperatorActionSchema = z.enum([...ACTIONS, "clear_srm"]);
+export type OperatorAction = z.infer<typeof OperatorActionSchema>;
+
 export const ActionRequestSchema = z.strictObject({
-  action: ActionSchema,
+  action: OperatorActionSchema,
   variant: ArmSchema.optional(),
   reason: z.string().max(1000).optional(),
 });
@@ -93,7 +101,7 @@ const KIND_ACTIONS: Record<Exclude<FlagKind, "rollout">, { actions: readonly Act
 export function applyAction(
   state: RolloutState,
   stages: readonly Stage[],
-  request: Pick<ActionRequest, "action" | "variant">,
+  request: { action: Action; variant?: ActionRequest["variant"] },
   now: number,
   kind: FlagKind = "rollout",
 ): TransitionResult {

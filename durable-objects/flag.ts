@@ -3,7 +3,8 @@
  * decision log. Operator actions and cron judgements both go through the
  * pure state machine; every change is logged with its rule and numbers and
  * reported to the RegistryDO for publishing (retried by the alarm until it
- * lands); notifications go through an outbox, also delivered by the alarm.
+ * lands); notifications go through an outbox, and a stage's external
+ * approval check is asked — both by the same alarm.
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
@@ -37,7 +38,7 @@ import { waveObjectName, type WaveStep } from "../core/waves";
 
 export type ActResult =
   | { ok: true; state: RolloutState; decision: Decision; published: boolean }
-  | { ok: false; code: "not_found" | "invalid_transition" | "invalid_request"; message: string };
+  | { ok: false; code: "not_found" | "invalid_transition" | "invalid_request"; message: string; path?: string };
 
 /** How long a pending or failed approval check waits before it is asked again. */
 export const CHECK_RETRY_MS = 5 * 60_000;
@@ -152,6 +153,11 @@ export class FlagDO extends DurableObject<Env> {
     return { row, spec: this.specOfRow(row.spec), state: RolloutStateSchema.parse(JSON.parse(row.state)) };
   }
 
+  /** Whether this object holds no spec at all: its flag was deleted (`retire`), or never configured. */
+  private retired(): boolean {
+    return this.sql.first("SELECT id FROM flag WHERE id = 1 AND (spec IS NOT NULL OR spec_input IS NOT NULL)") === null;
+  }
+
   /** Whether the flag holds only a spec from before specs were stored as written (the registry then sends it again). */
   private needsSpec(): boolean {
     return this.sql.first("SELECT id FROM flag WHERE id = 1 AND spec IS NOT NULL AND spec_input IS NULL") !== null;
@@ -231,12 +237,34 @@ export class FlagDO extends DurableObject<Env> {
   async act(request: ActionRequest, actor: string, now: number): Promise<ActResult> {
     const flag = this.loaded();
     if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
-    const result = applyAction(flag.state, flag.spec.rollout.stages, request, now, flag.spec.kind);
+    if (request.action === "clear_srm") return this.clearSrm(flag, request.reason, actor, now);
+    const result = applyAction(flag.state, flag.spec.rollout.stages, { action: request.action, variant: request.variant }, now, flag.spec.kind);
     if (!result.ok) return result;
     const action = request.action + (request.variant ? `:${request.variant}` : "");
     const decision = this.commit(flag, result.state, now, { action, source: "operator", actor, reason: request.reason ?? null });
     const published = await this.reportState(flag.row, result.state, decision);
     return { ok: true, state: result.state, decision, published };
+  }
+
+  /**
+   * An operator's release of the SRM latch: the judge forgets the mismatch it
+   * saw in this generation, so promotion may go on (a mismatch still present
+   * holds again at the next judgement). Logged as a decision with the reason,
+   * and audited by the registry like every operator action.
+   */
+  private async clearSrm(flag: { row: FlagRow; spec: FlagSpec; state: RolloutState }, reason: string | undefined, actor: string, now: number): Promise<ActResult> {
+    if (!reason?.trim()) return { ok: false, code: "invalid_request", path: "reason", message: "clear_srm needs `reason`: what explains the mismatch, for the audit log" };
+    const stored = flag.row.memory ? GateMemorySchema.safeParse(JSON.parse(flag.row.memory)) : null;
+    const latch = stored?.success && stored.data.generation === flag.state.generation ? stored.data.srmLatch : undefined;
+    if (!stored?.success || latch === undefined) return { ok: false, code: "invalid_transition", message: `no sample ratio mismatch is holding generation ${flag.state.generation}` };
+    const { srmLatch: _cleared, ...memory } = stored.data;
+    const seen = `mismatch seen at stage ${latch.stage}, candidate ${(latch.observedCandidateShare * 100).toFixed(2)}% against ${(latch.expectedCandidateShare * 100).toFixed(2)}%`;
+    const decision = this.sql.transaction(() => {
+      this.sql.run("UPDATE flag SET memory = ? WHERE id = 1", JSON.stringify(memory));
+      return this.log.append(flag.state, flag.state, now, { action: "clear_srm", source: "operator", actor, reason: `${reason.trim()} (${seen})`, rule: null, verdicts: null, inputs: null });
+    });
+    const published = await this.reportState(flag.row, flag.state, decision);
+    return { ok: true, state: flag.state, decision, published };
   }
 
   /**
@@ -281,7 +309,10 @@ export class FlagDO extends DurableObject<Env> {
    * caused it (`core/attribution.ts`) or counted as unattributed with its
    * reason; duplicates (by event id) change nothing.
    */
-  async ingestEvents(input: ForwardedEvent[], now: number): Promise<{ accepted: number; duplicates: number; unattributed: number }> {
+  async ingestEvents(input: ForwardedEvent[], now: number): Promise<{ accepted: number; duplicates: number; unattributed: number; deleted?: true }> {
+    // A deleted flag's object refuses its events (the registry retires it before the delete returns), so an
+    // isolate that has not yet seen the delete cannot answer `accepted` for an event nothing will count.
+    if (this.retired()) return { accepted: 0, duplicates: 0, unattributed: 0, deleted: true };
     const events = ForwardedEventsSchema.parse(input);
     const history = this.flagHistory();
     return this.sql.transaction(() => {
@@ -496,7 +527,7 @@ export class FlagDO extends DurableObject<Env> {
     };
   }
 
-  /** Retries a state report the RegistryDO did not take, and delivers due webhooks. */
+  /** The alarm's three jobs, each when due: retry a state report the RegistryDO did not take, ask a stage's approval check, deliver webhooks. */
   override async alarm(): Promise<void> {
     const row = this.row();
     const reportDue = this.reportRetryAt();
@@ -653,8 +684,8 @@ export class FlagDO extends DurableObject<Env> {
   }
 
   /**
-   * One alarm drives all due work — state-report retries and webhook
-   * deliveries — set to the earliest of them, so no job's schedule overwrites
+   * One alarm drives all due work — state-report retries, approval checks
+   * and webhook deliveries — set to the earliest of them, so no job's schedule overwrites
    * another's. From the alarm handler itself (`fired`) the alarm is reset to
    * whatever is due next.
    */

@@ -26,6 +26,7 @@ commands:
   promote|demote|rollback|pause|resume|kill|unkill|start <key> [--reason TEXT]
   force <key> --variant baseline|candidate [--reason TEXT]
   unforce <key>
+  clear_srm <key> --reason TEXT       release a sample-ratio-mismatch hold (the reason is audited)
   approve <key> [--reject] [--note TEXT]  approve (or reject) the stage the flag waits in, for its current generation
   delete <key>                        delete a flag (its decision log is kept)
   decisions <key> [--limit N]         the decision log, newest first
@@ -48,7 +49,7 @@ options:
   --json           print JSON: the response, or {"error": …} for a failure
   -h, --help       this text`;
 
-const ACTIONS = new Set(["promote", "demote", "rollback", "pause", "resume", "kill", "unkill", "force", "unforce", "start"]);
+const ACTIONS = new Set(["promote", "demote", "rollback", "pause", "resume", "kill", "unkill", "force", "unforce", "start", "clear_srm"]);
 
 export interface CliIo {
   out: (line: string) => void;

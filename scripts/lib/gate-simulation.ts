@@ -622,7 +622,12 @@ export const SCENARIOS: Scenario[] = [
     traffic: { ...BASE_TRAFFIC, exposuresPerHour: 50_000 },
     candidate: { ...SAME, exposureLoss: 0.05 },
     horizonMinutes: 72 * 60,
-    target: "held for SRM ≥ 95%",
-    check: (results) => at(results, (r) => r.srmHeld, "held for SRM", 0.95, false),
+    // No operator in the simulation: a run that completes here shipped past a mismatch on its own.
+    target: "held for SRM ≥ 95%, completed without an operator ≤ 1%",
+    check: (results) => {
+      const held = at(results, (r) => r.srmHeld, "held for SRM", 0.95, false);
+      const completed = at(results, (r) => r.outcome === "completed", "completed", 0.01, true);
+      return { met: held.met && completed.met, value: completed.value, label: `${held.label}, ${completed.label}` };
+    },
   },
 ];

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { emptyCounts, recordEvent, sumCounts, type ArmCounts, type ReplicatedPair } from "../../core/counters";
 import { spreadPair } from "../spread";
 import { judgeGate } from "../../core/gate-verdict";
-import { evaluateRollout, freshMemory, planEvaluation, type EvaluationInputs, type RolloutDecision } from "../../core/gates";
+import { evaluateRollout, freshMemory, memoryForStage, planEvaluation, type EvaluationInputs, type RolloutDecision } from "../../core/gates";
 import { addToHistogram, quantile } from "../../core/histogram";
 import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
 import { linearize } from "../../core/estimate";
@@ -176,6 +176,45 @@ describe("rollout evaluation", () => {
     const d = evaluateRollout(inputs(start, skewed, 3_600_000));
     expect(d).toMatchObject({ action: "hold", rule: "srm", warn: true });
     expect(d.srm?.mismatch).toBe(true);
+  });
+
+  it("a mismatch seen once blocks promotion for the rest of the generation, across stages, until an operator clears it", () => {
+    const skewed = { "0": pair(arm(92_000, 4_600), arm(8_000, 400)) };
+    const seen = evaluateRollout(inputs(start, skewed, 600_000));
+    expect(seen).toMatchObject({ rule: "srm", memory: { srmLatch: { stage: 0, at: 600_000 } } });
+    // The split looks right again and every other condition is met: still held, and the hold says why and how to clear it.
+    const windowCounts = pair(arm(22_500, 1_125), arm(2_500, 125));
+    const ready = (memory: RolloutDecision["memory"], state = start, now = 61 * 60_000) =>
+      evaluateRollout({ ...inputs(state, healthyTotals, now), memory: { ...memory, healthyStreak: 2, srmExitChecked: true }, window: { span: { index: 3, from: now - 900_000, to: now }, counts: windowCounts } });
+    const held = ready(seen.memory);
+    expect(held).toMatchObject({ action: "hold", rule: "hold:srm" });
+    expect(held.reasons[0]).toContain("clear_srm");
+    // Promoted by hand, the next stage of the same generation is still held.
+    const next = { ...start, stageIndex: 1, stageEnteredAt: 61 * 60_000 };
+    expect(memoryForStage(held.memory, next).srmLatch).toEqual(seen.memory.srmLatch);
+    // Cleared (what `clear_srm` does to the stored memory): it promotes.
+    const { srmLatch: _cleared, ...cleared } = held.memory;
+    expect(ready(cleared)).toMatchObject({ action: "promote" });
+    // A new generation starts without it.
+    expect(memoryForStage(held.memory, { ...start, generation: 2 }).srmLatch).toBeUndefined();
+  });
+
+  it("tests a stage's split once more, at fixed α, when it is first ready to be left", () => {
+    // Candidate 9.883% of 1M exposures against 10%: about 3.9 standard errors — inside the anytime-valid
+    // interval (about 4.2), outside the exit test's (3.3).
+    const mild = { "0": pair(arm(901_170, 45_058), arm(98_830, 4_942)) };
+    const windowCounts = pair(arm(22_500, 1_125), arm(2_500, 125));
+    const now = 61 * 60_000;
+    const look = (memory: RolloutDecision["memory"]) => evaluateRollout({ ...inputs(start, mild, now), memory: { ...memory, healthyStreak: 2 }, window: { span: { index: 3, from: now - 900_000, to: now }, counts: windowCounts } });
+    const sequential = evaluateRollout(inputs(start, mild, 30 * 60_000));
+    expect(sequential.srm?.mismatch).toBe(false);
+    const exit = look(freshMemory(start));
+    expect(exit).toMatchObject({ action: "hold", rule: "srm", memory: { srmExitChecked: true, srmLatch: { stage: 0 } } });
+    expect(exit.reasons[0]).toContain("exit test");
+    // One look per stage: the same data with the test already made (and no latch) promotes.
+    expect(look({ ...freshMemory(start), srmExitChecked: true })).toMatchObject({ action: "promote" });
+    // The same test passes a split that is right.
+    expect(evaluateRollout({ ...inputs(start, healthyTotals, now), memory: { ...freshMemory(start), healthyStreak: 2 }, window: { span: { index: 3, from: now - 900_000, to: now }, counts: windowCounts } })).toMatchObject({ action: "promote", memory: { srmExitChecked: true } });
   });
 
   it("promotes only after the hold time and the healthy windows", () => {

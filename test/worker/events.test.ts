@@ -2,8 +2,11 @@ import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { createApp } from "../../worker/app";
+import { isolateServices } from "../../worker/context";
 import { RateLimiter } from "../../worker/rate-limit";
-import { booleanSpec, evaluateUntil, putFlag, uniqueKey } from "./helpers";
+import { SnapshotCache } from "../../worker/snapshot";
+import { workerSnapshotSource } from "../../worker/snapshot-source";
+import { booleanSpec, call, evaluateUntil, putFlag, uniqueKey } from "./helpers";
 
 /** Each call comes from its own address unless told otherwise: the events limit is per client address. */
 async function send(body: unknown, headers: Record<string, string> = {}) {
@@ -116,6 +119,40 @@ describe("POST /v1/events", () => {
     expect(tooMany.json.issues[0]).toEqual({ path: "events", message: "at most 1000 events per call" });
     expect((await send({ events: [], extra: 1 })).status).toBe(400);
     expect(await ctrSamples(key)).toEqual(before);
+  });
+
+  it("refuses events for a deleted flag as unknown_flag even from an isolate that has not seen the delete; every accepted one is counted", async () => {
+    const key = uniqueKey("ev-deleted");
+    await putFlag({ ...booleanSpec(key), exposures: "events", metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } } });
+    // An isolate whose snapshot still lists the flag: its clock never moves, so it never refreshes.
+    const stale = new SnapshotCache(workerSnapshotSource(env, { headTtlMs: 0 }), { refreshMs: 60_000, maxStaleMs: 600_000, loadTimeoutMs: 5_000 }, () => 1_000_000);
+    const app = createApp({ ...isolateServices, snapshots: () => stale });
+    const post = async (events: unknown[]) => {
+      const r = await app.request("/v1/events", { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": uniqueKey("ip") }, body: JSON.stringify({ events }) }, env);
+      return { status: r.status, json: await r.json<{ accepted: number; duplicates: number; rejected: { index: number; error: string; message: string }[] }>() };
+    };
+    const batch = (tag: string) => [
+      { eventId: `${key}-${tag}-x`, flag: key, targetingKey: `u-${tag}`, name: "exposure", variant: "candidate" },
+      { eventId: `${key}-${tag}-c`, flag: key, targetingKey: `u-${tag}`, name: "click", variant: "candidate" },
+    ];
+    const before = await post(batch("before"));
+    expect(before.json).toMatchObject({ accepted: 2, rejected: [] });
+    expect(stale.peek()?.flags.has(key)).toBe(true);
+
+    expect((await call("DELETE", `/admin/flags/${key}`)).status).toBe(200);
+    // The isolate still serves the flag, yet its events are refused, by index, and nothing is counted.
+    expect(stale.peek()?.flags.has(key)).toBe(true);
+    const after = await post(batch("after"));
+    expect(after.status).toBe(202);
+    expect(after.json.accepted).toBe(0);
+    expect(after.json.rejected).toEqual([
+      { index: 0, error: "unknown_flag", message: `flag "${key}" was deleted` },
+      { index: 1, error: "unknown_flag", message: `flag "${key}" was deleted` },
+    ]);
+    // What was accepted before the delete is still counted in the deleted generation (the object keeps its counters).
+    const kept = await flagStub(env, key).readSpanByStage(1, 0, Date.now() + 3_600_000);
+    const clicks = Object.values(kept).flatMap((pair) => pair.candidate).reduce((n, c) => n + (c.events["click"]?.count ?? 0), 0);
+    expect(clicks).toBe(1);
   });
 
   it("requires the events token when EVENTS_TOKEN is set", async () => {

@@ -171,7 +171,7 @@ export function adminRoutes() {
     const result = await stub.act(request, c.get("actor"), Date.now());
     if (result.ok) return c.json({ key, ...(_wave !== undefined || region !== undefined ? { wave } : {}), state: result.state, decision: result.decision, published: result.published });
     if (result.code === "not_found") throw notFound(key);
-    if (result.code === "invalid_request") throw invalidInput(result.message, [{ path: "variant", message: result.message }]);
+    if (result.code === "invalid_request") throw invalidInput(result.message, [{ path: result.path ?? "variant", message: result.message }]);
     throw new AppError(409, "invalid_transition", result.message);
   });
 

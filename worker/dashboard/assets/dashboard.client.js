@@ -16,6 +16,8 @@ const ACTIONS = [
   { action: "force", label: "Force baseline", variant: "baseline", danger: true },
   { action: "force", label: "Force candidate", variant: "candidate", danger: true },
   { action: "unforce", label: "Unforce", danger: false },
+  // Releases a sample-ratio-mismatch hold; the API refuses it without a reason.
+  { action: "clear_srm", label: "Clear SRM hold", danger: true },
   // Approvals name the generation and stage they cover: the ones on screen.
   { action: "approve", label: "Approve stage", danger: false, approval: "approve" },
   { action: "reject", label: "Reject stage", danger: true, approval: "reject" },
