@@ -9,7 +9,8 @@
 /** The deepest nesting of arrays and objects accepted in any request body. */
 export const MAX_JSON_DEPTH = 64;
 
-export type JsonShapeProblem = { kind: "too_deep"; depth: number } | { kind: "duplicate_key"; key: string } | { kind: "forbidden_key"; key: string };
+/** `at`: the UTF-16 index in the text where the problem starts (the bracket that nests too deep, the key's opening quote). */
+export type JsonShapeProblem = { kind: "too_deep"; depth: number; at: number } | { kind: "duplicate_key"; key: string; at: number } | { kind: "forbidden_key"; key: string; at: number };
 
 interface Frame {
   object: boolean;
@@ -57,13 +58,13 @@ export function jsonShapeProblem(text: string, options: { maxDepth?: number; for
           if (typeof parsed !== "string") return null;
           key = parsed;
         } else key = text.slice(start + 1, i);
-        if (forbidden.has(key)) return { kind: "forbidden_key", key };
-        if (seen(top, key)) return { kind: "duplicate_key", key };
+        if (forbidden.has(key)) return { kind: "forbidden_key", key, at: start };
+        if (seen(top, key)) return { kind: "duplicate_key", key, at: start };
         top.expectKey = false;
       }
     } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
       stack.push({ object: ch === 0x7b, keys: null, keySet: null, expectKey: ch === 0x7b });
-      if (stack.length > maxDepth) return { kind: "too_deep", depth: stack.length };
+      if (stack.length > maxDepth) return { kind: "too_deep", depth: stack.length, at: i };
     } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
       stack.pop();
     } else if (ch === 0x2c /* , */) {

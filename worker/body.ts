@@ -2,9 +2,11 @@
  * Reading request bodies with a size limit, and decoding JSON or YAML.
  * Limits: admin and manifest bodies 1 MiB, OFREP bodies 64 KiB.
  */
-import { parseDocument } from "yaml";
+import { parse as parseTolerant, printParseErrorCode, type ParseError, type ParseErrorCode } from "jsonc-parser";
+import { isCollection, isScalar, parseDocument, visit, type YAMLError } from "yaml";
 import { jsonShapeProblem, MAX_JSON_DEPTH, valueDepth } from "../core/json-shape";
-import { AppError } from "./errors";
+import { invalidUtf8Offset, positionAt, positionOfByte } from "../core/text-position";
+import { AppError, unreadableBody } from "./errors";
 
 export const ADMIN_BODY_LIMIT = 1_048_576;
 export const OFREP_BODY_LIMIT = 65_536;
@@ -58,7 +60,8 @@ export async function readEvaluationText(request: Request, limit: number): Promi
   const framed = framing(request, limit);
   if (framed === "too-large") throw tooLarge(limit);
   const text = framed === "fixed" ? await request.text() : decodeUtf8(await readStream(request, limit));
-  if (text.includes("\uFFFD")) throw new AppError(400, "invalid_encoding", "the body is not valid UTF-8, or holds U+FFFD (the replacement character, which invalid bytes decode to: the two cannot be told apart)");
+  const replaced = text.indexOf("\uFFFD");
+  if (replaced !== -1) throw unreadableBody("invalid_encoding", "the body is not valid UTF-8, or holds U+FFFD (the replacement character, which invalid bytes decode to: the two cannot be told apart)", positionAt(text, replaced));
   return text;
 }
 
@@ -95,7 +98,9 @@ function decodeUtf8(bytes: Uint8Array | ArrayBuffer): string {
     // Fatal: invalid UTF-8 is refused, not turned into U+FFFD (two different sticky ids would then share a bucket).
     return UTF8.decode(bytes);
   } catch {
-    throw new AppError(400, "invalid_encoding", "the body is not valid UTF-8");
+    const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    const offset = invalidUtf8Offset(view);
+    throw unreadableBody("invalid_encoding", "the body is not valid UTF-8", offset === -1 ? undefined : positionOfByte(view, offset));
   }
 }
 
@@ -109,44 +114,75 @@ const FORBIDDEN_DOCUMENT_KEYS = ["__proto__"];
 /** JSON.parse with the shape checks of `core/json-shape.ts`: depth, duplicate keys, and (for documents) forbidden keys. */
 export function parseJson(text: string, forbiddenKeys: readonly string[] = []): unknown {
   const problem = jsonShapeProblem(text, { forbiddenKeys });
-  if (problem?.kind === "too_deep") throw new AppError(400, "too_deep", `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
-  if (problem?.kind === "duplicate_key") throw new AppError(400, "duplicate_key", `the body repeats the key "${problem.key}" in one object`);
-  if (problem?.kind === "forbidden_key") throw new AppError(400, "forbidden_key", `keys named "${problem.key}" are not accepted`);
+  if (problem !== null) {
+    const at = positionAt(text, problem.at);
+    if (problem.kind === "too_deep") throw unreadableBody("too_deep", `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`, at);
+    if (problem.kind === "duplicate_key") throw unreadableBody("duplicate_key", `the body repeats the key "${problem.key}" in one object`, at);
+    throw unreadableBody("forbidden_key", `keys named "${problem.key}" are not accepted`, at);
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new AppError(400, "invalid_json", `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    // The runtime's message may or may not carry a position: a strict second parser (only on this error path) finds it.
+    const found: ParseError[] = [];
+    parseTolerant(text, found, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+    const first = found[0];
+    const what = first ? `${describeJsonError(first.error)}` : error instanceof Error ? error.message : String(error);
+    throw unreadableBody("invalid_json", `the body is not valid JSON: ${what}`, first ? positionAt(text, first.offset) : undefined);
   }
+}
+
+/** jsonc-parser's error code as words ("CloseBraceExpected" → "close brace expected"). */
+function describeJsonError(code: ParseErrorCode): string {
+  return printParseErrorCode(code).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
 }
 
 export function parseYaml(text: string): unknown {
-  // Alias expansion is capped so a small document cannot expand into a huge one.
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const yamlError = (problem: YAMLError): AppError => unreadableBody("invalid_yaml", `the body is not valid YAML: ${problem.message.split("\n")[0] ?? ""}`, positionAt(text, problem.pos[0]));
   const first = doc.errors[0];
-  if (first) throw new AppError(400, "invalid_yaml", `the body is not valid YAML: ${first.message.split("\n")[0] ?? ""}`);
+  if (first) throw yamlError(first);
   // Tags this parser does not know (!!js/function, !!python/object, …) would silently become strings: refuse them.
   const tag = doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
-  if (tag) throw new AppError(400, "invalid_yaml", `the body is not valid YAML: ${tag.message.split("\n")[0] ?? ""}`);
+  if (tag) throw yamlError(tag);
+  // Depth and forbidden keys are found on the document's nodes, which know where they start.
+  const shape = yamlShapeProblem(doc);
+  if (shape?.kind === "too_deep") throw unreadableBody("too_deep", `the body nests mappings and sequences deeper than ${MAX_JSON_DEPTH} levels`, positionAt(text, shape.at));
+  if (shape?.kind === "forbidden_key") throw unreadableBody("forbidden_key", `keys named "${shape.key}" are not accepted`, positionAt(text, shape.at));
   let value: unknown;
   try {
+    // Alias expansion is capped so a small document cannot expand into a huge one.
     value = doc.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (error) {
-    throw new AppError(400, "invalid_yaml", `the body is not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+    throw unreadableBody("invalid_yaml", `the body is not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (valueDepth(value) > MAX_JSON_DEPTH) throw new AppError(400, "too_deep", `the body nests mappings and sequences deeper than ${MAX_JSON_DEPTH} levels`);
-  if (hasKey(value, FORBIDDEN_DOCUMENT_KEYS)) throw new AppError(400, "forbidden_key", `keys named "${FORBIDDEN_DOCUMENT_KEYS.join('", "')}" are not accepted`);
+  // Aliases can nest what their anchors hold: the expanded value is checked too.
+  if (valueDepth(value) > MAX_JSON_DEPTH) throw unreadableBody("too_deep", `the body nests mappings and sequences deeper than ${MAX_JSON_DEPTH} levels`);
   return value;
 }
 
-function hasKey(value: unknown, keys: readonly string[]): boolean {
-  const work: unknown[] = [value];
-  while (work.length > 0) {
-    const v = work.pop();
-    if (v === null || typeof v !== "object") continue;
-    for (const key of Object.keys(v)) if (keys.includes(key)) return true;
-    work.push(...(Object.values(v) as unknown[]));
-  }
-  return false;
+/** The first collection nested past MAX_JSON_DEPTH, or the first forbidden key, with where it starts in the text. */
+function yamlShapeProblem(doc: ReturnType<typeof parseDocument>): { kind: "too_deep" | "forbidden_key"; key?: string; at: number } | null {
+  let found: { kind: "too_deep" | "forbidden_key"; key?: string; at: number } | null = null;
+  visit(doc, {
+    Pair(_key, pair) {
+      if (isScalar(pair.key) && typeof pair.key.value === "string" && FORBIDDEN_DOCUMENT_KEYS.includes(pair.key.value)) {
+        found = { kind: "forbidden_key", key: pair.key.value, at: pair.key.range?.[0] ?? 0 };
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+    Node(_key, node, path) {
+      if (!isCollection(node)) return undefined;
+      const depth = path.filter((p) => isCollection(p)).length + 1;
+      if (depth > MAX_JSON_DEPTH) {
+        found = { kind: "too_deep", at: node.range?.[0] ?? 0 };
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\b/i;

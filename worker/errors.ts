@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import { toIssues, type Issue } from "../core/issues";
+import type { TextPosition } from "../core/text-position";
 
 export class AppError extends Error {
   constructor(
@@ -16,6 +17,8 @@ export class AppError extends Error {
     message: string,
     readonly issues?: readonly Issue[],
     readonly headers?: Readonly<Record<string, string>>,
+    /** Where a body's parser stopped (parse errors): rendered as `offset`, `line` and `column` beside the message. */
+    readonly position?: TextPosition,
   ) {
     super(message);
     this.name = "AppError";
@@ -26,13 +29,19 @@ export function invalidInput(message: string, issues: readonly Issue[]): AppErro
   return new AppError(400, "invalid_request", message, issues);
 }
 
-export function errorBody(code: string, message: string, issues?: readonly Issue[]) {
-  return issues && issues.length > 0 ? { error: code, message, issues } : { error: code, message };
+/** A body that could not be read as what it claims to be, at `position`: 400 with the position in the error body. */
+export function unreadableBody(code: string, message: string, position?: TextPosition): AppError {
+  return new AppError(400, code, position ? `${message} (line ${position.line}, column ${position.column}, byte ${position.offset})` : message, undefined, undefined, position);
+}
+
+export function errorBody(code: string, message: string, issues?: readonly Issue[], position?: TextPosition) {
+  const body = position ? { error: code, message, offset: position.offset, line: position.line, column: position.column } : { error: code, message };
+  return issues && issues.length > 0 ? { ...body, issues } : body;
 }
 
 /** What any thrown value answers: the contract's error body, its status and extra header fields. */
 function errorAnswer(err: unknown): { body: ReturnType<typeof errorBody>; status: ContentfulStatusCode; headers?: Readonly<Record<string, string>> } {
-  if (err instanceof AppError) return { body: errorBody(err.code, err.message, err.issues), status: err.status, headers: err.headers };
+  if (err instanceof AppError) return { body: errorBody(err.code, err.message, err.issues, err.position), status: err.status, headers: err.headers };
   if (err instanceof ZodError) return { body: errorBody("invalid_request", "the request is not valid", toIssues(err.issues)), status: 400 };
   if (err instanceof HTTPException) return { body: errorBody("http_error", err.message || "request failed"), status: err.status };
   console.error("unhandled error", err);

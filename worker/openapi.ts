@@ -96,6 +96,9 @@ function schemas(): Json {
       properties: {
         error: { type: "string", description: "A stable code: invalid_request, not_found, unauthorized, forbidden, conflict, …" },
         message: { type: "string", description: "What to fix, for people" },
+        offset: { type: "integer", minimum: 0, description: "Parse errors: the UTF-8 byte offset in the body where the parser stopped" },
+        line: { type: "integer", minimum: 1, description: "Parse errors: the 1-based line of that place" },
+        column: { type: "integer", minimum: 1, description: "Parse errors: the 1-based column (in characters) of that place" },
         issues: { type: "array", items: { type: "object", properties: { path: { type: "string", description: "The field, e.g. rollout.stages[0].weight" }, message: { type: "string" } } } },
       },
     },

@@ -55,19 +55,40 @@ describe("hostile input", () => {
     expect((await call("GET", `/admin/flags/${key}`)).status).toBe(404);
   });
 
+  it("says where a body could not be read: byte offset, line and column, for UTF-8, JSON and YAML alike", async () => {
+    const key = uniqueKey("where");
+    const put = (raw: string | Uint8Array, type: string) => SELF.fetch(`https://rampart.test/admin/flags/${key}`, { method: "PUT", headers: { ...ADMIN_AUTH, "content-type": type }, body: raw }).then(async (r) => ({ status: r.status, json: await r.json<Record<string, unknown>>() }));
+    // Invalid UTF-8 on line 3 after a two-byte character: the offset counts bytes, the column characters.
+    const head = new TextEncoder().encode('{\n"key": "x",\n"description": "é');
+    const bad = await put(new Uint8Array([...head, 0xe0, 0xa4, 0x22, 0x7d]), "application/json");
+    expect(bad).toMatchObject({ status: 400, json: { error: "invalid_encoding", offset: head.length, line: 3, column: 18 } });
+    expect(bad.json["message"]).toContain("line 3, column 18");
+    // JSON: a syntax error, a duplicate key, nesting too deep.
+    expect(await put('{\n  "type": "boolean",\n  "variants": }', "application/json")).toMatchObject({ status: 400, json: { error: "invalid_json", line: 3, column: 15, offset: 37 } });
+    expect(await put('{"type": "boolean",\n "type": "string"}', "application/json")).toMatchObject({ json: { error: "duplicate_key", line: 2, column: 2 } });
+    expect(await put(`{"type":"object","variants":{"baseline":${deep(70)}}}`, "application/json")).toMatchObject({ json: { error: "too_deep", line: 1, column: 41 + 62 } });
+    // YAML: a duplicate key, an unknown tag, nesting too deep, a forbidden key.
+    expect(await put("type: boolean\nvariants: { baseline: false, candidate: true }\ntype: string\n", "application/yaml")).toMatchObject({ json: { error: "invalid_yaml", line: 3, column: 1 } });
+    expect(await put('type: boolean\ndescription: !!js/function "f"\n', "application/yaml")).toMatchObject({ json: { error: "invalid_yaml", line: 2, column: 14 } });
+    const nested = Array.from({ length: 70 }, (_, i) => `${"  ".repeat(i)}a:`).join("\n") + " 1\n";
+    expect(await put(`type: object\nvariants:\n  baseline:\n${nested.replace(/^/gm, "    ")}`, "application/yaml")).toMatchObject({ json: { error: "too_deep", line: 3 + 63 } });
+    expect(await put("type: object\nvariants:\n  baseline:\n    __proto__: 1\n", "application/yaml")).toMatchObject({ json: { error: "forbidden_key", line: 4, column: 5 } });
+    expect((await call("GET", `/admin/flags/${key}`)).status).toBe(404);
+  });
+
   it("shape checks: depth, duplicate keys at any level, escapes in keys", () => {
     expect(jsonShapeProblem(deep(64))).toBeNull();
-    expect(jsonShapeProblem(deep(65))).toEqual({ kind: "too_deep", depth: 65 });
+    expect(jsonShapeProblem(deep(65))).toMatchObject({ kind: "too_deep", depth: 65 });
     expect(jsonShapeProblem('{"a":{"b":1,"c":2},"d":[{"b":1},{"b":2}]}')).toBeNull();
-    expect(jsonShapeProblem('{"a":{"b":1,"b":2}}')).toEqual({ kind: "duplicate_key", key: "b" });
-    expect(jsonShapeProblem('{"a":1,"\\u0061":2}')).toEqual({ kind: "duplicate_key", key: "a" });
+    expect(jsonShapeProblem('{"a":{"b":1,"b":2}}')).toEqual({ kind: "duplicate_key", key: "b", at: 12 });
+    expect(jsonShapeProblem('{"a":1,"\\u0061":2}')).toMatchObject({ kind: "duplicate_key", key: "a" });
     expect(jsonShapeProblem('{"s":"{[\\"x\\""}')).toBeNull();
     // Many keys in one object (past the list, into a set), a duplicate among them, and a forbidden key spelled with an escape.
     const wide = Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`);
     expect(jsonShapeProblem(`{${wide.join(",")}}`)).toBeNull();
-    expect(jsonShapeProblem(`{${wide.join(",")},"k3":0}`)).toEqual({ kind: "duplicate_key", key: "k3" });
-    expect(jsonShapeProblem('{"a":1,"\\u005f_proto__":{}}', { forbiddenKeys: ["__proto__"] })).toEqual({ kind: "forbidden_key", key: "__proto__" });
-    expect(jsonShapeProblem('{"context":{"targetingKey":"u","targetingKey":"v"}}')).toEqual({ kind: "duplicate_key", key: "targetingKey" });
+    expect(jsonShapeProblem(`{${wide.join(",")},"k3":0}`)).toMatchObject({ kind: "duplicate_key", key: "k3" });
+    expect(jsonShapeProblem('{"a":1,"\\u005f_proto__":{}}', { forbiddenKeys: ["__proto__"] })).toMatchObject({ kind: "forbidden_key", key: "__proto__" });
+    expect(jsonShapeProblem('{"context":{"targetingKey":"u","targetingKey":"v"}}')).toMatchObject({ kind: "duplicate_key", key: "targetingKey" });
   });
 
   it("splits a request URL as the URL parser would, without one (IPv6, ports, no path, a query without a path)", () => {
