@@ -15,10 +15,9 @@ import { CounterCellSchema, emptyCounts, minuteOf, pooledPair, recordEvent, REPL
 import type { Decision } from "../core/decision";
 import { ForwardedEventSchema, type ForwardedEvent } from "../core/events";
 import { candidateIdentity } from "../core/generation";
-import { freshMemory, GateMemorySchema, memoryForStage, type GateMemory } from "../core/gates";
+import { freshMemory, GateMemorySchema, type GateMemory } from "../core/gates";
 import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
 import { buildReport, type CompareReport } from "../core/report";
-import { guardMove } from "../core/guard";
 import type { StageApproval } from "../core/gates";
 import { buildSeries, type Series } from "../core/series";
 import type { LatestJudgement } from "./flag-metrics";
@@ -27,7 +26,8 @@ import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./c
 import { counterShardStub } from "./flag-stub";
 import { DecisionLog, type NewDecision } from "./decision-log";
 import { DisagreementLog, type Disagreement } from "./disagreements";
-import { judgeFlag, replayInputs, spansToRead, summarize, transitionOf } from "./judge";
+import { judgeFlag, replayInputs, spansToRead, summarize } from "./judge";
+import { applyDecision } from "../core/decision-step";
 import { hmacHex, Outbox, signatureMatches } from "./outbox";
 import { registryStub } from "./registry-stub";
 import { FLAG_MIGRATIONS } from "./flag-schema";
@@ -416,13 +416,9 @@ export class FlagDO extends DurableObject<Env> {
     const latest = this.row();
     if (latest?.state !== row.state || latest.memory !== row.memory) return { evaluated: false, alreadyJudged: true, state: RolloutStateSchema.parse(JSON.parse(latest?.state ?? row.state)) };
     const { decision, inputs } = judgeFlag(reads, spec, state, memory, now, this.approvalsOf(state.generation));
-    const transition = transitionOf(decision.action);
-    const moved = decision.action === "fallback" || decision.action === "recover" ? { ok: true as const, state: guardMove(state, decision.action, now) } : transition ? applyAction(state, spec.rollout.stages, { action: transition }, now) : null;
-    const next = moved?.ok ? moved.state : state;
-    const changed = next !== state;
+    const { state: next, memory: memoryAfter, changed } = applyDecision(state, spec.rollout.stages, decision, now);
     const loggable = changed || decision.rule !== this.log.lastCronRule();
     this.sql.transaction(() => {
-      const memoryAfter = changed ? memoryForStage(decision.memory, next) : decision.memory;
       memoryAfter.lastMinute = minuteOf(now);
       this.sql.run("UPDATE flag SET state = ?, memory = ? WHERE id = 1", JSON.stringify(next), JSON.stringify(memoryAfter));
       if (changed) this.history.record(next, now);

@@ -5,9 +5,9 @@
  * (the flag's own and its shards'), merged here.
  */
 import { z } from "zod";
-import { EvaluationInputsSchema, evaluateRollout, JUDGE_METHOD, planEvaluation, type CronAction, type EvaluationInputs, type GateMemory, type RolloutDecision, type StageApproval } from "../core/gates";
+import { EvaluationInputsSchema, evaluateRollout, JUDGE_METHOD, planEvaluation, type EvaluationInputs, type GateMemory, type RolloutDecision, type StageApproval } from "../core/gates";
 import type { FlagSpec } from "../core/manifest";
-import type { Action, RolloutState } from "../core/rollout";
+import type { RolloutState } from "../core/rollout";
 import { mergeRead, type CounterRead, type SpanQuery } from "./counter-store";
 
 /** The spans the evaluation at `now` needs: the window that closed in the current stage, if any. */
@@ -33,26 +33,6 @@ export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutSt
   };
   return { decision: evaluateRollout(inputs), inputs };
 }
-/** The state-machine action a cron decision asks for (null: hold). */
-export function transitionOf(action: CronAction): Action | null {
-  switch (action) {
-    case "promote":
-    case "complete":
-      return "promote";
-    case "demote":
-      return "demote";
-    case "rollback":
-      return "rollback";
-    case "kill":
-      return "kill";
-    case "hold":
-    case "fallback":
-    case "recover":
-      // A guard's switches are not operator actions: the FlagDO applies them with `guardMove`.
-      return null;
-  }
-}
-
 /** What a decision looks like in the log and in notifications: verdicts without the raw counts. */
 export function summarize(decision: RolloutDecision) {
   return {

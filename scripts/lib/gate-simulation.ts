@@ -8,11 +8,12 @@
  * per exposure, lost candidate exposures. Used by `npm run simulate` and by
  * the simulation test (a small seeded slice).
  */
+import { applyDecision } from "../../core/decision-step";
 import { emptyReplicatedPair, REPLICATES, type ArmCounts, type GenerationTotals, type ReplicatedPair } from "../../core/counters";
-import { evaluateRollout, freshMemory, JUDGE_METHOD, memoryForStage, planEvaluation, type GateMemory } from "../../core/gates";
+import { evaluateRollout, freshMemory, JUDGE_METHOD, planEvaluation, type GateMemory } from "../../core/gates";
 import { addToHistogram } from "../../core/histogram";
 import { FlagSpecSchema, type FlagSpec, type FlagSpecInput } from "../../core/manifest";
-import { applyAction, initialState, type RolloutState } from "../../core/rollout";
+import { initialState, type RolloutState } from "../../core/rollout";
 
 /** The feed-ranker-like rollout most scenarios judge: 10% (2 h) → 50% (4 h) → 100%. */
 export const FEED_RANKER: FlagSpecInput = {
@@ -430,10 +431,11 @@ export function runOnce(scenario: Scenario, seed: number): RunResult {
     if (decision.action === "fallback") return end("fell_back");
     if (decision.action === "rollback") return end("rolled_back");
     if (decision.action === "promote" || decision.action === "complete" || decision.action === "demote") {
-      const next = applyAction(state, spec.rollout.stages, { action: decision.action === "complete" ? "promote" : decision.action }, now);
-      if (next.ok) {
-        state = next.state;
-        memory = memoryForStage(memory, state);
+      // The cron's own step (core/decision-step.ts): the next state and the memory for its stage.
+      const step = applyDecision(state, spec.rollout.stages, decision, now);
+      if (step.changed) {
+        state = step.state;
+        memory = step.memory;
         windows = new Map();
       }
       if (state.status === "completed") {
