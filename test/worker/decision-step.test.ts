@@ -10,19 +10,12 @@ import { minuteOf } from "../../core/counters";
 import { applyDecision } from "../../core/decision-step";
 import { EvaluationInputsSchema, evaluateRollout } from "../../core/gates";
 import { flagStub } from "../../durable-objects/flag-stub";
-import { call, cronAt, minuteBatch, putFlag, uniqueKey } from "./helpers";
+import { call, cronAt, ctrRolloutSpec, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
 describe("one decision step", () => {
   it("the cron's promotion is what the core judge and applyDecision make of its logged inputs", async () => {
     const key = uniqueKey("step");
-    const created = await putFlag({
-      key,
-      type: "string",
-      variants: { baseline: "v1", candidate: "v2" },
-      rollout: { window: "1m", healthyWindowsToPromote: 2, stages: [{ weight: 50 }, { weight: 100 }] },
-      metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } },
-      gates: [{ metric: "ctr", bad: "decrease", rollback: "5%" }],
-    });
+    const created = await putFlag(ctrRolloutSpec(key));
     const start = created.state.stageEnteredAt as number;
     const stub = flagStub(env, key);
     for (let m = 1; m <= 8; m++) {

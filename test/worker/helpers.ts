@@ -34,6 +34,18 @@ export function booleanSpec(key: string, stages: { weight: number; shadow?: bool
   return { key, type: "boolean", variants: { baseline: false, candidate: true }, rollout: { stages } };
 }
 
+/** A 50% → 100% rollout judged on CTR in one-minute windows: what cron-driven tests promote with scripted counts. */
+export function ctrRolloutSpec(key: string) {
+  return {
+    key,
+    type: "string",
+    variants: { baseline: "v1", candidate: "v2" },
+    rollout: { window: "1m", healthyWindowsToPromote: 2, stages: [{ weight: 50 }, { weight: 100 }] },
+    metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } },
+    gates: [{ metric: "ctr", bad: "decrease", rollback: "5%" }],
+  };
+}
+
 export async function putFlag(spec: { key: string } & Record<string, unknown>) {
   const res = await call("PUT", `/admin/flags/${spec.key}`, { body: spec });
   if (res.status >= 300) throw new Error(`PUT ${spec.key} failed: ${res.status} ${res.text}`);

@@ -8,21 +8,12 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
 import { flagStub } from "../../durable-objects/flag-stub";
-import { call, cronAt, minuteBatch, putFlag, uniqueKey } from "./helpers";
-
-const spec = (key: string) => ({
-  key,
-  type: "string",
-  variants: { baseline: "v1", candidate: "v2" },
-  rollout: { window: "1m", healthyWindowsToPromote: 2, stages: [{ weight: 50 }, { weight: 100 }] },
-  metrics: { ctr: { kind: "ratio", numerator: "click", denominator: "exposure" } },
-  gates: [{ metric: "ctr", bad: "decrease", rollback: "5%" }],
-});
+import { call, cronAt, ctrRolloutSpec, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
 describe("the SRM latch", () => {
   it("holds after a mismatch until clear_srm (reason required, audited), then promotes", async () => {
     const key = uniqueKey("srm");
-    const created = await putFlag(spec(key));
+    const created = await putFlag(ctrRolloutSpec(key));
     const start = created.state.stageEnteredAt as number;
     const stub = flagStub(env, key);
     const minute = async (m: number, baseline: [number, number], candidate: [number, number]) => {
