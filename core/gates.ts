@@ -342,24 +342,26 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
   if (warned) return decide("hold", `gate:${warned.metric}:warn`, [describeBreach(warned, "warn")], { ...extra, warn: true });
 
   // Promotion.
-  const waits: string[] = [];
+  // Each wait has a kind (what the stage lacks) and its words; "starved" is decided on the kinds that need evidence.
+  const waitsFor: { kind: WaitKind; text: string }[] = [];
+  const wait = (kind: WaitKind, text: string) => void waitsFor.push({ kind, text });
   const inStage = now - state.stageEnteredAt;
   const hold = stage?.hold ?? 0;
-  if (inStage < hold) waits.push(`hold time: ${formatMs(hold - inStage)} left`);
+  if (inStage < hold) wait("hold_time", `hold time: ${formatMs(hold - inStage)} left`);
   const stagePair = inputs.totals.stages[String(state.stageIndex)];
   const comparisons = stagePair ? [...stagePair.candidate, ...stagePair.baseline].reduce((n, c) => n + c.agree + c.disagree, 0) : 0;
   const stageSamples = shadow ? comparisons : (stagePair?.candidate.reduce((n, c) => n + c.exposures, 0) ?? 0);
-  if (stage?.minSamples !== undefined && stageSamples < stage.minSamples) waits.push(`samples: ${stageSamples} of ${stage.minSamples}`);
+  if (stage?.minSamples !== undefined && stageSamples < stage.minSamples) wait("samples", `samples: ${stageSamples} of ${stage.minSamples}`);
   // A shadow stage exists to compare: with no comparison at all it has shown nothing.
-  else if (shadow && comparisons === 0) waits.push("shadow comparisons: none received yet (send `comparison` events)");
+  else if (shadow && comparisons === 0) wait("comparisons", "shadow comparisons: none received yet (send `comparison` events)");
   const judgedVerdicts = verdicts.filter((_, i) => !spec.gates[i]?.informational);
   const starvedGates = judgedVerdicts.filter((v) => v.verdict === "insufficient_sample" || v.verdict === "no_data");
-  if (starvedGates.length > 0) waits.push(`${starvedGates.map((v) => `${v.metric} ${v.verdict}`).join(", ")}`);
+  if (starvedGates.length > 0) wait("gate_data", `${starvedGates.map((v) => `${v.metric} ${v.verdict}`).join(", ")}`);
   const unproven = spec.rollout.promote === "evidence" ? judgedVerdicts.filter((v) => v.verdict === "healthy" && !v.noHarm) : [];
-  for (const v of unproven) waits.push(describeEvidenceWanted(v));
+  for (const v of unproven) wait("evidence", describeEvidenceWanted(v));
   const needed = spec.rollout.healthyWindowsToPromote;
-  if (memory.healthyStreak < needed) waits.push(`healthy windows: ${memory.healthyStreak} of ${needed}`);
-  if (waits.length === 0) {
+  if (memory.healthyStreak < needed) wait("healthy_windows", `healthy windows: ${memory.healthyStreak} of ${needed}`);
+  if (waitsFor.length === 0) {
     const next = spec.rollout.stages[state.stageIndex + 1];
     if (!next) return decide("hold", "hold:last-stage", ["at the last stage"], extra);
     // The stage's one exit test of its sample ratio, at the first look where it is ready to be left.
@@ -389,12 +391,18 @@ export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
     return decide(action, action, [`${basis}${needed} healthy windows, hold time and samples met; to ${next.weight}%`], extra);
   }
   const starvedAfter = STARVED_FACTOR * Math.max(hold, spec.rollout.window * needed);
-  const starving = (starvedGates.length > 0 || unproven.length > 0 || waits.some((w) => w.startsWith("samples") || w.startsWith("shadow comparisons"))) && inStage >= starvedAfter;
+  const texts = waitsFor.map((w) => w.text);
+  const starving = waitsFor.some((w) => EVIDENCE_WAITS.has(w.kind)) && inStage >= starvedAfter;
   if (starving) {
-    return decide("hold", "hold:starved", [`stage starved: still short of evidence after ${formatMs(inStage)} (limit ${formatMs(starvedAfter)}); ${waits.join("; ")}`], { ...extra, warn: true });
+    return decide("hold", "hold:starved", [`stage starved: still short of evidence after ${formatMs(inStage)} (limit ${formatMs(starvedAfter)}); ${texts.join("; ")}`], { ...extra, warn: true });
   }
-  return decide("hold", "hold:waiting", waits, extra);
+  return decide("hold", "hold:waiting", texts, extra);
 }
+
+/** What a stage can be waiting for before it is left. */
+type WaitKind = "hold_time" | "samples" | "comparisons" | "gate_data" | "evidence" | "healthy_windows";
+/** The waits that only more data ends: a stage stuck on one of them past its limit is starved. */
+const EVIDENCE_WAITS: ReadonlySet<WaitKind> = new Set(["samples", "comparisons", "gate_data", "evidence"]);
 
 function sameStage(memory: GateMemory, state: RolloutState): boolean {
   return memory.generation === state.generation && memory.stage === state.stageIndex;

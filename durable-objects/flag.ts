@@ -91,7 +91,7 @@ export interface EvaluateResult {
 
 export type ReplayResult =
   | { ok: true; decision: Decision; replayed: { action: string; rule: string; verdicts: string }; matches: boolean }
-  | { ok: false; message: string };
+  | { ok: false; kind: "no_decision" | "not_a_judgement" | "unreadable_inputs"; message: string };
 
 const CounterCellArraySchema = CounterCellSchema.array();
 const CounterBatchSchema = z.strictObject({ id: z.string().min(1).max(128), cells: CounterCellArraySchema });
@@ -501,10 +501,10 @@ export class FlagDO extends DurableObject<Env> {
   /** Recomputes a cron decision from its stored inputs. */
   async replay(id: number): Promise<ReplayResult> {
     const decision = this.log.get(id);
-    if (decision === null) return { ok: false, message: `no decision ${id}` };
-    if (decision.inputs === null) return { ok: false, message: `decision ${id} was an operator or configuration action: there is nothing to recompute` };
+    if (decision === null) return { ok: false, kind: "no_decision", message: `no decision ${id}` };
+    if (decision.inputs === null) return { ok: false, kind: "not_a_judgement", message: `decision ${id} was an operator or configuration action: there is nothing to recompute` };
     const replayable = replayInputs(decision.inputs);
-    if (!replayable.ok) return { ok: false, message: `decision ${id}: ${replayable.message}` };
+    if (!replayable.ok) return { ok: false, kind: "unreadable_inputs", message: `decision ${id}: ${replayable.message}` };
     const replayed = replayable.decision;
     const verdicts = JSON.stringify(summarize(replayed));
     return { ok: true, decision, replayed: { action: replayed.action, rule: replayed.rule, verdicts }, matches: verdicts === decision.verdicts };

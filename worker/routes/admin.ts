@@ -210,7 +210,7 @@ export function adminRoutes() {
     const key = flagKeyParam(c.req.param("key"));
     const id = parseQuery(z.coerce.number().int().min(1), c.req.param("id"), "id");
     const result = await (await waveStub(c.env, key, waveQuery(c))).stub.replay(id);
-    if (!result.ok) throw new AppError(result.message.startsWith("no decision") ? 404 : 409, "not_replayable", result.message);
+    if (!result.ok) throw new AppError(result.kind === "no_decision" ? 404 : 409, "not_replayable", result.message);
     return c.json({
       key,
       decision: present(result.decision, false),
