@@ -98,11 +98,11 @@ export interface WindowSpan {
 }
 
 /** What the evaluation needs loaded besides the generation totals. */
-export interface EvaluationPlan {
+export interface JudgementPlan {
   window: WindowSpan | null;
 }
 
-export interface EvaluationInputs {
+export interface JudgementInputs {
   /** The judging method these inputs are for (`JUDGE_METHOD`). */
   method: number;
   now: number;
@@ -124,7 +124,7 @@ export interface StageApproval {
 }
 
 /**
- * The stored form of `EvaluationInputs` (decision logs keep them for replay):
+ * The stored form of `JudgementInputs` (decision logs keep them for replay):
  * the spec parts as parsed (durations in ms, amounts as numbers), read back
  * through this schema rather than trusted.
  */
@@ -171,7 +171,7 @@ const JudgedSpecSchema = z.strictObject({
   ),
 });
 const WindowSpanSchema = z.strictObject({ index: z.int(), from: z.number(), to: z.number() });
-export const EvaluationInputsSchema = z.strictObject({
+export const JudgementInputsSchema = z.strictObject({
   method: z.int(),
   now: z.number(),
   spec: JudgedSpecSchema,
@@ -212,7 +212,7 @@ export interface RolloutDecision {
 const LIVE = new Set(["shadow", "ramping", "paused", "completed"]);
 
 /** Which window (if any) closed since the last evaluation. */
-export function planEvaluation(spec: Pick<FlagSpec, "rollout">, state: RolloutState, memory: GateMemory, now: number): EvaluationPlan {
+export function planJudgement(spec: Pick<FlagSpec, "rollout">, state: RolloutState, memory: GateMemory, now: number): JudgementPlan {
   const windowMs = spec.rollout.window;
   const current = Math.floor((now - state.stageEnteredAt) / windowMs);
   const sameStage = memory.generation === state.generation && memory.stage === state.stageIndex;
@@ -232,7 +232,7 @@ function stagePairs(totals: GenerationTotals): ReplicatedPair[] {
  * (soft rules only notify, so they must not take power from the hard ones).
  * `softFired` receives the soft rules that started firing at this look.
  */
-function judgeAborts(rules: readonly AbortRule[], spec: EvaluationInputs["spec"], totals: GenerationTotals, now: number, memory: GateMemory, softFired: AbortVerdict[] = []): AbortVerdict[] {
+function judgeAborts(rules: readonly AbortRule[], spec: JudgementInputs["spec"], totals: GenerationTotals, now: number, memory: GateMemory, softFired: AbortVerdict[] = []): AbortVerdict[] {
   if (rules.length === 0) return [];
   const candidate = Object.values(totals.stages).map((pair) => pair.candidate);
   const softCount = rules.filter((r) => r.soft).length;
@@ -253,7 +253,7 @@ function judgeAborts(rules: readonly AbortRule[], spec: EvaluationInputs["spec"]
 }
 
 /** Judges a flag and says what the cron should do. */
-export function evaluateRollout(inputs: EvaluationInputs): RolloutDecision {
+export function judgeRollout(inputs: JudgementInputs): RolloutDecision {
   const { spec, state, now } = inputs;
   const memory = sameStage(inputs.memory, state)
     ? { ...inputs.memory, breachSince: { ...inputs.memory.breachSince }, aborts: { ...inputs.memory.aborts } }
@@ -414,7 +414,7 @@ function sameStage(memory: GateMemory, state: RolloutState): boolean {
  * exposures all land in one arm, so exposures are not independent draws),
  * inside the normal-mixture always-valid interval at α = 0.001.
  */
-function srmCheck(inputs: EvaluationInputs, weightPercent: number, shadow: boolean, look: "sequential" | "exit" = "sequential"): SrmCheck | null {
+function srmCheck(inputs: JudgementInputs, weightPercent: number, shadow: boolean, look: "sequential" | "exit" = "sequential"): SrmCheck | null {
   if (shadow || weightPercent <= 0 || weightPercent >= 100 || inputs.state.forced !== null) return null;
   const pair = inputs.totals.stages[String(inputs.state.stageIndex)];
   if (!pair) return null;

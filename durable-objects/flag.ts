@@ -71,9 +71,9 @@ export interface CounterBatch {
   cells: CounterCell[];
 }
 
-export interface EvaluateResult {
+export interface JudgeResult {
   /** False when this minute was already judged (a repeated or overlapping trigger). */
-  evaluated: boolean;
+  judged: boolean;
   /** The object holds a spec stored before specs were kept as written: send it again with `configure`. */
   needsSpec?: boolean;
   /** Not judged now because this minute was already judged (by an overlapping trigger): it counts as judged. */
@@ -401,20 +401,20 @@ export class FlagDO extends DurableObject<Env> {
    * overlapping trigger for a minute already judged changes nothing. The
    * caller (the RegistryDO) publishes a changed state.
    */
-  async evaluate(now: number): Promise<EvaluateResult> {
+  async judge(now: number): Promise<JudgeResult> {
     const flag = this.loaded();
-    if (flag === null) return { evaluated: false, state: null, needsSpec: this.needsSpec() };
+    if (flag === null) return { judged: false, state: null, needsSpec: this.needsSpec() };
     const { row, spec, state } = flag;
     const stored = row.memory ? GateMemorySchema.safeParse(JSON.parse(row.memory)) : null;
     const memory: GateMemory = stored?.success ? stored.data : freshMemory(state);
     const sameStage = memory.generation === state.generation && memory.stage === state.stageIndex;
-    if (sameStage && memory.lastMinute >= minuteOf(now)) return { evaluated: false, alreadyJudged: true, state };
+    if (sameStage && memory.lastMinute >= minuteOf(now)) return { judged: false, alreadyJudged: true, state };
 
     const spans = spansToRead(spec, state, memory, now);
     const reads = [this.counters.read(state.generation, spans), ...(await this.readShards(spec, (shard) => shard.readCounters(state.generation, spans)))];
     // Reading shards awaited: another trigger for this minute may have judged meanwhile.
     const latest = this.row();
-    if (latest?.state !== row.state || latest.memory !== row.memory) return { evaluated: false, alreadyJudged: true, state: RolloutStateSchema.parse(JSON.parse(latest?.state ?? row.state)) };
+    if (latest?.state !== row.state || latest.memory !== row.memory) return { judged: false, alreadyJudged: true, state: RolloutStateSchema.parse(JSON.parse(latest?.state ?? row.state)) };
     const { decision, inputs } = judgeFlag(reads, spec, state, memory, now, this.approvalsOf(state.generation));
     const { state: next, memory: memoryAfter, changed } = applyDecision(state, spec.rollout.stages, decision, now);
     const loggable = changed || decision.rule !== this.log.lastCronRule();
@@ -461,7 +461,7 @@ export class FlagDO extends DurableObject<Env> {
     // The latest judgement travels with every tick's metrics (not the log): a
     // hold is logged once per rule, but what it waits for changes every minute.
     const judgement: LatestJudgement = { action: changed ? decision.action : "hold", rule: decision.rule, reason: decision.reasons.join("; ") };
-    return { evaluated: true, state: next, action: decision.action, rule: decision.rule, counterShards: shards, ...(decision.softAborts.length > 0 ? { softAborts: decision.softAborts.length } : {}), metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed, judgement }) };
+    return { judged: true, state: next, action: decision.action, rule: decision.rule, counterShards: shards, ...(decision.softAborts.length > 0 ? { softAborts: decision.softAborts.length } : {}), metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed, judgement }) };
   }
 
   /** The A/B compare report over [from, to) for a generation (default: the current one). */

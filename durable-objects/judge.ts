@@ -5,23 +5,23 @@
  * (the flag's own and its shards'), merged here.
  */
 import { z } from "zod";
-import { EvaluationInputsSchema, evaluateRollout, JUDGE_METHOD, planEvaluation, type EvaluationInputs, type GateMemory, type RolloutDecision, type StageApproval } from "../core/gates";
+import { JudgementInputsSchema, judgeRollout, JUDGE_METHOD, planJudgement, type JudgementInputs, type GateMemory, type RolloutDecision, type StageApproval } from "../core/gates";
 import type { FlagSpec } from "../core/manifest";
 import type { RolloutState } from "../core/rollout";
 import { mergeRead, type CounterRead, type SpanQuery } from "./counter-store";
 
 /** The spans the evaluation at `now` needs: the window that closed in the current stage, if any. */
 export function spansToRead(spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number): SpanQuery[] {
-  const plan = planEvaluation(spec, state, memory, now);
+  const plan = planJudgement(spec, state, memory, now);
   return plan.window ? [{ from: plan.window.from, to: plan.window.to, stage: state.stageIndex }] : [];
 }
 
-export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number, approvals: StageApproval[] = []): { decision: RolloutDecision; inputs: EvaluationInputs } {
+export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number, approvals: StageApproval[] = []): { decision: RolloutDecision; inputs: JudgementInputs } {
   const [first, ...rest] = reads;
   if (!first) throw new Error("judgeFlag needs the flag's own counters");
   const merged = rest.reduce(mergeRead, first);
-  const plan = planEvaluation(spec, state, memory, now);
-  const inputs: EvaluationInputs = {
+  const plan = planJudgement(spec, state, memory, now);
+  const inputs: JudgementInputs = {
     method: JUDGE_METHOD,
     now,
     spec: { rollout: spec.rollout, gates: spec.gates, abort: spec.abort, metrics: spec.metrics, ...(spec.kind !== "rollout" ? { kind: spec.kind } : {}), ...(spec.guard ? { guard: spec.guard } : {}) },
@@ -31,7 +31,7 @@ export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutSt
     window: plan.window && merged.spans[0] ? { span: plan.window, counts: merged.spans[0] } : null,
     ...(approvals.length > 0 ? { approvals } : {}),
   };
-  return { decision: evaluateRollout(inputs), inputs };
+  return { decision: judgeRollout(inputs), inputs };
 }
 /** What a decision looks like in the log and in notifications: verdicts without the raw counts. */
 export function summarize(decision: RolloutDecision) {
@@ -63,5 +63,5 @@ export function replayInputs(inputsJson: string): { ok: true; decision: RolloutD
   if (method !== JUDGE_METHOD) {
     return { ok: false, message: `it was judged with method ${method}, which this version (method ${JUDGE_METHOD}: user-level variances, promotion on evidence, anytime-valid abort rules) no longer runs; its logged verdicts stand as they were` };
   }
-  return { ok: true, decision: evaluateRollout(EvaluationInputsSchema.parse(raw)) };
+  return { ok: true, decision: judgeRollout(JudgementInputsSchema.parse(raw)) };
 }

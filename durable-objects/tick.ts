@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import type { RolloutState } from "../core/rollout";
-import type { EvaluateResult } from "./flag";
+import type { JudgeResult } from "./flag";
 import { flagStub } from "./flag-stub";
 import { waveObjectName } from "../core/waves";
 
@@ -42,7 +42,7 @@ export interface TickProgress {
 
 /** Judges `targets` at `now`; returns every state the FlagDOs answered with. */
 export async function judgeBatch(env: Env, targets: readonly TickTarget[], now: number) {
-  const states: { key: string; wave: number; state: RolloutState; action?: string; softAborts?: number; counterShards?: number; metrics?: EvaluateResult["metrics"] }[] = [];
+  const states: { key: string; wave: number; state: RolloutState; action?: string; softAborts?: number; counterShards?: number; metrics?: JudgeResult["metrics"] }[] = [];
   /** Flags whose object asked for its spec again (stored before specs were kept as written). */
   const needSpec: string[] = [];
   let evaluated = 0;
@@ -52,9 +52,9 @@ export async function judgeBatch(env: Env, targets: readonly TickTarget[], now: 
       targets.slice(i, i + TICK_CONCURRENCY).map(async ({ key, wave }) => {
         const name = waveObjectName(key, wave);
         try {
-          const result = await flagStub(env, name).evaluate(now);
+          const result = await flagStub(env, name).judge(now);
           // A flag an overlapping trigger already judged this minute was judged: count it.
-          if (result.evaluated || result.alreadyJudged) evaluated++;
+          if (result.judged || result.alreadyJudged) evaluated++;
           if (result.needsSpec && wave === 1) needSpec.push(key);
           if (result.state) states.push({ key, wave, state: result.state, ...(result.action ? { action: result.action } : {}), ...(result.softAborts ? { softAborts: result.softAborts } : {}), ...(result.counterShards ? { counterShards: result.counterShards } : {}), ...(result.metrics ? { metrics: result.metrics } : {}) });
         } catch (error) {

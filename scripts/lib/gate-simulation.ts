@@ -1,6 +1,6 @@
 /**
  * The gate simulation engine (pure core, virtual clock, seeded): a rollout
- * judged every simulated minute by `evaluateRollout`, on traffic shaped like
+ * judged every simulated minute by `judgeRollout`, on traffic shaped like
  * real traffic — users who come back (geometric number of exposures, spread
  * over hours), each with their own click and error propensity (Beta), a
  * daily cycle, outcome events that arrive late and are credited to the
@@ -10,7 +10,7 @@
  */
 import { applyDecision } from "../../core/decision-step";
 import { emptyReplicatedPair, REPLICATES, type ArmCounts, type GenerationTotals, type ReplicatedPair } from "../../core/counters";
-import { evaluateRollout, freshMemory, JUDGE_METHOD, planEvaluation, type GateMemory } from "../../core/gates";
+import { judgeRollout, freshMemory, JUDGE_METHOD, planJudgement, type GateMemory } from "../../core/gates";
 import { addToHistogram } from "../../core/histogram";
 import { FlagSpecSchema, type FlagSpec, type FlagSpecInput } from "../../core/manifest";
 import { initialState, type RolloutState } from "../../core/rollout";
@@ -416,9 +416,9 @@ export function runOnce(scenario: Scenario, seed: number): RunResult {
 
     // The cron's look at the end of the minute.
     const now = (minute + 1) * MINUTE;
-    const plan = planEvaluation(spec, state, memory, now);
+    const plan = planJudgement(spec, state, memory, now);
     const window = plan.window ? { span: plan.window, counts: windowCounts(windows.get(plan.window.index)) } : null;
-    const decision = evaluateRollout({ method: JUDGE_METHOD, now, spec, state, memory, totals, window });
+    const decision = judgeRollout({ method: JUDGE_METHOD, now, spec, state, memory, totals, window });
     memory = decision.memory;
     if (window) windows.delete(window.span.index);
     if (decision.rule === "srm" && !srmHeld) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { emptyCounts, recordEvent, sumCounts, type ArmCounts, type ReplicatedPair } from "../../core/counters";
 import { spreadPair } from "../spread";
 import { judgeGate } from "../../core/gate-verdict";
-import { evaluateRollout, freshMemory, memoryForStage, planEvaluation, type EvaluationInputs, type RolloutDecision } from "../../core/gates";
+import { judgeRollout, freshMemory, memoryForStage, planJudgement, type JudgementInputs, type RolloutDecision } from "../../core/gates";
 import { addToHistogram, quantile } from "../../core/histogram";
 import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
 import { linearize } from "../../core/estimate";
@@ -128,7 +128,7 @@ describe("a gate's verdict", () => {
   });
 });
 
-function inputs(state: RolloutState, totals: Record<string, ReplicatedPair>, now: number, extra: Partial<EvaluationInputs> = {}): EvaluationInputs {
+function inputs(state: RolloutState, totals: Record<string, ReplicatedPair>, now: number, extra: Partial<JudgementInputs> = {}): JudgementInputs {
   return { method: 2, now, spec, state, memory: freshMemory(state), totals: { generation: state.generation, stages: totals }, window: null, ...extra };
 }
 
@@ -139,24 +139,24 @@ describe("rollout evaluation", () => {
 
   it("kills once the abort rule's evidence passes 1/α and has stayed there for its sustained span", () => {
     const failing = { "0": pair(arm(45_000, 2_250), arm(5_000, 250, { errors: 150 })) };
-    const first = evaluateRollout(inputs(start, failing, 60_000));
+    const first = judgeRollout(inputs(start, failing, 60_000));
     expect(first.action).toBe("hold");
     expect(first.aborts[0]).toMatchObject({ conditionHolds: true, fired: false });
     expect(first.aborts[0]!.evidence).toBeGreaterThan(first.aborts[0]!.threshold);
-    const later = evaluateRollout({ ...inputs(start, failing, 60_000 + 600_000), memory: first.memory });
+    const later = judgeRollout({ ...inputs(start, failing, 60_000 + 600_000), memory: first.memory });
     expect(later).toMatchObject({ action: "kill", rule: "abort:error_rate" });
   });
 
   it("does not kill on a rate that is high but not convincingly above the limit", () => {
     const noisy = { "0": pair(arm(2_700, 135), arm(300, 15, { errors: 5 })) }; // 1.7% of 300
-    const d = evaluateRollout(inputs(start, noisy, 60_000));
+    const d = judgeRollout(inputs(start, noisy, 60_000));
     expect(d.aborts[0]?.conditionHolds).toBe(false);
     expect(d.aborts[0]?.evidence).toBeLessThan(d.aborts[0]!.threshold);
   });
 
   it("rolls back on a gate breach and names the gate and its numbers", () => {
     const bad = { "0": pair(arm(900_000, 45_000), arm(100_000, 4_000)) };
-    const d = evaluateRollout(inputs(start, bad, 3_600_000));
+    const d = judgeRollout(inputs(start, bad, 3_600_000));
     expect(d.action).toBe("rollback");
     expect(d.rule).toBe("gate:ctr:rollback");
     expect(d.reasons[0]).toContain("ctr relative -20.00%");
@@ -165,27 +165,27 @@ describe("rollout evaluation", () => {
   it("waits for `sustained` before acting on a sustained gate", () => {
     // 0.4% → 0.8%: past the 0.2pp gate, under the 1% abort level.
     const errors = { "0": pair(arm(900_000, 45_000, { errors: 3_600 }), arm(100_000, 5_000, { errors: 800 })) };
-    const first = evaluateRollout(inputs(start, errors, 60_000));
+    const first = judgeRollout(inputs(start, errors, 60_000));
     expect(first.action).not.toBe("rollback");
-    const later = evaluateRollout({ ...inputs(start, errors, 60_000 + 600_000), memory: first.memory });
+    const later = judgeRollout({ ...inputs(start, errors, 60_000 + 600_000), memory: first.memory });
     expect(later).toMatchObject({ action: "rollback", rule: "gate:error_rate:rollback" });
   });
 
   it("holds for a sample ratio mismatch and says so", () => {
     const skewed = { "0": pair(arm(92_000, 4_600), arm(8_000, 400)) };
-    const d = evaluateRollout(inputs(start, skewed, 3_600_000));
+    const d = judgeRollout(inputs(start, skewed, 3_600_000));
     expect(d).toMatchObject({ action: "hold", rule: "srm", warn: true });
     expect(d.srm?.mismatch).toBe(true);
   });
 
   it("a mismatch seen once blocks promotion for the rest of the generation, across stages, until an operator clears it", () => {
     const skewed = { "0": pair(arm(92_000, 4_600), arm(8_000, 400)) };
-    const seen = evaluateRollout(inputs(start, skewed, 600_000));
+    const seen = judgeRollout(inputs(start, skewed, 600_000));
     expect(seen).toMatchObject({ rule: "srm", memory: { srmLatch: { stage: 0, at: 600_000 } } });
     // The split looks right again and every other condition is met: still held, and the hold says why and how to clear it.
     const windowCounts = pair(arm(22_500, 1_125), arm(2_500, 125));
     const ready = (memory: RolloutDecision["memory"], state = start, now = 61 * 60_000) =>
-      evaluateRollout({ ...inputs(state, healthyTotals, now), memory: { ...memory, healthyStreak: 2, srmExitChecked: true }, window: { span: { index: 3, from: now - 900_000, to: now }, counts: windowCounts } });
+      judgeRollout({ ...inputs(state, healthyTotals, now), memory: { ...memory, healthyStreak: 2, srmExitChecked: true }, window: { span: { index: 3, from: now - 900_000, to: now }, counts: windowCounts } });
     const held = ready(seen.memory);
     expect(held).toMatchObject({ action: "hold", rule: "hold:srm" });
     expect(held.reasons[0]).toContain("clear_srm");
@@ -205,8 +205,8 @@ describe("rollout evaluation", () => {
     const mild = { "0": pair(arm(901_170, 45_058), arm(98_830, 4_942)) };
     const windowCounts = pair(arm(22_500, 1_125), arm(2_500, 125));
     const now = 61 * 60_000;
-    const look = (memory: RolloutDecision["memory"]) => evaluateRollout({ ...inputs(start, mild, now), memory: { ...memory, healthyStreak: 2 }, window: { span: { index: 3, from: now - 900_000, to: now }, counts: windowCounts } });
-    const sequential = evaluateRollout(inputs(start, mild, 30 * 60_000));
+    const look = (memory: RolloutDecision["memory"]) => judgeRollout({ ...inputs(start, mild, now), memory: { ...memory, healthyStreak: 2 }, window: { span: { index: 3, from: now - 900_000, to: now }, counts: windowCounts } });
+    const sequential = judgeRollout(inputs(start, mild, 30 * 60_000));
     expect(sequential.srm?.mismatch).toBe(false);
     const exit = look(freshMemory(start));
     expect(exit).toMatchObject({ action: "hold", rule: "srm", memory: { srmExitChecked: true, srmLatch: { stage: 0 } } });
@@ -214,7 +214,7 @@ describe("rollout evaluation", () => {
     // One look per stage: the same data with the test already made (and no latch) promotes.
     expect(look({ ...freshMemory(start), srmExitChecked: true })).toMatchObject({ action: "promote" });
     // The same test passes a split that is right.
-    expect(evaluateRollout({ ...inputs(start, healthyTotals, now), memory: { ...freshMemory(start), healthyStreak: 2 }, window: { span: { index: 3, from: now - 900_000, to: now }, counts: windowCounts } })).toMatchObject({ action: "promote", memory: { srmExitChecked: true } });
+    expect(judgeRollout({ ...inputs(start, healthyTotals, now), memory: { ...freshMemory(start), healthyStreak: 2 }, window: { span: { index: 3, from: now - 900_000, to: now }, counts: windowCounts } })).toMatchObject({ action: "promote", memory: { srmExitChecked: true } });
   });
 
   it("promotes only after the hold time and the healthy windows", () => {
@@ -222,8 +222,8 @@ describe("rollout evaluation", () => {
     const windowCounts = pair(arm(22_500, 1_125), arm(2_500, 125));
     const at = (minutes: number) => {
       const now = minutes * 60_000;
-      const plan = planEvaluation(spec, start, memory, now);
-      const d = evaluateRollout({ ...inputs(start, healthyTotals, now), memory, window: plan.window ? { span: plan.window, counts: windowCounts } : null });
+      const plan = planJudgement(spec, start, memory, now);
+      const d = judgeRollout({ ...inputs(start, healthyTotals, now), memory, window: plan.window ? { span: plan.window, counts: windowCounts } : null });
       memory = d.memory;
       return d;
     };
@@ -238,8 +238,8 @@ describe("rollout evaluation", () => {
     let d: RolloutDecision | null = null;
     for (const minutes of [16, 31, 61, 76]) {
       const now = minutes * 60_000;
-      const plan = planEvaluation(spec, start, memory, now);
-      d = evaluateRollout({ ...inputs(start, thin, now), memory, window: plan.window ? { span: plan.window, counts: thin["0"] } : null });
+      const plan = planJudgement(spec, start, memory, now);
+      d = judgeRollout({ ...inputs(start, thin, now), memory, window: plan.window ? { span: plan.window, counts: thin["0"] } : null });
       memory = d.memory;
     }
     expect(d?.action).toBe("hold");
@@ -247,21 +247,21 @@ describe("rollout evaluation", () => {
     expect(d?.reasons.join("; ")).toMatch(/evidence: ctr interval \[.*\] does not yet rule out −5\.00%; about \d+(\.\d)?× the current data/);
     // The weaker rule promotes the same data.
     const onNoHarm = { ...spec, rollout: { ...spec.rollout, promote: "on_no_harm" as const } };
-    const weak = evaluateRollout({ ...inputs(start, thin, 76 * 60_000), spec: onNoHarm, memory: { ...memory, windowIndex: 3 } });
+    const weak = judgeRollout({ ...inputs(start, thin, 76 * 60_000), spec: onNoHarm, memory: { ...memory, windowIndex: 3 } });
     expect(weak.action).toBe("promote");
   });
 
   it("never promotes a paused rollout, and judges a completed one on abort rules only", () => {
     const paused: RolloutState = { ...start, status: "paused", pausedFrom: "ramping" };
-    expect(evaluateRollout(inputs(paused, healthyTotals, 7_200_000)).rule).toBe("hold:paused");
+    expect(judgeRollout(inputs(paused, healthyTotals, 7_200_000)).rule).toBe("hold:paused");
     const completed: RolloutState = { ...start, status: "completed", stageIndex: 2 };
-    expect(evaluateRollout(inputs(completed, healthyTotals, 7_200_000)).rule).toBe("hold:completed");
+    expect(judgeRollout(inputs(completed, healthyTotals, 7_200_000)).rule).toBe("hold:completed");
     const killed: RolloutState = { ...start, status: "killed", killedFrom: "ramping" };
-    expect(evaluateRollout(inputs(killed, healthyTotals, 7_200_000)).action).toBe("hold");
+    expect(judgeRollout(inputs(killed, healthyTotals, 7_200_000)).action).toBe("hold");
   });
 
   it("publishes the false-alarm budget split over the judged gates", () => {
-    const d = evaluateRollout(inputs(start, healthyTotals, 60_000));
+    const d = judgeRollout(inputs(start, healthyTotals, 60_000));
     expect(d.alpha).toEqual({ flag: 0.05, perGate: 0.025, severePerGate: 0.0005, perAbortRule: 0.01 });
   });
 });
@@ -290,8 +290,8 @@ describe("a shadow stage", () => {
     let last: RolloutDecision | null = null;
     for (const m of minutes) {
       const now = m * 60_000;
-      const plan = planEvaluation(shadowSpec, start, memory, now);
-      last = evaluateRollout({ method: 2, now, spec: shadowSpec, state: start, memory, totals: { generation: 1, stages: totals }, window: plan.window ? { span: plan.window, counts: totals["0"]! } : null });
+      const plan = planJudgement(shadowSpec, start, memory, now);
+      last = judgeRollout({ method: 2, now, spec: shadowSpec, state: start, memory, totals: { generation: 1, stages: totals }, window: plan.window ? { span: plan.window, counts: totals["0"]! } : null });
       memory = last.memory;
     }
     if (!last) throw new Error("no evaluation ran");

@@ -8,7 +8,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
 import { applyDecision } from "../../core/decision-step";
-import { EvaluationInputsSchema, evaluateRollout } from "../../core/gates";
+import { JudgementInputsSchema, judgeRollout } from "../../core/gates";
 import { flagStub } from "../../durable-objects/flag-stub";
 import { call, cronAt, ctrRolloutSpec, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
@@ -25,8 +25,8 @@ describe("one decision step", () => {
     const log = (await call("GET", `/admin/flags/${key}/decisions?limit=50&inputs=true`)).json.decisions as { source: string; action: string; to: { status: string; stage: number }; inputs?: unknown }[];
     const moved = log.find((d) => d.source === "cron" && d.action === "complete");
     expect(moved).toBeDefined();
-    const inputs = EvaluationInputsSchema.parse(moved?.inputs);
-    const decision = evaluateRollout(inputs);
+    const inputs = JudgementInputsSchema.parse(moved?.inputs);
+    const decision = judgeRollout(inputs);
     expect(decision.action).toBe("complete");
     const step = applyDecision(inputs.state, inputs.spec.rollout.stages, decision, inputs.now);
     expect(step.changed).toBe(true);

@@ -79,11 +79,11 @@ describe("FlagDO storage upgrades", () => {
     expect(read.totals.stages["0"]!.candidate[0]!.exposures).toBe(1234);
 
     // The old row held the parsed spec only: the next tick has the registry send the written one, and judging resumes.
-    expect(await stub.evaluate(start + 120_000)).toMatchObject({ evaluated: false, needsSpec: true });
+    expect(await stub.judge(start + 120_000)).toMatchObject({ judged: false, needsSpec: true });
     await cronAt(start + 180_000);
     expect((await stub.view())?.configured).toBe(true);
-    const next = await stub.evaluate(start + 240_000);
-    expect(next).toMatchObject({ evaluated: true, state: { status: "ramping", stageIndex: 0 } });
+    const next = await stub.judge(start + 240_000);
+    expect(next).toMatchObject({ judged: true, state: { status: "ramping", stageIndex: 0 } });
     expect((await call("GET", `/admin/flags/${key}`)).json.state.status).toBe("ramping");
   });
 });

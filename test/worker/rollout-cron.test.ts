@@ -92,10 +92,10 @@ describe("the cron judges rollouts through scheduled()", () => {
     const start = created.state.stageEnteredAt as number;
     const stub = flagStub(env, key);
     const minuteStart = Math.ceil((start + 1) / 60_000) * 60_000;
-    expect((await stub.evaluate(minuteStart + 1_000)).evaluated).toBe(true);
-    expect((await stub.evaluate(minuteStart + 30_000)).evaluated).toBe(false);
-    expect((await stub.evaluate(minuteStart + 59_999)).evaluated).toBe(false);
-    expect((await stub.evaluate(minuteStart + 60_000)).evaluated).toBe(true);
+    expect((await stub.judge(minuteStart + 1_000)).judged).toBe(true);
+    expect((await stub.judge(minuteStart + 30_000)).judged).toBe(false);
+    expect((await stub.judge(minuteStart + 59_999)).judged).toBe(false);
+    expect((await stub.judge(minuteStart + 60_000)).judged).toBe(true);
   });
 
   it("exposes per-flag, per-arm counts and decisions on /metrics, as of the last tick", async () => {
