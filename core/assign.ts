@@ -4,6 +4,7 @@
  * snapshot by `compileFlag`; `assign` itself only checks scope, hashes the
  * stickiness value and picks a precomputed outcome. It never throws.
  */
+import type { OpenFeatureErrorCode } from "./evaluation-outcome";
 import { own } from "./dict";
 import { bucketOfHash, hashOf, prepareSalt, type Salt } from "./bucket";
 import { candidateTest, type CandidateTest } from "./bucketing-modes";
@@ -37,7 +38,7 @@ export interface Served {
 export interface NotServed {
   readonly ok: false;
   readonly key: string;
-  readonly errorCode: "TARGETING_KEY_MISSING" | "INVALID_CONTEXT";
+  readonly errorCode: Extract<OpenFeatureErrorCode, "TARGETING_KEY_MISSING" | "INVALID_CONTEXT">;
   readonly message: string;
 }
 

@@ -23,6 +23,7 @@ import type { EvaluationContext } from "../core/assign";
 import { dictFrom } from "../core/dict";
 import type { BindingContext, EvaluationDetails } from "../core/flag-details";
 import { isolateServices } from "./context";
+import { OPENFEATURE_ERROR_CODE } from "../core/evaluation-outcome";
 import { evaluateFlag } from "./evaluate";
 
 
@@ -38,7 +39,7 @@ export class RampartFlags extends WorkerEntrypoint<Env> {
       // The context arrives by structured clone: copied into a prototype-free dictionary, as every context is.
       const ctx: EvaluationContext = dictFrom(Object.entries(context ?? {}).filter(([, value]) => typeof value === "string" || typeof value === "number" || typeof value === "boolean"));
       const evaluation = await evaluateFlag(isolateServices, this.env, (work) => this.ctx.waitUntil(work), flagKey, ctx);
-      if (!evaluation.ok) return { flagKey, value: defaultValue, reason: "ERROR", errorCode: evaluation.errorCode, errorMessage: evaluation.message };
+      if (!evaluation.ok) return { flagKey, value: defaultValue, reason: "ERROR", errorCode: OPENFEATURE_ERROR_CODE[evaluation.kind], errorMessage: evaluation.message };
       const { served } = evaluation;
       if (!isKind(served.value, kind)) {
         return { flagKey, value: defaultValue, reason: "ERROR", errorCode: "TYPE_MISMATCH", errorMessage: `flag "${flagKey}" is not a ${kind}` };

@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import { toIssues, type Issue } from "../core/issues";
+import type { EvaluationFailure } from "../core/evaluation-outcome";
 import type { TextPosition } from "../core/text-position";
 
 export class AppError extends Error {
@@ -23,6 +24,11 @@ export class AppError extends Error {
     super(message);
     this.name = "AppError";
   }
+}
+
+/** An evaluation failure on the admin-style routes (events, routing): only "not ready" reaches them, as 503 with Retry-After. */
+export function evaluationUnavailable(failure: EvaluationFailure): AppError {
+  return new AppError(503, "unavailable", failure.message, undefined, { "Retry-After": "1" });
 }
 
 export function invalidInput(message: string, issues: readonly Issue[]): AppError {

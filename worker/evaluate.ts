@@ -10,11 +10,11 @@ import { sampleExposure } from "./exposure-log";
 import { replicateOf } from "./replicate";
 import type { Schedule } from "./snapshot";
 import type { CompiledSnapshot } from "../core/compile";
+import { evaluationFailure, NOT_READY, type EvaluationFailure } from "../core/evaluation-outcome";
 import { inRequestWave } from "./edge-location";
 
-export type Evaluation =
-  | { ok: true; served: Served }
-  | { ok: false; status: 400 | 404 | 503; errorCode: "FLAG_NOT_FOUND" | "GENERAL" | "TARGETING_KEY_MISSING" | "INVALID_CONTEXT"; message: string };
+/** A served value, or why none was served (a kind each protocol renders once: `core/evaluation-outcome.ts`). */
+export type Evaluation = { ok: true; served: Served } | EvaluationFailure;
 
 /**
  * `request`: the HTTP request, whose `request.cf` may place it in a region
@@ -30,12 +30,12 @@ export function evaluateFlag(services: Services, env: Env, schedule: Schedule, k
 }
 
 function evaluateIn(snapshot: CompiledSnapshot | null, services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, request: Request | null): Evaluation {
-  if (snapshot === null) return { ok: false, status: 503, errorCode: "GENERAL", message: "flag configuration is not available yet; use your default and retry" };
+  if (snapshot === null) return NOT_READY;
   const found = snapshot.flags.get(key);
-  if (!found) return { ok: false, status: 404, errorCode: "FLAG_NOT_FOUND", message: `flag "${key}" does not exist` };
+  if (!found) return evaluationFailure("not_found", `flag "${key}" does not exist`);
   const flag = inRequestWave(found, context, request);
   const result = assign(flag, context);
-  if (!result.ok) return { ok: false, status: 400, errorCode: result.errorCode, message: result.message };
+  if (!result.ok) return evaluationFailure(result.errorCode === "TARGETING_KEY_MISSING" ? "targeting_key_missing" : "invalid_context", result.message);
   // A single evaluation is an exposure (the contract); bulk evaluations count none.
   if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
     const { state } = flag.source;

@@ -11,6 +11,7 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { checkEvent, deletedFlag, type EventRefusal } from "../../core/event-check";
+import { NOT_READY } from "../../core/evaluation-outcome";
 import { EventSchema, EventsEnvelopeSchema, type ForwardedEvent } from "../../core/events";
 import { summarizeIssues, toIssues } from "../../core/issues";
 import { flagStub } from "../../durable-objects/flag-stub";
@@ -18,7 +19,7 @@ import { bearerToken, secretsEqual } from "../auth";
 import { ADMIN_BODY_LIMIT, readJson } from "../body";
 import { scheduler, type AppEnv, type Services } from "../context";
 import { lazyEdgeLocation } from "../edge-location";
-import { AppError, invalidInput } from "../errors";
+import { AppError, evaluationUnavailable, invalidInput } from "../errors";
 import type { CompiledSnapshot } from "../../core/compile";
 
 interface Rejection {
@@ -83,7 +84,7 @@ export function eventRoutes(services: Services) {
     if (!envelope.success) throw invalidInput("the events body is not valid", toIssues(envelope.error.issues));
     const served = services.snapshots(c.env).serve(scheduler(c));
     const snapshot = served instanceof Promise ? await served : served;
-    if (snapshot === null) throw new AppError(503, "unavailable", "flag configuration is not available yet; retry", undefined, { "Retry-After": "1" });
+    if (snapshot === null) throw evaluationUnavailable(NOT_READY);
     // 2. Each event checked on its own and grouped by the object that credits it.
     const { batches, rejected } = sortEvents(envelope.data.events, snapshot, now, lazyEdgeLocation(c.req.raw));
     // 3. One RPC per object; what an object could not store (or refused, its flag deleted) is rejected by index.

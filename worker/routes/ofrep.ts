@@ -15,10 +15,11 @@ import { canonicalJson, fingerprint } from "../../core/canonical";
 import type { CompiledSnapshot } from "../../core/compile";
 import { OFREP_BODY_LIMIT, parseJson, readEvaluationText } from "../body";
 import { AppError } from "../errors";
+import { NOT_READY, OPENFEATURE_ERROR_CODE, type EvaluationFailure, type EvaluationFailureKind, type OpenFeatureErrorCode } from "../../core/evaluation-outcome";
 import { scheduler, type AppEnv, type Services } from "../context";
 import type { Schedule } from "../snapshot";
 
-type OfrepErrorCode = "PARSE_ERROR" | "TARGETING_KEY_MISSING" | "INVALID_CONTEXT" | "GENERAL" | "FLAG_NOT_FOUND";
+type OfrepErrorCode = Exclude<OpenFeatureErrorCode, "TYPE_MISMATCH">;
 
 class OfrepError extends Error {
   constructor(
@@ -28,7 +29,14 @@ class OfrepError extends Error {
   ) {
     super(message);
   }
+
+  /** An evaluation failure as OFREP answers it (the one place a kind becomes a status). */
+  static of(failure: EvaluationFailure): OfrepError {
+    return new OfrepError(OFREP_STATUS[failure.kind], OPENFEATURE_ERROR_CODE[failure.kind] as OfrepErrorCode, failure.message);
+  }
 }
+
+const OFREP_STATUS: Readonly<Record<EvaluationFailureKind, 400 | 404 | 503>> = { not_ready: 503, not_found: 404, targeting_key_missing: 400, invalid_context: 400 };
 
 /**
  * CORS for browsers (Fetch standard): any origin may read OFREP answers and
@@ -89,9 +97,7 @@ function contextOf(text: string): EvaluationContext {
 async function currentSnapshot(c: Context<AppEnv>, services: Services): Promise<CompiledSnapshot> {
   const served = services.snapshots(c.env).serve(scheduler(c));
   const snapshot = served instanceof Promise ? await served : served;
-  if (snapshot === null) {
-    throw new OfrepError(503, "GENERAL", "flag configuration is not available yet; use your default and retry");
-  }
+  if (snapshot === null) throw OfrepError.of(NOT_READY);
   return snapshot;
 }
 
@@ -121,7 +127,7 @@ export async function evaluateSingle(services: Services, request: Request, env: 
     const context = await readContext(request);
     const pending = evaluateFlag(services, env, schedule, key, context, request);
     const evaluation = pending instanceof Promise ? await pending : pending;
-    if (!evaluation.ok) return ofrepError(key, new OfrepError(evaluation.status, evaluation.errorCode, evaluation.message));
+    if (!evaluation.ok) return ofrepError(key, OfrepError.of(evaluation));
     return new Response(successText(evaluation.served), { headers: SINGLE_ANSWER_HEADERS });
   } catch (error) {
     if (error instanceof OfrepError) return ofrepError(key, error);

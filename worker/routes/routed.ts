@@ -5,7 +5,8 @@
  * requests (`worker/index.ts`, which skips the router) both call it, so a
  * routed request is answered alike either way.
  */
-import { AppError, errorResponse } from "../errors";
+import { NOT_READY } from "../../core/evaluation-outcome";
+import { AppError, errorResponse, evaluationUnavailable } from "../errors";
 import type { Services } from "../context";
 import type { RequestTarget } from "../request-url";
 import type { Schedule } from "../snapshot";
@@ -20,7 +21,7 @@ export async function answerUnclaimed(services: Services, request: Request, targ
   if (snapshot === null) {
     if (dashboard) return toDashboard();
     // Without any snapshot no route is known: answer at once, never hang.
-    return errorResponse(new AppError(503, "unavailable", "routing configuration is not available yet; retry", undefined, { "Retry-After": "1" }));
+    return errorResponse(evaluationUnavailable(NOT_READY));
   }
   const proxied = await proxy(request, target, env, schedule, services, snapshot);
   if (proxied) return proxied;
