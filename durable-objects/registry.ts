@@ -14,6 +14,7 @@ import { entryStorageKey, snapshotFlagOf, snapshotStorageKey, type SnapshotChang
 import { flagStub } from "./flag-stub";
 import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { planChanges, type PlanEntry } from "./plan";
+import { AuditLog } from "./audit-log";
 import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry, WaveSummary } from "./registry-types";
 import { addBatch, judgeBatch, LastTickSchema, PendingTickSchema, TICK_BATCH, type LastTick, type TickProgress, type TickTarget } from "./tick";
 import { leadingWave, nextWaveSteps, notStartedWave, waveObjectName } from "../core/waves";
@@ -29,20 +30,8 @@ interface WaveChange {
   before: RolloutState["status"];
 }
 
-/** Audit entries kept (the oldest beyond this are deleted). */
-const AUDIT_KEEP = 100_000;
 /** How long superseded snapshots stay readable in KV (edges only read the newest). */
 const SNAPSHOT_KV_TTL_S = 86_400;
-interface AuditRow extends Record<string, string | number | null> {
-  id: number;
-  at: number;
-  actor: string;
-  action: string;
-  flag: string | null;
-  spec_hash: string | null;
-  signing_key: string | null;
-  summary: string;
-}
 
 interface FlagRow extends Record<string, string | number | null> {
   key: string;
@@ -61,11 +50,13 @@ export class RegistryDO extends DurableObject<Env> {
   private readonly sql: Sql;
   private readonly writes = new Serializer();
   private readonly metrics: FlagMetricsStore;
+  private readonly audits: AuditLog;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = new Sql(ctx.storage);
     this.metrics = new FlagMetricsStore(this.sql);
+    this.audits = new AuditLog(this.sql);
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, REGISTRY_MIGRATIONS, Date.now());
       if (this.sql.first("SELECT id FROM snapshot WHERE id = 1") === null) {
@@ -318,19 +309,7 @@ export class RegistryDO extends DurableObject<Env> {
 
   /** The audit log, newest first; only one flag's entries when `flag` is given. */
   async auditLog(limit: number, flag?: string): Promise<AuditEntry[]> {
-    const rows = flag === undefined
-      ? this.sql.all<AuditRow>("SELECT * FROM audit ORDER BY id DESC LIMIT ?", limit)
-      : this.sql.all<AuditRow>("SELECT * FROM audit WHERE flag = ? ORDER BY id DESC LIMIT ?", flag, limit);
-    return rows.map((r) => ({
-      id: r.id,
-      at: r.at,
-      actor: r.actor,
-      action: r.action,
-      flag: r.flag,
-      specHash: r.spec_hash,
-      signingKey: r.signing_key ?? null,
-      summary: r.summary,
-    }));
+    return this.audits.newest(limit, flag);
   }
 
   /**
@@ -390,7 +369,7 @@ export class RegistryDO extends DurableObject<Env> {
         // A flag whose objects chose more counter shards (its flush rate rose) is republished so edges spread over them.
         if (counterShards && this.sql.all("UPDATE flags SET counter_shards = ? WHERE key = ? AND counter_shards < ? RETURNING key", counterShards, key, counterShards).length > 0) {
           this.markDirty(key);
-          this.audit(tick.now, "cron", "counter_shards", key, null, `${counterShards} counter shards: the flag's flush rate grew past ${COUNTER_CALLS_BUDGET * 0.7} calls/s per object`);
+          this.audits.append({ at: tick.now, actor: "cron", action: "counter_shards", flag: key, summary: `${counterShards} counter shards: the flag's flush rate grew past ${COUNTER_CALLS_BUDGET * 0.7} calls/s per object` });
         }
         const change = this.applyState(key, state, null, action, wave);
         if (change) {
@@ -469,10 +448,10 @@ export class RegistryDO extends DurableObject<Env> {
         const summary = decision.reason ? `${change} (${decision.reason})` : change;
         // Decision ids are per object: a wave's are kept apart from wave 1's (audit entries are unique per flag and decision id).
         const decisionId = wave === 1 ? decision.id : -(wave * 1e9 + decision.id);
-        if (this.audit(decision.at, decision.actor, decision.action, key, null, summary, decisionId)) this.metrics.countDecision(decision.action, decision.source);
+        if (this.audits.append({ at: decision.at, actor: decision.actor, action: decision.action, flag: key, summary, decisionId })) this.metrics.countDecision(decision.action, decision.source);
       } else if (newer) {
         const summary = `${inWave}${before.status} stage ${before.stageIndex} → ${state.status} stage ${state.stageIndex}`;
-        this.audit(state.updatedAt, "cron", cronAction ?? "cron", key, null, summary);
+        this.audits.append({ at: state.updatedAt, actor: "cron", action: cronAction ?? "cron", flag: key, summary });
         this.metrics.countDecision(cronAction ?? "cron", "cron");
       }
     });
@@ -509,7 +488,7 @@ export class RegistryDO extends DurableObject<Env> {
       this.sql.run("DELETE FROM flag_waves WHERE key = ?", spec.key);
       waveStates.forEach((waveState, i) => this.sql.run("INSERT INTO flag_waves (key, wave, state, state_version) VALUES (?, ?, ?, ?)", spec.key, i + 2, JSON.stringify(waveState), waveState.version));
       const generation = candidateChanged ? `generation ${state.generation} starts` : `generation ${state.generation} continues`;
-      this.audit(now, actor, existing ? `${via}:update` : `${via}:create`, spec.key, specHash, generation, null, entry.signedBy ?? null);
+      this.audits.append({ at: now, actor, action: existing ? `${via}:update` : `${via}:create`, flag: spec.key, specHash, summary: generation, signingKey: entry.signedBy ?? null });
       this.markDirty(spec.key);
     });
   }
@@ -523,20 +502,9 @@ export class RegistryDO extends DurableObject<Env> {
       this.sql.run("DELETE FROM flag_waves WHERE key = ?", row.key);
       for (const { wave } of waves) this.metrics.remove(waveObjectName(row.key, wave));
       this.metrics.remove(row.key);
-      this.audit(now, actor, "delete", row.key, row.spec_hash, "deleted; its decision log is kept");
+      this.audits.append({ at: now, actor, action: "delete", flag: row.key, specHash: row.spec_hash, summary: "deleted; its decision log is kept" });
       this.markDirty(row.key);
     });
-  }
-
-  /** Appends an audit entry; with a decision id, at most once per flag and decision (false when already there). */
-  private audit(at: number, actor: string, action: string, flag: string | null, specHash: string | null, summary: string, decisionId: number | null = null, signingKey: string | null = null): boolean {
-    const inserted = this.sql.all(
-      "INSERT OR IGNORE INTO audit (at, actor, action, flag, spec_hash, summary, decision_id, signing_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-      at, actor, action, flag, specHash, summary, decisionId, signingKey,
-    ).length > 0;
-    // Bounded: the newest AUDIT_KEEP entries stay.
-    this.sql.run("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", AUDIT_KEEP);
-    return inserted;
   }
 
   /** The flag's entry must be published again (its spec or a wave's state changed, or it was deleted). */
