@@ -24,6 +24,7 @@ import type { LatestJudgement } from "./flag-metrics";
 import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../core/rollout";
 import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./counter-store";
 import { counterShardStub } from "./flag-stub";
+import { FlagStats } from "./flag-stats";
 import { DecisionLog, type NewDecision } from "./decision-log";
 import { DisagreementLog, type Disagreement } from "./disagreements";
 import { judgeFlag, replayInputs, spansToRead, summarize } from "./judge";
@@ -116,6 +117,7 @@ interface FlagRow extends Record<string, string | number | null> {
 export class FlagDO extends DurableObject<Env> {
   private readonly sql: Sql;
   private readonly log: DecisionLog;
+  private readonly stats: FlagStats;
   private readonly counters: CounterStore;
   private readonly outbox: Outbox;
   private readonly disagreements: DisagreementLog;
@@ -129,6 +131,7 @@ export class FlagDO extends DurableObject<Env> {
       migrate(this.sql, FLAG_MIGRATIONS, Date.now());
     });
     this.log = new DecisionLog(this.sql);
+    this.stats = new FlagStats(this.sql);
     this.counters = new CounterStore(this.sql);
     this.outbox = new Outbox(this.sql);
     this.disagreements = new DisagreementLog(this.sql);
@@ -278,12 +281,12 @@ export class FlagDO extends DurableObject<Env> {
     return this.sql.transaction(() => {
       if (!this.counters.claimBatch(batch.id, minuteOf(now))) return { counted: false };
       this.counters.add(batch.cells);
-      this.sql.run("INSERT INTO stats (k, v) VALUES ('counter_batches', 1) ON CONFLICT (k) DO UPDATE SET v = v + 1");
+      this.stats.increment("counter_batches");
       // A shard is never judged, so it compacts itself, at most hourly.
-      const last = this.stat("compacted_at") ?? 0;
+      const last = this.stats.get("compacted_at") ?? 0;
       if (now - last > 3_600_000) {
         this.counters.compact(now);
-        this.setStat("compacted_at", now);
+        this.stats.set("compacted_at", now);
       }
       return { counted: true };
     });
@@ -512,7 +515,7 @@ export class FlagDO extends DurableObject<Env> {
 
   /** Storage footprint, for the retention test and operators. */
   async storageStats(): Promise<{ counterRows: number; eventIds: number; outbox: number; counterBatches: number; unattributed: Record<string, number>; schemaVersion: number }> {
-    const batches = this.stat("counter_batches") ?? 0;
+    const batches = this.stats.get("counter_batches") ?? 0;
     return {
       counterRows: this.counters.rowCount(),
       eventIds: this.counters.eventIdCount(),
@@ -538,15 +541,15 @@ export class FlagDO extends DurableObject<Env> {
 
   /** When the stage's external approval check is next due (null: none is waited on). */
   private approvalCheckAt(): number | null {
-    return this.stat("approval_check_at") ?? null;
+    return this.stats.get("approval_check_at") ?? null;
   }
 
   /** A stage waiting on an external check has the alarm ask it; any other judgement stops asking. */
   private trackApprovalCheck(spec: FlagSpec, state: RolloutState, rule: string, now: number): void {
     const approval = spec.rollout.stages[state.stageIndex]?.approval;
     const waiting = rule === "hold:approval" && typeof approval === "object" && approval.check !== undefined;
-    if (!waiting) this.clearStat("approval_check_at");
-    else if (this.approvalCheckAt() === null) this.setStat("approval_check_at", now);
+    if (!waiting) this.stats.clear("approval_check_at");
+    else if (this.approvalCheckAt() === null) this.stats.set("approval_check_at", now);
   }
 
   /**
@@ -561,12 +564,12 @@ export class FlagDO extends DurableObject<Env> {
     const flag = this.loaded();
     const approval = flag?.spec.rollout.stages[flag.state.stageIndex]?.approval;
     if (!flag || typeof approval !== "object" || approval.check === undefined) {
-      this.clearStat("approval_check_at");
+      this.stats.clear("approval_check_at");
       return "none";
     }
     const { state } = flag;
     const retry = (outcome: "pending" | "failed") => {
-      this.setStat("approval_check_at", now + CHECK_RETRY_MS);
+      this.stats.set("approval_check_at", now + CHECK_RETRY_MS);
       return outcome;
     };
     const secret = this.env.WEBHOOK_SECRET;
@@ -591,27 +594,14 @@ export class FlagDO extends DurableObject<Env> {
     const verdict = answer.decision;
     this.sql.transaction(() => {
       this.recordApproval(flag.spec, state, verdict, actor, answer.note ?? null, now);
-      this.clearStat("approval_check_at");
+      this.stats.clear("approval_check_at");
     });
     return answer.decision;
   }
 
   /** When the next state-report retry is due, or null when none is pending. */
   private reportRetryAt(): number | null {
-    return this.stat("report_retry_at") ?? null;
-  }
-
-  /** A number this object keeps about itself (`stats`: batch counts, retry and check times, shards chosen); undefined when unset. */
-  private stat(key: string): number | undefined {
-    return this.sql.first<{ v: number }>("SELECT v FROM stats WHERE k = ?", key)?.v;
-  }
-
-  private setStat(key: string, value: number): void {
-    this.sql.run("INSERT OR REPLACE INTO stats (k, v) VALUES (?, ?)", key, value);
-  }
-
-  private clearStat(key: string): void {
-    this.sql.run("DELETE FROM stats WHERE k = ?", key);
+    return this.stats.get("report_retry_at") ?? null;
   }
 
   /** Reads every counter shard of the flag (shard 0 is this object itself). */
@@ -623,7 +613,7 @@ export class FlagDO extends DurableObject<Env> {
 
   /** Counter shards in use: the spec's, or more if this object chose more from its observed flush rate. */
   private counterShards(spec: FlagSpec): number {
-    return Math.max(spec.counterShards, this.stat("counter_shards") ?? 1);
+    return Math.max(spec.counterShards, this.stats.get("counter_shards") ?? 1);
   }
 
   /**
@@ -633,16 +623,16 @@ export class FlagDO extends DurableObject<Env> {
    * spec. Shards only grow.
    */
   private observeFlushRate(spec: FlagSpec, now: number): { callsPerSecond: number; shards: number } {
-    const batches = this.stat("counter_batches") ?? 0;
-    const lastBatches = this.stat("rate_batches");
-    const lastAt = this.stat("rate_at");
-    this.setStat("rate_batches", batches);
-    this.setStat("rate_at", now);
+    const batches = this.stats.get("counter_batches") ?? 0;
+    const lastBatches = this.stats.get("rate_batches");
+    const lastAt = this.stats.get("rate_at");
+    this.stats.set("rate_batches", batches);
+    this.stats.set("rate_at", now);
     const current = this.counterShards(spec);
     if (lastBatches === undefined || lastAt === undefined || now <= lastAt) return { callsPerSecond: 0, shards: current };
     const callsPerSecond = (batches - lastBatches) / ((now - lastAt) / 1000);
     const shards = autoShards(current, callsPerSecond);
-    if (shards > current) this.setStat("counter_shards", shards);
+    if (shards > current) this.stats.set("counter_shards", shards);
     return { callsPerSecond, shards };
   }
 
@@ -698,7 +688,7 @@ export class FlagDO extends DurableObject<Env> {
     try {
       await registryStub(this.env).reportState(key, state, decision, row.wave);
       this.sql.run("UPDATE flag SET report_attempts = 0 WHERE id = 1");
-      this.clearStat("report_retry_at");
+      this.stats.clear("report_retry_at");
       await this.scheduleAlarm();
       return true;
     } catch (error) {
@@ -706,7 +696,7 @@ export class FlagDO extends DurableObject<Env> {
       this.sql.run("UPDATE flag SET report_attempts = ? WHERE id = 1", attempts);
       const delay = Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_MIN_MS * 2 ** (attempts - 1));
       console.error(`flag ${key}: state report failed (attempt ${attempts}), retrying in ${delay} ms`, error);
-      this.setStat("report_retry_at", Date.now() + delay);
+      this.stats.set("report_retry_at", Date.now() + delay);
       await this.scheduleAlarm();
       return false;
     }
