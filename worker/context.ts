@@ -1,7 +1,7 @@
 /** What routes share: the app's Hono environment and per-isolate services. */
 import type { Context } from "hono";
 import type { AuthVariables } from "./auth";
-import { counterShardStub } from "../durable-objects/flag-stub";
+import { counterShardStub } from "../durable-objects/flag/stub";
 import { plainCopy } from "../core/dict";
 import { settingsOf } from "./config";
 import { ExposureLog } from "./exposure-log";

@@ -3,7 +3,7 @@
  * RegistryDO fans the judgement out to every active flag in bounded batches
  * (see RegistryDO.tick), so the cron itself makes one subrequest.
  */
-import { registryStub } from "../durable-objects/registry-stub";
+import { registryStub } from "../durable-objects/registry/stub";
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
   const result = await registryStub(env).tick(controller.scheduledTime);

@@ -7,8 +7,8 @@ import { requestTarget } from "./request-url";
 import { evaluateSingle, singleEvaluationKey } from "./routes/ofrep";
 import { answerUnclaimed } from "./routes/routed";
 
-export { FlagDO } from "../durable-objects/flag";
-export { RegistryDO } from "../durable-objects/registry";
+export { FlagDO } from "../durable-objects/flag/flag-do";
+export { RegistryDO } from "../durable-objects/registry/registry-do";
 export { RampartFlags } from "./binding";
 
 const app = createApp();

@@ -4,7 +4,7 @@
  */
 import type { ArmCounts } from "../core/counters";
 import { valueAtRank } from "../core/histogram";
-import type { FlagMetrics, MetricsSnapshot } from "../durable-objects/flag-metrics";
+import type { FlagMetrics, MetricsSnapshot } from "../durable-objects/registry/flag-metrics";
 
 /** Latency bucket bounds (ms; exposed in seconds) for the exposition; our histogram is finer and is folded into them. */
 const LE_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];

@@ -7,7 +7,7 @@
  * the changed flags' entries, each under its own immutable key.
  */
 import { entryStorageKey, SnapshotEnvelopeSchema, SnapshotHeadSchema, snapshotStorageKey, type SnapshotEnvelope, type SnapshotHead } from "../core/snapshot";
-import { registryStub } from "../durable-objects/registry-stub";
+import { registryStub } from "../durable-objects/registry/stub";
 import type { Settings } from "./config";
 import type { SnapshotSource } from "./snapshot";
 

@@ -1,9 +1,9 @@
 /** Approval gates: a ready stage waits for its approval, asks once, and an approval covers one generation and stage only. */
 import { env, runInDurableObject } from "cloudflare:test";
-import { hmacHex } from "../../durable-objects/outbox";
+import { hmacHex } from "../../durable-objects/flag/outbox";
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { call, cronAt, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
 

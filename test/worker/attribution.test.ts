@@ -8,7 +8,7 @@
 import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { collapse } from "../../core/counters";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { call, cronAt, evaluateUntil, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
 async function send(events: unknown[]) {

@@ -3,8 +3,8 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
 import { SnapshotEnvelopeSchema } from "../../core/snapshot";
-import { counterShardStub, flagStub } from "../../durable-objects/flag-stub";
-import { registryStub } from "../../durable-objects/registry-stub";
+import { counterShardStub, flagStub } from "../../durable-objects/flag/stub";
+import { registryStub } from "../../durable-objects/registry/stub";
 import { booleanSpec, call, cronAt, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
 async function publishedShards(key: string): Promise<number> {

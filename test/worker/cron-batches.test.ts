@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { registryStub } from "../../durable-objects/registry-stub";
-import { TICK_BATCH } from "../../durable-objects/tick";
+import { registryStub } from "../../durable-objects/registry/stub";
+import { TICK_BATCH } from "../../durable-objects/registry/tick";
 import { booleanSpec, call, sleep } from "./helpers";
 
 describe("cron fan-out", () => {

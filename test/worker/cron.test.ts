@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { registryStub } from "../../durable-objects/registry-stub";
+import { registryStub } from "../../durable-objects/registry/stub";
 import { booleanSpec, call, cronAt, putFlag, uniqueKey } from "./helpers";
 
 describe("cron", () => {

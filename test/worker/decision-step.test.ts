@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
 import { applyDecision } from "../../core/decision-step";
 import { JudgementInputsSchema, judgeRollout } from "../../core/gates";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { call, cronAt, ctrRolloutSpec, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
 describe("one decision step", () => {

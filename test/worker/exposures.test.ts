@@ -1,6 +1,6 @@
 import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { booleanSpec, evaluate, evaluateUntil, putFlag, sleep, uniqueKey } from "./helpers";
 
 describe("served exposures", () => {

@@ -3,7 +3,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { emptyCounts, minuteOf, type CounterCell } from "../../core/counters";
 import { plainCopy } from "../../core/dict";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { spreadCounts } from "../spread";
 import { call, cronAt, evaluateUntil, putFlag, uniqueKey } from "./helpers";
 

@@ -4,7 +4,7 @@ import worker from "../../worker/index";
 import { emptyCounts, type CounterCell } from "../../core/counters";
 import { spreadCounts } from "../spread";
 import { plainCopy } from "../../core/dict";
-import type { CounterBatch } from "../../durable-objects/flag";
+import type { CounterBatch } from "../../durable-objects/flag/flag-do";
 import { propagationBoundMs, settingsOf } from "../../worker/config";
 
 export const ADMIN_AUTH = { authorization: `Bearer ${env.ADMIN_TOKEN}` };

@@ -7,10 +7,10 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { collapse, emptyCounts } from "../../core/counters";
-import { FLAG_MIGRATIONS } from "../../durable-objects/flag-schema";
-import { REGISTRY_MIGRATIONS } from "../../durable-objects/registry-schema";
-import { registryStub } from "../../durable-objects/registry-stub";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { FLAG_MIGRATIONS } from "../../durable-objects/flag/schema";
+import { REGISTRY_MIGRATIONS } from "../../durable-objects/registry/schema";
+import { registryStub } from "../../durable-objects/registry/stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { migrate, schemaVersion } from "../../durable-objects/migrations";
 import { Sql } from "../../durable-objects/sql";
 import { call, cronAt, evaluateUntil, putFlag, uniqueKey } from "./helpers";

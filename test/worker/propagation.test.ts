@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { snapshotStorageKey, type Snapshot, type SnapshotHead } from "../../core/snapshot";
-import { registryStub } from "../../durable-objects/registry-stub";
+import { registryStub } from "../../durable-objects/registry/stub";
 import { createApp } from "../../worker/app";
 import { settingsOf } from "../../worker/config";
 import { isolateServices } from "../../worker/context";

@@ -6,7 +6,7 @@
  */
 import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { booleanSpec, call, evaluateUntil, putFlag, uniqueKey } from "./helpers";
 
 const INHERITED = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"];

@@ -1,8 +1,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { collapse, emptyCounts, MINUTE_MS, type CounterCell } from "../../core/counters";
-import { COMPACT_AFTER_MS, COUNTER_RETENTION_MS, CounterStore } from "../../durable-objects/counter-store";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { COMPACT_AFTER_MS, COUNTER_RETENTION_MS, CounterStore } from "../../durable-objects/flag/counter-store";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { Sql } from "../../durable-objects/sql";
 import { booleanSpec, putFlag, uniqueKey } from "./helpers";
 

@@ -2,7 +2,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { call, minuteBatch, putFlag, uniqueKey } from "./helpers";
 
 describe("metric series", () => {

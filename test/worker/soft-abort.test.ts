@@ -2,7 +2,7 @@
 import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "../../core/counters";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { call, cronAt, minuteBatch, putFlag, READ_AUTH, uniqueKey } from "./helpers";
 
 

@@ -12,8 +12,8 @@ import { emptyCounts, minuteOf, type CounterCell } from "../../core/counters";
 import { plainCopy } from "../../core/dict";
 import { addToHistogram } from "../../core/histogram";
 import { waveObjectName } from "../../core/waves";
-import type { CounterBatch } from "../../durable-objects/flag";
-import { flagStub } from "../../durable-objects/flag-stub";
+import type { CounterBatch } from "../../durable-objects/flag/flag-do";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { spreadCounts } from "../spread";
 import { call, cronAt, evaluate, evaluateUntil, putFlag, sleep, uniqueKey } from "./helpers";
 

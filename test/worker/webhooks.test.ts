@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { flagStub } from "../../durable-objects/flag-stub";
-import { hmacHex, Outbox } from "../../durable-objects/outbox";
+import { flagStub } from "../../durable-objects/flag/stub";
+import { hmacHex, Outbox } from "../../durable-objects/flag/outbox";
 import { Sql } from "../../durable-objects/sql";
 import { booleanSpec, call, putFlag, uniqueKey } from "./helpers";
 

@@ -14,7 +14,7 @@ import { checkEvent, deletedFlag, type EventRefusal } from "../../core/event-che
 import { NOT_READY } from "../../core/evaluation-outcome";
 import { EventSchema, EventsEnvelopeSchema, type ForwardedEvent } from "../../core/events";
 import { summarizeIssues, toIssues } from "../../core/issues";
-import { flagStub } from "../../durable-objects/flag-stub";
+import { flagStub } from "../../durable-objects/flag/stub";
 import { bearerToken, secretsEqual } from "../auth";
 import { ADMIN_BODY_LIMIT, readJson } from "../body";
 import { scheduler, type AppEnv, type Services } from "../context";

@@ -1,6 +1,6 @@
 /** Operations: /health, /openapi.json and /dashboard (public, no data), /metrics (admin or read-only token). */
 import { Hono } from "hono";
-import { registryStub } from "../../durable-objects/registry-stub";
+import { registryStub } from "../../durable-objects/registry/stub";
 import { errorBody } from "../errors";
 import { requireAdmin } from "../auth";
 import { dashboardHtml } from "../dashboard/page";

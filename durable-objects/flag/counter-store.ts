@@ -16,9 +16,9 @@ import {
   type CounterCell,
   type GenerationTotals,
   type ReplicatedPair,
-} from "../core/counters";
-import type { Arm } from "../core/manifest";
-import type { Sql } from "./sql";
+} from "../../core/counters";
+import type { Arm } from "../../core/manifest";
+import type { Sql } from "../sql";
 
 /** Minute buckets older than this are merged into hour buckets. */
 export const COMPACT_AFTER_MS = 6 * 3_600_000;

@@ -1,6 +1,6 @@
 /** What the RegistryDO's RPC methods take and return. */
-import type { FlagSpec } from "../core/manifest";
-import type { RolloutState } from "../core/rollout";
+import type { FlagSpec } from "../../core/manifest";
+import type { RolloutState } from "../../core/rollout";
 
 export interface SpecEntry {
   /** What the operator wrote (JSON or YAML decoded), kept for display and round trips. */

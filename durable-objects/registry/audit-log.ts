@@ -5,8 +5,8 @@
  * schema when read.
  */
 import { z } from "zod";
-import type { AuditEntry } from "./registry-types";
-import type { Sql } from "./sql";
+import type { AuditEntry } from "./types";
+import type { Sql } from "../sql";
 
 /** Audit entries kept (the oldest beyond this are deleted). */
 const AUDIT_KEEP = 100_000;

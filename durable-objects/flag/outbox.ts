@@ -6,8 +6,8 @@
  * `X-Rampart-Signature: sha256=<hex HMAC-SHA256 of the body>` under
  * WEBHOOK_SECRET; without the secret nothing is sent.
  */
-import { toHex } from "../core/canonical";
-import type { Sql } from "./sql";
+import { toHex } from "../../core/canonical";
+import type { Sql } from "../sql";
 
 export const MAX_ATTEMPTS = 8;
 const BACKOFF_BASE_MS = 2_000;

@@ -2,8 +2,8 @@
  * The FlagDO's storage schema, as ordered migrations (see `migrations.ts`).
  * Never edit a migration that has shipped: add the next one.
  */
-import { RolloutStateSchema } from "../core/rollout";
-import { addColumnIfMissing, type Migration } from "./migrations";
+import { RolloutStateSchema } from "../../core/rollout";
+import { addColumnIfMissing, type Migration } from "../migrations";
 
 export const FLAG_MIGRATIONS: readonly Migration[] = [
   {

@@ -1,9 +1,9 @@
 /** The diff between stored flags and a set of specs: what a PUT or a manifest would change. */
-import { canonicalJson } from "../core/canonical";
-import { plainCopy } from "../core/dict";
-import { candidateIdentity } from "../core/generation";
-import { JsonValueSchema, type FlagSpec, type JsonValue } from "../core/manifest";
-import { diffSpecs, type FieldChange } from "../core/spec-diff";
+import { canonicalJson } from "../../core/canonical";
+import { plainCopy } from "../../core/dict";
+import { candidateIdentity } from "../../core/generation";
+import { JsonValueSchema, type FlagSpec, type JsonValue } from "../../core/manifest";
+import { diffSpecs, type FieldChange } from "../../core/spec-diff";
 
 export interface PlanEntry {
   key: string;

@@ -5,9 +5,9 @@
  * (the flag's own and its shards'), merged here.
  */
 import { z } from "zod";
-import { JudgementInputsSchema, judgeRollout, JUDGE_METHOD, planJudgement, type JudgementInputs, type GateMemory, type RolloutDecision, type StageApproval } from "../core/gates";
-import type { FlagSpec } from "../core/manifest";
-import type { RolloutState } from "../core/rollout";
+import { JudgementInputsSchema, judgeRollout, JUDGE_METHOD, planJudgement, type JudgementInputs, type GateMemory, type RolloutDecision, type StageApproval } from "../../core/gates";
+import type { FlagSpec } from "../../core/manifest";
+import type { RolloutState } from "../../core/rollout";
 import { mergeRead, type CounterRead, type SpanQuery } from "./counter-store";
 
 /** The spans the evaluation at `now` needs: the window that closed in the current stage, if any. */

@@ -1,7 +1,7 @@
 /** A FlagDO's decision log in SQLite. */
-import type { Decision } from "../core/decision";
-import type { RolloutState } from "../core/rollout";
-import type { Sql } from "./sql";
+import type { Decision } from "../../core/decision";
+import type { RolloutState } from "../../core/rollout";
+import type { Sql } from "../sql";
 
 interface DecisionRow extends Record<string, string | number | null> {
   id: number;

@@ -3,7 +3,7 @@
  * `flag-schema.ts`), under a fixed set of keys: a misspelt key is a type
  * error, not a row nobody reads.
  */
-import type { Sql } from "./sql";
+import type { Sql } from "../sql";
 
 export const FLAG_STAT_KEYS = [
   /** Counter batches taken (for the flush-rate model and storage stats). */

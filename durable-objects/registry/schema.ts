@@ -2,7 +2,7 @@
  * The RegistryDO's storage schema, as ordered migrations (see `migrations.ts`).
  * Never edit a migration that has shipped: add the next one.
  */
-import type { Migration } from "./migrations";
+import type { Migration } from "../migrations";
 
 export const REGISTRY_MIGRATIONS: readonly Migration[] = [
   {

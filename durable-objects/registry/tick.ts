@@ -3,10 +3,10 @@
  * tick's time, a few at a time, one failure never stopping the others.
  */
 import { z } from "zod";
-import type { RolloutState } from "../core/rollout";
-import type { JudgeResult } from "./flag";
-import { flagStub } from "./flag-stub";
-import { waveObjectName } from "../core/waves";
+import type { RolloutState } from "../../core/rollout";
+import type { JudgeResult } from "../flag/flag-do";
+import { flagStub } from "../flag/stub";
+import { waveObjectName } from "../../core/waves";
 
 /** One object the cron judges: a flag's own (wave 1) or one of its region waves. */
 export interface TickTarget {

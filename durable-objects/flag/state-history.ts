@@ -3,9 +3,9 @@
  * with: what attribution needs to credit a late event to the stage and arm
  * its unit was in when the event happened.
  */
-import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
-import { RolloutStateSchema, type RolloutState } from "../core/rollout";
-import type { Sql } from "./sql";
+import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
+import { RolloutStateSchema, type RolloutState } from "../../core/rollout";
+import type { Sql } from "../sql";
 
 /** States kept per flag (the oldest beyond this go; events older than 7 days are refused anyway). */
 const KEEP_STATES = 10_000;

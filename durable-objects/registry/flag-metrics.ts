@@ -4,8 +4,8 @@
  * and the number of decisions that changed a rollout, by action and source.
  */
 import { z } from "zod";
-import { ArmCountsSchema } from "../core/counters";
-import type { Sql } from "./sql";
+import { ArmCountsSchema } from "../../core/counters";
+import type { Sql } from "../sql";
 
 /** What the cron concluded at its latest look at a flag, whether or not it logged a decision. */
 export const LatestJudgementSchema = z.strictObject({ action: z.string(), rule: z.string(), reason: z.string() });

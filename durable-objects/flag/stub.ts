@@ -1,5 +1,5 @@
 /** The FlagDO of a flag key, and its counter shards. */
-import type { FlagDO } from "./flag";
+import type { FlagDO } from "./flag-do";
 
 export function flagStub(env: Env, key: string): DurableObjectStub<FlagDO> {
   return env.FLAGS.get(env.FLAGS.idFromName(key));

@@ -1,5 +1,5 @@
 /** Recent shadow disagreements of a flag (comparison events with value 0), newest kept. */
-import type { Sql } from "./sql";
+import type { Sql } from "../sql";
 
 /** How many disagreements a flag keeps. */
 export const KEEP_DISAGREEMENTS = 1000;

@@ -1,5 +1,5 @@
 /** The one RegistryDO of a deployment. */
-import type { RegistryDO } from "./registry";
+import type { RegistryDO } from "./registry-do";
 
 export const REGISTRY_NAME = "registry";
 

@@ -5,23 +5,23 @@
  * key, and keeps the small head (version + ETag) that edges poll.
  */
 import { DurableObject } from "cloudflare:workers";
-import { canonicalJson, fingerprint, toHex } from "../core/canonical";
-import { plainCopy } from "../core/dict";
-import type { Decision } from "../core/decision";
-import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
-import { RolloutStateSchema, servedWeight, type RolloutState } from "../core/rollout";
-import { entryStorageKey, snapshotFlagOf, snapshotStorageKey, type SnapshotChange, type SnapshotHead } from "../core/snapshot";
-import { flagStub } from "./flag-stub";
+import { canonicalJson, fingerprint, toHex } from "../../core/canonical";
+import { plainCopy } from "../../core/dict";
+import type { Decision } from "../../core/decision";
+import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
+import { RolloutStateSchema, servedWeight, type RolloutState } from "../../core/rollout";
+import { entryStorageKey, snapshotFlagOf, snapshotStorageKey, type SnapshotChange, type SnapshotHead } from "../../core/snapshot";
+import { flagStub } from "../flag/stub";
 import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { planChanges, type PlanEntry } from "./plan";
 import { AuditLog } from "./audit-log";
-import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry, WaveSummary } from "./registry-types";
+import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry, WaveSummary } from "./types";
 import { addBatch, judgeBatch, LastTickSchema, PendingTickSchema, TICK_BATCH, type LastTick, type TickProgress, type TickTarget } from "./tick";
-import { leadingWave, nextWaveSteps, notStartedWave, waveObjectName } from "../core/waves";
-import { COUNTER_CALLS_BUDGET } from "../core/load-model";
-import { migrate } from "./migrations";
-import { REGISTRY_MIGRATIONS } from "./registry-schema";
-import { Serializer, Sql } from "./sql";
+import { leadingWave, nextWaveSteps, notStartedWave, waveObjectName } from "../../core/waves";
+import { COUNTER_CALLS_BUDGET } from "../../core/load-model";
+import { migrate } from "../migrations";
+import { REGISTRY_MIGRATIONS } from "./schema";
+import { Serializer, Sql } from "../sql";
 
 /** A wave's state that changed, and its status before: what moves the other waves. */
 interface WaveChange {

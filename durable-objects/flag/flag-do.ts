@@ -8,34 +8,34 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { attribute, type FlagHistory, type UnattributedReason } from "../core/attribution";
-import { plainCopy } from "../core/dict";
-import { autoShards } from "../core/load-model";
-import { CounterCellSchema, emptyCounts, minuteOf, pooledPair, recordEvent, REPLICATES, type ArmCounts, type CounterCell, type ReplicatedPair } from "../core/counters";
-import type { Decision } from "../core/decision";
-import { ForwardedEventSchema, type ForwardedEvent } from "../core/events";
-import { candidateIdentity } from "../core/generation";
-import { freshMemory, GateMemorySchema, type GateMemory } from "../core/gates";
-import { FlagSpecSchema, type FlagSpec } from "../core/manifest";
-import { buildReport, type CompareReport } from "../core/report";
-import type { StageApproval } from "../core/gates";
-import { buildSeries, type Series } from "../core/series";
-import type { LatestJudgement } from "./flag-metrics";
-import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../core/rollout";
+import { attribute, type FlagHistory, type UnattributedReason } from "../../core/attribution";
+import { plainCopy } from "../../core/dict";
+import { autoShards } from "../../core/load-model";
+import { CounterCellSchema, emptyCounts, minuteOf, pooledPair, recordEvent, REPLICATES, type ArmCounts, type CounterCell, type ReplicatedPair } from "../../core/counters";
+import type { Decision } from "../../core/decision";
+import { ForwardedEventSchema, type ForwardedEvent } from "../../core/events";
+import { candidateIdentity } from "../../core/generation";
+import { freshMemory, GateMemorySchema, type GateMemory } from "../../core/gates";
+import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
+import { buildReport, type CompareReport } from "../../core/report";
+import type { StageApproval } from "../../core/gates";
+import { buildSeries, type Series } from "../../core/series";
+import type { LatestJudgement } from "../registry/flag-metrics";
+import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../../core/rollout";
 import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./counter-store";
-import { counterShardStub } from "./flag-stub";
-import { FlagStats } from "./flag-stats";
+import { counterShardStub } from "./stub";
+import { FlagStats } from "./stats";
 import { DecisionLog, type NewDecision } from "./decision-log";
 import { DisagreementLog, type Disagreement } from "./disagreements";
 import { judgeFlag, replayInputs, spansToRead, summarize } from "./judge";
-import { applyDecision } from "../core/decision-step";
+import { applyDecision } from "../../core/decision-step";
 import { hmacHex, Outbox, signatureMatches } from "./outbox";
-import { registryStub } from "./registry-stub";
-import { FLAG_MIGRATIONS } from "./flag-schema";
-import { migrate, schemaVersion } from "./migrations";
-import { Sql } from "./sql";
+import { registryStub } from "../registry/stub";
+import { FLAG_MIGRATIONS } from "./schema";
+import { migrate, schemaVersion } from "../migrations";
+import { Sql } from "../sql";
 import { StateHistory } from "./state-history";
-import { waveObjectName, type WaveStep } from "../core/waves";
+import { waveObjectName, type WaveStep } from "../../core/waves";
 
 export type ActResult =
   | { ok: true; state: RolloutState; decision: Decision; published: boolean }
