@@ -1,101 +1,55 @@
 /**
- * FlagDO: one per flag. The only writer of its rollout state, counters and
- * decision log. Operator actions and cron judgements both go through the
- * pure state machine; every change is logged with its rule and numbers and
- * reported to the RegistryDO for publishing (retried by the alarm until it
- * lands); notifications go through an outbox, and a stage's external
- * approval check is asked — both by the same alarm.
+ * FlagDO: one per flag (and one per region wave after the first). The only
+ * writer of its rollout state, counters and decision log. Operator actions
+ * and cron judgements both go through the pure state machine
+ * (`core/rollout.ts`, `core/decision-step.ts`); every change is logged with
+ * its rule and numbers and reported to the RegistryDO for publishing. Its
+ * state lives in repositories — the flag row, counters, decisions,
+ * approvals, unattributed counts, state history, the outbox and the jobs
+ * whose earliest due row sets the alarm — and each RPC method is a short
+ * shell over them.
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { attribute, type FlagHistory, type UnattributedReason } from "../../core/attribution";
+import type { FlagHistory } from "../../core/attribution";
 import { plainCopy } from "../../core/dict";
 import { autoShards } from "../../core/load-model";
-import { CounterCellSchema, emptyCounts, minuteOf, pooledPair, recordEvent, REPLICATES, type ArmCounts, type CounterCell, type ReplicatedPair } from "../../core/counters";
+import { CounterCellSchema, minuteOf, pooledPair, type ReplicatedPair } from "../../core/counters";
 import type { Decision } from "../../core/decision";
+import { applyDecision } from "../../core/decision-step";
 import { ForwardedEventSchema, type ForwardedEvent } from "../../core/events";
 import { candidateIdentity } from "../../core/generation";
-import { freshMemory, GateMemorySchema, type GateMemory } from "../../core/gates";
+import { freshMemory, type GateMemory } from "../../core/gates";
 import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
 import { buildReport, type CompareReport } from "../../core/report";
-import type { StageApproval } from "../../core/gates";
+import { applyAction, initialState, reconfigure, servedWeight, type ActionRequest, type RolloutState } from "../../core/rollout";
 import { buildSeries, type Series } from "../../core/series";
+import { waveObjectName, type WaveStep } from "../../core/waves";
 import type { LatestJudgement } from "../registry/flag-metrics";
-import { applyAction, initialState, reconfigure, RolloutStateSchema, servedWeight, type ActionRequest, type RolloutState } from "../../core/rollout";
-import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./counter-store";
-import { counterShardStub } from "./stub";
-import { FlagStats } from "./stats";
-import { DecisionLog, type NewDecision } from "./decision-log";
-import { DisagreementLog, type Disagreement } from "./disagreements";
-import { judgeFlag, replayInputs, spansToRead, summarize } from "./judge";
-import { applyDecision } from "../../core/decision-step";
-import { hmacHex, Outbox, signatureMatches } from "./outbox";
 import { registryStub } from "../registry/stub";
-import { FLAG_MIGRATIONS } from "./schema";
 import { migrate, schemaVersion } from "../migrations";
 import { Sql } from "../sql";
+import { askApprovalCheck, CHECK_RETRY_MS } from "./approval-check";
+import { Approvals } from "./approvals";
+import { CounterStore, mergeStages, type CounterRead, type SpanQuery } from "./counter-store";
+import { DecisionLog, type NewDecision } from "./decision-log";
+import { DisagreementLog, type Disagreement } from "./disagreements";
+import { FlagStore, type FlagRow, type LoadedFlag } from "./flag-store";
+import { EventIngest, type IngestResult } from "./ingest";
+import { Jobs } from "./jobs";
+import { judgeFlag, replayInputs, spansToRead, summarize } from "./judge";
+import { Outbox } from "./outbox";
+import { FLAG_MIGRATIONS } from "./schema";
 import { StateHistory } from "./state-history";
-import { waveObjectName, type WaveStep } from "../../core/waves";
+import { FlagStats } from "./stats";
+import { counterShardStub } from "./stub";
+import type { ActResult, ApprovalRequest, ApproveResult, CounterBatch, FlagView, JudgeResult, ReplayResult, StorageStats } from "./types";
+import { UnattributedCounts } from "./unattributed";
 
-export type ActResult =
-  | { ok: true; state: RolloutState; decision: Decision; published: boolean }
-  | { ok: false; code: "not_found" | "invalid_transition" | "invalid_request"; message: string; path?: string };
+export { ApprovalRequestSchema, type ActResult, type ApprovalRequest, type ApproveResult, type CounterBatch, type FlagView, type JudgeResult, type ReplayResult } from "./types";
+export { CHECK_RETRY_MS } from "./approval-check";
 
-/** How long a pending or failed approval check waits before it is asked again. */
-export const CHECK_RETRY_MS = 5 * 60_000;
-
-/** What an approval check answers (its body, signed like a webhook). */
-const CheckAnswerSchema = z.object({ decision: z.enum(["approve", "reject", "pending"]), note: z.string().max(2000).optional() });
-
-export const ApprovalRequestSchema = z.strictObject({
-  decision: z.enum(["approve", "reject"]).default("approve"),
-  /** The generation and stage approved: an approval covers exactly these. */
-  generation: z.int().min(1),
-  stage: z.int().min(0),
-  note: z.string().max(2000).optional(),
-});
-export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
-
-export type ApproveResult =
-  | { ok: true; decision: Decision }
-  | { ok: false; code: "not_found" | "stale" | "not_awaited"; path?: string; message: string };
-
-export interface FlagView {
-  key: string;
-  configured: boolean;
-  state: RolloutState;
-}
-
-/** What an edge flush sends: its cells under a batch id, which the FlagDO claims once. */
-export interface CounterBatch {
-  id: string;
-  cells: CounterCell[];
-}
-
-export interface JudgeResult {
-  /** False when this minute was already judged (a repeated or overlapping trigger). */
-  judged: boolean;
-  /** The object holds a spec stored before specs were kept as written: send it again with `configure`. */
-  needsSpec?: boolean;
-  /** Not judged now because this minute was already judged (by an overlapping trigger): it counts as judged. */
-  alreadyJudged?: boolean;
-  state: RolloutState | null;
-  action?: string;
-  rule?: string;
-  /** Counter shards in use (the spec's, or more chosen from the observed flush rate): the snapshot tells edges. */
-  counterShards?: number;
-  /** Soft abort rules that started firing at this look (each logged as a `soft_abort` decision). */
-  softAborts?: number;
-  /** The current generation's counts per arm (all stages), when judged: what /metrics shows. */
-  metrics?: { generation: number; weight: number; baseline: ArmCounts; candidate: ArmCounts; unattributed: number; judgement: LatestJudgement };
-}
-
-export type ReplayResult =
-  | { ok: true; decision: Decision; replayed: { action: string; rule: string; verdicts: string }; matches: boolean }
-  | { ok: false; kind: "no_decision" | "not_a_judgement" | "unreadable_inputs"; message: string };
-
-const CounterCellArraySchema = CounterCellSchema.array();
-const CounterBatchSchema = z.strictObject({ id: z.string().min(1).max(128), cells: CounterCellArraySchema });
+const CounterBatchSchema = z.strictObject({ id: z.string().min(1).max(128), cells: CounterCellSchema.array() });
 const ForwardedEventsSchema = ForwardedEventSchema.array().max(1000);
 
 const REPORT_RETRY_MIN_MS = 1_000;
@@ -103,25 +57,18 @@ const REPORT_RETRY_MAX_MS = 300_000;
 /** Actions that notify webhooks. */
 const NOTIFY = new Set(["promote", "complete", "demote", "rollback", "kill", "fallback", "recover", "start"]);
 
-interface FlagRow extends Record<string, string | number | null> {
-  key: string;
-  /** The region wave this object runs (1: the flag's own object). */
-  wave: number;
-  spec: string | null;
-  identity: string | null;
-  state: string;
-  report_attempts: number;
-  memory: string | null;
-}
-
 export class FlagDO extends DurableObject<Env> {
   private readonly sql: Sql;
+  private readonly flag: FlagStore;
   private readonly log: DecisionLog;
   private readonly stats: FlagStats;
   private readonly counters: CounterStore;
+  private readonly approvals: Approvals;
+  private readonly unattributed: UnattributedCounts;
+  private readonly ingest: EventIngest;
   private readonly outbox: Outbox;
+  private readonly jobs: Jobs;
   private readonly disagreements: DisagreementLog;
-
   private readonly history: StateHistory;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -130,40 +77,17 @@ export class FlagDO extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, FLAG_MIGRATIONS, Date.now());
     });
+    this.flag = new FlagStore(this.sql);
     this.log = new DecisionLog(this.sql);
     this.stats = new FlagStats(this.sql);
     this.counters = new CounterStore(this.sql);
+    this.approvals = new Approvals(this.sql);
+    this.unattributed = new UnattributedCounts(this.sql);
     this.outbox = new Outbox(this.sql);
+    this.jobs = new Jobs(this.sql);
     this.disagreements = new DisagreementLog(this.sql);
     this.history = new StateHistory(this.sql);
-  }
-
-  private row(): FlagRow | null {
-    return this.sql.first<FlagRow>("SELECT key, wave, spec_input AS spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
-  }
-
-  /** The spec as written, parsed through the schema on read (cached per text): new fields get their defaults. */
-  private parsedSpec: { text: string; spec: FlagSpec } | null = null;
-
-  private specOfRow(text: string): FlagSpec {
-    if (this.parsedSpec?.text !== text) this.parsedSpec = { text, spec: FlagSpecSchema.parse(JSON.parse(text)) };
-    return this.parsedSpec.spec;
-  }
-
-  private loaded(): { row: FlagRow; spec: FlagSpec; state: RolloutState } | null {
-    const row = this.row();
-    if (row === null || row.spec === null) return null;
-    return { row, spec: this.specOfRow(row.spec), state: RolloutStateSchema.parse(JSON.parse(row.state)) };
-  }
-
-  /** Whether this object holds no spec at all: its flag was deleted (`retire`), or never configured. */
-  private retired(): boolean {
-    return this.sql.first("SELECT id FROM flag WHERE id = 1 AND (spec IS NOT NULL OR spec_input IS NOT NULL)") === null;
-  }
-
-  /** Whether the flag holds only a spec from before specs were stored as written (the registry then sends it again). */
-  private needsSpec(): boolean {
-    return this.sql.first("SELECT id FROM flag WHERE id = 1 AND spec IS NOT NULL AND spec_input IS NULL") !== null;
+    this.ingest = new EventIngest(this.counters, this.disagreements, this.unattributed);
   }
 
   /**
@@ -174,29 +98,16 @@ export class FlagDO extends DurableObject<Env> {
    */
   async configure(specInput: unknown, now: number, wave = 1): Promise<{ state: RolloutState; candidateChanged: boolean }> {
     const spec = FlagSpecSchema.parse(specInput);
-    const inputText = JSON.stringify(specInput);
-    const row = this.sql.first<FlagRow>("SELECT key, wave, spec, identity, state, report_attempts, memory FROM flag WHERE id = 1");
+    const specText = JSON.stringify(specInput);
+    const row = this.flag.row();
     const identity = candidateIdentity(spec);
     const waiting = wave > 1;
-    let state: RolloutState;
-    let candidateChanged: boolean;
-    if (row === null) {
-      state = initialState(spec.rollout.stages, 1, 1, now, waiting);
-      candidateChanged = true;
-    } else {
-      const previous = RolloutStateSchema.parse(JSON.parse(row.state));
-      // A retired flag coming back, or a new candidate, is a new generation.
-      candidateChanged = row.spec === null || row.identity !== identity;
-      state = reconfigure(previous, spec.rollout.stages, candidateChanged, now, waiting);
-    }
+    // A retired flag coming back, or a new candidate, is a new generation.
+    const candidateChanged = row === null || !row.hasSpec || row.identity !== identity;
+    const state = row === null ? initialState(spec.rollout.stages, 1, 1, now, waiting) : reconfigure(row.state, spec.rollout.stages, candidateChanged, now, waiting);
     this.sql.transaction(() => {
-      this.sql.run(
-        `INSERT INTO flag (id, key, wave, spec, spec_input, identity, state, report_attempts) VALUES (1, ?, ?, ?, ?, ?, ?, 0)
-         ON CONFLICT (id) DO UPDATE SET key = excluded.key, wave = excluded.wave, spec = excluded.spec, spec_input = excluded.spec_input,
-           identity = excluded.identity, state = excluded.state, report_attempts = 0`,
-        spec.key, wave, JSON.stringify(spec), inputText, identity, JSON.stringify(state),
-      );
-      this.history.recordSpec(state.generation, inputText);
+      this.flag.configure({ key: spec.key, wave, spec, specInput: specText, identity, state });
+      this.history.recordSpec(state.generation, specText);
       this.history.record(state, now);
       if (candidateChanged) {
         const action = row === null ? "created" : "new_generation";
@@ -215,30 +126,29 @@ export class FlagDO extends DurableObject<Env> {
    * asked, and applies them itself. Null when the step no longer applies.
    */
   async followWave(step: WaveStep, now: number): Promise<{ state: RolloutState; decision: Decision } | null> {
-    const flag = this.loaded();
+    const flag = this.flag.loaded();
     if (flag === null) return null;
     const result = applyAction(flag.state, flag.spec.rollout.stages, { action: step.action }, now);
     if (!result.ok) return null;
     const next = step.action === "start" ? { ...result.state, generation: Math.max(step.generation, flag.state.generation) } : result.state;
-    if (next.generation !== flag.state.generation) this.history.recordSpec(next.generation, flag.row.spec ?? JSON.stringify(flag.spec));
+    if (next.generation !== flag.state.generation) this.history.recordSpec(next.generation, flag.row.specInput ?? JSON.stringify(flag.spec));
     const decision = this.commit(flag, next, now, { action: step.action, source: "config", actor: "registry", reason: step.reason });
     return { state: next, decision };
   }
 
   /** The flag was deleted: forget the spec, keep the generation counter and the decision log. */
   async retire(): Promise<void> {
-    this.sql.run("UPDATE flag SET spec = NULL, spec_input = NULL, identity = NULL, report_attempts = 0 WHERE id = 1");
+    this.flag.retire();
   }
 
   async view(): Promise<FlagView | null> {
-    const row = this.row();
-    if (row === null) return null;
-    return { key: row.key, configured: row.spec !== null, state: RolloutStateSchema.parse(JSON.parse(row.state)) };
+    const row = this.flag.row();
+    return row === null ? null : { key: row.key, configured: row.specInput !== null, state: row.state };
   }
 
   /** Applies an operator action, logs it, and reports the new state for publishing. */
   async act(request: ActionRequest, actor: string, now: number): Promise<ActResult> {
-    const flag = this.loaded();
+    const flag = this.flag.loaded();
     if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
     if (request.action === "clear_srm") return this.clearSrm(flag, request.reason, actor, now);
     const result = applyAction(flag.state, flag.spec.rollout.stages, { action: request.action, variant: request.variant }, now, flag.spec.kind);
@@ -247,27 +157,6 @@ export class FlagDO extends DurableObject<Env> {
     const decision = this.commit(flag, result.state, now, { action, source: "operator", actor, reason: request.reason ?? null });
     const published = await this.reportState(flag.row, result.state, decision);
     return { ok: true, state: result.state, decision, published };
-  }
-
-  /**
-   * An operator's release of the SRM latch: the judge forgets the mismatch it
-   * saw in this generation, so promotion may go on (a mismatch still present
-   * holds again at the next judgement). Logged as a decision with the reason,
-   * and audited by the registry like every operator action.
-   */
-  private async clearSrm(flag: { row: FlagRow; spec: FlagSpec; state: RolloutState }, reason: string | undefined, actor: string, now: number): Promise<ActResult> {
-    if (!reason?.trim()) return { ok: false, code: "invalid_request", path: "reason", message: "clear_srm needs `reason`: what explains the mismatch, for the audit log" };
-    const stored = flag.row.memory ? GateMemorySchema.safeParse(JSON.parse(flag.row.memory)) : null;
-    const latch = stored?.success && stored.data.generation === flag.state.generation ? stored.data.srmLatch : undefined;
-    if (!stored?.success || latch === undefined) return { ok: false, code: "invalid_transition", message: `no sample ratio mismatch is holding generation ${flag.state.generation}` };
-    const { srmLatch: _cleared, ...memory } = stored.data;
-    const seen = `mismatch seen at stage ${latch.stage}, candidate ${(latch.observedCandidateShare * 100).toFixed(2)}% against ${(latch.expectedCandidateShare * 100).toFixed(2)}%`;
-    const decision = this.sql.transaction(() => {
-      this.sql.run("UPDATE flag SET memory = ? WHERE id = 1", JSON.stringify(memory));
-      return this.log.append(flag.state, flag.state, now, { action: "clear_srm", source: "operator", actor, reason: `${reason.trim()} (${seen})`, rule: null, verdicts: null, inputs: null });
-    });
-    const published = await this.reportState(flag.row, flag.state, decision);
-    return { ok: true, state: flag.state, decision, published };
   }
 
   /**
@@ -283,8 +172,7 @@ export class FlagDO extends DurableObject<Env> {
       this.counters.add(batch.cells);
       this.stats.increment("counter_batches");
       // A shard is never judged, so it compacts itself, at most hourly.
-      const last = this.stats.get("compacted_at") ?? 0;
-      if (now - last > 3_600_000) {
+      if (now - (this.stats.get("compacted_at") ?? 0) > 3_600_000) {
         this.counters.compact(now);
         this.stats.set("compacted_at", now);
       }
@@ -292,7 +180,7 @@ export class FlagDO extends DurableObject<Env> {
     });
   }
 
-  /** A counter shard's totals and spans, for its primary's evaluation. */
+  /** A counter shard's totals and spans, for its primary's judgement. */
   async readCounters(generation: number, spans: SpanQuery[]): Promise<CounterRead> {
     return plainCopy(this.counters.read(generation, spans));
   }
@@ -307,66 +195,14 @@ export class FlagDO extends DurableObject<Env> {
     return plainCopy(this.counters.spanByStage(generation, from, to));
   }
 
-  /**
-   * Events forwarded by the edge: each is credited to the exposure that
-   * caused it (`core/attribution.ts`) or counted as unattributed with its
-   * reason; duplicates (by event id) change nothing.
-   */
-  async ingestEvents(input: ForwardedEvent[], now: number): Promise<{ accepted: number; duplicates: number; unattributed: number; deleted?: true }> {
+  /** Events forwarded by the edge, credited to the exposures that caused them (`ingest.ts`); duplicates change nothing. */
+  async ingestEvents(input: ForwardedEvent[], now: number): Promise<IngestResult & { deleted?: true }> {
     // A deleted flag's object refuses its events (the registry retires it before the delete returns), so an
     // isolate that has not yet seen the delete cannot answer `accepted` for an event nothing will count.
-    if (this.retired()) return { accepted: 0, duplicates: 0, unattributed: 0, deleted: true };
+    if (!(this.flag.row()?.hasSpec ?? false)) return { accepted: 0, duplicates: 0, unattributed: 0, deleted: true };
     const events = ForwardedEventsSchema.parse(input);
     const history = this.flagHistory();
-    return this.sql.transaction(() => {
-      const fresh = this.counters.claimEventIds(events.map((e) => e.id), minuteOf(now));
-      const cells: CounterCell[] = [];
-      const unattributed = new Map<string, number>();
-      for (const e of events) {
-        if (!fresh.has(e.id)) continue;
-        const credit = attribute(e, e.at, history);
-        if (!credit.ok) {
-          const key = `${history.stateAt(e.at)?.generation ?? 0}|${credit.reason}`;
-          unattributed.set(key, (unattributed.get(key) ?? 0) + 1);
-          continue;
-        }
-        const counts = emptyCounts();
-        recordEvent(counts, e.name, e.value);
-        // Without a stickiness value any group will do: the event is its own unit.
-        const replicate = credit.replicate ?? fnvGroup(e.id);
-        cells.push({ generation: credit.generation, stage: credit.stage, arm: credit.arm, replicate, minute: minuteOf(e.at), counts });
-        if (e.name === "comparison" && e.value === 0) {
-          this.disagreements.add({ eventId: e.id, at: e.at, targetingKey: e.targetingKey, arm: credit.arm, generation: credit.generation });
-        }
-      }
-      this.counters.add(cells);
-      for (const [key, n] of unattributed) {
-        const [generation, reason] = key.split("|") as [string, UnattributedReason];
-        this.sql.run(
-          "INSERT INTO unattributed (generation, reason, n) VALUES (?, ?, ?) ON CONFLICT (generation, reason) DO UPDATE SET n = n + excluded.n",
-          Number(generation), reason, n,
-        );
-      }
-      this.disagreements.trim();
-      const skipped = [...unattributed.values()].reduce((a, b) => a + b, 0);
-      return { accepted: fresh.size, duplicates: events.length - fresh.size, unattributed: skipped };
-    });
-  }
-
-  /** An approval or rejection of the current stage: its row, its decision in the log, its notification (call inside a transaction). */
-  private recordApproval(spec: FlagSpec, state: RolloutState, decision: "approve" | "reject", actor: string, note: string | null, now: number): Decision {
-    const verdict = decision === "reject" ? "rejected" : "approved";
-    this.sql.run("INSERT INTO approvals (generation, stage, verdict, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)", state.generation, state.stageIndex, verdict, actor, note, now);
-    const logged = this.log.append(state, state, now, { action: decision, source: "operator", actor, reason: note, rule: null, verdicts: null, inputs: null });
-    this.notify(spec, logged, now, verdict);
-    return logged;
-  }
-
-  /** Approvals and rejections recorded for a generation, oldest first. */
-  private approvalsOf(generation: number): StageApproval[] {
-    return this.sql
-      .all<{ stage: number; verdict: string; actor: string }>("SELECT stage, verdict, actor FROM approvals WHERE generation = ? ORDER BY id", generation)
-      .map((r) => ({ stage: r.stage, verdict: r.verdict === "rejected" ? "rejected" : "approved", actor: r.actor }));
+    return this.sql.transaction(() => this.ingest.ingest(events, history, now));
   }
 
   /**
@@ -375,7 +211,7 @@ export class FlagDO extends DurableObject<Env> {
    * generation only); the cron acts on it at its next look.
    */
   async approve(request: ApprovalRequest, actor: string, now: number): Promise<ApproveResult> {
-    const flag = this.loaded();
+    const flag = this.flag.loaded();
     if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
     const { state, spec } = flag;
     if (request.generation !== state.generation) return { ok: false, code: "stale", path: "generation", message: `this approval is for generation ${request.generation}; the flag is at generation ${state.generation}` };
@@ -389,14 +225,7 @@ export class FlagDO extends DurableObject<Env> {
 
   /** Events of a generation that could not be credited to an arm, by reason. */
   async unattributedCounts(generation?: number): Promise<Record<string, number>> {
-    const gen = generation ?? this.loaded()?.state.generation ?? 0;
-    const out: Record<string, number> = {};
-    for (const row of this.sql.all<{ reason: string; n: number }>("SELECT reason, n FROM unattributed WHERE generation = ? ORDER BY reason", gen)) out[row.reason] = row.n;
-    return out;
-  }
-
-  private flagHistory(): FlagHistory {
-    return { stateAt: (t) => this.history.stateAt(t), specOf: (g) => this.history.specOf(g) };
+    return this.unattributed.of(generation ?? this.flag.loaded()?.state.generation ?? 0);
   }
 
   /**
@@ -405,81 +234,69 @@ export class FlagDO extends DurableObject<Env> {
    * caller (the RegistryDO) publishes a changed state.
    */
   async judge(now: number): Promise<JudgeResult> {
-    const flag = this.loaded();
+    // 1. Load the flag and the judge's memory; a minute already judged is done.
+    const flag = this.flag.loaded();
     if (flag === null) return { judged: false, state: null, needsSpec: this.needsSpec() };
     const { row, spec, state } = flag;
-    const stored = row.memory ? GateMemorySchema.safeParse(JSON.parse(row.memory)) : null;
-    const memory: GateMemory = stored?.success ? stored.data : freshMemory(state);
+    const memory: GateMemory = row.memory ?? freshMemory(state);
     const sameStage = memory.generation === state.generation && memory.stage === state.stageIndex;
     if (sameStage && memory.lastMinute >= minuteOf(now)) return { judged: false, alreadyJudged: true, state };
 
+    // 2. Read the counters of every shard; another trigger may have judged while the shards were read.
     const spans = spansToRead(spec, state, memory, now);
     const reads = [this.counters.read(state.generation, spans), ...(await this.readShards(spec, (shard) => shard.readCounters(state.generation, spans)))];
-    // Reading shards awaited: another trigger for this minute may have judged meanwhile.
-    const latest = this.row();
-    if (latest?.state !== row.state || latest.memory !== row.memory) return { judged: false, alreadyJudged: true, state: RolloutStateSchema.parse(JSON.parse(latest?.state ?? row.state)) };
-    const { decision, inputs } = judgeFlag(reads, spec, state, memory, now, this.approvalsOf(state.generation));
+    const latest = this.flag.row();
+    if (latest !== null && latest.revision !== row.revision) return { judged: false, alreadyJudged: true, state: latest.state };
+
+    // 3. Judge, and take the next state from the one decision step the simulation uses too.
+    const { decision, inputs } = judgeFlag(reads, spec, state, memory, now, this.approvals.of(state.generation));
     const { state: next, memory: memoryAfter, changed } = applyDecision(state, spec.rollout.stages, decision, now);
+
+    // 4. Store, log (a hold once per rule), notify.
     const loggable = changed || decision.rule !== this.log.lastCronRule();
     this.sql.transaction(() => {
-      memoryAfter.lastMinute = minuteOf(now);
-      this.sql.run("UPDATE flag SET state = ?, memory = ? WHERE id = 1", JSON.stringify(next), JSON.stringify(memoryAfter));
+      this.flag.setStateAndMemory(next, { ...memoryAfter, lastMinute: minuteOf(now) });
       if (changed) this.history.record(next, now);
+      const verdicts = JSON.stringify(summarize(decision));
+      const inputsJson = JSON.stringify(inputs);
       if (loggable) {
-        const what: NewDecision = {
-          action: changed ? decision.action : "hold",
-          source: "cron",
-          actor: "cron",
-          reason: decision.reasons.join("; "),
-          rule: decision.rule,
-          verdicts: JSON.stringify(summarize(decision)),
-          inputs: JSON.stringify(inputs),
-        };
-        const logged = this.log.append(state, next, now, what);
+        const logged = this.log.append(state, next, now, { action: changed ? decision.action : "hold", source: "cron", actor: "cron", reason: decision.reasons.join("; "), rule: decision.rule, verdicts, inputs: inputsJson });
         if ((changed && NOTIFY.has(decision.action)) || decision.warn) this.notify(spec, logged, now, decision.warn && !changed ? "warn" : decision.action);
         // One request per stage: a hold is logged when its rule changes, not every minute.
         if (decision.rule === "hold:approval") this.notify(spec, logged, now, "approval_requested");
       }
       // Soft abort rules that started firing: a decision each, notified, and nothing served changes.
       for (const soft of decision.softAborts) {
-        const logged = this.log.append(next, next, now, {
-          action: "soft_abort",
-          source: "cron",
-          actor: "cron",
-          reason: `soft abort rule (notifies only): ${soft.reason}`,
-          rule: `soft_abort:${soft.metric}`,
-          verdicts: JSON.stringify(summarize(decision)),
-          inputs: JSON.stringify(inputs),
-        });
+        const logged = this.log.append(next, next, now, { action: "soft_abort", source: "cron", actor: "cron", reason: `soft abort rule (notifies only): ${soft.reason}`, rule: `soft_abort:${soft.metric}`, verdicts, inputs: inputsJson });
         this.notify(spec, logged, now, "soft_abort");
       }
       this.counters.compact(now);
+      this.trackApprovalCheck(spec, next, decision.rule, now);
     });
-    this.trackApprovalCheck(spec, next, decision.rule, now);
+
+    // 5. Answer the registry with the state, the shards edges should use, and the numbers /metrics shows.
     const { shards } = this.observeFlushRate(spec, now);
     await this.scheduleAlarm();
-    const pooled = pooledPair(inputs.totals);
     const weight = servedWeight(next, spec.rollout.stages).weightBp / 100;
-    const unattributed = this.sql.first<{ n: number | null }>("SELECT SUM(n) AS n FROM unattributed WHERE generation = ?", state.generation)?.n ?? 0;
     // The latest judgement travels with every tick's metrics (not the log): a
     // hold is logged once per rule, but what it waits for changes every minute.
     const judgement: LatestJudgement = { action: changed ? decision.action : "hold", rule: decision.rule, reason: decision.reasons.join("; ") };
-    return { judged: true, state: next, action: decision.action, rule: decision.rule, counterShards: shards, ...(decision.softAborts.length > 0 ? { softAborts: decision.softAborts.length } : {}), metrics: plainCopy({ generation: state.generation, weight, ...pooled, unattributed, judgement }) };
+    const metrics = plainCopy({ generation: state.generation, weight, ...pooledPair(inputs.totals), unattributed: this.unattributed.total(state.generation), judgement });
+    return { judged: true, state: next, action: decision.action, rule: decision.rule, counterShards: shards, ...(decision.softAborts.length > 0 ? { softAborts: decision.softAborts.length } : {}), metrics };
   }
 
   /** The A/B compare report over [from, to) for a generation (default: the current one). */
   async compareReport(from: number, to: number, generation?: number): Promise<CompareReport | null> {
-    const flag = this.loaded();
+    const flag = this.flag.loaded();
     if (flag === null) return null;
     const gen = generation ?? flag.state.generation;
     const stages = [this.counters.spanByStage(gen, from, to), ...(await this.readShards(flag.spec, (shard) => shard.readSpanByStage(gen, from, to)))].reduce(mergeStages);
-    const unattributed = await this.unattributedCounts(gen);
-    return { ...buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow), unattributed };
+    return { ...buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow), unattributed: this.unattributed.of(gen) };
   }
 
   /** Metrics over time in `n` steps of `step` ms from `from`, for charts (`core/series.ts`). */
   async series(from: number, step: number, n: number, generation?: number): Promise<Series | null> {
-    const flag = this.loaded();
+    const flag = this.flag.loaded();
     if (flag === null) return null;
     const gen = generation ?? flag.state.generation;
     const reads = [this.counters.spanSteps(gen, from, step, n), ...(await this.readShards(flag.spec, (shard) => shard.readSpanSteps(gen, from, step, n)))];
@@ -508,105 +325,131 @@ export class FlagDO extends DurableObject<Env> {
     if (decision.inputs === null) return { ok: false, kind: "not_a_judgement", message: `decision ${id} was an operator or configuration action: there is nothing to recompute` };
     const replayable = replayInputs(decision.inputs);
     if (!replayable.ok) return { ok: false, kind: "unreadable_inputs", message: `decision ${id}: ${replayable.message}` };
-    const replayed = replayable.decision;
-    const verdicts = JSON.stringify(summarize(replayed));
-    return { ok: true, decision, replayed: { action: replayed.action, rule: replayed.rule, verdicts }, matches: verdicts === decision.verdicts };
+    const verdicts = JSON.stringify(summarize(replayable.decision));
+    return { ok: true, decision, replayed: { action: replayable.decision.action, rule: replayable.decision.rule, verdicts }, matches: verdicts === decision.verdicts };
   }
 
   /** Storage footprint, for the retention test and operators. */
-  async storageStats(): Promise<{ counterRows: number; eventIds: number; outbox: number; counterBatches: number; unattributed: Record<string, number>; schemaVersion: number }> {
-    const batches = this.stats.get("counter_batches") ?? 0;
+  async storageStats(): Promise<StorageStats> {
     return {
       counterRows: this.counters.rowCount(),
       eventIds: this.counters.eventIdCount(),
       outbox: this.outbox.pending(),
-      counterBatches: batches,
+      counterBatches: this.stats.get("counter_batches") ?? 0,
       unattributed: await this.unattributedCounts(),
       schemaVersion: schemaVersion(this.sql),
     };
   }
 
-  /** The alarm's three jobs, each when due: retry a state report the RegistryDO did not take, ask a stage's approval check, deliver webhooks. */
+  /** Runs every job that is due (`jobs.ts`), then sets the alarm to the next. */
   override async alarm(): Promise<void> {
-    const row = this.row();
-    const reportDue = this.reportRetryAt();
-    if (row !== null && row.spec !== null && row.report_attempts > 0 && reportDue !== null && reportDue <= Date.now()) {
-      await this.reportState(row, RolloutStateSchema.parse(JSON.parse(row.state)), null);
+    for (const job of this.jobs.due(Date.now())) {
+      if (job.kind === "report_state") {
+        const row = this.flag.row();
+        if (row?.hasSpec && row.reportAttempts > 0) await this.reportState(row, row.state, null);
+        else this.jobs.cancel("report_state");
+      } else if (job.kind === "approval_check") {
+        await this.runApprovalCheck(Date.now());
+      } else {
+        await this.outbox.deliverDue(Date.now(), this.env.WEBHOOK_SECRET);
+        this.jobs.schedule("deliver_webhooks", this.outbox.nextDue());
+      }
     }
-    const checkDue = this.approvalCheckAt();
-    if (checkDue !== null && checkDue <= Date.now()) await this.runApprovalCheck(Date.now());
-    await this.outbox.deliverDue(Date.now(), this.env.WEBHOOK_SECRET);
     await this.scheduleAlarm(true);
   }
 
-  /** When the stage's external approval check is next due (null: none is waited on). */
-  private approvalCheckAt(): number | null {
-    return this.stats.get("approval_check_at") ?? null;
+  /**
+   * Asks the stage's check URL whether to leave it (`approval-check.ts`).
+   * Approve and reject are recorded as decisions by `check:<host>`; pending,
+   * an unsigned answer or a failure asks again in CHECK_RETRY_MS.
+   */
+  async runApprovalCheck(now: number, send: typeof fetch = fetch): Promise<"approve" | "reject" | "pending" | "failed" | "none"> {
+    const flag = this.flag.loaded();
+    const approval = flag?.spec.rollout.stages[flag.state.stageIndex]?.approval;
+    if (!flag || typeof approval !== "object" || approval.check === undefined) {
+      this.jobs.cancel("approval_check");
+      return "none";
+    }
+    const { state, spec } = flag;
+    const url = approval.check;
+    const retry = (outcome: "pending" | "failed") => {
+      this.jobs.schedule("approval_check", now + CHECK_RETRY_MS);
+      return outcome;
+    };
+    const secret = this.env.WEBHOOK_SECRET;
+    if (!secret) {
+      console.error(`approval check ${url}: not asked, WEBHOOK_SECRET is not set (checks are signed both ways)`);
+      return retry("failed");
+    }
+    const question = { flag: flag.row.key, generation: state.generation, stage: state.stageIndex, weight: spec.rollout.stages[state.stageIndex]?.weight, next: spec.rollout.stages[state.stageIndex + 1]?.weight ?? null, at: now };
+    const asked = await askApprovalCheck(url, question, secret, send);
+    if (!asked.ok) {
+      console.warn(`approval check ${url} failed; asking again later`, asked.error);
+      return retry("failed");
+    }
+    const { answer } = asked;
+    if (answer.decision === "pending") return retry("pending");
+    const verdict = answer.decision;
+    this.sql.transaction(() => {
+      this.recordApproval(spec, state, verdict, `check:${new URL(url).host}`, answer.note ?? null, now);
+      this.jobs.cancel("approval_check");
+    });
+    return verdict;
+  }
+
+  // ---- the work behind the methods ----
+
+  /** Whether the flag holds only a spec from before specs were stored as written (the registry then sends it again). */
+  private needsSpec(): boolean {
+    const row = this.flag.row();
+    return row !== null && row.hasSpec && row.specInput === null;
+  }
+
+  private flagHistory(): FlagHistory {
+    return { stateAt: (t) => this.history.stateAt(t), specOf: (g) => this.history.specOf(g) };
+  }
+
+  /**
+   * An operator's release of the SRM latch: the judge forgets the mismatch it
+   * saw in this generation, so promotion may go on (a mismatch still present
+   * holds again at the next judgement). Logged as a decision with the reason,
+   * and audited by the registry like every operator action.
+   */
+  private async clearSrm(flag: LoadedFlag, reason: string | undefined, actor: string, now: number): Promise<ActResult> {
+    if (!reason?.trim()) return { ok: false, code: "invalid_request", path: "reason", message: "clear_srm needs `reason`: what explains the mismatch, for the audit log" };
+    const stored = flag.row.memory;
+    const latch = stored !== null && stored.generation === flag.state.generation ? stored.srmLatch : undefined;
+    if (stored === null || latch === undefined) return { ok: false, code: "invalid_transition", message: `no sample ratio mismatch is holding generation ${flag.state.generation}` };
+    const { srmLatch: _cleared, ...memory } = stored;
+    const seen = `mismatch seen at stage ${latch.stage}, candidate ${(latch.observedCandidateShare * 100).toFixed(2)}% against ${(latch.expectedCandidateShare * 100).toFixed(2)}%`;
+    const decision = this.sql.transaction(() => {
+      this.flag.setMemory(memory);
+      return this.log.append(flag.state, flag.state, now, { action: "clear_srm", source: "operator", actor, reason: `${reason.trim()} (${seen})`, rule: null, verdicts: null, inputs: null });
+    });
+    const published = await this.reportState(flag.row, flag.state, decision);
+    return { ok: true, state: flag.state, decision, published };
+  }
+
+  /** An approval or rejection of the current stage: its row, its decision in the log, its notification (call inside a transaction). */
+  private recordApproval(spec: FlagSpec, state: RolloutState, decision: "approve" | "reject", actor: string, note: string | null, now: number): Decision {
+    const verdict = decision === "reject" ? "rejected" : "approved";
+    this.approvals.record({ generation: state.generation, stage: state.stageIndex, verdict, actor, note, at: now });
+    const logged = this.log.append(state, state, now, { action: decision, source: "operator", actor, reason: note, rule: null, verdicts: null, inputs: null });
+    this.notify(spec, logged, now, verdict);
+    return logged;
   }
 
   /** A stage waiting on an external check has the alarm ask it; any other judgement stops asking. */
   private trackApprovalCheck(spec: FlagSpec, state: RolloutState, rule: string, now: number): void {
     const approval = spec.rollout.stages[state.stageIndex]?.approval;
     const waiting = rule === "hold:approval" && typeof approval === "object" && approval.check !== undefined;
-    if (!waiting) this.stats.clear("approval_check_at");
-    else if (this.approvalCheckAt() === null) this.stats.set("approval_check_at", now);
-  }
-
-  /**
-   * Asks the stage's check URL whether to leave it: a POST signed like a
-   * webhook (X-Rampart-Signature: sha256=HMAC(WEBHOOK_SECRET, body)); the
-   * answer `{"decision": "approve" | "reject" | "pending", "note"?}` must be
-   * signed the same way over its body. Approve and reject are recorded as
-   * decisions by `check:<host>`; pending, an unsigned answer or a failure
-   * asks again in CHECK_RETRY_MS.
-   */
-  async runApprovalCheck(now: number, send: typeof fetch = fetch): Promise<"approve" | "reject" | "pending" | "failed" | "none"> {
-    const flag = this.loaded();
-    const approval = flag?.spec.rollout.stages[flag.state.stageIndex]?.approval;
-    if (!flag || typeof approval !== "object" || approval.check === undefined) {
-      this.stats.clear("approval_check_at");
-      return "none";
-    }
-    const { state } = flag;
-    const retry = (outcome: "pending" | "failed") => {
-      this.stats.set("approval_check_at", now + CHECK_RETRY_MS);
-      return outcome;
-    };
-    const secret = this.env.WEBHOOK_SECRET;
-    if (!secret) {
-      console.error(`approval check ${approval.check}: not asked, WEBHOOK_SECRET is not set (checks are signed both ways)`);
-      return retry("failed");
-    }
-    const body = JSON.stringify({ type: "approval_check", flag: flag.row.key, generation: state.generation, stage: state.stageIndex, weight: flag.spec.rollout.stages[state.stageIndex]?.weight, next: flag.spec.rollout.stages[state.stageIndex + 1]?.weight ?? null, at: new Date(now).toISOString() });
-    let answer: z.infer<typeof CheckAnswerSchema>;
-    try {
-      const response = await send(approval.check, { method: "POST", headers: { "content-type": "application/json", "user-agent": "rampart-approval-check", "x-rampart-signature": `sha256=${await hmacHex(secret, body)}` }, body, signal: AbortSignal.timeout(10_000) });
-      const text = await response.text();
-      if (!response.ok) throw new Error(`answered ${response.status}`);
-      if (!(await signatureMatches(secret, text, response.headers.get("x-rampart-signature")))) throw new Error("the answer is not signed with WEBHOOK_SECRET");
-      answer = CheckAnswerSchema.parse(JSON.parse(text));
-    } catch (error) {
-      console.warn(`approval check ${approval.check} failed; asking again later`, error);
-      return retry("failed");
-    }
-    if (answer.decision === "pending") return retry("pending");
-    const actor = `check:${new URL(approval.check).host}`;
-    const verdict = answer.decision;
-    this.sql.transaction(() => {
-      this.recordApproval(flag.spec, state, verdict, actor, answer.note ?? null, now);
-      this.stats.clear("approval_check_at");
-    });
-    return answer.decision;
-  }
-
-  /** When the next state-report retry is due, or null when none is pending. */
-  private reportRetryAt(): number | null {
-    return this.stats.get("report_retry_at") ?? null;
+    if (waiting) this.jobs.scheduleOnce("approval_check", now);
+    else this.jobs.cancel("approval_check");
   }
 
   /** Reads every counter shard of the flag (shard 0 is this object itself). */
   private async readShards<T>(spec: FlagSpec, read: (shard: DurableObjectStub<FlagDO>) => Promise<T>): Promise<T[]> {
-    const name = waveObjectName(spec.key, this.row()?.wave ?? 1);
+    const name = waveObjectName(spec.key, this.flag.wave());
     const shards = Array.from({ length: this.counterShards(spec) - 1 }, (_, i) => counterShardStub(this.env, name, i + 1));
     return Promise.all(shards.map(read));
   }
@@ -637,9 +480,9 @@ export class FlagDO extends DurableObject<Env> {
   }
 
   /** Stores a new state and its decision in one transaction; queues notifications. */
-  private commit(flag: { row: FlagRow; spec: FlagSpec; state: RolloutState }, next: RolloutState, now: number, what: NewDecision): Decision {
+  private commit(flag: LoadedFlag, next: RolloutState, now: number, what: NewDecision): Decision {
     return this.sql.transaction(() => {
-      this.sql.run("UPDATE flag SET state = ? WHERE id = 1", JSON.stringify(next));
+      this.flag.setState(next);
       this.history.record(next, now);
       const decision = this.log.append(flag.state, next, now, what);
       const verb = what.action.split(":")[0] ?? what.action;
@@ -648,11 +491,12 @@ export class FlagDO extends DurableObject<Env> {
     });
   }
 
+  /** Queues the decision's webhook for every URL of the spec and the deployment (delivered by the alarm). */
   private notify(spec: FlagSpec, decision: Decision, now: number, kind: string): void {
     const deployment = (this.env.WEBHOOK_URLS ?? "").split(",").map((u) => u.trim()).filter(Boolean);
     const urls = [...new Set([...spec.webhooks, ...deployment])];
     if (urls.length === 0) return;
-    const wave = this.row()?.wave ?? 1;
+    const wave = this.flag.wave();
     this.outbox.enqueue(urls, {
       type: kind,
       flag: spec.key,
@@ -667,45 +511,32 @@ export class FlagDO extends DurableObject<Env> {
       from: decision.from,
       to: decision.to,
     }, now);
+    this.jobs.schedule("deliver_webhooks", this.outbox.nextDue());
   }
 
-  /**
-   * One alarm drives all due work — state-report retries, approval checks
-   * and webhook deliveries — set to the earliest of them, so no job's schedule overwrites
-   * another's. From the alarm handler itself (`fired`) the alarm is reset to
-   * whatever is due next.
-   */
+  /** Sets the alarm to the earliest due job; from the alarm handler itself (`fired`) to whatever is due next. */
   private async scheduleAlarm(fired = false): Promise<void> {
-    const candidates = [this.outbox.nextDue(), this.reportRetryAt(), this.approvalCheckAt()].filter((t): t is number => t !== null);
-    const due = candidates.length > 0 ? Math.min(...candidates) : null;
+    const due = this.jobs.earliest();
     const current = fired ? null : await this.ctx.storage.getAlarm();
     if (due !== null && (current === null || due < current)) await this.ctx.storage.setAlarm(due);
   }
 
   /** Reports a state to the RegistryDO; on failure schedules a retry with backoff. */
   private async reportState(row: Pick<FlagRow, "key" | "wave">, state: RolloutState, decision: Decision | null): Promise<boolean> {
-    const { key } = row;
     try {
-      await registryStub(this.env).reportState(key, state, decision, row.wave);
-      this.sql.run("UPDATE flag SET report_attempts = 0 WHERE id = 1");
-      this.stats.clear("report_retry_at");
+      await registryStub(this.env).reportState(row.key, state, decision, row.wave);
+      this.flag.setReportAttempts(0);
+      this.jobs.cancel("report_state");
       await this.scheduleAlarm();
       return true;
     } catch (error) {
-      const attempts = (this.row()?.report_attempts ?? 0) + 1;
-      this.sql.run("UPDATE flag SET report_attempts = ? WHERE id = 1", attempts);
+      const attempts = (this.flag.row()?.reportAttempts ?? 0) + 1;
+      this.flag.setReportAttempts(attempts);
       const delay = Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_MIN_MS * 2 ** (attempts - 1));
-      console.error(`flag ${key}: state report failed (attempt ${attempts}), retrying in ${delay} ms`, error);
-      this.stats.set("report_retry_at", Date.now() + delay);
+      console.error(`flag ${row.key}: state report failed (attempt ${attempts}), retrying in ${delay} ms`, error);
+      this.jobs.schedule("report_state", Date.now() + delay);
       await this.scheduleAlarm();
       return false;
     }
   }
-}
-
-/** A replicate group for an event with no stickiness value: spread by its id (FNV-1a), stable across retries. */
-function fnvGroup(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % REPLICATES;
 }

@@ -102,4 +102,16 @@ export const FLAG_MIGRATIONS: readonly Migration[] = [
       sql.run("ALTER TABLE flag ADD COLUMN wave INTEGER NOT NULL DEFAULT 1");
     },
   },
+  {
+    version: 6,
+    name: "scheduled work in one jobs table (the earliest due row sets the alarm)",
+    up(sql) {
+      sql.run("CREATE TABLE jobs (kind TEXT PRIMARY KEY, due_at INTEGER NOT NULL)");
+      // The two schedules kept among the stats until now, and the outbox's next delivery.
+      sql.run("INSERT INTO jobs (kind, due_at) SELECT 'report_state', v FROM stats WHERE k = 'report_retry_at'");
+      sql.run("INSERT INTO jobs (kind, due_at) SELECT 'approval_check', v FROM stats WHERE k = 'approval_check_at'");
+      sql.run("INSERT INTO jobs (kind, due_at) SELECT 'deliver_webhooks', MIN(next_at) FROM outbox HAVING COUNT(*) > 0");
+      sql.run("DELETE FROM stats WHERE k IN ('report_retry_at', 'approval_check_at')");
+    },
+  },
 ];

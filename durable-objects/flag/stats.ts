@@ -1,6 +1,6 @@
 /**
  * The numbers a FlagDO keeps about itself (table `stats`, from
- * `flag-schema.ts`), under a fixed set of keys: a misspelt key is a type
+ * `schema.ts`), under a fixed set of keys: a misspelt key is a type
  * error, not a row nobody reads.
  */
 import type { Sql } from "../sql";
@@ -10,10 +10,6 @@ export const FLAG_STAT_KEYS = [
   "counter_batches",
   /** When old counter rows were last compacted. */
   "compacted_at",
-  /** When a state report the registry did not take is retried. */
-  "report_retry_at",
-  /** When the stage's external approval check is next asked. */
-  "approval_check_at",
   /** Counter shards chosen from the observed flush rate. */
   "counter_shards",
   /** The flush-rate sample: batches counted and when, at the last judgement. */

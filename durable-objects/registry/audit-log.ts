@@ -1,5 +1,5 @@
 /**
- * The RegistryDO's audit log in SQLite (table from `registry-schema.ts`):
+ * The RegistryDO's audit log in SQLite (table from `schema.ts`):
  * one entry per admin write, operator action and state change, bounded to
  * the newest AUDIT_KEEP entries; each row is decoded once through its
  * schema when read.
@@ -19,8 +19,10 @@ export interface NewAuditEntry {
   flag: string | null;
   summary: string;
   specHash?: string | null;
-  /** With a decision id the entry is written at most once per flag and decision (a replayed state report adds nothing). */
+  /** With a decision id the entry is written at most once per flag, wave and decision (a replayed state report adds nothing). */
   decisionId?: number | null;
+  /** The region wave whose object took the decision (decision ids are per object); 1 for a flag without waves. */
+  wave?: number;
   /** The key id that signed the spec (deployments that take only signed specs). */
   signingKey?: string | null;
 }
@@ -35,8 +37,8 @@ export class AuditLog {
   /** Appends an entry; false when its flag and decision id were already audited. */
   append(entry: NewAuditEntry): boolean {
     const inserted = this.sql.all(
-      "INSERT OR IGNORE INTO audit (at, actor, action, flag, spec_hash, summary, decision_id, signing_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-      entry.at, entry.actor, entry.action, entry.flag, entry.specHash ?? null, entry.summary, entry.decisionId ?? null, entry.signingKey ?? null,
+      "INSERT OR IGNORE INTO audit (at, actor, action, flag, spec_hash, summary, decision_id, wave, signing_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+      entry.at, entry.actor, entry.action, entry.flag, entry.specHash ?? null, entry.summary, entry.decisionId ?? null, entry.wave ?? 1, entry.signingKey ?? null,
     ).length > 0;
     this.sql.run("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", AUDIT_KEEP);
     return inserted;

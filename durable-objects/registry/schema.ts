@@ -61,4 +61,21 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       sql.run("UPDATE snapshot SET body = ''");
     },
   },
+  {
+    version: 6,
+    name: "every wave's state in flag_waves (wave 1's moves out of flags); audit entries name the wave of the decision they record",
+    up(sql) {
+      sql.run("INSERT OR IGNORE INTO flag_waves (key, wave, state, state_version) SELECT key, 1, state, state_version FROM flags");
+      sql.run("ALTER TABLE flags DROP COLUMN state");
+      sql.run("ALTER TABLE flags DROP COLUMN state_version");
+      // Decision ids are per object: a wave's were stored as -(wave * 1e9 + id) to keep them apart from wave 1's.
+      sql.run("ALTER TABLE audit ADD COLUMN wave INTEGER NOT NULL DEFAULT 1");
+      sql.run("UPDATE audit SET wave = (-decision_id) / 1000000000, decision_id = (-decision_id) % 1000000000 WHERE decision_id < 0");
+      sql.run("DROP INDEX audit_decision");
+      sql.run("CREATE UNIQUE INDEX audit_decision ON audit (flag, wave, decision_id) WHERE decision_id IS NOT NULL");
+      // The 'dirty' flag duplicated dirty_flags (set and cleared with it); a registry from before dirty_flags republishes every flag.
+      sql.run("INSERT OR IGNORE INTO dirty_flags (key) SELECT key FROM flags WHERE EXISTS (SELECT 1 FROM meta WHERE k = 'dirty')");
+      sql.run("DELETE FROM meta WHERE k = 'dirty'");
+    },
+  },
 ];

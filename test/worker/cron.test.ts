@@ -10,7 +10,7 @@ describe("cron", () => {
     await call("POST", `/admin/flags/${key}/actions`, { body: { action: "promote" } });
     // Make the registry forget the report, as if the FlagDO's call had been lost.
     await runInDurableObject(registryStub(env), (_instance, state) => {
-      state.storage.sql.exec("UPDATE flags SET state_version = 0, state = json_set(state, '$.stageIndex', 0) WHERE key = ?", key);
+      state.storage.sql.exec("UPDATE flag_waves SET state_version = 0, state = json_set(state, '$.stageIndex', 0) WHERE key = ? AND wave = 1", key);
     });
     expect((await call("GET", `/admin/flags/${key}`)).json.state.stageIndex).toBe(0);
 

@@ -13,6 +13,7 @@ import { registryStub } from "../../durable-objects/registry/stub";
 import { flagStub } from "../../durable-objects/flag/stub";
 import { migrate, schemaVersion } from "../../durable-objects/migrations";
 import { Sql } from "../../durable-objects/sql";
+import { waveObjectName } from "../../core/waves";
 import { call, cronAt, evaluateUntil, putFlag, uniqueKey } from "./helpers";
 
 /** The FlagDO tables exactly as the previous release created them (no schema_migrations, no replicates). */
@@ -63,7 +64,7 @@ describe("FlagDO storage upgrades", () => {
       const applied = migrate(sql, FLAG_MIGRATIONS, Date.now());
       return { before, applied, after: schemaVersion(sql), history: sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM state_history")?.n };
     });
-    expect(upgraded).toEqual({ before: 0, applied: [1, 2, 3, 4, 5], after: 5, history: 1 });
+    expect(upgraded).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6], after: 6, history: 1 });
 
     const stub = flagStub(env, key);
     // Every decision is still there, readable through the current code.
@@ -88,6 +89,29 @@ describe("FlagDO storage upgrades", () => {
   });
 });
 
+describe("FlagDO jobs upgrade", () => {
+  it("moves the schedules release 5 kept among its stats into the jobs table, and the alarm still runs them", async () => {
+    const key = uniqueKey("jobs-upgrade");
+    await putFlag({ key, type: "boolean", variants: { baseline: false, candidate: true }, rollout: { stages: [{ weight: 50 }, { weight: 100 }] } });
+    const jobs = await runInDurableObject(flagStub(env, key), (_instance, state) => {
+      const sql = new Sql(state.storage);
+      // As release 5 left it: no jobs table, a report retry and an approval check due among the stats, a webhook waiting.
+      sql.run("DROP TABLE jobs");
+      sql.run("DELETE FROM schema_migrations WHERE version = 6");
+      sql.run("INSERT OR REPLACE INTO stats (k, v) VALUES ('report_retry_at', 1000), ('approval_check_at', 2000)");
+      sql.run("INSERT INTO outbox (url, body, attempts, next_at) VALUES ('http://127.0.0.1:9/hook', '{}', 0, 3000)");
+      const applied = migrate(sql, FLAG_MIGRATIONS, Date.now());
+      return { applied, rows: sql.all("SELECT kind, due_at FROM jobs ORDER BY due_at"), stats: sql.all("SELECT k FROM stats WHERE k LIKE '%_at' AND k != 'rate_at' AND k != 'compacted_at'") };
+    });
+    expect(jobs).toEqual({ applied: [6], rows: [{ kind: "report_state", due_at: 1000 }, { kind: "approval_check", due_at: 2000 }, { kind: "deliver_webhooks", due_at: 3000 }], stats: [] });
+    // The alarm runs what is due: no report is pending and no stage awaits a check, so both are dropped.
+    await runInDurableObject(flagStub(env, key), async (instance, state) => {
+      await instance.alarm();
+      expect(new Sql(state.storage).all("SELECT kind FROM jobs WHERE kind != 'deliver_webhooks'")).toEqual([]);
+    });
+  });
+});
+
 describe("RegistryDO storage upgrades", () => {
   it("adopts a registry of the previous release and keeps every flag, audit entry and the snapshot", async () => {
     const key = uniqueKey("reg-upgrade");
@@ -97,7 +121,10 @@ describe("RegistryDO storage upgrades", () => {
     const result = await runInDurableObject(registryStub(env), (_instance, state) => {
       const sql = new Sql(state.storage);
       const dump = (table: string) => sql.all(`SELECT * FROM ${table}`);
-      const saved = { meta: dump("meta"), flags: dump("flags"), audit: dump("audit"), snapshot: dump("snapshot"), flag_metrics: dump("flag_metrics"), decision_counts: dump("decision_counts") };
+      // The previous release kept wave 1's state in flags (state, state_version).
+      const firstWave = new Map(sql.all<{ key: string; state: string; state_version: number }>("SELECT key, state, state_version FROM flag_waves WHERE wave = 1").map((r) => [r.key, r]));
+      const flags = dump("flags").map((row): Record<string, unknown> => ({ ...row, state: firstWave.get(row.key as string)?.state ?? "{}", state_version: firstWave.get(row.key as string)?.state_version ?? 0 }));
+      const saved: Record<string, Record<string, unknown>[]> = { meta: dump("meta"), flags, audit: dump("audit"), snapshot: dump("snapshot"), flag_metrics: dump("flag_metrics"), decision_counts: dump("decision_counts") };
       for (const { name } of sql.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")) sql.run(`DROP TABLE ${name}`);
       // The previous release's tables: no schema_migrations, audit without decision_id or signing_key, flags without counter_shards.
       sql.run("CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
@@ -108,13 +135,13 @@ describe("RegistryDO storage upgrades", () => {
       sql.run("CREATE TABLE decision_counts (action TEXT NOT NULL, source TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (action, source))");
       for (const [table, rows] of Object.entries(saved)) {
         for (const row of rows) {
-          const columns = Object.keys(row).filter((c) => c !== "decision_id" && c !== "signing_key" && c !== "counter_shards");
-          sql.run(`INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`, ...columns.map((c) => row[c] ?? null));
+          const columns = Object.keys(row).filter((c) => c !== "decision_id" && c !== "signing_key" && c !== "counter_shards" && c !== "wave");
+          sql.run(`INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`, ...columns.map((c) => (row[c] ?? null) as string | number | null));
         }
       }
       return { before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql) };
     });
-    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4, 5], after: 5 });
+    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6], after: 6 });
     expect((await call("GET", "/admin/flags")).json).toEqual(before.flags);
     expect((await call("GET", "/admin/audit?limit=500")).json.entries).toEqual(before.audit);
     // It still works as a registry: a new action is audited once.
@@ -124,4 +151,56 @@ describe("RegistryDO storage upgrades", () => {
     // Its first publish after the upgrade composes every flag into entries (none existed): edges see the flag.
     expect((await evaluateUntil(key, { targetingKey: "u" }, (r) => r.json.value === true)).json).toMatchObject({ value: true, reason: "STATIC" });
   });
+  it("moves wave 1's state out of flags and keeps the audit of a wave's decisions once each (a registry as release 5 leaves it)", async () => {
+    const key = uniqueKey("reg-waves-upgrade");
+    await putFlag({ key, type: "boolean", variants: { baseline: false, candidate: true }, rollout: { stages: [{ weight: 50 }, { weight: 100 }] }, waves: { order: [["us-east-1"], ["rest"]] } });
+    // Wave 2 takes a decision (its object's decision ids start again at 1, like wave 1's).
+    const started = await call("POST", `/admin/flags/${key}/actions`, { body: { action: "start", wave: 2 } });
+    expect(started.status).toBe(200);
+    const before = { flag: (await call("GET", `/admin/flags/${key}`)).json, audit: (await call("GET", `/admin/audit?flag=${key}&limit=500`)).json.entries as unknown[] };
+    const waveTwo = await flagStub(env, waveObjectName(key, 2)).decisions(1);
+    const result = await runInDurableObject(registryStub(env), (_instance, state) => {
+      const sql = new Sql(state.storage);
+      // Rewrite the registry as release 5 stored it: wave 1's state in flags, waves >= 2 in flag_waves,
+      // a wave's decision ids encoded -(wave * 1e9 + id) under a (flag, decision_id) unique index.
+      const flags = sql.all("SELECT * FROM flags");
+      const waves = sql.all<{ key: string; wave: number; state: string; state_version: number }>("SELECT * FROM flag_waves");
+      const audit = sql.all<Record<string, string | number | null>>("SELECT * FROM audit");
+      sql.run("DROP TABLE flags");
+      sql.run("DROP TABLE flag_waves");
+      sql.run("DROP TABLE audit");
+      sql.run("CREATE TABLE flags (key TEXT PRIMARY KEY, raw TEXT NOT NULL, spec TEXT NOT NULL, spec_hash TEXT NOT NULL, spec_version INTEGER NOT NULL, state TEXT NOT NULL, state_version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, counter_shards INTEGER NOT NULL DEFAULT 1)");
+      sql.run("CREATE TABLE flag_waves (key TEXT NOT NULL, wave INTEGER NOT NULL, state TEXT NOT NULL, state_version INTEGER NOT NULL, PRIMARY KEY (key, wave))");
+      sql.run("CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, flag TEXT, spec_hash TEXT, summary TEXT NOT NULL, decision_id INTEGER, signing_key TEXT)");
+      sql.run("CREATE UNIQUE INDEX audit_decision ON audit (flag, decision_id) WHERE decision_id IS NOT NULL");
+      for (const f of flags) {
+        const first = waves.find((w) => w.key === f.key && w.wave === 1);
+        sql.run("INSERT INTO flags (key, raw, spec, spec_hash, spec_version, state, state_version, created_at, updated_at, counter_shards) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", f.key ?? null, f.raw ?? null, f.spec ?? null, f.spec_hash ?? null, f.spec_version ?? null, first?.state ?? "{}", first?.state_version ?? 0, f.created_at ?? null, f.updated_at ?? null, f.counter_shards ?? 1);
+      }
+      for (const w of waves.filter((w) => w.wave > 1)) sql.run("INSERT INTO flag_waves (key, wave, state, state_version) VALUES (?, ?, ?, ?)", w.key, w.wave, w.state, w.state_version);
+      for (const a of audit) {
+        const decisionId = a.decision_id === null ? null : Number(a.wave) > 1 ? -(Number(a.wave) * 1e9 + Number(a.decision_id)) : a.decision_id;
+        sql.run("INSERT INTO audit (id, at, actor, action, flag, spec_hash, summary, decision_id, signing_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", a.id ?? null, a.at ?? null, a.actor ?? null, a.action ?? null, a.flag ?? null, a.spec_hash ?? null, a.summary ?? null, decisionId ?? null, a.signing_key ?? null);
+      }
+      sql.run("DELETE FROM schema_migrations WHERE version = 6");
+      const encoded = sql.all<{ decision_id: number }>("SELECT decision_id FROM audit WHERE flag = ? AND decision_id < 0", key).length;
+      return { encoded, before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql), columns: sql.all<{ name: string }>("SELECT name FROM pragma_table_info('flags')").map((c) => c.name) };
+    });
+    expect(result).toMatchObject({ before: 5, applied: [6], after: 6 });
+    expect(result.encoded).toBeGreaterThan(0);
+    expect(result.columns).not.toContain("state");
+    // Every wave, state and audit entry reads back as before.
+    expect((await call("GET", `/admin/flags/${key}`)).json).toEqual(before.flag);
+    expect((await call("GET", `/admin/audit?flag=${key}&limit=500`)).json.entries).toEqual(before.audit);
+    // Wave 2's decision reported again is still audited once; wave 1's decision with the same id is its own entry.
+    const replayed = await registryStub(env).reportState(key, (await flagStub(env, waveObjectName(key, 2)).view())!.state, waveTwo[0]!, 2);
+    expect(replayed.applied).toBe(false);
+    expect((await call("GET", `/admin/audit?flag=${key}&limit=500`)).json.entries).toEqual(before.audit);
+    const killed = await call("POST", `/admin/flags/${key}/actions`, { body: { action: "kill", wave: 1, reason: "after the upgrade" } });
+    expect(killed.status).toBe(200);
+    const audit = (await call("GET", `/admin/audit?flag=${key}&limit=500`)).json.entries as { action: string }[];
+    expect(audit.filter((e) => e.action === "kill")).toHaveLength(1);
+    expect((await call("GET", `/admin/flags/${key}`)).json.waves.map((w: { status: string }) => w.status)).toEqual(["killed", "rolled_back"]);
+  });
 });
+

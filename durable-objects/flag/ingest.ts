@@ -1,0 +1,65 @@
+/**
+ * Event ingestion: each forwarded event is credited to the exposure that
+ * caused it (`core/attribution.ts`) and added to its arm's counters, or
+ * counted as unattributed with its reason; an event id already seen changes
+ * nothing; a shadow comparison that disagreed is kept for the dashboard.
+ */
+import { attribute, type FlagHistory, type UnattributedReason } from "../../core/attribution";
+import { emptyCounts, minuteOf, recordEvent, REPLICATES, type CounterCell } from "../../core/counters";
+import type { ForwardedEvent } from "../../core/events";
+import type { CounterStore } from "./counter-store";
+import type { DisagreementLog } from "./disagreements";
+import type { UnattributedCounts } from "./unattributed";
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  unattributed: number;
+}
+
+export class EventIngest {
+  constructor(
+    private readonly counters: CounterStore,
+    private readonly disagreements: DisagreementLog,
+    private readonly unattributed: UnattributedCounts,
+  ) {}
+
+  /** Counts `events` at `now` against the flag's history (call inside a transaction). */
+  ingest(events: readonly ForwardedEvent[], history: FlagHistory, now: number): IngestResult {
+    const fresh = this.counters.claimEventIds(events.map((e) => e.id), minuteOf(now));
+    const cells: CounterCell[] = [];
+    const skipped = new Map<string, { generation: number; reason: UnattributedReason; n: number }>();
+    for (const e of events) {
+      if (!fresh.has(e.id)) continue;
+      const credit = attribute(e, e.at, history);
+      if (!credit.ok) {
+        const generation = history.stateAt(e.at)?.generation ?? 0;
+        const key = `${generation}|${credit.reason}`;
+        const entry = skipped.get(key) ?? { generation, reason: credit.reason, n: 0 };
+        entry.n++;
+        skipped.set(key, entry);
+        continue;
+      }
+      const counts = emptyCounts();
+      recordEvent(counts, e.name, e.value);
+      // Without a stickiness value any group will do: the event is its own unit.
+      const replicate = credit.replicate ?? fnvGroup(e.id);
+      cells.push({ generation: credit.generation, stage: credit.stage, arm: credit.arm, replicate, minute: minuteOf(e.at), counts });
+      if (e.name === "comparison" && e.value === 0) {
+        this.disagreements.add({ eventId: e.id, at: e.at, targetingKey: e.targetingKey, arm: credit.arm, generation: credit.generation });
+      }
+    }
+    this.counters.add(cells);
+    for (const { generation, reason, n } of skipped.values()) this.unattributed.add(generation, reason, n);
+    this.disagreements.trim();
+    const unattributed = [...skipped.values()].reduce((a, b) => a + b.n, 0);
+    return { accepted: fresh.size, duplicates: events.length - fresh.size, unattributed };
+  }
+}
+
+/** A replicate group for an event with no stickiness value: spread by its id (FNV-1a), stable across retries. */
+function fnvGroup(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % REPLICATES;
+}
