@@ -5,7 +5,6 @@
  *
  *   npm run bench:core -- [--keys 1000000] [--rounds 5]
  */
-import { parseArgs } from "node:util";
 import { GrowthBookClient } from "@growthbook/growthbook";
 import { FlagdCore } from "@openfeature/flagd-core";
 import { InMemStorageProvider, Unleash } from "unleash-client";
@@ -15,24 +14,14 @@ import { FlagSpecSchema } from "../core/manifest";
 import { hashFrom, murmur3, prepareHash } from "../core/murmur3";
 import { initialState } from "../core/rollout";
 import { snapshotFlagOf } from "../core/snapshot";
+import { scriptArgs } from "./lib/script-args";
 
-const { values: args } = parseArgs({
-  options: {
-    keys: { type: "string", default: "1000000" },
-    rounds: { type: "string", default: "5" },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const args = scriptArgs({ command: "npm run bench:core", about: "Rampart's assignment against flagd-core, GrowthBook and Unleash on the same keys, interleaved" }, {
+  keys: { type: "int", default: 1_000_000, min: 1000, help: "distinct targeting keys" },
+  rounds: { type: "int", default: 5, min: 1, help: "interleaved rounds (medians are quoted)" },
 });
-if (args.help) {
-  console.log("usage: npm run bench:core -- [--keys N (default 1000000)] [--rounds R (default 5)]");
-  process.exit(0);
-}
-const KEYS = Number(args.keys);
-const ROUNDS = Number(args.rounds);
-if (!Number.isInteger(KEYS) || KEYS < 1000 || !Number.isInteger(ROUNDS) || ROUNDS < 1) {
-  console.error("--keys must be an integer ≥ 1000 and --rounds an integer ≥ 1");
-  process.exit(2);
-}
+const KEYS = args.keys;
+const ROUNDS = args.rounds;
 
 const FLAG = "bench-ramp";
 // Keys arrive parsed from JSON request bodies, i.e. as flat strings; build them the same way

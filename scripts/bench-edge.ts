@@ -25,34 +25,21 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import WebSocket from "ws";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { scriptArgs } from "./lib/script-args";
 
-const { values: args } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "6" },
-    rounds: { type: "string", default: "3" },
-    connections: { type: "string", default: "32" },
-    only: { type: "string", default: "ofrep,routed,binding,peers" },
-    profile: { type: "string" },
-    "profile-out": { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const args = scriptArgs({ command: "npm run bench:edge", about: "Rampart's edge paths against reference Workers on Miniflare, interleaved, with wrk (apt-get install wrk)" }, {
+  seconds: { type: "int", default: 6, min: 1, max: 60, help: "seconds per measurement" },
+  rounds: { type: "int", default: 3, min: 1, max: 10, help: "interleaved rounds (medians are quoted)" },
+  connections: { type: "int", default: 32, min: 1, max: 256, help: "wrk connections" },
+  only: { type: "list", default: ["ofrep", "routed", "binding", "peers"], choices: ["ofrep", "routed", "binding", "peers"], help: "groups to run" },
+  profile: { type: "string", placeholder: "TARGET", help: "CPU-profile one target: ofrep, routed, bare, ofrep-minimal, passthrough or proxy-rfc9110" },
+  "profile-out": { type: "string", placeholder: "FILE", help: "where the .cpuprofile goes" },
 });
-if (args.help) {
-  console.log("usage: npm run bench:edge -- [--seconds N (default 6)] [--rounds R (default 3)] [--connections C (default 32)] [--only ofrep,routed,binding,peers] [--profile ofrep|routed|bare|ofrep-minimal|passthrough|proxy-rfc9110 [--profile-out FILE.cpuprofile]]\nneeds wrk (apt-get install wrk)");
-  process.exit(0);
-}
-const seconds = Number(args.seconds);
-const rounds = Number(args.rounds);
-const connections = Number(args.connections);
-const only = new Set(args.only.split(","));
-if (!(seconds >= 1 && seconds <= 60) || !(rounds >= 1 && rounds <= 10) || !(connections >= 1 && connections <= 256)) {
-  console.error("--seconds 1..60, --rounds 1..10, --connections 1..256");
-  process.exit(2);
-}
+const { seconds, rounds, connections } = args;
+const only = new Set(args.only);
 try {
   execFileSync("wrk", ["--version"], { stdio: "ignore" });
 } catch (error) {

@@ -20,29 +20,22 @@
  *   npm run bench:snapshot -- [--rounds 7] [--sizes 100,1000,10000]
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { assign } from "../core/assign";
 import { applyDelta, compileEntry, compileSnapshot, type CompiledSnapshot } from "../core/compile";
 import { FlagSpecSchema } from "../core/manifest";
 import { initialState } from "../core/rollout";
 import { deltaSince, SnapshotEnvelopeSchema, snapshotFlagOf, SnapshotHeadSchema, SnapshotSchema, type SnapshotHead } from "../core/snapshot";
+import { scriptArgs } from "./lib/script-args";
 
-const { values: args } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "7" },
-    sizes: { type: "string", default: "100,1000,10000" },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const args = scriptArgs({ command: "npm run bench:snapshot", about: "snapshot parse, compile and delta apply at several flag counts" }, {
+  rounds: { type: "int", default: 7, min: 1, help: "interleaved rounds (medians are quoted)" },
+  sizes: { type: "list", default: ["100", "1000", "10000"], help: "flag counts (integers ≥ 2)" },
 });
-if (args.help) {
-  console.log("usage: npm run bench:snapshot -- [--rounds R (default 7)] [--sizes 100,1000,10000]");
-  process.exit(0);
-}
-const ROUNDS = Number(args.rounds);
-const SIZES = args.sizes.split(",").map(Number);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || SIZES.some((n) => !Number.isInteger(n) || n < 2)) {
-  console.error("--rounds must be an integer ≥ 1 and --sizes integers ≥ 2, comma-separated");
+const ROUNDS = args.rounds;
+const SIZES = args.sizes.map(Number);
+if (SIZES.some((n) => !Number.isInteger(n) || n < 2)) {
+  console.error("npm run bench:snapshot: --sizes must be integers ≥ 2, comma-separated");
   process.exit(2);
 }
 

@@ -6,19 +6,13 @@
  *
  *   npm run measure:cron -- [--flags 1000]
  */
-import { parseArgs } from "node:util";
 import { startLocalWorker } from "./lib/local-worker";
+import { scriptArgs } from "./lib/script-args";
 
-const { values: args } = parseArgs({ options: { flags: { type: "string", default: "1000" }, help: { type: "boolean", short: "h", default: false } } });
-if (args.help) {
-  console.log("usage: npm run measure:cron -- [--flags N (default 1000, at most 1000 per manifest)]");
-  process.exit(0);
-}
-const count = Number(args.flags);
-if (!Number.isInteger(count) || count < 1 || count > 1000) {
-  console.error("--flags must be an integer from 1 to 1000");
-  process.exit(2);
-}
+const args = scriptArgs({ command: "npm run measure:cron", about: "one cron tick over many flags on a local worker: batches and time" }, {
+  flags: { type: "int", default: 1000, min: 1, max: 1000, help: "flags to create (one manifest holds at most 1000)" },
+});
+const count = args.flags;
 
 interface CronStatus {
   pending: { cursor: number; flags: number } | null;

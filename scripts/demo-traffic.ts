@@ -11,29 +11,18 @@
  *
  * The URL: --url, RAMPART_URL, the URL `npm start` recorded, :8787.
  */
-import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { resolveBaseUrl } from "./lib/local-url";
+import { scriptArgs } from "./lib/script-args";
 
-const { values: opts } = parseArgs({
-  options: {
-    regress: { type: "boolean", default: false },
-    rate: { type: "string", default: "40" },
-    minutes: { type: "string", default: "12" },
-    url: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const opts = scriptArgs({ command: "npm run demo", about: "demo traffic against the local stack (start it first: npm start)" }, {
+  regress: { type: "boolean", help: "make the candidate worse, to watch a rollback" },
+  rate: { type: "number", default: 40, min: 0, exclusiveMin: true, max: 500, help: "evaluations per second" },
+  minutes: { type: "number", default: 12, min: 0, exclusiveMin: true, max: 120, help: "how long to run" },
+  url: { type: "string", placeholder: "URL", help: "Rampart's base URL (default: the one npm start recorded)" },
 });
-if (opts.help) {
-  console.log("usage: npm run demo -- [--regress] [--rate evaluations/s (default 40)] [--minutes N (default 12)] [--url URL]\nstart the local stack first: npm start");
-  process.exit(0);
-}
-const rate = Number(opts.rate);
-const minutes = Number(opts.minutes);
-if (!(rate > 0 && rate <= 500) || !(minutes > 0 && minutes <= 120)) {
-  console.error("--rate must be in (0, 500] and --minutes in (0, 120]");
-  process.exit(2);
-}
+const rate = opts.rate;
+const minutes = opts.minutes;
 const base = resolveBaseUrl(opts.url, process.env, (p) => readFileSync(p, "utf8")).url;
 const devVars = readFileSync(".dev.vars", "utf8");
 const token = process.env["RAMPART_TOKEN"] ?? devVars.match(/^ADMIN_TOKEN=(.*)$/m)?.[1]?.trim() ?? "";

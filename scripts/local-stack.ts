@@ -12,52 +12,22 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
-import { parseArgs, stripVTControlCharacters } from "node:util";
+import { stripVTControlCharacters } from "node:util";
 import { parse } from "yaml";
 import { LOCAL_STACK_FILE, readLocalStack } from "./lib/local-url";
+import { scriptArgs } from "./lib/script-args";
 
-const HELP = `usage: npm start -- [options]
-
-Starts Rampart on workerd with local Durable Object and KV storage (state in
-.wrangler/state), loads the demo flags from examples/, and prints the URL.
-
-options:
-  --port N     port to listen on (default 8787)
-  --fresh      delete the local state first
-  --no-demo    do not load the demo flags
-  --smoke      start, load, evaluate once, stop (exit status says whether it worked)
-  --verbose    also print wrangler's line for every request (off: a demo makes thousands)
-  -h, --help   this text`;
-
-function parseOptions() {
-  try {
-    return parseArgs({
-      options: {
-        port: { type: "string", default: "8787" },
-        fresh: { type: "boolean", default: false },
-        "no-demo": { type: "boolean", default: false },
-        smoke: { type: "boolean", default: false },
-        verbose: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (error) {
-    // A typo'd option gets the usage line, not a stack trace.
-    console.error(`rampart: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
-    console.error("usage: npm start -- [--port N] [--fresh] [--no-demo] [--smoke] [--verbose] (npm start -- --help for more)");
-    process.exit(2);
-  }
-}
-const opts = parseOptions();
-if (opts.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const port = Number(opts.port);
-if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error(`--port must be a port number, got "${opts.port}"`);
-  process.exit(2);
-}
+const opts = scriptArgs(
+  { command: "npm start", about: "Starts Rampart on workerd with local Durable Object and KV storage (state in\n.wrangler/state), loads the demo flags from examples/, and prints the URL." },
+  {
+    port: { type: "int", default: 8787, min: 1, max: 65535, help: "port to listen on" },
+    fresh: { type: "boolean", help: "delete the local state first" },
+    "no-demo": { type: "boolean", help: "do not load the demo flags" },
+    smoke: { type: "boolean", help: "start, load, evaluate once, stop (exit status says whether it worked)" },
+    verbose: { type: "boolean", help: "also print wrangler's line for every request (off: a demo makes thousands)" },
+  },
+);
+const port = opts.port;
 const base = `http://127.0.0.1:${port}`;
 
 function readDevVar(name: string): string {

@@ -6,26 +6,15 @@
  *
  *   npm run measure:flush -- [--rate 200] [--seconds 20]
  */
-import { parseArgs } from "node:util";
 import { startLocalWorker } from "./lib/local-worker";
+import { scriptArgs } from "./lib/script-args";
 
-const { values: args } = parseArgs({
-  options: {
-    rate: { type: "string", default: "200" },
-    seconds: { type: "string", default: "20" },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const args = scriptArgs({ command: "npm run measure:flush", about: "counter flushes per second from one isolate under a steady evaluation rate" }, {
+  rate: { type: "number", default: 200, min: 0, exclusiveMin: true, max: 2000, help: "evaluations per second" },
+  seconds: { type: "number", default: 20, min: 0, exclusiveMin: true, max: 300, help: "how long to run" },
 });
-if (args.help) {
-  console.log("usage: npm run measure:flush -- [--rate evaluations/s (default 200)] [--seconds N (default 20)]");
-  process.exit(0);
-}
-const rate = Number(args.rate);
-const seconds = Number(args.seconds);
-if (!(rate > 0 && rate <= 2000) || !(seconds > 0 && seconds <= 300)) {
-  console.error("--rate must be in (0, 2000] and --seconds in (0, 300]");
-  process.exit(2);
-}
+const rate = args.rate;
+const seconds = args.seconds;
 
 const FLUSH_MS = 5_000;
 const worker = await startLocalWorker({ FLUSH_MS: String(FLUSH_MS), FLUSH_MAX: "1000" });

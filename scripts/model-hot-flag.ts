@@ -4,24 +4,17 @@
  *
  *   npm run model:hot-flag -- [--budget 500] [--seconds 120] [--seed 1]
  */
-import { parseArgs } from "node:util";
 import { callsPerObject, shardsFor, simulateCalls } from "../core/load-model";
 import { seededRandom } from "../core/random";
+import { scriptArgs } from "./lib/script-args";
 
-const { values: opts } = parseArgs({
-  options: {
-    budget: { type: "string", default: "500" },
-    seconds: { type: "string", default: "120" },
-    seed: { type: "string", default: "1" },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const opts = scriptArgs({ command: "npm run model:hot-flag", about: "the counter-shard load model for a hot flag, simulated" }, {
+  budget: { type: "number", default: 500, min: 0, exclusiveMin: true, help: "calls per second one object takes" },
+  seconds: { type: "number", default: 120, min: 0, exclusiveMin: true, help: "simulated seconds" },
+  seed: { type: "int", default: 1, help: "random seed" },
 });
-if (opts.help) {
-  console.log("usage: npm run model:hot-flag -- [--budget calls/s per object (500)] [--seconds simulated (120)] [--seed 1]");
-  process.exit(0);
-}
-const budget = Number(opts.budget);
-const seconds = Number(opts.seconds);
+const budget = opts.budget;
+const seconds = opts.seconds;
 const FLUSH_MS = 5000;
 const FLUSH_MAX = 1000;
 const FLUSH_MIN_MS = 1000;
@@ -43,7 +36,7 @@ console.log("|---:|---:|---:|---:|---:|---:|---:|");
 for (const [evals, isolates, shards] of [[10_000, 1_000, 1], [100_000, 2_000, 4], [200_000, 5_000, 8], [1_000_000, 100, 1]] as const) {
   const load = { isolates, evaluationsPerSecond: evals, flushMs: FLUSH_MS, flushMax: FLUSH_MAX, flushMinMs: FLUSH_MIN_MS, shards };
   const model = callsPerObject(load);
-  const sim = simulateCalls(load, seconds, seededRandom(Number(opts.seed)));
+  const sim = simulateCalls(load, seconds, seededRandom(opts.seed));
   const total = sim.reduce((a, b) => a + b, 0);
   console.log(`| ${evals.toLocaleString()} | ${isolates.toLocaleString()} | ${shards} | ${model.total.toFixed(0)} | ${total.toFixed(0)} | ${model.busiest.toFixed(0)} | ${Math.max(...sim).toFixed(0)} |`);
 }

@@ -8,10 +8,10 @@
  *   npm run simulate -- [--runs 1000] [--seed 1] [--only aa-5-5k,lag-50k] [--jobs 2] [--list]
  */
 import { cpus } from "node:os";
-import { parseArgs } from "node:util";
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runOnce, runSeed, SCENARIOS, type RunResult } from "./lib/gate-simulation";
+import { scriptArgs } from "./lib/script-args";
 
 interface Job {
   id: string;
@@ -35,37 +35,19 @@ if (process.argv[2] === WORKER_FLAG && process.send) {
 }
 
 async function main() {
-  const { values: args } = parseArgs({
-    options: {
-      runs: { type: "string", default: "1000" },
-      seed: { type: "string", default: "1" },
-      only: { type: "string", default: "" },
-      jobs: { type: "string", default: String(Math.max(1, Math.min(4, cpus().length))) },
-      list: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const args = scriptArgs({ command: "npm run simulate", about: "the judge's error rates by seeded simulation, with Monte Carlo standard errors" }, {
+    runs: { type: "int", default: 1000, min: 1, help: "seeded runs per scenario" },
+    seed: { type: "int", default: 1, help: "base seed" },
+    only: { type: "list", default: [], choices: SCENARIOS.map((s) => s.id), help: "scenario ids (--list shows them)" },
+    jobs: { type: "int", default: Math.max(1, Math.min(4, cpus().length)), min: 1, help: "worker processes" },
+    list: { type: "boolean", help: "list the scenarios and stop" },
   });
-  if (args.help) {
-    console.log("usage: npm run simulate -- [--runs N (default 1000)] [--seed S (default 1)] [--only id,id] [--jobs N (default: cores, at most 4)] [--list]");
-    return;
-  }
   if (args.list) {
     for (const s of SCENARIOS) console.log(`${s.id.padEnd(16)} ${s.title} — target: ${s.target}`);
     return;
   }
-  const runs = Number(args.runs);
-  const seed = Number(args.seed);
-  const jobs = Number(args.jobs);
-  if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || !Number.isInteger(jobs) || jobs < 1) {
-    console.error("--runs and --jobs must be positive integers and --seed an integer");
-    process.exit(2);
-  }
-  const wanted = args.only ? args.only.split(",").map((s) => s.trim()) : [];
-  const unknown = wanted.filter((id) => !SCENARIOS.some((s) => s.id === id));
-  if (unknown.length > 0) {
-    console.error(`unknown scenario ${unknown.join(", ")}; --list shows them`);
-    process.exit(2);
-  }
+  const { runs, seed, jobs } = args;
+  const wanted = args.only;
   const selected = wanted.length > 0 ? SCENARIOS.filter((s) => wanted.includes(s.id)) : SCENARIOS;
   console.log(`${runs} seeded runs per scenario (seed ${seed}), judged every simulated minute; ± is the Monte Carlo standard error`);
   console.log("");
