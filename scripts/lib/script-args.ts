@@ -55,7 +55,7 @@ export function parseScriptArgs<S extends Record<string, OptionSpec>>(options: S
   for (const [name, o] of Object.entries(options)) config[name] = { type: o.type === "boolean" ? "boolean" : "string" };
   let raw: Record<string, string | boolean | undefined>;
   try {
-    raw = parseArgs({ args: argv, options: config, allowPositionals: false, strict: true }).values as Record<string, string | boolean | undefined>;
+    raw = parseArgs({ args: argv, options: config, allowPositionals: false, strict: true }).values;
   } catch (error) {
     return { kind: "error", message: (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "bad arguments" };
   }
