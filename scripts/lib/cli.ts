@@ -191,6 +191,47 @@ function printChanges(io: CliIo, changes: Change[]): void {
   }
 }
 
+/** What every command gets: the parsed options and positionals, the writers, and the HTTP client bound to the resolved URL and token. */
+interface CliContext {
+  io: CliIo;
+  opts: CliOptions;
+  args: string[];
+  command: string;
+  base: { url: string; from: string };
+  send: (method: string, path: string, body?: string, type?: string) => Promise<Response>;
+  request: (method: string, path: string, body?: string) => Promise<Record<string, unknown>>;
+  show: (json: unknown, pretty: () => void) => void;
+  need: (name: string, value: string | undefined) => string;
+  waveBody: () => { wave?: number; region?: string };
+  waveQuery: (sep: string) => string;
+}
+
+const CLI_OPTIONS = {
+  url: { type: "string" },
+  token: { type: "string" },
+  actor: { type: "string" },
+  json: { type: "boolean", default: false },
+  "dry-run": { type: "boolean", default: false },
+  prune: { type: "boolean", default: false },
+  yes: { type: "boolean", short: "y", default: false },
+  reason: { type: "string" },
+  variant: { type: "string" },
+  wave: { type: "string" },
+  region: { type: "string" },
+  limit: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  time: { type: "string" },
+  out: { type: "string" },
+  "sign-key": { type: "string" },
+  "key-id": { type: "string" },
+  id: { type: "string" },
+  reject: { type: "boolean", default: false },
+  note: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+type CliOptions = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof CLI_OPTIONS }>>["values"];
+
 /** Runs one CLI command; returns the process exit status. */
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   const wantsJson = argv.includes("--json");
@@ -204,30 +245,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        url: { type: "string" },
-        token: { type: "string" },
-        actor: { type: "string" },
-        json: { type: "boolean", default: false },
-        "dry-run": { type: "boolean", default: false },
-        prune: { type: "boolean", default: false },
-        yes: { type: "boolean", short: "y", default: false },
-        reason: { type: "string" },
-        variant: { type: "string" },
-        wave: { type: "string" },
-        region: { type: "string" },
-        limit: { type: "string" },
-        from: { type: "string" },
-        to: { type: "string" },
-        time: { type: "string" },
-        out: { type: "string" },
-        "sign-key": { type: "string" },
-        "key-id": { type: "string" },
-        id: { type: "string" },
-        reject: { type: "boolean", default: false },
-        note: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
+      options: CLI_OPTIONS,
     });
   } catch (error) {
     // Node's message is several lines long; the first says what was wrong.
@@ -294,184 +312,227 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     const waveBody = () => ({ ...(opts.wave ? { wave: Number(opts.wave) } : {}), ...(opts.region ? { region: opts.region } : {}) });
     const waveQuery = (sep: string) => (opts.wave ? `${sep}wave=${encodeURIComponent(opts.wave)}` : opts.region ? `${sep}region=${encodeURIComponent(opts.region)}` : "");
 
-    switch (command) {
-      case "flags": {
-        const json = await request("GET", "/admin/flags");
-        const flags = json["flags"] as { key: string; kind: string; status: string; stage: number; weight: number; generation: number; forced: string | null; judgement: { at: number; action: string; reason: string } | null; waves?: { wave: number; status: string; weight: number }[] }[];
-        show(json, () => {
-          io.out(`${"flag".padEnd(28)} ${"kind".padEnd(11)} ${"status".padEnd(12)} stage  weight  gen  forced     latest judgement`);
-          for (const f of flags) {
-            const now = f.judgement ? `${iso(f.judgement.at)} ${f.judgement.action}: ${f.judgement.reason}` : "";
-            io.out(`${f.key.padEnd(28)} ${f.kind.padEnd(11)} ${f.status.padEnd(12)} ${String(f.stage).padStart(5)}  ${`${f.weight}%`.padStart(6)}  ${String(f.generation).padStart(3)}  ${(f.forced ?? "").padEnd(9)}  ${now}`);
-            if (f.waves) io.out(`${"".padEnd(28)} waves: ${f.waves.map((w) => `${w.wave} ${w.status}${w.status === "ramping" || w.status === "paused" ? ` ${w.weight}%` : ""}`).join(" · ")}`);
-          }
-        });
-        return 0;
-      }
-      case "show": {
-        const json = await request("GET", `/admin/flags/${need("key", args[0])}`);
-        show(json, () => {
-          const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null; updatedAt: number; reason?: string | null };
-          io.out(`${String(json["key"])}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}`);
-          io.out(`  spec version ${String(json["specVersion"])}, hash ${String(json["specHash"])}`);
-          for (const w of (json["waves"] ?? []) as { wave: number; regions: string[]; status: string; stage: number; weight: number; generation: number; specHash: string }[]) {
-            io.out(`  wave ${w.wave} [${w.regions.join(", ")}]: ${w.status}, stage ${w.stage} (${w.weight}%), generation ${w.generation}, serving spec ${w.specHash.slice(0, 12)}`);
-          }
-          io.out(`  created ${iso(Number(json["createdAt"]))}, updated ${iso(Number(json["updatedAt"]))}, state changed ${iso(state.updatedAt)}`);
-          io.out("spec (as written):");
-          for (const line of stringifyYaml(json["spec"]).trimEnd().split("\n")) io.out(`  ${line}`);
-        });
-        return 0;
-      }
-      case "apply":
-        return await apply(need("file", args[0]));
-      case "delete":
-        await request("DELETE", `/admin/flags/${need("key", args[0])}`);
-        show({ deleted: args[0] }, () => io.out(`deleted ${args[0] ?? ""}`));
-        return 0;
-      case "decisions": {
-        const json = await request("GET", `/admin/flags/${need("key", args[0])}/decisions?limit=${opts.limit ?? "20"}${waveQuery("&")}`);
-        show(json, () => {
-          for (const d of json["decisions"] as { id: number; at: number; action: string; actor: string; from: { status: string; stage: number }; to: { status: string; stage: number }; reason: string | null }[]) {
-            io.out(`#${d.id} ${iso(d.at)} ${d.action.padEnd(14)} ${d.from.status}/${d.from.stage} → ${d.to.status}/${d.to.stage} by ${d.actor}${d.reason ? ` — ${d.reason}` : ""}`);
-          }
-        });
-        return 0;
-      }
-      case "replay": {
-        const id = decisionId(need("decision-id", args[1]));
-        const json = await request("GET", `/admin/flags/${need("key", args[0])}/decisions/${id}/replay`);
-        show(json, () => {
-          const replayed = json["replayed"] as { action: string; rule: string };
-          io.out(`#${id} replayed: ${replayed.action} (${replayed.rule}) — ${json["matches"] ? "matches the logged decision" : "DIFFERS from the logged decision"}`);
-        });
-        return json["matches"] ? 0 : 1;
-      }
-      case "report": {
-        const query = new URLSearchParams();
-        if (opts.from) query.set("from", opts.from);
-        if (opts.to) query.set("to", opts.to);
-        if (opts.wave) query.set("wave", opts.wave);
-        if (opts.region) query.set("region", opts.region);
-        const json = await request("GET", `/admin/flags/${need("key", args[0])}/report${query.size ? `?${query.toString()}` : ""}`);
-        show(json, () => printReport(json, io));
-        return 0;
-      }
-      case "exposures": {
-        const key = need("key", args[0]);
-        const query = new URLSearchParams();
-        if (opts.from) query.set("from", opts.from);
-        if (opts.to) query.set("to", opts.to);
-        const response = await send("GET", `/admin/flags/${key}/exposures${query.size ? `?${query.toString()}` : ""}`);
-        const text = await response.text();
-        if (!response.ok) {
-          let message = text;
-          try {
-            const parsed = JSON.parse(text) as { message?: unknown };
-            if (typeof parsed.message === "string") message = parsed.message;
-          } catch {
-            // not JSON: show it as it came
-          }
-          throw new CliError(`${response.status}: ${message}`, "http_error", response.status);
-        }
-        const count = text === "" ? 0 : text.trimEnd().split("\n").length;
-        if (opts.out) {
-          io.writeFile(opts.out, text);
-          io.err(`${count} exposures of ${key} written to ${opts.out}`);
-        } else if (text !== "") io.out(text.trimEnd());
-        return 0;
-      }
-      case "approve": {
-        const key = need("key", args[0]);
-        // An approval names the generation and stage it covers: those the flag is in now.
-        const flag = await request("GET", `/admin/flags/${key}`);
-        const waves = (flag["waves"] ?? []) as { wave: number; regions: string[]; generation: number; stage: number }[];
-        const chosen = opts.wave ? waves.find((w) => String(w.wave) === opts.wave) : opts.region ? waves.find((w) => w.regions.includes(opts.region ?? "")) : undefined;
-        const state = chosen ? { generation: chosen.generation, stageIndex: chosen.stage } : (flag["state"] as { generation: number; stageIndex: number });
-        const body = JSON.stringify({ decision: opts.reject ? "reject" : "approve", generation: state.generation, stage: state.stageIndex, ...(opts.note ? { note: opts.note } : {}), ...waveBody() });
-        const json = await request("POST", `/admin/flags/${key}/approve`, body);
-        show(json, () => io.out(`${key}: stage ${state.stageIndex} of generation ${state.generation} ${opts.reject ? "rejected" : "approved"}; the cron acts on it at its next look`));
-        return 0;
-      }
-      case "audit": {
-        const json = await request("GET", `/admin/audit?limit=${opts.limit ?? "20"}`);
-        show(json, () => {
-          for (const e of json["entries"] as { at: number; actor: string; action: string; flag: string | null; summary: string; signingKey?: string | null }[]) {
-            io.out(`${iso(e.at)} ${e.actor.padEnd(16)} ${e.action.padEnd(16)} ${e.flag ?? ""} ${e.summary}${e.signingKey ? ` (signed by ${e.signingKey})` : ""}`);
-          }
-        });
-        return 0;
-      }
-      case "cron": {
-        const json = await request("GET", "/admin/cron");
-        show(json, () => {
-          const last = json["last"] as { now: number; evaluated: number; changed: number; failed: number; batches: number; finishedAt: number } | null;
-          const pending = json["pending"] as { now: number; cursor: number; flags: number } | null;
-          io.out(last ? `last tick ${iso(last.now)}: ${last.evaluated} judged, ${last.changed} changed, ${last.failed} failed, in ${last.batches} batch(es), finished ${iso(last.finishedAt)}` : "no tick has run yet");
-          io.out(pending ? `running: tick ${iso(pending.now)}, ${pending.cursor} of ${pending.flags} flags done` : "nothing running");
-        });
-        return 0;
-      }
-      case "tick": {
-        const response = await send("GET", `/cdn-cgi/handler/scheduled?time=${opts.time ?? Date.now()}`);
-        await response.text();
-        if (!response.ok) throw new CliError(`the scheduled handler at ${base.url} answered ${response.status}`, "tick_failed", response.status);
-        show({ fired: true }, () => io.out("cron tick fired"));
-        return 0;
-      }
-      default: {
-        if (!ACTIONS.has(command)) throw new CliError(`unknown command "${command}"\n${USAGE}`, "usage");
-        const body = JSON.stringify({ action: command, ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.reason ? { reason: opts.reason } : {}), ...waveBody() });
-        const json = await request("POST", `/admin/flags/${need("key", args[0])}/actions`, body);
-        const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null };
-        show(json, () => io.out(`${args[0] ?? ""}${typeof json["wave"] === "number" ? ` wave ${json["wave"]}` : ""}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}${json["published"] ? "" : " (publishing will be retried)"}`));
-        return 0;
-      }
-    }
-
-    /** `apply`: one flag or a manifest; a dry run for either; prune only after saying what goes. */
-    async function apply(path: string): Promise<number> {
-      const doc = readDocument(io, path);
-      if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new CliError(`${path}: expected a flag spec (key: …) or a manifest (flags: [...])`, "invalid_file");
-      const isManifest = Array.isArray((doc as Record<string, unknown>)["flags"]);
-      const key = (doc as Record<string, unknown>)["key"];
-      if (!isManifest && typeof key !== "string") throw new CliError(`${path}: expected a flag spec with a key, or a manifest with flags: [...]`, "invalid_file");
-      if (!isManifest && opts.prune) throw new CliError("--prune deletes flags missing from a manifest (flags: [...]); a single-flag file cannot say which flags to keep", "usage");
-      // A single flag goes through the manifest endpoint for its dry run, so both show the same diff.
-      const manifest = JSON.stringify(isManifest ? doc : { flags: [doc] });
-      const post = (query: string) => request("POST", `/admin/manifest${query ? `?${query}` : ""}`, manifest);
-      if (opts["dry-run"]) {
-        const json = await post(opts.prune ? "dryRun=1&prune=1" : "dryRun=1");
-        show(json, () => {
-          printChanges(io, json["changes"] as Change[]);
-          io.out("dry run: nothing changed");
-        });
-        return 0;
-      }
-      if (opts.prune) {
-        const plan = await post("dryRun=1&prune=1");
-        const deletions = (plan["changes"] as Change[]).filter((c) => c.change === "delete").map((c) => c.key);
-        if (deletions.length > 0 && !opts.yes) {
-          io.err(`--prune will delete ${deletions.length} flag(s) that ${path} does not list: ${deletions.join(", ")}`);
-          const answer = await io.confirm("Delete them?");
-          if (answer === null) throw new CliError(`--prune would delete ${deletions.join(", ")}; nobody can confirm here (not a terminal): pass --yes to go ahead`, "confirmation_required");
-          if (!answer) throw new CliError("nothing changed: the prune was not confirmed", "not_confirmed");
-        }
-      }
-      if (isManifest) {
-        const json = await post(opts.prune ? "prune=1" : "");
-        show(json, () => printChanges(io, json["changes"] as Change[]));
-        return 0;
-      }
-      const json = await request("PUT", `/admin/flags/${String(key)}`, JSON.stringify(doc));
-      show(json, () => io.out(`${json["created"] ? "created" : json["changed"] ? "updated" : "unchanged"} ${String(key)}`));
-      return 0;
-    }
+    const ctx: CliContext = { io, opts, args, command, base, send, request, show, need, waveBody, waveQuery };
+    const run = COMMANDS.get(command) ?? (ACTIONS.has(command) ? actionCommand : null);
+    if (run === null) throw new CliError(`unknown command "${command}"\n${USAGE}`, "usage");
+    return await run(ctx);
   } catch (error) {
     if (error instanceof CliError) return fail(error);
     return fail(new CliError(error instanceof Error ? error.message : String(error), "internal"));
   }
 }
+
+/** `flags`: list flags: status, stage, weight, generation, what the cron waits for. */
+async function flagsCommand(ctx: CliContext): Promise<number> {
+  const { io, request, show } = ctx;
+  const json = await request("GET", "/admin/flags");
+  const flags = json["flags"] as { key: string; kind: string; status: string; stage: number; weight: number; generation: number; forced: string | null; judgement: { at: number; action: string; reason: string } | null; waves?: { wave: number; status: string; weight: number }[] }[];
+  show(json, () => {
+    io.out(`${"flag".padEnd(28)} ${"kind".padEnd(11)} ${"status".padEnd(12)} stage  weight  gen  forced     latest judgement`);
+    for (const f of flags) {
+      const now = f.judgement ? `${iso(f.judgement.at)} ${f.judgement.action}: ${f.judgement.reason}` : "";
+      io.out(`${f.key.padEnd(28)} ${f.kind.padEnd(11)} ${f.status.padEnd(12)} ${String(f.stage).padStart(5)}  ${`${f.weight}%`.padStart(6)}  ${String(f.generation).padStart(3)}  ${(f.forced ?? "").padEnd(9)}  ${now}`);
+      if (f.waves) io.out(`${"".padEnd(28)} waves: ${f.waves.map((w) => `${w.wave} ${w.status}${w.status === "ramping" || w.status === "paused" ? ` ${w.weight}%` : ""}`).join(" · ")}`);
+    }
+  });
+  return 0;
+}
+/** `show`: a flag's rollout state and its spec as written (YAML). */
+async function showCommand(ctx: CliContext): Promise<number> {
+  const { io, args, request, show, need } = ctx;
+  const json = await request("GET", `/admin/flags/${need("key", args[0])}`);
+  show(json, () => {
+    const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null; updatedAt: number; reason?: string | null };
+    io.out(`${String(json["key"])}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}`);
+    io.out(`  spec version ${String(json["specVersion"])}, hash ${String(json["specHash"])}`);
+    for (const w of (json["waves"] ?? []) as { wave: number; regions: string[]; status: string; stage: number; weight: number; generation: number; specHash: string }[]) {
+      io.out(`  wave ${w.wave} [${w.regions.join(", ")}]: ${w.status}, stage ${w.stage} (${w.weight}%), generation ${w.generation}, serving spec ${w.specHash.slice(0, 12)}`);
+    }
+    io.out(`  created ${iso(Number(json["createdAt"]))}, updated ${iso(Number(json["updatedAt"]))}, state changed ${iso(state.updatedAt)}`);
+    io.out("spec (as written):");
+    for (const line of stringifyYaml(json["spec"]).trimEnd().split("\n")) io.out(`  ${line}`);
+  });
+  return 0;
+}
+/** `apply`: one flag or a manifest; a dry run for either; prune only after saying what goes. */
+async function applyCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, args, request, show, need } = ctx;
+  const path = need("file", args[0]);
+  const doc = readDocument(io, path);
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new CliError(`${path}: expected a flag spec (key: …) or a manifest (flags: [...])`, "invalid_file");
+  const isManifest = Array.isArray((doc as Record<string, unknown>)["flags"]);
+  const key = (doc as Record<string, unknown>)["key"];
+  if (!isManifest && typeof key !== "string") throw new CliError(`${path}: expected a flag spec with a key, or a manifest with flags: [...]`, "invalid_file");
+  if (!isManifest && opts.prune) throw new CliError("--prune deletes flags missing from a manifest (flags: [...]); a single-flag file cannot say which flags to keep", "usage");
+  // A single flag goes through the manifest endpoint for its dry run, so both show the same diff.
+  const manifest = JSON.stringify(isManifest ? doc : { flags: [doc] });
+  const post = (query: string) => request("POST", `/admin/manifest${query ? `?${query}` : ""}`, manifest);
+  if (opts["dry-run"]) {
+    const json = await post(opts.prune ? "dryRun=1&prune=1" : "dryRun=1");
+    show(json, () => {
+      printChanges(io, json["changes"] as Change[]);
+      io.out("dry run: nothing changed");
+    });
+    return 0;
+  }
+  if (opts.prune) {
+    const plan = await post("dryRun=1&prune=1");
+    const deletions = (plan["changes"] as Change[]).filter((c) => c.change === "delete").map((c) => c.key);
+    if (deletions.length > 0 && !opts.yes) {
+      io.err(`--prune will delete ${deletions.length} flag(s) that ${path} does not list: ${deletions.join(", ")}`);
+      const answer = await io.confirm("Delete them?");
+      if (answer === null) throw new CliError(`--prune would delete ${deletions.join(", ")}; nobody can confirm here (not a terminal): pass --yes to go ahead`, "confirmation_required");
+      if (!answer) throw new CliError("nothing changed: the prune was not confirmed", "not_confirmed");
+    }
+  }
+  if (isManifest) {
+    const json = await post(opts.prune ? "prune=1" : "");
+    show(json, () => printChanges(io, json["changes"] as Change[]));
+    return 0;
+  }
+  const json = await request("PUT", `/admin/flags/${String(key)}`, JSON.stringify(doc));
+  show(json, () => io.out(`${json["created"] ? "created" : json["changed"] ? "updated" : "unchanged"} ${String(key)}`));
+  return 0;
+}
+/** `delete`: delete a flag (its decision log is kept). */
+async function deleteCommand(ctx: CliContext): Promise<number> {
+  const { io, args, request, show, need } = ctx;
+  await request("DELETE", `/admin/flags/${need("key", args[0])}`);
+  show({ deleted: args[0] }, () => io.out(`deleted ${args[0] ?? ""}`));
+  return 0;
+}
+/** `decisions`: the decision log, newest first. */
+async function decisionsCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, args, request, show, need, waveQuery } = ctx;
+  const json = await request("GET", `/admin/flags/${need("key", args[0])}/decisions?limit=${opts.limit ?? "20"}${waveQuery("&")}`);
+  show(json, () => {
+    for (const d of json["decisions"] as { id: number; at: number; action: string; actor: string; from: { status: string; stage: number }; to: { status: string; stage: number }; reason: string | null }[]) {
+      io.out(`#${d.id} ${iso(d.at)} ${d.action.padEnd(14)} ${d.from.status}/${d.from.stage} → ${d.to.status}/${d.to.stage} by ${d.actor}${d.reason ? ` — ${d.reason}` : ""}`);
+    }
+  });
+  return 0;
+}
+/** `replay`: recompute a cron decision from its stored inputs; exit 1 when it differs. */
+async function replayCommand(ctx: CliContext): Promise<number> {
+  const { io, args, request, show, need } = ctx;
+  const id = decisionId(need("decision-id", args[1]));
+  const json = await request("GET", `/admin/flags/${need("key", args[0])}/decisions/${id}/replay`);
+  show(json, () => {
+    const replayed = json["replayed"] as { action: string; rule: string };
+    io.out(`#${id} replayed: ${replayed.action} (${replayed.rule}) — ${json["matches"] ? "matches the logged decision" : "DIFFERS from the logged decision"}`);
+  });
+  return json["matches"] ? 0 : 1;
+}
+/** `report`: the A/B compare report. */
+async function reportCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, args, request, show, need } = ctx;
+  const query = new URLSearchParams();
+  if (opts.from) query.set("from", opts.from);
+  if (opts.to) query.set("to", opts.to);
+  if (opts.wave) query.set("wave", opts.wave);
+  if (opts.region) query.set("region", opts.region);
+  const json = await request("GET", `/admin/flags/${need("key", args[0])}/report${query.size ? `?${query.toString()}` : ""}`);
+  show(json, () => printReport(json, io));
+  return 0;
+}
+/** `exposures`: logged exposures as newline-delimited JSON, to a file or stdout. */
+async function exposuresCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, args, send, need } = ctx;
+  const key = need("key", args[0]);
+  const query = new URLSearchParams();
+  if (opts.from) query.set("from", opts.from);
+  if (opts.to) query.set("to", opts.to);
+  const response = await send("GET", `/admin/flags/${key}/exposures${query.size ? `?${query.toString()}` : ""}`);
+  const text = await response.text();
+  if (!response.ok) {
+    let message = text;
+    try {
+      const parsed = JSON.parse(text) as { message?: unknown };
+      if (typeof parsed.message === "string") message = parsed.message;
+    } catch {
+      // not JSON: show it as it came
+    }
+    throw new CliError(`${response.status}: ${message}`, "http_error", response.status);
+  }
+  const count = text === "" ? 0 : text.trimEnd().split("\n").length;
+  if (opts.out) {
+    io.writeFile(opts.out, text);
+    io.err(`${count} exposures of ${key} written to ${opts.out}`);
+  } else if (text !== "") io.out(text.trimEnd());
+  return 0;
+}
+/** `approve`: approve (or reject) the stage the flag waits in, for its current generation and stage. */
+async function approveCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, args, request, show, need, waveBody } = ctx;
+  const key = need("key", args[0]);
+  // An approval names the generation and stage it covers: those the flag is in now.
+  const flag = await request("GET", `/admin/flags/${key}`);
+  const waves = (flag["waves"] ?? []) as { wave: number; regions: string[]; generation: number; stage: number }[];
+  const chosen = opts.wave ? waves.find((w) => String(w.wave) === opts.wave) : opts.region ? waves.find((w) => w.regions.includes(opts.region ?? "")) : undefined;
+  const state = chosen ? { generation: chosen.generation, stageIndex: chosen.stage } : (flag["state"] as { generation: number; stageIndex: number });
+  const body = JSON.stringify({ decision: opts.reject ? "reject" : "approve", generation: state.generation, stage: state.stageIndex, ...(opts.note ? { note: opts.note } : {}), ...waveBody() });
+  const json = await request("POST", `/admin/flags/${key}/approve`, body);
+  show(json, () => io.out(`${key}: stage ${state.stageIndex} of generation ${state.generation} ${opts.reject ? "rejected" : "approved"}; the cron acts on it at its next look`));
+  return 0;
+}
+/** `audit`: the registry's audit log. */
+async function auditCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, request, show } = ctx;
+  const json = await request("GET", `/admin/audit?limit=${opts.limit ?? "20"}`);
+  show(json, () => {
+    for (const e of json["entries"] as { at: number; actor: string; action: string; flag: string | null; summary: string; signingKey?: string | null }[]) {
+      io.out(`${iso(e.at)} ${e.actor.padEnd(16)} ${e.action.padEnd(16)} ${e.flag ?? ""} ${e.summary}${e.signingKey ? ` (signed by ${e.signingKey})` : ""}`);
+    }
+  });
+  return 0;
+}
+/** `cron`: the cron's progress. */
+async function cronCommand(ctx: CliContext): Promise<number> {
+  const { io, request, show } = ctx;
+  const json = await request("GET", "/admin/cron");
+  show(json, () => {
+    const last = json["last"] as { now: number; evaluated: number; changed: number; failed: number; batches: number; finishedAt: number } | null;
+    const pending = json["pending"] as { now: number; cursor: number; flags: number } | null;
+    io.out(last ? `last tick ${iso(last.now)}: ${last.evaluated} judged, ${last.changed} changed, ${last.failed} failed, in ${last.batches} batch(es), finished ${iso(last.finishedAt)}` : "no tick has run yet");
+    io.out(pending ? `running: tick ${iso(pending.now)}, ${pending.cursor} of ${pending.flags} flags done` : "nothing running");
+  });
+  return 0;
+}
+/** `tick`: fire the cron on a local stack (wrangler dev does not). */
+async function tickCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, send, show, base } = ctx;
+  const response = await send("GET", `/cdn-cgi/handler/scheduled?time=${opts.time ?? Date.now()}`);
+  await response.text();
+  if (!response.ok) throw new CliError(`the scheduled handler at ${base.url} answered ${response.status}`, "tick_failed", response.status);
+  show({ fired: true }, () => io.out("cron tick fired"));
+  return 0;
+}
+/** `action`: an operator action (promote, kill, force, …) on a flag. */
+async function actionCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, args, request, show, need, waveBody, command } = ctx;
+  if (!ACTIONS.has(command)) throw new CliError(`unknown command "${command}"\n${USAGE}`, "usage");
+  const body = JSON.stringify({ action: command, ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.reason ? { reason: opts.reason } : {}), ...waveBody() });
+  const json = await request("POST", `/admin/flags/${need("key", args[0])}/actions`, body);
+  const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null };
+  show(json, () => io.out(`${args[0] ?? ""}${typeof json["wave"] === "number" ? ` wave ${json["wave"]}` : ""}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}${json["published"] ? "" : " (publishing will be retried)"}`));
+  return 0;
+}
+
+/** The commands by name; every other name in ACTIONS is an operator action. */
+const COMMANDS = new Map<string, (ctx: CliContext) => Promise<number>>([
+  ["flags", flagsCommand],
+  ["show", showCommand],
+  ["apply", applyCommand],
+  ["delete", deleteCommand],
+  ["decisions", decisionsCommand],
+  ["replay", replayCommand],
+  ["report", reportCommand],
+  ["exposures", exposuresCommand],
+  ["approve", approveCommand],
+  ["audit", auditCommand],
+  ["cron", cronCommand],
+  ["tick", tickCommand],
+]);
 
 /** The report as the decision log words it: relative and absolute deltas in percent, levels to 4 significant digits. */
 function printReport(json: Record<string, unknown>, io: CliIo): void {
