@@ -7,6 +7,7 @@ import { z } from "zod";
 import { EventSchema, EventsEnvelopeSchema } from "../core/events";
 import { FlagSpecSchema, JsonValueSchema, ManifestSchema } from "../core/manifest";
 import { ActionRequestSchema, RolloutStateSchema } from "../core/rollout";
+import { ScheduleRequestSchema, ScheduleSchema } from "../core/schedule";
 import { RAMPART_VERSION } from "./version";
 
 type Json = Record<string, unknown>;
@@ -64,12 +65,14 @@ function schemas(): Json {
   registry.add(FlagSpecSchema, { id: "FlagSpec" });
   registry.add(ManifestSchema, { id: "Manifest" });
   registry.add(ActionRequestSchema, { id: "ActionRequest" });
+  registry.add(ScheduleRequestSchema, { id: "ScheduleRequest" });
   registry.add(EventSchema, { id: "Event" });
   registry.add(EventsEnvelopeSchema, { id: "EventsRequest" });
   const generated = z.toJSONSchema(registry, { io: "input", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
   // What the API answers with is the parsed form (output), not what a client may write.
   const outputs = z.registry<{ id: string }>();
   outputs.add(RolloutStateSchema, { id: "RolloutState" });
+  outputs.add(ScheduleSchema, { id: "Schedule" });
   const answered = z.toJSONSchema(outputs, { io: "output", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
   for (const schema of [...Object.values(generated), ...Object.values(answered)]) delete (schema as Json)["$schema"];
   const position = obj({ status: str, stage: int });
@@ -219,6 +222,18 @@ function paths(): Json {
         200: ok("The new state and its decision", obj({ key: str, state: ref("RolloutState"), decision: ref("Decision"), published: { type: "boolean" } })),
         400: error("Invalid action, or a wave or region the flag does not have"), ...noFlag, 409: error("Not allowed in this state"),
       }, { requestBody: json({ allOf: [ref("ActionRequest"), { type: "object", properties: { wave: { type: "integer", minimum: 1, maximum: 16 }, region: str } }] }) }),
+    },
+    "/admin/flags/{key}/schedules": {
+      ...flag,
+      get: op("listSchedules", "A flag's pending scheduled changes, soonest first", "admin-read", { 200: ok("Schedules", obj({ key: str, schedules: { type: "array", items: ref("Schedule") } })), ...noFlag }),
+      post: op("addSchedule", "Schedule an operator action for the first cron tick at or after `at` (carried out as schedule:<actor>, audited; one that no longer applies is audited as failed)", "admin-write", {
+        201: ok("Scheduled", obj({ key: str, schedule: ref("Schedule") })),
+        400: error("Invalid schedule: a time not in the future or over 366 days ahead, an unknown action, force without variant, a wave the flag does not have"), ...noFlag, 409: error("The flag already has 50 pending schedules"),
+      }, { requestBody: json(ref("ScheduleRequest")) }),
+    },
+    "/admin/flags/{key}/schedules/{id}": {
+      ...flag,
+      delete: op("cancelSchedule", "Cancel a pending schedule (audited)", "admin-write", { 200: ok("Cancelled", obj({ key: str, id: int, cancelled: { type: "boolean" } })), 400: error("Invalid id"), 404: error("No such flag or pending schedule") }, { parameters: [{ name: "id", in: "path", required: true, description: "The schedule's id", schema: { type: "integer", minimum: 1 } }] }),
     },
     "/admin/flags/{key}/approve": {
       ...flag,

@@ -73,6 +73,10 @@ export function renderMetrics(snapshot: MetricsSnapshot, isolate: { configVersio
   for (const f of snapshot.flags) out.sample("rampart_rollout_weight_percent", { ...flagLabels(f), status: f.status, generation: f.generation }, f.weight);
   out.metric("rampart_decisions_total", "counter", "Decisions that changed a rollout, by action and source; soft_abort counts soft abort rules that fired (they change nothing served).");
   for (const d of snapshot.decisions) out.sample("rampart_decisions_total", { action: d.action, source: d.source }, d.count);
+  out.metric("rampart_schedules_pending", "gauge", "Scheduled changes waiting for the cron, per flag (rampart schedules <key> lists them).");
+  for (const p of snapshot.schedules ?? []) out.sample("rampart_schedules_pending", { flag: p.flag }, p.count);
+  out.metric("rampart_schedule_next_timestamp_seconds", "gauge", "When the flag's soonest scheduled change is due (Unix seconds).");
+  for (const p of snapshot.schedules ?? []) out.sample("rampart_schedule_next_timestamp_seconds", { flag: p.flag }, p.next / 1000);
   out.metric("rampart_snapshot_version", "gauge", "Config version this isolate serves.");
   out.sample("rampart_snapshot_version", {}, isolate.configVersion ?? 0);
   out.metric("rampart_snapshot_age_seconds", "gauge", "Seconds since this isolate confirmed its snapshot current.");

@@ -33,6 +33,8 @@ export type FlagMetrics = z.infer<typeof FlagMetricsSchema>;
 export interface MetricsSnapshot {
   flags: FlagMetrics[];
   decisions: { action: string; source: string; count: number }[];
+  /** Pending scheduled changes per flag, with the soonest (absent from the store's own snapshot; the registry adds them). */
+  schedules?: { flag: string; count: number; next: number }[];
 }
 
 export class FlagMetricsStore {

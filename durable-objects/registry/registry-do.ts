@@ -28,6 +28,8 @@ import { REGISTRY_MIGRATIONS } from "./schema";
 import { addBatch, judgeBatch, TICK_BATCH, type LastTick, type TickProgress, type TickTarget } from "./tick";
 import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry, WaveSummary } from "./types";
 import { WaveStates } from "./wave-states";
+import { Schedules } from "./schedules";
+import { MAX_SCHEDULES_PER_FLAG, type Schedule, type ScheduleRequest } from "../../core/schedule";
 
 /** A wave's state that changed, and its status before: what moves the other waves. */
 interface WaveChange {
@@ -45,6 +47,7 @@ export class RegistryDO extends DurableObject<Env> {
   private readonly publisher: Publisher;
   private readonly metrics: FlagMetricsStore;
   private readonly audits: AuditLog;
+  private readonly schedules: Schedules;
   /** What publishing composes: each flag's entry from its spec and every wave's state. */
   private readonly composer: Composer;
 
@@ -57,6 +60,7 @@ export class RegistryDO extends DurableObject<Env> {
     this.publisher = new Publisher(this.sql, this.meta, env.SNAPSHOTS);
     this.metrics = new FlagMetricsStore(this.sql);
     this.audits = new AuditLog(this.sql);
+    this.schedules = new Schedules(this.sql);
     this.composer = { keys: () => this.flags.keys(), compose: (key) => this.entryOf(key) };
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, REGISTRY_MIGRATIONS, Date.now());
@@ -173,7 +177,7 @@ export class RegistryDO extends DurableObject<Env> {
   /** Every flag's counts as of the last cron tick, and decision counts: one RPC per /metrics scrape. */
   async metricsSnapshot(): Promise<MetricsSnapshot> {
     // Counts are read back as prototype-free dictionaries, which RPC cannot carry: send a plain copy.
-    return plainCopy(this.metrics.snapshot());
+    return plainCopy({ ...this.metrics.snapshot(), schedules: this.schedules.pending() });
   }
 
   /** The audit log, newest first; only one flag's entries when `flag` is given. */
@@ -189,6 +193,7 @@ export class RegistryDO extends DurableObject<Env> {
    * any state report the registry missed) and published once per batch.
    */
   async tick(now: number): Promise<TickProgress> {
+    await this.runDueSchedules(now);
     const pending = this.meta.get("tick");
     if (!pending || pending.now < now) this.meta.set("tick", { now, cursor: 0 });
     return this.runTickBatch();
@@ -198,6 +203,37 @@ export class RegistryDO extends DurableObject<Env> {
     await this.runTickBatch();
   }
 
+  /** Schedules a change of one flag (`core/schedule.ts`); audited. The caller has checked the time. */
+  async addSchedule(key: string, request: ScheduleRequest, actor: string, now: number): Promise<{ ok: true; schedule: Schedule } | { ok: false; kind: "not_found" | "no_such_wave" | "too_many"; message: string }> {
+    const spec = this.flags.specOfKey(key);
+    if (spec === null) return { ok: false, kind: "not_found", message: `flag "${key}" does not exist` };
+    const waves = spec.waves?.order.length ?? 1;
+    if ((request.wave ?? 1) > waves) return { ok: false, kind: "no_such_wave", message: `flag "${key}" has ${waves} wave${waves === 1 ? "" : "s"}` };
+    if (this.schedules.count(key) >= MAX_SCHEDULES_PER_FLAG) return { ok: false, kind: "too_many", message: `flag "${key}" already has ${MAX_SCHEDULES_PER_FLAG} pending schedules (the limit): cancel one first` };
+    const schedule = this.sql.transaction(() => {
+      const added = this.schedules.add(key, request, actor, now);
+      this.audits.append({ at: now, actor, action: "schedule:add", flag: key, summary: `#${added.id}: ${describeSchedule(added)}` });
+      return added;
+    });
+    return { ok: true, schedule };
+  }
+
+  /** A flag's pending schedules, soonest first (null: no such flag). */
+  async listSchedules(key: string): Promise<Schedule[] | null> {
+    return this.flags.get(key) === null ? null : this.schedules.of(key);
+  }
+
+  /** Cancels a pending schedule; false when the flag has none with that id. */
+  async cancelSchedule(key: string, id: number, actor: string, now: number): Promise<boolean> {
+    const schedule = this.schedules.get(key, id);
+    if (schedule === null) return false;
+    this.sql.transaction(() => {
+      this.schedules.remove(id);
+      this.audits.append({ at: now, actor, action: "schedule:cancel", flag: key, summary: `#${id} cancelled: ${describeSchedule(schedule)}` });
+    });
+    return true;
+  }
+
   /** The cron's progress: a tick still running (batches left) and the last one finished. */
   async cronStatus(): Promise<{ pending: { now: number; cursor: number; flags: number } | null; last: LastTick | null }> {
     const pending = this.meta.get("tick");
@@ -205,6 +241,31 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   // ---- the work behind the methods ----
+
+  /**
+   * Carries out every schedule due at `now`, soonest first, through the
+   * wave's object as an operator action by `schedule:<who asked>` (the
+   * object reports the new state, audited like any action). One that no
+   * longer applies is audited as failed; either way it is done.
+   */
+  private async runDueSchedules(now: number): Promise<void> {
+    for (const schedule of this.schedules.due(now)) {
+      const request = { action: schedule.action, ...(schedule.variant ? { variant: schedule.variant } : {}), reason: `scheduled #${schedule.id}${schedule.reason ? `: ${schedule.reason}` : ""}` };
+      let failure: string | null;
+      try {
+        const result = await flagStub(this.env, waveObjectName(schedule.flag, schedule.wave)).act(request, `schedule:${schedule.createdBy}`, now);
+        failure = result.ok ? null : result.message;
+      } catch (error) {
+        // The object could not be reached: the next tick tries again.
+        console.error(`schedule #${schedule.id} of ${schedule.flag}: not carried out`, error);
+        continue;
+      }
+      this.sql.transaction(() => {
+        this.schedules.remove(schedule.id);
+        if (failure !== null) this.audits.append({ at: now, actor: "cron", action: "schedule:failed", flag: schedule.flag, summary: `#${schedule.id} (${describeSchedule(schedule)}) not carried out: ${failure}` });
+      });
+    }
+  }
 
   /** A flag's line in the list: with region waves, its leading wave's (the first not completed); each wave is under `waves`. */
   private summaryOf(flag: StoredFlag): FlagSummary {
@@ -404,6 +465,7 @@ export class RegistryDO extends DurableObject<Env> {
     this.sql.transaction(() => {
       this.flags.remove(flag.key);
       this.waves.removeAll(flag.key);
+      this.schedules.removeFlag(flag.key);
       for (const wave of waves) this.metrics.remove(waveObjectName(flag.key, wave));
       this.audits.append({ at: now, actor, action: "delete", flag: flag.key, specHash: flag.specHash, summary: "deleted; its decision log is kept" });
       this.publisher.markDirty(flag.key);
@@ -414,4 +476,10 @@ export class RegistryDO extends DurableObject<Env> {
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return toHex(digest);
+}
+
+/** A schedule in words, for the audit log: "kill wave 2 at 2027-01-15T09:00:00.000Z (reason)". */
+function describeSchedule(schedule: Schedule): string {
+  const what = `${schedule.action}${schedule.variant ? `:${schedule.variant}` : ""}${schedule.wave > 1 ? ` wave ${schedule.wave}` : ""}`;
+  return `${what} at ${new Date(schedule.at).toISOString()}${schedule.reason ? ` (${schedule.reason})` : ""}`;
 }

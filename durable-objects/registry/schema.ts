@@ -78,4 +78,15 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       sql.run("DELETE FROM meta WHERE k = 'dirty'");
     },
   },
+  {
+    version: 7,
+    name: "scheduled changes: an operator action the cron carries out at a time",
+    up(sql) {
+      sql.run(`CREATE TABLE schedules (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, flag TEXT NOT NULL, wave INTEGER NOT NULL, at INTEGER NOT NULL, action TEXT NOT NULL,
+        variant TEXT, reason TEXT, created_by TEXT NOT NULL, created_at INTEGER NOT NULL)`);
+      sql.run("CREATE INDEX schedules_at ON schedules (at)");
+      sql.run("CREATE INDEX schedules_flag ON schedules (flag, at)");
+    },
+  },
 ];

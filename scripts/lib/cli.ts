@@ -28,6 +28,11 @@ commands:
   unforce <key>
   clear_srm <key> --reason TEXT       release a sample-ratio-mismatch hold (the reason is audited)
   approve <key> [--reject] [--note TEXT]  approve (or reject) the stage the flag waits in, for its current generation
+  schedule <key> <action> --at T [--reason TEXT] [--variant ARM] [--wave N]
+                                      have the cron carry out an action at T (ISO 8601 with a zone, or ms):
+                                      kill, unkill, pause, resume, promote, demote, rollback, force, unforce, start
+  schedules <key>                     the flag's pending scheduled changes, soonest first
+  unschedule <key> <id>               cancel a pending schedule
   delete <key>                        delete a flag (its decision log is kept)
   decisions <key> [--limit N]         the decision log, newest first
   replay <key> <decision-id>          recompute a cron decision from its stored inputs (id as printed, e.g. #12)
@@ -222,6 +227,7 @@ const CLI_OPTIONS = {
   from: { type: "string" },
   to: { type: "string" },
   time: { type: "string" },
+  at: { type: "string" },
   out: { type: "string" },
   "sign-key": { type: "string" },
   "key-id": { type: "string" },
@@ -340,7 +346,9 @@ async function flagsCommand(ctx: CliContext): Promise<number> {
 /** `show`: a flag's rollout state and its spec as written (YAML). */
 async function showCommand(ctx: CliContext): Promise<number> {
   const { io, args, request, show, need } = ctx;
-  const json = await request("GET", `/admin/flags/${need("key", args[0])}`);
+  const key = need("key", args[0]);
+  const json = await request("GET", `/admin/flags/${key}`);
+  const schedules = (await request("GET", `/admin/flags/${key}/schedules`))["schedules"] as ScheduleLine[];
   show(json, () => {
     const state = json["state"] as { status: string; stageIndex: number; generation: number; forced: string | null; updatedAt: number; reason?: string | null };
     io.out(`${String(json["key"])}: ${state.status}, stage ${state.stageIndex}, generation ${state.generation}${state.forced ? `, forced ${state.forced}` : ""}`);
@@ -349,6 +357,10 @@ async function showCommand(ctx: CliContext): Promise<number> {
       io.out(`  wave ${w.wave} [${w.regions.join(", ")}]: ${w.status}, stage ${w.stage} (${w.weight}%), generation ${w.generation}, serving spec ${w.specHash.slice(0, 12)}`);
     }
     io.out(`  created ${iso(Number(json["createdAt"]))}, updated ${iso(Number(json["updatedAt"]))}, state changed ${iso(state.updatedAt)}`);
+    if (schedules.length > 0) {
+      io.out("scheduled:");
+      for (const line of schedules) io.out(`  #${line.id} ${iso(line.at)} ${line.action}${line.variant ? `:${line.variant}` : ""}${line.wave > 1 ? ` wave ${line.wave}` : ""} by ${line.createdBy}${line.reason ? ` — ${line.reason}` : ""}`);
+    }
     io.out("spec (as written):");
     for (const line of stringifyYaml(json["spec"]).trimEnd().split("\n")) io.out(`  ${line}`);
   });
@@ -518,6 +530,44 @@ async function actionCommand(ctx: CliContext): Promise<number> {
   return 0;
 }
 
+/** `schedule`: have the cron carry out an operator action at a time. */
+async function scheduleCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, args, request, show, need } = ctx;
+  const key = need("key", args[0]);
+  const action = need("action", args[1]);
+  const at = need("time (--at)", opts.at);
+  const body = JSON.stringify({ at: /^\d+$/.test(at) ? Number(at) : at, action, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.wave ? { wave: Number(opts.wave) } : {}) });
+  const json = await request("POST", `/admin/flags/${key}/schedules`, body);
+  const schedule = json["schedule"] as { id: number; at: number; action: string; wave: number };
+  show(json, () => io.out(`${key}: #${schedule.id} ${schedule.action}${schedule.wave > 1 ? ` wave ${schedule.wave}` : ""} at ${iso(schedule.at)} (the first cron tick at or after it; cancel with: unschedule ${key} ${schedule.id})`));
+  return 0;
+}
+
+/** `schedules`: a flag's pending scheduled changes. */
+async function schedulesCommand(ctx: CliContext): Promise<number> {
+  const { io, args, request, show, need } = ctx;
+  const json = await request("GET", `/admin/flags/${need("key", args[0])}/schedules`);
+  show(json, () => printSchedules(io, json["schedules"] as ScheduleLine[]));
+  return 0;
+}
+
+/** `unschedule`: cancel a pending schedule. */
+async function unscheduleCommand(ctx: CliContext): Promise<number> {
+  const { io, args, request, show, need } = ctx;
+  const key = need("key", args[0]);
+  const id = need("id", args[1]).replace(/^#/, "");
+  const json = await request("DELETE", `/admin/flags/${key}/schedules/${encodeURIComponent(id)}`);
+  show(json, () => io.out(`${key}: schedule #${id} cancelled`));
+  return 0;
+}
+
+interface ScheduleLine { id: number; at: number; action: string; variant: string | null; wave: number; reason: string | null; createdBy: string }
+
+function printSchedules(io: CliIo, schedules: ScheduleLine[]): void {
+  if (schedules.length === 0) io.out("no pending schedules");
+  for (const s of schedules) io.out(`#${s.id} ${iso(s.at)} ${s.action}${s.variant ? `:${s.variant}` : ""}${s.wave > 1 ? ` wave ${s.wave}` : ""} by ${s.createdBy}${s.reason ? ` — ${s.reason}` : ""}`);
+}
+
 /** The commands by name; every other name in ACTIONS is an operator action. */
 const COMMANDS = new Map<string, (ctx: CliContext) => Promise<number>>([
   ["flags", flagsCommand],
@@ -532,6 +582,9 @@ const COMMANDS = new Map<string, (ctx: CliContext) => Promise<number>>([
   ["audit", auditCommand],
   ["cron", cronCommand],
   ["tick", tickCommand],
+  ["schedule", scheduleCommand],
+  ["schedules", schedulesCommand],
+  ["unschedule", unscheduleCommand],
 ]);
 
 /** The report as the decision log words it: relative and absolute deltas in percent, levels to 4 significant digits. */

@@ -156,6 +156,26 @@ describe("operator CLI", () => {
     expect(cron.out).toMatch(/^(last tick \d{4}-|no tick has run yet)/);
   });
 
+  it("schedules a change, shows and lists it, refuses a past time naming `at`, and cancels it", async () => {
+    const file = join(dir, "sched.yaml");
+    writeFileSync(file, ["key: cli-sched", "type: boolean", "variants: { baseline: false, candidate: true }", "rollout: { stages: [{ weight: 100 }] }"].join("\n"));
+    expect((await cli("apply", file)).status).toBe(0);
+    // Thirty days ahead, to the second (schedules reach at most 366 days).
+    const at = new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 86_400_000).toISOString().replace(/\.000Z$/, "Z");
+    const added = await cli("schedule", "cli-sched", "kill", "--at", at, "--reason", "campaign ends");
+    expect(added).toMatchObject({ status: 0 });
+    expect(added.out).toMatch(new RegExp(`^cli-sched: #(\\d+) kill at ${at}`));
+    const id = /#(\d+)/.exec(added.out)?.[1] ?? "";
+    expect((await cli("show", "cli-sched")).out).toContain(`#${id} ${at} kill by admin:tester — campaign ends`);
+    expect((await cli("schedules", "cli-sched")).out).toContain(`#${id} ${at} kill`);
+    const past = await cli("schedule", "cli-sched", "kill", "--at", "2001-01-01T00:00:00Z");
+    expect(past.status).toBe(1);
+    expect(past.err).toMatch(/400 invalid_request: .*\n {2}at: 2001-01-01T00:00:00.000Z is not in the future/);
+    expect((await cli("schedule", "cli-sched", "kill")).err).toContain("schedule needs <time (--at)>");
+    expect((await cli("unschedule", "cli-sched", `#${id}`)).out).toBe(`cli-sched: schedule #${id} cancelled`);
+    expect((await cli("schedules", "cli-sched")).out).toBe("no pending schedules");
+  });
+
   it("replays a decision by the id as printed (#N)", async () => {
     const file = join(dir, "replay.yaml");
     writeFileSync(file, "key: cli-replay\ntype: boolean\nvariants: { baseline: false, candidate: true }\nrollout: { stages: [{ weight: 10 }, { weight: 100 }] }\n");

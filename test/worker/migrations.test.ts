@@ -141,7 +141,7 @@ describe("RegistryDO storage upgrades", () => {
       }
       return { before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql) };
     });
-    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6], after: 6 });
+    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6, 7], after: 7 });
     expect((await call("GET", "/admin/flags")).json).toEqual(before.flags);
     expect((await call("GET", "/admin/audit?limit=500")).json.entries).toEqual(before.audit);
     // It still works as a registry: a new action is audited once.
@@ -182,11 +182,12 @@ describe("RegistryDO storage upgrades", () => {
         const decisionId = a.decision_id === null ? null : Number(a.wave) > 1 ? -(Number(a.wave) * 1e9 + Number(a.decision_id)) : a.decision_id;
         sql.run("INSERT INTO audit (id, at, actor, action, flag, spec_hash, summary, decision_id, signing_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", a.id ?? null, a.at ?? null, a.actor ?? null, a.action ?? null, a.flag ?? null, a.spec_hash ?? null, a.summary ?? null, decisionId ?? null, a.signing_key ?? null);
       }
-      sql.run("DELETE FROM schema_migrations WHERE version = 6");
+      sql.run("DELETE FROM schema_migrations WHERE version >= 6");
+      sql.run("DROP TABLE IF EXISTS schedules");
       const encoded = sql.all<{ decision_id: number }>("SELECT decision_id FROM audit WHERE flag = ? AND decision_id < 0", key).length;
       return { encoded, before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql), columns: sql.all<{ name: string }>("SELECT name FROM pragma_table_info('flags')").map((c) => c.name) };
     });
-    expect(result).toMatchObject({ before: 5, applied: [6], after: 6 });
+    expect(result).toMatchObject({ before: 5, applied: [6, 7], after: 7 });
     expect(result.encoded).toBeGreaterThan(0);
     expect(result.columns).not.toContain("state");
     // Every wave, state and audit entry reads back as before.

@@ -18,6 +18,7 @@ import { SIGNATURE_HEADER, verifyBodySignature } from "../manifest-signature";
 import type { AppEnv } from "../context";
 import { AppError, invalidInput } from "../errors";
 import { MAX_WAVES, waveObjectName } from "../../core/waves";
+import { ScheduleRequestSchema, scheduleTimeProblem } from "../../core/schedule";
 
 function flagKeyParam(key: string): string {
   if (!FLAG_KEY_PATTERN.test(key)) {
@@ -173,6 +174,36 @@ export function adminRoutes() {
     if (result.code === "not_found") throw notFound(key);
     if (result.code === "invalid_request") throw invalidInput(result.message, [{ path: result.path ?? "variant", message: result.message }]);
     throw new AppError(409, "invalid_transition", result.message);
+  });
+
+  app.get("/flags/:key/schedules", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const schedules = await registryStub(c.env).listSchedules(key);
+    if (schedules === null) throw notFound(key);
+    return c.json({ key, schedules });
+  });
+
+  app.post("/flags/:key/schedules", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const parsed = ScheduleRequestSchema.safeParse(await readJson(c.req.raw));
+    if (!parsed.success) throw invalidInput("the schedule is not valid", toIssues(parsed.error.issues));
+    const now = Date.now();
+    const problem = scheduleTimeProblem(parsed.data.at, now);
+    if (problem !== null) throw invalidInput("the schedule is not valid", [{ path: "at", message: problem }]);
+    if (parsed.data.action === "force" && parsed.data.variant === undefined) throw invalidInput("the schedule is not valid", [{ path: "variant", message: "force needs `variant`: baseline or candidate" }]);
+    const result = await registryStub(c.env).addSchedule(key, parsed.data, c.get("actor"), now);
+    if (result.ok) return c.json({ key, schedule: result.schedule }, 201);
+    if (result.kind === "not_found") throw notFound(key);
+    if (result.kind === "no_such_wave") throw invalidInput("the schedule is not valid", [{ path: "wave", message: result.message }]);
+    throw new AppError(409, "too_many_schedules", result.message);
+  });
+
+  app.delete("/flags/:key/schedules/:id", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const id = Number(c.req.param("id"));
+    if (!Number.isInteger(id) || id < 1) throw invalidInput("invalid schedule id", [{ path: "id", message: "a schedule id is a positive integer" }]);
+    if (!(await registryStub(c.env).cancelSchedule(key, id, c.get("actor"), Date.now()))) throw new AppError(404, "not_found", `flag "${key}" has no pending schedule ${id}`);
+    return c.json({ key, id, cancelled: true });
   });
 
   app.post("/flags/:key/approve", async (c) => {
