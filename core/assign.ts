@@ -13,18 +13,22 @@ import type { Arm, FlagValue } from "./manifest";
 import { servedWeight } from "./rollout";
 import type { SnapshotFlag } from "./snapshot";
 import { compileScope, inScope, type CompiledScope } from "./scope";
+import { compileRules, matchRule, type CompiledRule } from "./targeting";
 import { compileWaves, regionOf, waveIndexOf, waveObjectName, type CompiledWaves, type EdgeSource } from "./waves";
 
 /** OFREP evaluation reasons Rampart uses. */
-export type Reason = "SPLIT" | "STATIC" | "DEFAULT" | "DISABLED";
+export type Reason = "SPLIT" | "STATIC" | "DEFAULT" | "DISABLED" | "TARGETING_MATCH";
 export type Metadata = Readonly<Record<string, string | number | boolean>>;
 export type EvaluationContext = Readonly<Record<string, unknown>>;
 
 export interface Served {
   readonly ok: true;
   readonly key: string;
+  /** The rollout arm; for a rule's variant that is no arm, baseline (a rule's outcome is never counted: `isRolloutExposure`). */
   readonly arm: Arm;
-  readonly variant: Arm;
+  readonly variant: string;
+  /** The targeting rule that chose the variant; null when the rollout (or the default, or a kill) did. */
+  readonly rule: string | null;
   readonly value: FlagValue;
   readonly reason: Reason;
   /** The key's bucket in [0, 10000) when the stage split traffic; null otherwise. */
@@ -56,6 +60,10 @@ export interface CompiledFlag {
   /** A vendor bucketing rule (`bucketing-modes.ts`); null for Rampart's own, run inline. */
   readonly candidateTest: CandidateTest | null;
   readonly scope: CompiledScope | null;
+  /** Targeting rules in order, first match wins (`targeting.ts`). */
+  readonly rules: readonly CompiledRule[];
+  /** What contexts no rule matches get instead of the rollout (a targeting flag's default); null: the rollout. */
+  readonly fallthrough: Served | null;
   readonly weightBp: number;
   /** Outcomes that do not depend on the key, picked by `assign`. */
   readonly disabled: Served;
@@ -107,12 +115,29 @@ function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): C
       key: flag.key,
       arm,
       variant: arm,
-      value: flag.variants[arm] as FlagValue,
+      rule: null,
+      value: own(flag.variants, arm) as FlagValue,
       reason,
       bucket: null,
       replicate: null,
       metadata: baseMeta(arm, extra),
     });
+  // A variant served by a rule or the default: no arm, no assignment token (it is no exposure of the rollout).
+  const variantOutcome = (variant: string, reason: Reason, rule: string | null): Served =>
+    Object.freeze({
+      ok: true as const,
+      key: flag.key,
+      arm: variant === "candidate" ? "candidate" : "baseline",
+      variant,
+      rule,
+      value: own(flag.variants, variant) as FlagValue,
+      reason,
+      bucket: null,
+      replicate: null,
+      metadata: Object.freeze({ ...(rule !== null ? { rule } : {}), variant, configVersion, ...(waved ? { wave } : {}) }),
+    });
+  const hasBaseline = own(flag.variants, "baseline") !== undefined;
+  const defaultVariant = flag.defaultVariant ?? "baseline";
 
   let fixed: Served | null = null;
   if (state.forced) fixed = outcome(state.forced, "STATIC", { forced: true });
@@ -132,8 +157,11 @@ function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): C
     candidateTest: flag.bucketing ? candidateTest(flag.key, flag.bucketing) : null,
     scope: flag.scope ? compileScope(flag.scope) : null,
     weightBp,
-    disabled: outcome("baseline", "DISABLED"),
-    outOfScope: outcome("baseline", "DEFAULT"),
+    rules: compileRules(flag.rules ?? [], variantOutcome),
+    fallthrough: flag.fallthrough === "default" ? variantOutcome(defaultVariant, "DEFAULT", null) : null,
+    // A kill goes back to the baseline; a flag without one (targeting) to its default.
+    disabled: hasBaseline ? outcome("baseline", "DISABLED") : variantOutcome(defaultVariant, "DISABLED", null),
+    outOfScope: defaultVariant === "baseline" ? outcome("baseline", "DEFAULT") : variantOutcome(defaultVariant, "DEFAULT", null),
     fixed,
     split: { baseline: outcome("baseline", "SPLIT"), candidate: outcome("candidate", "SPLIT") },
     missingKey: notServed(
@@ -152,6 +180,7 @@ const JUDGED_STATUSES = new Set(["shadow", "ramping", "paused", "completed"]);
  * Only these are counted, so the arms compare like with like.
  */
 export function isRolloutExposure(flag: CompiledFlag, served: Served): boolean {
+  if (served.rule !== null) return false;
   if (served.reason === "SPLIT") return true;
   return served.reason === "STATIC" && flag.source.state.forced === null && JUDGED_STATUSES.has(flag.source.state.status);
 }
@@ -159,15 +188,29 @@ export function isRolloutExposure(flag: CompiledFlag, served: Served): boolean {
 /** Assigns a context to an arm of a compiled flag. */
 export function assign(flag: CompiledFlag, context: EvaluationContext): Assignment {
   if (flag.source.state.status === "killed") return flag.disabled;
+  if (flag.rules.length > 0) {
+    const ruled = matchRule(flag, context);
+    if (ruled !== null) return ruled;
+  }
+  if (flag.fallthrough !== null) return flag.fallthrough;
+  return assignRollout(flag, context);
+}
+
+/** The stickiness value of a context for bucketing, or the outcome that refuses it (missing, empty, or not text or a number). */
+export function bucketingValue(flag: Pick<CompiledFlag, "stickiness" | "missingKey" | "invalidKey">, context: EvaluationContext): string | NotServed {
+  const raw = own(context, flag.stickiness);
+  if (typeof raw === "string") return raw === "" ? flag.missingKey : raw;
+  if (typeof raw === "number" && Number.isFinite(raw)) return String(raw);
+  if (raw === undefined || raw === null) return flag.missingKey;
+  return flag.invalidKey;
+}
+
+/** The rollout's part: scope, then a fixed outcome of the stage, else the split by the stage's weight. */
+export function assignRollout(flag: CompiledFlag, context: EvaluationContext): Assignment {
   if (flag.scope !== null && !inScope(flag.scope, context)) return flag.outOfScope;
   if (flag.fixed !== null) return flag.fixed;
-  const raw = own(context, flag.stickiness);
-  let stickinessValue: string;
-  if (typeof raw === "string") stickinessValue = raw;
-  else if (typeof raw === "number" && Number.isFinite(raw)) stickinessValue = String(raw);
-  else if (raw === undefined || raw === null) return flag.missingKey;
-  else return flag.invalidKey;
-  if (stickinessValue === "") return flag.missingKey;
+  const stickinessValue = bucketingValue(flag, context);
+  if (typeof stickinessValue !== "string") return stickinessValue;
   const hash = hashOf(flag.salt, stickinessValue);
   const bucket = bucketOfHash(hash);
   const candidate = flag.candidateTest === null ? bucket < flag.weightBp : flag.candidateTest(stickinessValue, flag.weightBp);
@@ -177,6 +220,7 @@ export function assign(flag: CompiledFlag, context: EvaluationContext): Assignme
     key: template.key,
     arm: template.arm,
     variant: template.variant,
+    rule: null,
     value: template.value,
     reason: "SPLIT",
     bucket,

@@ -65,3 +65,14 @@ export function plainCopy<T>(value: T): T {
   // eslint-disable-next-line no-restricted-syntax
   return JSON.parse(JSON.stringify(value)) as T;
 }
+
+/**
+ * Like `dictSchema`, for keys with their own schema (so the OpenAPI document
+ * shows them), returning a prototype-free `Dict`. `z.record` silently drops
+ * an own `__proto__` key: documents never carry one here, because the body
+ * parser refuses it with its position (`worker/body.ts`), and a key schema
+ * should not admit it either (variant names start with a letter).
+ */
+export function keyedDictSchema<K extends z.ZodType<string>, S extends z.ZodType>(key: K, value: S) {
+  return z.record(key, value).transform((record): Dict<z.output<S>> => dictFrom(Object.entries(record) as [string, z.output<S>][]));
+}

@@ -17,6 +17,8 @@ import {
 } from "./gate-spec";
 import { RouteSchema } from "./route-spec";
 import { WavesSchema, wavesProblems } from "./waves";
+import { keyedDictSchema, own } from "./dict";
+import { MAX_RULES, MAX_VARIANTS, rulesProblems, TargetingRuleSchema, VariantNameSchema } from "./targeting-rules";
 
 /** OFREP clients do not URL-encode keys, so keys stay within this alphabet. */
 export const FLAG_KEY_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -107,9 +109,11 @@ export const ExposureLogSpecSchema = z.strictObject({
  * `kill_switch`: on (the candidate's value) until an operator kills it (the
  * baseline's value), no stages, no gates. `guard`: the candidate's value is
  * the primary, the baseline's the fallback the cron switches to when the
- * guard metric leaves its bound (`guard.ts`).
+ * guard metric leaves its bound (`guard.ts`). `targeting`: any number of
+ * variants served by `rules` and `defaultVariant` alone, no rollout; a kill
+ * serves the default variant.
  */
-export const FLAG_KINDS = ["rollout", "kill_switch", "guard"] as const;
+export const FLAG_KINDS = ["rollout", "kill_switch", "guard", "targeting"] as const;
 export type FlagKind = (typeof FLAG_KINDS)[number];
 
 /** A kill switch's rollout: one stage at 100%, so it starts completed (on) and only kill / unkill move it. */
@@ -120,7 +124,16 @@ const FlagSpecObjectSchema = z.strictObject({
   kind: z.enum(FLAG_KINDS).default("rollout"),
   description: z.string().max(2000).optional(),
   type: z.enum(FLAG_TYPES),
-  variants: z.strictObject({ baseline: JsonValueSchema, candidate: JsonValueSchema }),
+  /**
+   * The values served, by name. A rollout, kill switch or guard moves
+   * between `baseline` and `candidate`, so it names both; other variants are
+   * served by `rules`.
+   */
+  variants: keyedDictSchema(VariantNameSchema, JsonValueSchema).refine((v) => Object.keys(v).length >= 1 && Object.keys(v).length <= MAX_VARIANTS, `1 to ${MAX_VARIANTS} variants`),
+  /** Served when no rule matches a targeting flag, and out of a rollout's scope (default: baseline). */
+  defaultVariant: VariantNameSchema.optional(),
+  /** Ordered targeting rules, first match wins; contexts no rule matches go to the rollout (a targeting flag: to `defaultVariant`). */
+  rules: z.array(TargetingRuleSchema).max(MAX_RULES).default([]),
   pins: z.strictObject({ baseline: PinsSchema.optional(), candidate: PinsSchema.optional() }).default({}),
   stickiness: z.string().min(1).max(128).default("targetingKey"),
   salt: z.string().max(256).optional(),
@@ -149,8 +162,8 @@ const FlagSpecObjectSchema = z.strictObject({
 /** A parsed, validated flag spec. */
 export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
   if (spec.kind !== "rollout") {
-    const what = spec.kind === "kill_switch" ? "a kill switch" : "a guard";
-    const why = spec.kind === "kill_switch" ? "it is on until killed" : "the cron switches it by its `guard` bound";
+    const what = spec.kind === "kill_switch" ? "a kill switch" : spec.kind === "guard" ? "a guard" : "a targeting flag";
+    const why = spec.kind === "kill_switch" ? "it is on until killed" : spec.kind === "guard" ? "the cron switches it by its `guard` bound" : "its rules and default variant serve it";
     for (const field of ["rollout", "gates", "abort", "route", "waves"] as const) {
       const given = spec[field];
       if (given !== undefined && (!Array.isArray(given) || given.length > 0)) {
@@ -169,11 +182,8 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
     ctx.addIssue({ code: "custom", path: ["rollout"], message: "a rollout needs `rollout: { stages: [...] }`" });
     return;
   }
+  checkVariants(spec, ctx);
 }).transform((spec) => ({ ...spec, rollout: spec.rollout ?? (spec.guard ? guardRollout(spec.guard) : KILL_SWITCH_ROLLOUT) })).superRefine((spec, ctx) => {
-  for (const arm of ARMS) {
-    const problem = valueTypeProblem(spec.type, spec.variants[arm]);
-    if (problem) ctx.addIssue({ code: "custom", path: ["variants", arm], message: problem });
-  }
   // A guard's stages are made here (primary, then fallback with its probe), not written.
   if (spec.kind !== "guard") checkStages(spec.rollout.stages, ctx);
   checkBucketing(spec, ctx);
@@ -200,6 +210,37 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
 export type FlagSpec = z.infer<typeof FlagSpecSchema>;
 /** What an operator writes, before units are parsed. */
 export type FlagSpecInput = z.input<typeof FlagSpecSchema>;
+
+/** Every variant of the flag's type; a rollout's two arms named; the default and every rule's variants known. */
+function checkVariants(spec: z.output<typeof FlagSpecObjectSchema>, ctx: z.RefinementCtx): void {
+  for (const [name, value] of Object.entries(spec.variants)) {
+    const problem = valueTypeProblem(spec.type, value);
+    if (problem) ctx.addIssue({ code: "custom", path: ["variants", name], message: problem });
+  }
+  const hasVariant = (name: string) => own(spec.variants, name) !== undefined;
+  if (spec.kind !== "targeting") {
+    for (const arm of ARMS) {
+      if (!hasVariant(arm)) ctx.addIssue({ code: "custom", path: ["variants", arm], message: `a ${spec.kind === "rollout" ? "rollout" : spec.kind === "guard" ? "guard" : "kill switch"} moves between baseline and candidate: name both under \`variants\`` });
+    }
+  }
+  if (spec.kind === "targeting" && spec.scope !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["scope"], message: "a targeting flag has no rollout to scope: write the condition as a rule" });
+  }
+  if (spec.kind === "targeting" && spec.defaultVariant === undefined) {
+    ctx.addIssue({ code: "custom", path: ["defaultVariant"], message: "a targeting flag needs `defaultVariant`: the variant served when no rule matches" });
+  }
+  if (spec.defaultVariant !== undefined && !hasVariant(spec.defaultVariant)) {
+    ctx.addIssue({ code: "custom", path: ["defaultVariant"], message: `unknown variant "${spec.defaultVariant}": it must be one of the flag's \`variants\`` });
+  }
+  for (const problem of rulesProblems(spec.rules, hasVariant, spec.kind !== "targeting")) ctx.addIssue({ code: "custom", path: ["rules", ...problem.path], message: problem.message });
+  if (spec.route && spec.rules.some((r) => r.serve !== "rollout" && ("variant" in r.serve ? !isArm(r.serve.variant) : r.serve.split.some((p) => !isArm(p.variant))))) {
+    ctx.addIssue({ code: "custom", path: ["rules"], message: "a routed flag has one origin per arm: its rules serve only baseline or candidate" });
+  }
+}
+
+function isArm(name: string): name is Arm {
+  return name === "baseline" || name === "candidate";
+}
 
 function valueTypeProblem(type: FlagType, value: JsonValue): string | null {
   if (type === "object") {

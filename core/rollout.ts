@@ -95,6 +95,7 @@ const ALLOWED: Record<RolloutStatus, readonly Action[]> = {
 const KIND_ACTIONS: Record<Exclude<FlagKind, "rollout">, { actions: readonly Action[]; why: string }> = {
   kill_switch: { actions: ["kill", "unkill"], why: "a kill switch is on until killed; only kill and unkill apply" },
   guard: { actions: ["kill", "unkill", "force", "unforce"], why: "a guard is switched by the cron by its bound; operators may kill, unkill, force and unforce it" },
+  targeting: { actions: ["kill", "unkill"], why: "a targeting flag is served by its rules; only kill (its default variant for everyone) and unkill apply" },
 };
 
 /** Applies an operator's action; refuses, with a message saying why, what the flag's kind or state does not allow. */

@@ -4,6 +4,8 @@
  * states; edges parse it once per version and compile it for `assign()`.
  */
 import { z } from "zod";
+import { dictSchema } from "./dict";
+import { TargetingRuleSchema } from "./targeting-rules";
 import { BucketingSchema } from "./bucketing-modes";
 import { ExposureLogSpecSchema, FLAG_TYPES, FlagKeySchema, ScopeSchema, type FlagSpec } from "./manifest";
 import { RouteSchema } from "./route-spec";
@@ -15,7 +17,14 @@ const JsonSchema = z.json();
 export const SnapshotFlagSchema = z.strictObject({
   key: FlagKeySchema,
   type: z.enum(FLAG_TYPES),
-  variants: z.strictObject({ baseline: JsonSchema, candidate: JsonSchema }),
+  /** Every variant by name (a two-arm flag's entry holds exactly baseline and candidate, as before rules existed). */
+  variants: dictSchema(JsonSchema),
+  /** The targeting rules, first match wins (absent: none, every context goes to the rollout). */
+  rules: z.array(TargetingRuleSchema).optional(),
+  /** Served out of the rollout's scope, and by a kill when the flag has no baseline (absent: baseline). */
+  defaultVariant: z.string().optional(),
+  /** A targeting flag: contexts no rule matches get `defaultVariant` (absent: they go to the rollout). */
+  fallthrough: z.literal("default").optional(),
   pins: z.strictObject({
     baseline: z.record(z.string(), z.string()).optional(),
     candidate: z.record(z.string(), z.string()).optional(),
@@ -85,6 +94,10 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
     key: spec.key,
     type: spec.type,
     variants: spec.variants,
+    // Only what a flag uses enters its entry, so a two-arm flag's entry (and its etag) is what it was before rules.
+    ...(spec.rules.length > 0 ? { rules: spec.rules } : {}),
+    ...(spec.defaultVariant !== undefined ? { defaultVariant: spec.defaultVariant } : {}),
+    ...(spec.kind === "targeting" ? { fallthrough: "default" as const } : {}),
     pins: spec.pins,
     stickiness: spec.stickiness,
     salt: spec.salt ?? spec.key,

@@ -3,9 +3,10 @@
  * generated from the same zod schemas that validate them (inputs as written,
  * before units are parsed) — one source of truth.
  */
+import { ConditionSchema } from "../core/condition";
 import { z } from "zod";
 import { EventSchema, EventsEnvelopeSchema } from "../core/events";
-import { FlagSpecSchema, JsonValueSchema, ManifestSchema } from "../core/manifest";
+import { FLAG_KINDS, FlagSpecSchema, JsonValueSchema, ManifestSchema } from "../core/manifest";
 import { ActionRequestSchema, RolloutStateSchema } from "../core/rollout";
 import { ScheduleRequestSchema, ScheduleSchema } from "../core/schedule";
 import { RAMPART_VERSION } from "./version";
@@ -62,6 +63,7 @@ function op(operationId: string, summary: string, access: Access, responses: Jso
 function schemas(): Json {
   const registry = z.registry<{ id: string }>();
   registry.add(JsonValueSchema, { id: "JsonValue" });
+  registry.add(ConditionSchema, { id: "Condition" });
   registry.add(FlagSpecSchema, { id: "FlagSpec" });
   registry.add(ManifestSchema, { id: "Manifest" });
   registry.add(ActionRequestSchema, { id: "ActionRequest" });
@@ -130,7 +132,7 @@ function schemas(): Json {
     Health: obj({ status: { enum: ["ok", "stale", "unavailable"] }, version: str, configVersion: nullable(int), flags: int, snapshotAgeMs: nullable(num), waves: { type: "array", description: "What this isolate serves in each region wave (the first 200)", items: obj({ flag: str, wave: int, regions: { type: "array", items: str }, status: str, stage: int, generation: int, specVersion: int }) } }),
     WaveSummary: obj({ wave: int, regions: { type: "array", items: str }, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specHash: str, updatedAt: ms }),
     FlagSummary: obj({
-      key: str, description: nullable(str), kind: { enum: ["rollout", "kill_switch", "guard"] }, type: str, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specVersion: int, updatedAt: ms,
+      key: str, description: nullable(str), kind: { enum: [...FLAG_KINDS] }, type: str, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specVersion: int, updatedAt: ms,
       judgement: nullable({ ...obj({ at: ms, action: str, rule: str, reason: str }), description: "The cron's latest judgement of the current stage (for a hold: what it still waits for)" }),
       waves: regionWaves,
     }, ["key", "description", "kind", "type", "status", "stage", "weight", "generation", "forced", "specVersion", "updatedAt", "judgement"]),

@@ -25,7 +25,8 @@ describe("GET /openapi.json", () => {
     const spec = doc.components.schemas["FlagSpec"]!;
     expect(spec["additionalProperties"]).toBe(false);
     expect(spec["required"]).toEqual(expect.arrayContaining(["key", "type", "variants"]));
-    expect(spec["properties"].kind.enum).toEqual(["rollout", "kill_switch", "guard"]);
+    expect(spec["properties"].kind.enum).toEqual(["rollout", "kill_switch", "guard", "targeting"]);
+    expect(spec["properties"].variants.propertyNames.pattern).toBe("^[A-Za-z][A-Za-z0-9._-]{0,63}$");
     expect(doc.components.schemas["ActionRequest"]!["properties"].action.enum).toContain("rollback");
     const dangling = refs(doc).filter((r) => !(r.replace("#/components/schemas/", "") in doc.components.schemas));
     expect(dangling).toEqual([]);

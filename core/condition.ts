@@ -1,0 +1,237 @@
+/**
+ * Targeting conditions: clauses on context attributes nested with all / any /
+ * not, compiled once per snapshot into a predicate.
+ *
+ * A clause on a missing or mistyped attribute is *unknown*, never true and
+ * never an exception, and `not` keeps it unknown (Kleene's three-valued
+ * logic): `not: { attribute: plan, op: equals, value: free }` does not match
+ * a context without `plan`, as LaunchDarkly's negated operators do not. A
+ * rule matches only when its condition is true.
+ */
+import { z } from "zod";
+import semver from "semver";
+import { own } from "./dict";
+
+export const MAX_CONDITION_DEPTH = 6;
+export const MAX_LIST_VALUES = 10_000;
+
+export const CLAUSE_OPS = [
+  "equals", "not_equals", "in", "not_in",
+  "gt", "gte", "lt", "lte",
+  "before", "after",
+  "contains", "starts_with", "ends_with",
+  "semver_eq", "semver_gt", "semver_gte", "semver_lt", "semver_lte",
+  "exists",
+] as const;
+export type ClauseOp = (typeof CLAUSE_OPS)[number];
+
+const ScalarSchema = z.union([z.string().max(1024), z.number(), z.boolean()]);
+type Scalar = z.infer<typeof ScalarSchema>;
+
+const AttributeSchema = z.string().min(1).max(128).describe("A context attribute (targetingKey, tenant, plan, …)");
+
+export const ClauseSchema = z.strictObject({
+  attribute: AttributeSchema,
+  op: z.enum(CLAUSE_OPS),
+  value: ScalarSchema.optional().describe("The operand of every op but in / not_in (a list) and exists (none)"),
+  values: z.array(ScalarSchema).min(1).max(MAX_LIST_VALUES).optional().describe("The list of in / not_in"),
+});
+export type Clause = z.infer<typeof ClauseSchema>;
+
+export type Condition = Clause | { all: Condition[] } | { any: Condition[] } | { not: Condition };
+
+export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
+  z.union([
+    z.strictObject({ all: z.array(ConditionSchema).min(1).max(100) }),
+    z.strictObject({ any: z.array(ConditionSchema).min(1).max(100) }),
+    z.strictObject({ not: ConditionSchema }),
+    ClauseSchema,
+  ]),
+);
+
+/** The problems of a parsed condition (depth, each op's operand), each with its path below the condition. */
+export function conditionProblems(condition: Condition, depth = 1): { path: (string | number)[]; message: string }[] {
+  if (depth > MAX_CONDITION_DEPTH) return [{ path: [], message: `conditions nest at most ${MAX_CONDITION_DEPTH} levels deep` }];
+  if ("all" in condition || "any" in condition) {
+    const [name, list] = "all" in condition ? ["all", condition.all] as const : ["any", condition.any] as const;
+    return list.flatMap((c, i) => conditionProblems(c, depth + 1).map((p) => ({ ...p, path: [name, i, ...p.path] })));
+  }
+  if ("not" in condition) return conditionProblems(condition.not, depth + 1).map((p) => ({ ...p, path: ["not", ...p.path] }));
+  const problem = clauseProblem(condition);
+  return problem ? [problem] : [];
+}
+
+function clauseProblem(clause: Clause): { path: string[]; message: string } | null {
+  const { op, value, values } = clause;
+  if (op === "in" || op === "not_in") {
+    if (values === undefined) return { path: ["values"], message: `${op} needs \`values\`: a list` };
+    if (value !== undefined) return { path: ["value"], message: `${op} takes \`values\` (a list), not \`value\`` };
+    return null;
+  }
+  if (values !== undefined) return { path: ["values"], message: `${op} takes one \`value\`; \`values\` is for in / not_in` };
+  if (op === "exists") return value === undefined ? null : { path: ["value"], message: "exists takes no value" };
+  if (value === undefined) return { path: ["value"], message: `${op} needs \`value\`` };
+  if ((op === "gt" || op === "gte" || op === "lt" || op === "lte") && typeof value !== "number") return { path: ["value"], message: `${op} compares numbers: \`value\` must be a number` };
+  if ((op === "before" || op === "after") && dateOf(value) === null) return { path: ["value"], message: `${op} compares dates: \`value\` must be an ISO 8601 date or ms since the epoch` };
+  if ((op === "contains" || op === "starts_with" || op === "ends_with") && typeof value !== "string") return { path: ["value"], message: `${op} compares text: \`value\` must be a string` };
+  if (op.startsWith("semver_") && (typeof value !== "string" || semver.valid(value) === null)) return { path: ["value"], message: `${op} needs a semantic version such as 1.4.0 (semver.org)` };
+  return null;
+}
+
+/** true, false, or null for unknown (a missing or mistyped attribute). */
+export type Truth = boolean | null;
+export type Predicate = (context: Readonly<Record<string, unknown>>) => Truth;
+
+/** ISO 8601 text or ms since the epoch as ms; null otherwise. */
+function dateOf(value: unknown): number | null {
+  if (typeof value === "number") return Number.isFinite(value) ? value : null;
+  if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}/.test(value)) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/**
+ * A list compiled to one set per type: a number never equals its text ("1"
+ * is not 1), as in Flagship and flagd, and an attribute of a type the list
+ * does not hold at all is mistyped (unknown), so `not_in` does not match it.
+ */
+function typedSet(values: readonly Scalar[]): (attribute: unknown) => Truth {
+  const strings = new Set<string>();
+  const numbers = new Set<number>();
+  const booleans = new Set<boolean>();
+  for (const v of values) {
+    if (typeof v === "string") strings.add(v);
+    else if (typeof v === "number") numbers.add(v);
+    else booleans.add(v);
+  }
+  return (a) => {
+    if (typeof a === "string") return strings.size > 0 ? strings.has(a) : null;
+    if (typeof a === "number") return numbers.size > 0 ? numbers.has(a) : null;
+    if (typeof a === "boolean") return booleans.size > 0 ? booleans.has(a) : null;
+    return null;
+  };
+}
+
+function compileClause(clause: Clause): Predicate {
+  const { attribute, op } = clause;
+  const operand = clause.value;
+  const read = (context: Readonly<Record<string, unknown>>): unknown => own(context, attribute);
+  const strictEquals = (a: unknown): Truth => (a === null || a === undefined || typeof a === "object" ? null : typeof a === typeof operand ? a === operand : null);
+  switch (op) {
+    case "exists":
+      return (c) => {
+        const a = read(c);
+        return a !== undefined && a !== null;
+      };
+    case "equals":
+      return (c) => strictEquals(read(c));
+    case "not_equals":
+      return (c) => {
+        const t = strictEquals(read(c));
+        return t === null ? null : !t;
+      };
+    case "in":
+    case "not_in": {
+      const member = typedSet(clause.values ?? []);
+      const include = op === "in";
+      return (c) => {
+        const t = member(read(c));
+        return t === null ? null : t === include;
+      };
+    }
+    case "gt":
+    case "gte":
+    case "lt":
+    case "lte": {
+      const n = operand as number;
+      const cmp = comparator(op);
+      return (c) => {
+        const a = read(c);
+        return typeof a === "number" && Number.isFinite(a) ? cmp(a, n) : null;
+      };
+    }
+    case "before":
+    case "after": {
+      const at = dateOf(operand) as number;
+      return (c) => {
+        const a = dateOf(read(c));
+        return a === null ? null : op === "before" ? a < at : a > at;
+      };
+    }
+    case "contains": {
+      const s = operand as string;
+      // A list attribute (groups, roles) contains a member; a text attribute a substring.
+      return (c) => {
+        const a = read(c);
+        if (typeof a === "string") return a.includes(s);
+        if (Array.isArray(a)) return a.includes(s);
+        return null;
+      };
+    }
+    case "starts_with":
+    case "ends_with": {
+      const s = operand as string;
+      return (c) => {
+        const a = read(c);
+        if (typeof a !== "string") return null;
+        return op === "starts_with" ? a.startsWith(s) : a.endsWith(s);
+      };
+    }
+    default: {
+      // semver_*: both sides parsed by `semver` (semver.org 2.0.0 precedence); an attribute that is no version is unknown.
+      const v = operand as string;
+      const cmp = comparator(op.slice("semver_".length) as "eq" | "gt" | "gte" | "lt" | "lte");
+      return (c) => {
+        const a = read(c);
+        if (typeof a !== "string" || semver.valid(a) === null) return null;
+        return cmp(semver.compare(a, v), 0);
+      };
+    }
+  }
+}
+
+function comparator(op: "eq" | "gt" | "gte" | "lt" | "lte"): (a: number, b: number) => boolean {
+  switch (op) {
+    case "eq": return (a, b) => a === b;
+    case "gt": return (a, b) => a > b;
+    case "gte": return (a, b) => a >= b;
+    case "lt": return (a, b) => a < b;
+    case "lte": return (a, b) => a <= b;
+  }
+}
+
+/** Compiles a parsed condition (its problems already refused) into a predicate; it never throws. */
+export function compileCondition(condition: Condition): Predicate {
+  if ("all" in condition) {
+    const parts = condition.all.map(compileCondition);
+    return (c) => {
+      let unknown = false;
+      for (const p of parts) {
+        const t = p(c);
+        if (t === false) return false;
+        if (t === null) unknown = true;
+      }
+      return unknown ? null : true;
+    };
+  }
+  if ("any" in condition) {
+    const parts = condition.any.map(compileCondition);
+    return (c) => {
+      let unknown = false;
+      for (const p of parts) {
+        const t = p(c);
+        if (t === true) return true;
+        if (t === null) unknown = true;
+      }
+      return unknown ? null : false;
+    };
+  }
+  if ("not" in condition) {
+    const inner = compileCondition(condition.not);
+    return (c) => {
+      const t = inner(c);
+      return t === null ? null : !t;
+    };
+  }
+  return compileClause(condition);
+}
