@@ -14,6 +14,9 @@ import { servedWeight } from "./rollout";
 import type { SnapshotFlag } from "./snapshot";
 import { compileScope, inScope, type CompiledScope } from "./scope";
 import { compileRules, matchRule, type CompiledRule } from "./targeting";
+import { compileSegment, type Segment } from "./segment";
+import type { Predicate, SegmentResolver } from "./condition";
+import type { Dict } from "./dict";
 import { compileWaves, regionOf, waveIndexOf, waveObjectName, type CompiledWaves, type EdgeSource } from "./waves";
 
 /** OFREP evaluation reasons Rampart uses. */
@@ -72,6 +75,20 @@ export interface CompiledFlag {
   readonly split: { readonly baseline: Served; readonly candidate: Served };
   readonly missingKey: NotServed;
   readonly invalidKey: NotServed;
+}
+
+/** The entry's segments, each compiled once (a 10,000-key list becomes one set) and shared by every rule using it. */
+function segmentResolver(segments: Readonly<Dict<Segment>> | undefined): SegmentResolver {
+  const compiled = new Map<string, Predicate>();
+  return (name) => {
+    const known = compiled.get(name);
+    if (known) return known;
+    const segment = segments ? own(segments, name) : undefined;
+    if (segment === undefined) return undefined;
+    const predicate = compileSegment(segment);
+    compiled.set(name, predicate);
+    return predicate;
+  };
 }
 
 /** Precomputes everything about a flag that is the same for every key; a flag with region waves, each wave. */
@@ -157,7 +174,7 @@ function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): C
     candidateTest: flag.bucketing ? candidateTest(flag.key, flag.bucketing) : null,
     scope: flag.scope ? compileScope(flag.scope) : null,
     weightBp,
-    rules: compileRules(flag.rules ?? [], variantOutcome),
+    rules: compileRules(flag.rules ?? [], variantOutcome, segmentResolver(flag.segments)),
     fallthrough: flag.fallthrough === "default" ? variantOutcome(defaultVariant, "DEFAULT", null) : null,
     // A kill goes back to the baseline; a flag without one (targeting) to its default.
     disabled: hasBaseline ? outcome("baseline", "DISABLED") : variantOutcome(defaultVariant, "DISABLED", null),

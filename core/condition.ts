@@ -14,6 +14,11 @@ import { own } from "./dict";
 
 export const MAX_CONDITION_DEPTH = 6;
 export const MAX_LIST_VALUES = 10_000;
+export const SEGMENT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
+
+/** A segment's membership test by name (`segment.ts`); undefined for a segment the entry does not carry. */
+export type SegmentResolver = (name: string) => Predicate | undefined;
+const NO_SEGMENTS: SegmentResolver = () => undefined;
 
 export const CLAUSE_OPS = [
   "equals", "not_equals", "in", "not_in",
@@ -22,6 +27,7 @@ export const CLAUSE_OPS = [
   "contains", "starts_with", "ends_with",
   "semver_eq", "semver_gt", "semver_gte", "semver_lt", "semver_lte",
   "exists",
+  "in_segment", "not_in_segment",
 ] as const;
 export type ClauseOp = (typeof CLAUSE_OPS)[number];
 
@@ -33,7 +39,7 @@ const AttributeSchema = z.string().min(1).max(128).describe("A context attribute
 export const ClauseSchema = z.strictObject({
   attribute: AttributeSchema,
   op: z.enum(CLAUSE_OPS),
-  value: ScalarSchema.optional().describe("The operand of every op but in / not_in (a list) and exists (none)"),
+  value: ScalarSchema.optional().describe("The operand of every op but in / not_in (a list) and exists (none); for in_segment / not_in_segment, the segment's name"),
   values: z.array(ScalarSchema).min(1).max(MAX_LIST_VALUES).optional().describe("The list of in / not_in"),
 });
 export type Clause = z.infer<typeof ClauseSchema>;
@@ -70,6 +76,7 @@ function clauseProblem(clause: Clause): { path: string[]; message: string } | nu
   }
   if (values !== undefined) return { path: ["values"], message: `${op} takes one \`value\`; \`values\` is for in / not_in` };
   if (op === "exists") return value === undefined ? null : { path: ["value"], message: "exists takes no value" };
+  if (op === "in_segment" || op === "not_in_segment") return typeof value === "string" && SEGMENT_NAME_PATTERN.test(value) ? null : { path: ["value"], message: `${op} needs the segment's name as \`value\`` };
   if (value === undefined) return { path: ["value"], message: `${op} needs \`value\`` };
   if ((op === "gt" || op === "gte" || op === "lt" || op === "lte") && typeof value !== "number") return { path: ["value"], message: `${op} compares numbers: \`value\` must be a number` };
   if ((op === "before" || op === "after") && dateOf(value) === null) return { path: ["value"], message: `${op} compares dates: \`value\` must be an ISO 8601 date or ms since the epoch` };
@@ -112,12 +119,22 @@ function typedSet(values: readonly Scalar[]): (attribute: unknown) => Truth {
   };
 }
 
-function compileClause(clause: Clause): Predicate {
+function compileClause(clause: Clause, segments: SegmentResolver): Predicate {
   const { attribute, op } = clause;
   const operand = clause.value;
   const read = (context: Readonly<Record<string, unknown>>): unknown => own(context, attribute);
   const strictEquals = (a: unknown): Truth => (a === null || a === undefined || typeof a === "object" ? null : typeof a === typeof operand ? a === operand : null);
   switch (op) {
+    case "in_segment":
+    case "not_in_segment": {
+      // A segment tests the whole context (its own attribute and rules); `attribute` names what it is keyed by, for people.
+      const member = segments(operand as string) ?? (() => null);
+      const include = op === "in_segment";
+      return (c) => {
+        const t = member(c);
+        return t === null ? null : t === include;
+      };
+    }
     case "exists":
       return (c) => {
         const a = read(c);
@@ -200,10 +217,18 @@ function comparator(op: "eq" | "gt" | "gte" | "lt" | "lte"): (a: number, b: numb
   }
 }
 
+/** The segment names a condition refers to, each with its path below the condition. */
+export function segmentReferences(condition: Condition, path: (string | number)[] = []): { name: string; path: (string | number)[] }[] {
+  if ("all" in condition) return condition.all.flatMap((c, i) => segmentReferences(c, [...path, "all", i]));
+  if ("any" in condition) return condition.any.flatMap((c, i) => segmentReferences(c, [...path, "any", i]));
+  if ("not" in condition) return segmentReferences(condition.not, [...path, "not"]);
+  return (condition.op === "in_segment" || condition.op === "not_in_segment") && typeof condition.value === "string" ? [{ name: condition.value, path: [...path, "value"] }] : [];
+}
+
 /** Compiles a parsed condition (its problems already refused) into a predicate; it never throws. */
-export function compileCondition(condition: Condition): Predicate {
+export function compileCondition(condition: Condition, segments: SegmentResolver = NO_SEGMENTS): Predicate {
   if ("all" in condition) {
-    const parts = condition.all.map(compileCondition);
+    const parts = condition.all.map((c) => compileCondition(c, segments));
     return (c) => {
       let unknown = false;
       for (const p of parts) {
@@ -215,7 +240,7 @@ export function compileCondition(condition: Condition): Predicate {
     };
   }
   if ("any" in condition) {
-    const parts = condition.any.map(compileCondition);
+    const parts = condition.any.map((c) => compileCondition(c, segments));
     return (c) => {
       let unknown = false;
       for (const p of parts) {
@@ -227,11 +252,11 @@ export function compileCondition(condition: Condition): Predicate {
     };
   }
   if ("not" in condition) {
-    const inner = compileCondition(condition.not);
+    const inner = compileCondition(condition.not, segments);
     return (c) => {
       const t = inner(c);
       return t === null ? null : !t;
     };
   }
-  return compileClause(condition);
+  return compileClause(condition, segments);
 }

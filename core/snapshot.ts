@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import { dictSchema } from "./dict";
-import { TargetingRuleSchema } from "./targeting-rules";
+import { ruleSegmentReferences, TargetingRuleSchema } from "./targeting-rules";
+import { SegmentSchema, type Segment } from "./segment";
 import { BucketingSchema } from "./bucketing-modes";
 import { ExposureLogSpecSchema, FLAG_TYPES, FlagKeySchema, ScopeSchema, type FlagSpec } from "./manifest";
 import { RouteSchema } from "./route-spec";
@@ -25,6 +26,8 @@ export const SnapshotFlagSchema = z.strictObject({
   defaultVariant: z.string().optional(),
   /** A targeting flag: contexts no rule matches get `defaultVariant` (absent: they go to the rollout). */
   fallthrough: z.literal("default").optional(),
+  /** The segments the rules refer to, as they are now (absent: none); a segment change republishes this entry. */
+  segments: dictSchema(SegmentSchema).optional(),
   pins: z.strictObject({
     baseline: z.record(z.string(), z.string()).optional(),
     candidate: z.record(z.string(), z.string()).optional(),
@@ -89,7 +92,12 @@ export type SnapshotHead = z.infer<typeof SnapshotHeadSchema>;
 
 
 /** The snapshot entry of one flag; `waveStates` are waves 2… (wave 1's is `state`); `counterShards` what its objects chose, if more than the spec's. */
-export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion: number, waveStates: readonly RolloutState[] = [], counterShards = 1): SnapshotFlag {
+export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion: number, waveStates: readonly RolloutState[] = [], counterShards = 1, segments: ReadonlyMap<string, Segment> = new Map()): SnapshotFlag {
+  const used = new Map<string, Segment>();
+  for (const { name } of ruleSegmentReferences(spec.rules)) {
+    const segment = segments.get(name);
+    if (segment) used.set(name, segment);
+  }
   return {
     key: spec.key,
     type: spec.type,
@@ -98,6 +106,7 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
     ...(spec.rules.length > 0 ? { rules: spec.rules } : {}),
     ...(spec.defaultVariant !== undefined ? { defaultVariant: spec.defaultVariant } : {}),
     ...(spec.kind === "targeting" ? { fallthrough: "default" as const } : {}),
+    ...(used.size > 0 ? { segments: Object.fromEntries([...used].sort(([a], [b]) => (a < b ? -1 : 1))) } : {}),
     pins: spec.pins,
     stickiness: spec.stickiness,
     salt: spec.salt ?? spec.key,

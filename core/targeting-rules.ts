@@ -6,7 +6,7 @@
  * gated rollout runs on the cohort its rules send it.
  */
 import { z } from "zod";
-import { ConditionSchema, conditionProblems } from "./condition";
+import { ConditionSchema, conditionProblems, segmentReferences } from "./condition";
 
 /** Variant names start with a letter (so no `__proto__`), as flag keys use no other characters. */
 export const VARIANT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
@@ -80,4 +80,9 @@ export function rulesProblems(rules: readonly TargetingRule[], hasVariant: (name
     }
   });
   return problems;
+}
+
+/** The segments a flag's rules refer to, each with its path in the spec. */
+export function ruleSegmentReferences(rules: readonly TargetingRule[]): { name: string; path: (string | number)[] }[] {
+  return rules.flatMap((rule, i) => (rule.when ? segmentReferences(rule.when, ["rules", i, "when"]) : []));
 }

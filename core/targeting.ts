@@ -6,7 +6,7 @@
  * their variant while the weights before it in the list stay put.
  */
 import { bucketOfHash, hashOf } from "./bucket";
-import { compileCondition, type Predicate } from "./condition";
+import { compileCondition, type Predicate, type SegmentResolver } from "./condition";
 import { replicateOfHash } from "./counters";
 import { ruleName, type TargetingRule } from "./targeting-rules";
 import { assignRollout, bucketingValue, type Assignment, type CompiledFlag, type EvaluationContext, type Reason, type Served } from "./assign";
@@ -25,10 +25,10 @@ export interface CompiledRule {
 
 type VariantOutcome = (variant: string, reason: Reason, rule: string | null) => Served;
 
-export function compileRules(rules: readonly TargetingRule[], outcome: VariantOutcome): CompiledRule[] {
+export function compileRules(rules: readonly TargetingRule[], outcome: VariantOutcome, segments: SegmentResolver): CompiledRule[] {
   return rules.map((rule, i) => {
     const name = ruleName(rule, i);
-    const when = rule.when ? compileCondition(rule.when) : null;
+    const when = rule.when ? compileCondition(rule.when, segments) : null;
     const { serve } = rule;
     if (serve === "rollout") return { name, when, serve: { kind: "rollout" } };
     if ("variant" in serve) return { name, when, serve: { kind: "variant", served: outcome(serve.variant, "TARGETING_MATCH", name) } };

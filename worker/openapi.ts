@@ -9,6 +9,7 @@ import { EventSchema, EventsEnvelopeSchema } from "../core/events";
 import { FLAG_KINDS, FlagSpecSchema, JsonValueSchema, ManifestSchema } from "../core/manifest";
 import { ActionRequestSchema, RolloutStateSchema } from "../core/rollout";
 import { ScheduleRequestSchema, ScheduleSchema } from "../core/schedule";
+import { ListedSegmentSchema, SegmentSchema } from "../core/segment";
 import { RAMPART_VERSION } from "./version";
 
 type Json = Record<string, unknown>;
@@ -68,6 +69,7 @@ function schemas(): Json {
   registry.add(ManifestSchema, { id: "Manifest" });
   registry.add(ActionRequestSchema, { id: "ActionRequest" });
   registry.add(ScheduleRequestSchema, { id: "ScheduleRequest" });
+  registry.add(SegmentSchema, { id: "Segment" });
   registry.add(EventSchema, { id: "Event" });
   registry.add(EventsEnvelopeSchema, { id: "EventsRequest" });
   const generated = z.toJSONSchema(registry, { io: "input", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
@@ -75,6 +77,8 @@ function schemas(): Json {
   const outputs = z.registry<{ id: string }>();
   outputs.add(RolloutStateSchema, { id: "RolloutState" });
   outputs.add(ScheduleSchema, { id: "Schedule" });
+  outputs.add(ConditionSchema, { id: "Condition" });
+  outputs.add(ListedSegmentSchema, { id: "StoredSegment" });
   const answered = z.toJSONSchema(outputs, { io: "output", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
   for (const schema of [...Object.values(generated), ...Object.values(answered)]) delete (schema as Json)["$schema"];
   const position = obj({ status: str, stage: int });
@@ -236,6 +240,19 @@ function paths(): Json {
     "/admin/flags/{key}/schedules/{id}": {
       ...flag,
       delete: op("cancelSchedule", "Cancel a pending schedule (audited)", "admin-write", { 200: ok("Cancelled", obj({ key: str, id: int, cancelled: { type: "boolean" } })), 400: error("Invalid id"), 404: error("No such flag or pending schedule") }, { parameters: [{ name: "id", in: "path", required: true, description: "The schedule's id", schema: { type: "integer", minimum: 1 } }] }),
+    },
+    "/admin/segments": {
+      get: op("listSegments", "Every segment, with its version and the flags whose rules use it", "admin-read", { 200: ok("Segments", obj({ segments: { type: "array", items: ref("StoredSegment") } })) }),
+    },
+    "/admin/segments/{name}": {
+      parameters: [{ name: "name", in: "path", required: true, description: "The segment's name", schema: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9._-]{0,127}$" } }],
+      get: op("getSegment", "A segment, its version and the flags using it", "admin-read", { 200: ok("The segment", ref("StoredSegment")), 404: error("No such segment") }),
+      put: op("putSegment", "Create or replace a segment; the flags using it are republished (one delta entry each), audited", "admin-write", {
+        200: ok("Replaced", obj({ name: str, created: { type: "boolean" }, version: int, republished: { type: "array", items: str } })),
+        201: ok("Created", obj({ name: str, created: { type: "boolean" }, version: int, republished: { type: "array", items: str } })),
+        400: error("Invalid segment (naming the field), or a name that differs from the URL"), 413: error("Body over 1 MiB"), 415: error("Not JSON or YAML"),
+      }, { requestBody: { content: { "application/json": { schema: ref("Segment") }, "application/yaml": { schema: ref("Segment") } } } }),
+      delete: op("deleteSegment", "Delete a segment no flag uses (audited)", "admin-write", { 200: ok("Deleted", obj({ name: str, deleted: { type: "boolean" } })), 404: error("No such segment"), 409: error("A flag's rules use it: the message names them") }),
     },
     "/admin/flags/{key}/approve": {
       ...flag,

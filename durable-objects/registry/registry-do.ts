@@ -29,6 +29,9 @@ import { addBatch, judgeBatch, TICK_BATCH, type LastTick, type TickProgress, typ
 import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry, WaveSummary } from "./types";
 import { WaveStates } from "./wave-states";
 import { Schedules } from "./schedules";
+import { Segments } from "./segments";
+import { SegmentSchema, type StoredSegment } from "../../core/segment";
+import { ruleSegmentReferences } from "../../core/targeting-rules";
 import { MAX_SCHEDULES_PER_FLAG, type Schedule, type ScheduleRequest } from "../../core/schedule";
 
 /** A wave's state that changed, and its status before: what moves the other waves. */
@@ -48,6 +51,7 @@ export class RegistryDO extends DurableObject<Env> {
   private readonly metrics: FlagMetricsStore;
   private readonly audits: AuditLog;
   private readonly schedules: Schedules;
+  private readonly segments: Segments;
   /** What publishing composes: each flag's entry from its spec and every wave's state. */
   private readonly composer: Composer;
 
@@ -61,6 +65,7 @@ export class RegistryDO extends DurableObject<Env> {
     this.metrics = new FlagMetricsStore(this.sql);
     this.audits = new AuditLog(this.sql);
     this.schedules = new Schedules(this.sql);
+    this.segments = new Segments(this.sql);
     this.composer = { keys: () => this.flags.keys(), compose: (key) => this.entryOf(key) };
     void ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql, REGISTRY_MIGRATIONS, Date.now());
@@ -117,8 +122,10 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** Creates or replaces one flag and publishes. */
-  async putFlag(entry: SpecEntry, actor: string, now: number): Promise<{ created: boolean; changed: boolean; state: RolloutState; specVersion: number }> {
+  async putFlag(entry: SpecEntry, actor: string, now: number): Promise<{ created: boolean; changed: boolean; state: RolloutState; specVersion: number } | SegmentRefusal> {
     return this.writes.run(async () => {
+      const missing = this.missingSegments([entry.spec]);
+      if (missing.length > 0) return { refused: "unknown_segment" as const, issues: missing };
       const [plan] = planChanges(this.flags.specs(), [entry.spec], false);
       const changed = plan?.change !== "unchanged";
       if (changed) {
@@ -148,8 +155,10 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** Applies a manifest: every changed flag is configured, then one snapshot is published. */
-  async applyManifest(entries: SpecEntry[], prune: boolean, actor: string, now: number): Promise<PlanEntry[]> {
+  async applyManifest(entries: SpecEntry[], prune: boolean, actor: string, now: number): Promise<PlanEntry[] | SegmentRefusal> {
     return this.writes.run(async () => {
+      const missing = this.missingSegments(entries.map((e) => e.spec), true);
+      if (missing.length > 0) return { refused: "unknown_segment" as const, issues: missing };
       const stored = new Map(this.flags.all().map((f) => [f.key, f]));
       const plan = planChanges(this.flags.specs([...stored.values()]), entries.map((e) => e.spec), prune);
       const byKey = new Map(entries.map((e) => [e.spec.key, e]));
@@ -235,6 +244,49 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** The cron's progress: a tick still running (batches left) and the last one finished. */
+  async listSegments(): Promise<(StoredSegment & { flags: string[] })[]> {
+    const users = this.segmentUsers();
+    return plainCopy(this.segments.all().map((s) => ({ ...s, flags: users.get(s.segment.name) ?? [] })));
+  }
+
+  async getSegment(name: string): Promise<(StoredSegment & { flags: string[] }) | null> {
+    const stored = this.segments.get(name);
+    return stored === null ? null : plainCopy({ ...stored, flags: this.segmentUsers().get(name) ?? [] });
+  }
+
+  /**
+   * Stores a segment and republishes the flags that use it — only those, each
+   * a changed entry in the delta edges apply — audited with their keys.
+   */
+  async putSegment(input: unknown, actor: string, now: number): Promise<{ created: boolean; version: number; republished: string[] }> {
+    const segment = SegmentSchema.parse(input);
+    return this.writes.run(async () => {
+      const republished = this.segmentUsers().get(segment.name) ?? [];
+      const result = this.sql.transaction(() => {
+        const stored = this.segments.put(segment, actor, now);
+        for (const key of republished) this.publisher.markDirty(key);
+        this.audits.append({ at: now, actor, action: stored.created ? "segment:create" : "segment:update", flag: null, specHash: null, summary: `segment ${segment.name} v${stored.version}: ${segment.keys.length} keys${segment.when ? " and a rule" : ""}; republishes ${republished.length === 0 ? "no flag" : republished.join(", ")}` });
+        return stored;
+      });
+      if (republished.length > 0) await this.publish(now);
+      return { ...result, republished };
+    });
+  }
+
+  /** Deletes a segment no flag uses; one in use is refused with the flags that use it. */
+  async deleteSegment(name: string, actor: string, now: number): Promise<{ deleted: boolean; usedBy: string[] }> {
+    return this.writes.run(async () => {
+      if (this.segments.get(name) === null) return { deleted: false, usedBy: [] };
+      const usedBy = this.segmentUsers().get(name) ?? [];
+      if (usedBy.length > 0) return { deleted: false, usedBy };
+      this.sql.transaction(() => {
+        this.segments.remove(name);
+        this.audits.append({ at: now, actor, action: "segment:delete", flag: null, specHash: null, summary: `segment ${name} deleted` });
+      });
+      return { deleted: true, usedBy: [] };
+    });
+  }
+
   async cronStatus(): Promise<{ pending: { now: number; cursor: number; flags: number } | null; last: LastTick | null }> {
     const pending = this.meta.get("tick");
     return { pending: pending ? { ...pending, flags: this.flags.count() } : null, last: this.meta.get("last_tick") };
@@ -308,6 +360,25 @@ export class RegistryDO extends DurableObject<Env> {
     }));
   }
 
+  /** Segment name → the keys of the flags whose rules refer to it. */
+  private segmentUsers(): Map<string, string[]> {
+    const users = new Map<string, string[]>();
+    for (const [, spec] of this.flags.specs()) {
+      for (const name of new Set(ruleSegmentReferences(spec.rules).map((r) => r.name))) users.set(name, [...(users.get(name) ?? []), spec.key]);
+    }
+    return users;
+  }
+
+  /** Each reference to a segment that does not exist, with its path (`flags[i].` first in a manifest). */
+  private missingSegments(specs: readonly FlagSpec[], inManifest = false): { path: string; message: string }[] {
+    const known = new Set(this.segments.all().map((s) => s.segment.name));
+    return specs.flatMap((spec, i) =>
+      ruleSegmentReferences(spec.rules)
+        .filter((ref) => !known.has(ref.name))
+        .map((ref) => ({ path: pathText(inManifest ? ["flags", i, ...ref.path] : ref.path), message: `unknown segment "${ref.name}": create it first (PUT /admin/segments/${ref.name})` })),
+    );
+  }
+
   /** A flag's snapshot entry as it should be served now, or null when it was deleted. */
   private entryOf(key: string): SnapshotFlag | null {
     const flag = this.flags.get(key);
@@ -315,7 +386,8 @@ export class RegistryDO extends DurableObject<Env> {
     const spec = this.flags.specOf(flag);
     const [first, ...later] = this.waves.of(key, spec);
     if (first === undefined) throw new Error(`flag ${key} has no stored state`);
-    return snapshotFlagOf(spec, first, flag.specVersion, later, flag.counterShards);
+    const segments = ruleSegmentReferences(spec.rules).length > 0 ? this.segments.byName() : undefined;
+    return snapshotFlagOf(spec, first, flag.specVersion, later, flag.counterShards, segments);
   }
 
   private async publish(now: number): Promise<void> {
@@ -471,6 +543,17 @@ export class RegistryDO extends DurableObject<Env> {
       this.publisher.markDirty(flag.key);
     });
   }
+}
+
+/** A refusal of specs whose rules name segments that do not exist; the route answers 400 with these issues. */
+export interface SegmentRefusal {
+  refused: "unknown_segment";
+  issues: { path: string; message: string }[];
+}
+
+/** A path as the API's issues write it: rules[2].when.value. */
+function pathText(path: readonly (string | number)[]): string {
+  return path.reduce<string>((text, part) => (typeof part === "number" ? `${text}[${part}]` : text === "" ? part : `${text}.${part}`), "");
 }
 
 async function sha256Hex(text: string): Promise<string> {

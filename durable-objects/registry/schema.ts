@@ -89,4 +89,11 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       sql.run("CREATE INDEX schedules_flag ON schedules (flag, at)");
     },
   },
+  {
+    version: 8,
+    name: "segments: named audiences the flags' rules refer to",
+    up(sql) {
+      sql.run("CREATE TABLE segments (name TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL, updated_by TEXT NOT NULL, updated_at INTEGER NOT NULL)");
+    },
+  },
 ];

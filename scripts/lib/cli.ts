@@ -34,6 +34,9 @@ commands:
   schedules <key>                     the flag's pending scheduled changes, soonest first
   unschedule <key> <id>               cancel a pending schedule
   delete <key>                        delete a flag (its decision log is kept)
+  segments                            segments: version, size, and the flags whose rules use each
+  segment <name> <file.yaml|json>     create/replace a segment (keys, excluded, when); republishes the flags using it
+  delete-segment <name>               delete a segment no flag uses
   decisions <key> [--limit N]         the decision log, newest first
   replay <key> <decision-id>          recompute a cron decision from its stored inputs (id as printed, e.g. #12)
   report <key> [--from T] [--to T]    the A/B compare report (T: ISO 8601 or ms; default last 24 h)
@@ -551,6 +554,50 @@ async function schedulesCommand(ctx: CliContext): Promise<number> {
   return 0;
 }
 
+interface SegmentLine {
+  segment: { name: string; attribute: string; keys: string[]; excluded: string[]; when?: unknown; description?: string };
+  version: number;
+  updatedBy: string;
+  flags: string[];
+}
+
+/** `segments`: every segment, its size and who uses it. */
+async function segmentsCommand(ctx: CliContext): Promise<number> {
+  const { io, request, show } = ctx;
+  const json = await request("GET", "/admin/segments");
+  show(json, () => {
+    const segments = json["segments"] as SegmentLine[];
+    if (segments.length === 0) io.out("no segments");
+    for (const { segment, version, updatedBy, flags } of segments) {
+      const size = `${segment.keys.length} keys${segment.excluded.length ? `, ${segment.excluded.length} excluded` : ""}${segment.when ? ", a rule" : ""}`;
+      io.out(`${segment.name} v${version} (${size}; by ${updatedBy}) used by ${flags.length ? flags.join(", ") : "no flag"}`);
+    }
+  });
+  return 0;
+}
+
+/** `segment`: create or replace a segment from a file. */
+async function segmentCommand(ctx: CliContext): Promise<number> {
+  const { io, args, request, show, need } = ctx;
+  const name = need("name", args[0]);
+  const path = need("file", args[1]);
+  const doc = readDocument(io, path);
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new CliError(`${path}: expected a segment (keys: [...], when: …)`, "invalid_file");
+  const json = await request("PUT", `/admin/segments/${encodeURIComponent(name)}`, JSON.stringify(doc));
+  const republished = json["republished"] as string[];
+  show(json, () => io.out(`${json["created"] ? "created" : "updated"} segment ${name} v${String(json["version"])}; republished ${republished.length ? republished.join(", ") : "no flag"}`));
+  return 0;
+}
+
+/** `delete-segment`: delete a segment no flag uses. */
+async function deleteSegmentCommand(ctx: CliContext): Promise<number> {
+  const { io, args, request, show, need } = ctx;
+  const name = need("name", args[0]);
+  const json = await request("DELETE", `/admin/segments/${encodeURIComponent(name)}`);
+  show(json, () => io.out(`segment ${name} deleted`));
+  return 0;
+}
+
 /** `unschedule`: cancel a pending schedule. */
 async function unscheduleCommand(ctx: CliContext): Promise<number> {
   const { io, args, request, show, need } = ctx;
@@ -585,6 +632,9 @@ const COMMANDS = new Map<string, (ctx: CliContext) => Promise<number>>([
   ["schedule", scheduleCommand],
   ["schedules", schedulesCommand],
   ["unschedule", unscheduleCommand],
+  ["segments", segmentsCommand],
+  ["segment", segmentCommand],
+  ["delete-segment", deleteSegmentCommand],
 ]);
 
 /** The report as the decision log words it: relative and absolute deltas in percent, levels to 4 significant digits. */

@@ -181,6 +181,31 @@ describe("dashboard in Chromium", () => {
     await page.close();
   });
 
+  it("shows a flag's targeting rules in order and its pending scheduled changes", async () => {
+    const key = "dash-rules";
+    const put = await worker.admin("PUT", `/admin/flags/${key}`, {
+      key, kind: "targeting", type: "string", variants: { grid: "grid", list: "list", cards: "cards" }, defaultVariant: "grid",
+      rules: [
+        { name: "staff", when: { any: [{ attribute: "email", op: "ends_with", value: "@example.com" }, { attribute: "groups", op: "contains", value: "staff" }] }, serve: { variant: "cards" } },
+        { name: "experiment", serve: { split: [{ variant: "grid", weight: 50 }, { variant: "list", weight: 50 }] } },
+      ],
+    });
+    expect(put.status).toBe(201);
+    const at = new Date(Date.now() + 7 * 86_400_000).toISOString();
+    expect((await worker.admin("POST", `/admin/flags/${key}/schedules`, { at, action: "kill", reason: "experiment ends" })).status).toBe(201);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, READ_TOKEN);
+    await page.goto(`${worker.baseUrl}/dashboard#flag=${key}`);
+    const rows = page.locator("#rules tbody tr");
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await rows.nth(0).innerText()).toMatch(/1\s+staff\s+\(email ends with "@example.com"\) or \(groups contains "staff"\)\s+cards/);
+    expect(await rows.nth(1).innerText()).toMatch(/2\s+experiment\s+every context\s+grid 50% \/ list 50%/);
+    expect(await page.locator("#rules").innerText()).toContain("everyone else: grid");
+    expect(await page.locator("#schedules li").innerText()).toMatch(/kill by .+ — experiment ends/);
+    await page.screenshot({ path: `${ARTIFACTS}/rules.png`, fullPage: true });
+    await page.close();
+  });
+
   it("a page with EventSource on the OFREP change stream hears a kill-switch flip once, within the bound", async () => {
     const page = await browser.newPage();
     await page.goto(`${worker.baseUrl}/dashboard`);

@@ -133,6 +133,8 @@ describe("conditions", () => {
       contains: { clause: { value: "a" }, mistyped: 5 }, starts_with: { clause: { value: "a" }, mistyped: 5 }, ends_with: { clause: { value: "a" }, mistyped: 5 },
       semver_eq: { clause: { value: "1.0.0" }, mistyped: "v-one" }, semver_gt: { clause: { value: "1.0.0" }, mistyped: 2 }, semver_gte: { clause: { value: "1.0.0" }, mistyped: "2" },
       semver_lt: { clause: { value: "1.0.0" }, mistyped: "0.x" }, semver_lte: { clause: { value: "1.0.0" }, mistyped: false },
+      // A segment the flag's entry does not carry decides nothing.
+      in_segment: { clause: { value: "absent" }, mistyped: 5 }, not_in_segment: { clause: { value: "absent" }, mistyped: 5 },
     };
     for (const [op, { clause, mistyped }] of Object.entries(cases)) {
       const full = { attribute: "a", op, ...clause } as Clause;

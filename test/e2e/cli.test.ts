@@ -176,6 +176,23 @@ describe("operator CLI", () => {
     expect((await cli("schedules", "cli-sched")).out).toBe("no pending schedules");
   });
 
+  it("keeps a segment from a YAML file, applies a targeting flag using it, and refuses deleting it while used", async () => {
+    const segmentFile = join(dir, "testers.yaml");
+    writeFileSync(segmentFile, "keys: [ana, ben]\nwhen: { attribute: email, op: ends_with, value: '@qa.example' }\n");
+    expect((await cli("segment", "cli-testers", segmentFile)).out).toBe("created segment cli-testers v1; republished no flag");
+    const flagFile = join(dir, "layout.yaml");
+    writeFileSync(flagFile, [
+      "key: cli-layout", "kind: targeting", "type: string", "variants: { grid: grid, cards: cards }", "defaultVariant: grid",
+      "rules:", "  - { name: testers, when: { attribute: targetingKey, op: in_segment, value: cli-testers }, serve: { variant: cards } }",
+    ].join("\n"));
+    expect((await cli("apply", flagFile)).status).toBe(0);
+    expect((await cli("segment", "cli-testers", segmentFile)).out).toBe("updated segment cli-testers v2; republished cli-layout");
+    expect((await cli("segments")).out).toContain("cli-testers v2 (2 keys, a rule; by admin:tester) used by cli-layout");
+    const refused = await cli("delete-segment", "cli-testers");
+    expect(refused.status).toBe(1);
+    expect(refused.err).toContain("409 segment_in_use");
+  });
+
   it("replays a decision by the id as printed (#N)", async () => {
     const file = join(dir, "replay.yaml");
     writeFileSync(file, "key: cli-replay\ntype: boolean\nvariants: { baseline: false, candidate: true }\nrollout: { stages: [{ weight: 10 }, { weight: 100 }] }\n");

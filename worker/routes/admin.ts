@@ -17,6 +17,7 @@ import { ADMIN_BODY_LIMIT, documentFromBytes, readBytes, readJson } from "../bod
 import { SIGNATURE_HEADER, verifyBodySignature } from "../manifest-signature";
 import type { AppEnv } from "../context";
 import { AppError, invalidInput } from "../errors";
+import { SegmentNameSchema, SegmentSchema } from "../../core/segment";
 import { MAX_WAVES, waveObjectName } from "../../core/waves";
 import { ScheduleRequestSchema, scheduleTimeProblem } from "../../core/schedule";
 
@@ -28,6 +29,12 @@ function flagKeyParam(key: string): string {
 }
 
 const notFound = (key: string) => new AppError(404, "not_found", `flag "${key}" does not exist`);
+const segmentNotFound = (name: string) => new AppError(404, "not_found", `segment "${name}" does not exist`);
+
+function segmentNameParam(name: string): string {
+  if (!SegmentNameSchema.safeParse(name).success) throw invalidInput("invalid segment name", [{ path: "name", message: "segment names start with a letter and use only A-Z a-z 0-9 . _ - (1–128 characters)" }]);
+  return name;
+}
 
 /** Which region wave a request means: `wave` (1-based) or a `region` a wave names; neither means wave 1, the flag's own object. */
 const WaveSelectorSchema = z.strictObject({
@@ -153,6 +160,7 @@ export function adminRoutes() {
     const spec = parseSpec(raw, key);
     // Specs hold prototype-free dictionaries (waves.regionMap), which RPC cannot carry: send a plain copy.
     const result = await registryStub(c.env).putFlag(plainCopy({ raw, spec, signedBy }), c.get("actor"), Date.now());
+    if ("refused" in result) throw invalidInput("the flag spec refers to segments that do not exist", result.issues);
     return c.json({ key, ...result }, result.created ? 201 : 200);
   });
 
@@ -313,7 +321,37 @@ export function adminRoutes() {
     const changes = dryRun
       ? await registry.planManifest(plainCopy(parsed.data.flags), prune)
       : await registry.applyManifest(plainCopy(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec, signedBy }))), prune, c.get("actor"), Date.now());
+    if ("refused" in changes) throw invalidInput("the manifest refers to segments that do not exist", changes.issues);
     return c.json({ dryRun, prune, changes });
+  });
+
+  app.get("/segments", async (c) => c.json({ segments: await registryStub(c.env).listSegments() }));
+
+  app.get("/segments/:name", async (c) => {
+    const name = segmentNameParam(c.req.param("name"));
+    const stored = await registryStub(c.env).getSegment(name);
+    if (stored === null) throw segmentNotFound(name);
+    return c.json(stored);
+  });
+
+  app.put("/segments/:name", async (c) => {
+    const name = segmentNameParam(c.req.param("name"));
+    const { raw } = await readSignedDocument(c.req.raw, c.env);
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw invalidInput("the segment must be an object", [{ path: "", message: "expected an object" }]);
+    const named = raw as Record<string, unknown>;
+    if (named["name"] !== undefined && named["name"] !== name) throw invalidInput("the segment's name differs from the URL", [{ path: "name", message: `must be "${name}" (the name in the URL) or left out` }]);
+    const parsed = SegmentSchema.safeParse({ ...named, name });
+    if (!parsed.success) throw invalidInput("the segment is not valid", toIssues(parsed.error.issues));
+    const result = await registryStub(c.env).putSegment(plainCopy(parsed.data), c.get("actor"), Date.now());
+    return c.json({ name, ...result }, result.created ? 201 : 200);
+  });
+
+  app.delete("/segments/:name", async (c) => {
+    const name = segmentNameParam(c.req.param("name"));
+    const result = await registryStub(c.env).deleteSegment(name, c.get("actor"), Date.now());
+    if (result.usedBy.length > 0) throw new AppError(409, "segment_in_use", `segment "${name}" is used by ${result.usedBy.join(", ")}: remove it from their rules first`);
+    if (!result.deleted) throw segmentNotFound(name);
+    return c.json({ name, deleted: true });
   });
 
   app.get("/cron", async (c) => c.json(await registryStub(c.env).cronStatus()));

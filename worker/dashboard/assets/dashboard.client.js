@@ -155,13 +155,14 @@ function healthText(flag) {
 async function renderFlag(key) {
   disposeCharts();
   const enc = encodeURIComponent(key);
-  const [record, list, series, report, decisions, audit] = await Promise.all([
+  const [record, list, series, report, decisions, audit, schedules] = await Promise.all([
     api(`/admin/flags/${enc}`),
     api("/admin/flags"),
     api(`/admin/flags/${enc}/series?points=60`),
     api(`/admin/flags/${enc}/report`),
     api(`/admin/flags/${enc}/decisions?limit=50`),
     api(`/admin/audit?flag=${enc}&limit=50`),
+    api(`/admin/flags/${enc}/schedules`).catch(() => ({ schedules: [] })),
   ]);
   const summary = list.flags.find((f) => f.key === key);
   const st = record.state;
@@ -187,6 +188,8 @@ async function renderFlag(key) {
       summary?.judgement ? `${summary.judgement.action} (${summary.judgement.rule}) at ${when(summary.judgement.at)}: ${summary.judgement.reason}` : "The cron has not judged the current state yet."),
     actions,
     record.waves ? waveTable(record.waves) : null,
+    Array.isArray(record.spec?.rules) && record.spec.rules.length > 0 ? ruleTable(record.spec) : null,
+    scheduleList(schedules.schedules),
     h("h3", null, "Gates"),
     gateTable(report),
     h("h3", null, "Over the last hour"),
@@ -198,6 +201,47 @@ async function renderFlag(key) {
   ].filter((node) => node !== null));
   drawCharts(charts, series);
   $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+}
+
+/** A condition as one line: clauses as "attribute op value", nested all / any / not in brackets. */
+function conditionText(c) {
+  if (!c) return "every context";
+  if (Array.isArray(c.all)) return c.all.map((p) => `(${conditionText(p)})`).join(" and ");
+  if (Array.isArray(c.any)) return c.any.map((p) => `(${conditionText(p)})`).join(" or ");
+  if (c.not) return `not (${conditionText(c.not)})`;
+  const operand = Array.isArray(c.values) ? `[${c.values.slice(0, 5).join(", ")}${c.values.length > 5 ? `, … ${c.values.length} values` : ""}]` : c.value === undefined ? "" : JSON.stringify(c.value);
+  return `${c.attribute} ${c.op.replaceAll("_", " ")} ${operand}`.trim();
+}
+
+function serveText(serve) {
+  if (serve === "rollout") return "the rollout";
+  if (serve.variant) return serve.variant;
+  return serve.split.map((p) => `${p.variant} ${p.weight}%`).join(" / ");
+}
+
+/** Targeting rules in order (first match wins), as written; the rest go to the rollout or the default. */
+function ruleTable(spec) {
+  const rest = spec.kind === "targeting" ? `everyone else: ${spec.defaultVariant}` : "everyone else: the rollout";
+  return h("section", { id: "rules", "aria-label": "targeting rules" },
+    h("h3", null, "Targeting rules"),
+    h("table", null,
+      h("thead", null, h("tr", null, ["#", "rule", "when", "serves"].map((t) => h("th", null, t)))),
+      h("tbody", null, spec.rules.map((r, i) => h("tr", null,
+        h("td", { "data-label": "#" }, String(i + 1)),
+        h("td", { "data-label": "rule" }, r.name ?? `rule-${i + 1}`),
+        h("td", { "data-label": "when" }, conditionText(r.when)),
+        h("td", { "data-label": "serves" }, serveText(r.serve)),
+      )))),
+    h("p", { className: "muted" }, rest));
+}
+
+/** Pending scheduled changes, soonest first (`rampart schedules`). */
+function scheduleList(schedules) {
+  return h("section", { id: "schedules", "aria-label": "scheduled changes" },
+    h("h3", null, "Scheduled changes"),
+    schedules.length === 0
+      ? h("p", { className: "muted" }, "None pending.")
+      : h("ul", { className: "log" }, schedules.map((s) => h("li", null, h("time", null, when(s.at)), " ", h("b", null, `${s.action}${s.variant ? `:${s.variant}` : ""}`), s.wave > 1 ? ` wave ${s.wave}` : "", ` by ${s.createdBy}`, s.reason ? ` — ${s.reason}` : ""))));
 }
 
 /** Region waves: where each stands and the spec hash it serves (actions and charts above are wave 1's). */
