@@ -15,7 +15,7 @@ import type { SnapshotFlag } from "./snapshot";
 import { compileScope, inScope, type CompiledScope } from "./scope";
 import { compileRules, matchRule, type CompiledRule } from "./targeting";
 import { compileSegment, type Segment } from "./segment";
-import type { Predicate, SegmentResolver } from "./condition";
+import { compilePrerequisite, prerequisiteReferences, type EvaluationScope, type Predicate, type SegmentResolver } from "./condition";
 import type { Dict } from "./dict";
 import { compileWaves, regionOf, waveIndexOf, waveObjectName, type CompiledWaves, type EdgeSource } from "./waves";
 
@@ -65,6 +65,10 @@ export interface CompiledFlag {
   readonly scope: CompiledScope | null;
   /** Targeting rules in order, first match wins (`targeting.ts`). */
   readonly rules: readonly CompiledRule[];
+  /** Whether evaluating it asks other flags (prerequisites): only then does a caller build a scope. */
+  readonly needsScope: boolean;
+  /** Flags this one requires, each with the outcome served when it is not met. */
+  readonly prerequisites: readonly { readonly met: Predicate; readonly unmet: Served }[];
   /** What contexts no rule matches get instead of the rollout (a targeting flag's default); null: the rollout. */
   readonly fallthrough: Served | null;
   readonly weightBp: number;
@@ -175,6 +179,11 @@ function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): C
     scope: flag.scope ? compileScope(flag.scope) : null,
     weightBp,
     rules: compileRules(flag.rules ?? [], variantOutcome, segmentResolver(flag.segments)),
+    needsScope: (flag.prerequisites ?? []).length > 0 || (flag.rules ?? []).some((r) => r.when !== undefined && prerequisiteReferences(r.when).length > 0),
+    prerequisites: (flag.prerequisites ?? []).map((p) => {
+      const base = variantOutcome(defaultVariant, "DEFAULT", null);
+      return { met: compilePrerequisite(p), unmet: Object.freeze({ ...base, metadata: Object.freeze({ ...base.metadata, prerequisite: p.flag }) }) };
+    }),
     fallthrough: flag.fallthrough === "default" ? variantOutcome(defaultVariant, "DEFAULT", null) : null,
     // A kill goes back to the baseline; a flag without one (targeting) to its default.
     disabled: hasBaseline ? outcome("baseline", "DISABLED") : variantOutcome(defaultVariant, "DISABLED", null),
@@ -202,11 +211,16 @@ export function isRolloutExposure(flag: CompiledFlag, served: Served): boolean {
   return served.reason === "STATIC" && flag.source.state.forced === null && JUDGED_STATUSES.has(flag.source.state.status);
 }
 
-/** Assigns a context to an arm of a compiled flag. */
-export function assign(flag: CompiledFlag, context: EvaluationContext): Assignment {
+/**
+ * Assigns a context to an arm (or a rule's variant) of a compiled flag.
+ * `scope` answers prerequisites from the snapshot being served; without it
+ * a prerequisite is unknown, so not met.
+ */
+export function assign(flag: CompiledFlag, context: EvaluationContext, scope?: EvaluationScope): Assignment {
   if (flag.source.state.status === "killed") return flag.disabled;
+  for (const prerequisite of flag.prerequisites) if (prerequisite.met(context, scope) !== true) return prerequisite.unmet;
   if (flag.rules.length > 0) {
-    const ruled = matchRule(flag, context);
+    const ruled = matchRule(flag, context, scope);
     if (ruled !== null) return ruled;
   }
   if (flag.fallthrough !== null) return flag.fallthrough;

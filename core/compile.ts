@@ -15,6 +15,8 @@ export interface CompiledSnapshot {
    */
   readonly routeKeys: readonly string[];
   readonly waveKeys: readonly string[];
+  /** One flag read ahead of the whole snapshot (a cold isolate): a flag with prerequisites waits for the rest. */
+  readonly partial?: true;
 }
 
 /** Whether a raw or validated entry defines `field` (read before validation: only the key lists depend on it). */

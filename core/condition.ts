@@ -44,13 +44,25 @@ export const ClauseSchema = z.strictObject({
 });
 export type Clause = z.infer<typeof ClauseSchema>;
 
-export type Condition = Clause | { all: Condition[] } | { any: Condition[] } | { not: Condition };
+/**
+ * A prerequisite (LaunchDarkly's prerequisites): true when another flag
+ * evaluates, for the same context, to one of `variants`. Cycles and missing
+ * flags are refused when a spec is written (`core/prerequisites.ts`).
+ */
+export const PrerequisiteSchema = z.strictObject({
+  flag: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "flag keys use only A-Z a-z 0-9 . _ - (1–128 characters)"),
+  variants: z.array(z.string().min(1).max(64)).min(1).max(64).describe("The other flag's variants that satisfy it"),
+});
+export type Prerequisite = z.infer<typeof PrerequisiteSchema>;
+
+export type Condition = Clause | { all: Condition[] } | { any: Condition[] } | { not: Condition } | { prerequisite: Prerequisite };
 
 export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
   z.union([
     z.strictObject({ all: z.array(ConditionSchema).min(1).max(100) }),
     z.strictObject({ any: z.array(ConditionSchema).min(1).max(100) }),
     z.strictObject({ not: ConditionSchema }),
+    z.strictObject({ prerequisite: PrerequisiteSchema }),
     ClauseSchema,
   ]),
 );
@@ -63,6 +75,7 @@ export function conditionProblems(condition: Condition, depth = 1): { path: (str
     return list.flatMap((c, i) => conditionProblems(c, depth + 1).map((p) => ({ ...p, path: [name, i, ...p.path] })));
   }
   if ("not" in condition) return conditionProblems(condition.not, depth + 1).map((p) => ({ ...p, path: ["not", ...p.path] }));
+  if ("prerequisite" in condition) return [];
   const problem = clauseProblem(condition);
   return problem ? [problem] : [];
 }
@@ -87,7 +100,17 @@ function clauseProblem(clause: Clause): { path: string[]; message: string } | nu
 
 /** true, false, or null for unknown (a missing or mistyped attribute). */
 export type Truth = boolean | null;
-export type Predicate = (context: Readonly<Record<string, unknown>>) => Truth;
+
+/**
+ * What a predicate may ask of the snapshot it is evaluated in: the variant
+ * another flag serves this context (null when it serves none). Passed at
+ * evaluation, never captured at compile time, so a delta that changes the
+ * other flag is seen at once by every flag depending on it.
+ */
+export interface EvaluationScope {
+  variantOf(flag: string, context: Readonly<Record<string, unknown>>): string | null;
+}
+export type Predicate = (context: Readonly<Record<string, unknown>>, scope?: EvaluationScope) => Truth;
 
 /** ISO 8601 text or ms since the epoch as ms; null otherwise. */
 function dateOf(value: unknown): number | null {
@@ -196,15 +219,31 @@ function compileClause(clause: Clause, segments: SegmentResolver): Predicate {
     }
     default: {
       // semver_*: both sides parsed by `semver` (semver.org 2.0.0 precedence); an attribute that is no version is unknown.
-      const v = operand as string;
+      const v = new semver.SemVer(operand as string);
       const cmp = comparator(op.slice("semver_".length) as "eq" | "gt" | "gte" | "lt" | "lte");
       return (c) => {
-        const a = read(c);
-        if (typeof a !== "string" || semver.valid(a) === null) return null;
-        return cmp(semver.compare(a, v), 0);
+        const a = versionOf(read(c));
+        return a === null ? null : cmp(a.compare(v), 0);
       };
     }
   }
+}
+
+/**
+ * A context's version text parsed, through a small cache: app versions are
+ * few and repeat on every evaluation, and parsing is the clause's whole cost.
+ * Bounded, so hostile contexts cannot grow it.
+ */
+const VERSION_CACHE_SIZE = 512;
+const versions = new Map<string, semver.SemVer | null>();
+function versionOf(value: unknown): semver.SemVer | null {
+  if (typeof value !== "string" || value.length > 256) return null;
+  const known = versions.get(value);
+  if (known !== undefined) return known;
+  const parsed = semver.parse(value);
+  if (versions.size >= VERSION_CACHE_SIZE) versions.clear();
+  versions.set(value, parsed);
+  return parsed;
 }
 
 function comparator(op: "eq" | "gt" | "gte" | "lt" | "lte"): (a: number, b: number) => boolean {
@@ -222,17 +261,36 @@ export function segmentReferences(condition: Condition, path: (string | number)[
   if ("all" in condition) return condition.all.flatMap((c, i) => segmentReferences(c, [...path, "all", i]));
   if ("any" in condition) return condition.any.flatMap((c, i) => segmentReferences(c, [...path, "any", i]));
   if ("not" in condition) return segmentReferences(condition.not, [...path, "not"]);
+  if ("prerequisite" in condition) return [];
   return (condition.op === "in_segment" || condition.op === "not_in_segment") && typeof condition.value === "string" ? [{ name: condition.value, path: [...path, "value"] }] : [];
+}
+
+/** The prerequisites a condition names, each with its path below the condition. */
+export function prerequisiteReferences(condition: Condition, path: (string | number)[] = []): { prerequisite: Prerequisite; path: (string | number)[] }[] {
+  if ("all" in condition) return condition.all.flatMap((c, i) => prerequisiteReferences(c, [...path, "all", i]));
+  if ("any" in condition) return condition.any.flatMap((c, i) => prerequisiteReferences(c, [...path, "any", i]));
+  if ("not" in condition) return prerequisiteReferences(condition.not, [...path, "not"]);
+  if ("prerequisite" in condition) return [{ prerequisite: condition.prerequisite, path: [...path, "prerequisite"] }];
+  return [];
+}
+
+/** A prerequisite's test: unknown without a scope, or when the other flag serves nothing. */
+export function compilePrerequisite(prerequisite: Prerequisite): Predicate {
+  const variants = new Set(prerequisite.variants);
+  return (c, scope) => {
+    const served = scope ? scope.variantOf(prerequisite.flag, c) : null;
+    return served === null ? null : variants.has(served);
+  };
 }
 
 /** Compiles a parsed condition (its problems already refused) into a predicate; it never throws. */
 export function compileCondition(condition: Condition, segments: SegmentResolver = NO_SEGMENTS): Predicate {
   if ("all" in condition) {
     const parts = condition.all.map((c) => compileCondition(c, segments));
-    return (c) => {
+    return (c, scope) => {
       let unknown = false;
       for (const p of parts) {
-        const t = p(c);
+        const t = p(c, scope);
         if (t === false) return false;
         if (t === null) unknown = true;
       }
@@ -241,10 +299,10 @@ export function compileCondition(condition: Condition, segments: SegmentResolver
   }
   if ("any" in condition) {
     const parts = condition.any.map((c) => compileCondition(c, segments));
-    return (c) => {
+    return (c, scope) => {
       let unknown = false;
       for (const p of parts) {
-        const t = p(c);
+        const t = p(c, scope);
         if (t === true) return true;
         if (t === null) unknown = true;
       }
@@ -253,10 +311,11 @@ export function compileCondition(condition: Condition, segments: SegmentResolver
   }
   if ("not" in condition) {
     const inner = compileCondition(condition.not, segments);
-    return (c) => {
-      const t = inner(c);
+    return (c, scope) => {
+      const t = inner(c, scope);
       return t === null ? null : !t;
     };
   }
+  if ("prerequisite" in condition) return compilePrerequisite(condition.prerequisite);
   return compileClause(condition, segments);
 }

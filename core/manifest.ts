@@ -18,6 +18,7 @@ import {
 import { RouteSchema } from "./route-spec";
 import { WavesSchema, wavesProblems } from "./waves";
 import { keyedDictSchema, own } from "./dict";
+import { PrerequisiteSchema } from "./condition";
 import { MAX_RULES, MAX_VARIANTS, rulesProblems, TargetingRuleSchema, VariantNameSchema } from "./targeting-rules";
 
 /** OFREP clients do not URL-encode keys, so keys stay within this alphabet. */
@@ -134,6 +135,8 @@ const FlagSpecObjectSchema = z.strictObject({
   defaultVariant: VariantNameSchema.optional(),
   /** Ordered targeting rules, first match wins; contexts no rule matches go to the rollout (a targeting flag: to `defaultVariant`). */
   rules: z.array(TargetingRuleSchema).max(MAX_RULES).default([]),
+  /** Other flags this one requires, for the same context; unmet, the flag serves `defaultVariant` (reason DEFAULT, metadata.prerequisite). */
+  prerequisites: z.array(PrerequisiteSchema).max(16).default([]),
   pins: z.strictObject({ baseline: PinsSchema.optional(), candidate: PinsSchema.optional() }).default({}),
   stickiness: z.string().min(1).max(128).default("targetingKey"),
   salt: z.string().max(256).optional(),

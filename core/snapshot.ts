@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { dictSchema } from "./dict";
+import { PrerequisiteSchema } from "./condition";
 import { ruleSegmentReferences, TargetingRuleSchema } from "./targeting-rules";
 import { SegmentSchema, type Segment } from "./segment";
 import { BucketingSchema } from "./bucketing-modes";
@@ -26,6 +27,8 @@ export const SnapshotFlagSchema = z.strictObject({
   defaultVariant: z.string().optional(),
   /** A targeting flag: contexts no rule matches get `defaultVariant` (absent: they go to the rollout). */
   fallthrough: z.literal("default").optional(),
+  /** Flags this one requires (absent: none). */
+  prerequisites: z.array(PrerequisiteSchema).optional(),
   /** The segments the rules refer to, as they are now (absent: none); a segment change republishes this entry. */
   segments: dictSchema(SegmentSchema).optional(),
   pins: z.strictObject({
@@ -105,6 +108,7 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
     // Only what a flag uses enters its entry, so a two-arm flag's entry (and its etag) is what it was before rules.
     ...(spec.rules.length > 0 ? { rules: spec.rules } : {}),
     ...(spec.defaultVariant !== undefined ? { defaultVariant: spec.defaultVariant } : {}),
+    ...(spec.prerequisites.length > 0 ? { prerequisites: spec.prerequisites } : {}),
     ...(spec.kind === "targeting" ? { fallthrough: "default" as const } : {}),
     ...(used.size > 0 ? { segments: Object.fromEntries([...used].sort(([a], [b]) => (a < b ? -1 : 1))) } : {}),
     pins: spec.pins,

@@ -6,7 +6,7 @@
  * their variant while the weights before it in the list stay put.
  */
 import { bucketOfHash, hashOf } from "./bucket";
-import { compileCondition, type Predicate, type SegmentResolver } from "./condition";
+import { compileCondition, type EvaluationScope, type Predicate, type SegmentResolver } from "./condition";
 import { replicateOfHash } from "./counters";
 import { ruleName, type TargetingRule } from "./targeting-rules";
 import { assignRollout, bucketingValue, type Assignment, type CompiledFlag, type EvaluationContext, type Reason, type Served } from "./assign";
@@ -43,9 +43,9 @@ export function compileRules(rules: readonly TargetingRule[], outcome: VariantOu
 }
 
 /** The outcome of the first rule whose condition is true, or null when none is. */
-export function matchRule(flag: CompiledFlag, context: EvaluationContext): Assignment | null {
+export function matchRule(flag: CompiledFlag, context: EvaluationContext, scope?: EvaluationScope): Assignment | null {
   for (const rule of flag.rules) {
-    if (rule.when !== null && rule.when(context) !== true) continue;
+    if (rule.when !== null && rule.when(context, scope) !== true) continue;
     const { serve } = rule;
     if (serve.kind === "variant") return serve.served;
     if (serve.kind === "rollout") return assignRollout(flag, context);

@@ -12,6 +12,7 @@ import type { Schedule } from "./snapshot";
 import type { CompiledSnapshot } from "../core/compile";
 import { evaluationFailure, NOT_READY, type EvaluationFailure } from "../core/evaluation-outcome";
 import { inRequestWave } from "./edge-location";
+import { snapshotScope } from "../core/prerequisites";
 
 /** A served value, or why none was served (a kind each protocol renders once: `core/evaluation-outcome.ts`). */
 export type Evaluation = { ok: true; served: Served } | EvaluationFailure;
@@ -29,12 +30,17 @@ export function evaluateFlag(services: Services, env: Env, schedule: Schedule, k
   return evaluateIn(pending, services, env, schedule, key, context, request);
 }
 
-function evaluateIn(snapshot: CompiledSnapshot | null, services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, request: Request | null): Evaluation {
+function evaluateIn(snapshot: CompiledSnapshot | null, services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, request: Request | null): Evaluation | Promise<Evaluation> {
   if (snapshot === null) return NOT_READY;
   const found = snapshot.flags.get(key);
   if (!found) return evaluationFailure("not_found", `flag "${key}" does not exist`);
+  // Its prerequisites are other flags: a cold isolate's one-flag read cannot answer them, the whole snapshot can.
+  if (found.needsScope && snapshot.partial) {
+    const whole = services.snapshots(env).serve(schedule);
+    return whole instanceof Promise ? whole.then((s) => evaluateIn(s?.partial ? null : s, services, env, schedule, key, context, request)) : evaluateIn(whole?.partial ? null : whole, services, env, schedule, key, context, request);
+  }
   const flag = inRequestWave(found, context, request);
-  const result = assign(flag, context);
+  const result = assign(flag, context, flag.needsScope ? snapshotScope(snapshot.flags, (f, ctx) => inRequestWave(f, ctx, request)) : undefined);
   if (!result.ok) return evaluationFailure(result.errorCode === "TARGETING_KEY_MISSING" ? "targeting_key_missing" : "invalid_context", result.message);
   // A single evaluation is an exposure (the contract); bulk evaluations count none.
   if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {

@@ -220,7 +220,7 @@ function paths(): Json {
         201: ok("Created", obj({ key: str, created: { type: "boolean" }, changed: { type: "boolean" }, state: ref("RolloutState"), specVersion: int })),
         ...signatureErrors, 413: error("Body over 1 MiB"), 415: error("Not JSON or YAML"),
       }, { parameters: [signatureParam], requestBody: { content: { "application/json": { schema: ref("FlagSpec") }, "application/yaml": { schema: ref("FlagSpec") } } } }),
-      delete: op("deleteFlag", "Delete a flag (its decision log is kept)", "admin-write", { 200: ok("Deleted", obj({ key: str, deleted: { type: "boolean" } })), ...noFlag }),
+      delete: op("deleteFlag", "Delete a flag (its decision log is kept)", "admin-write", { 200: ok("Deleted", obj({ key: str, deleted: { type: "boolean" } })), ...noFlag, 409: error("Other flags require it (prerequisites): the message names them") }),
     },
     "/admin/flags/{key}/actions": {
       ...flag,

@@ -112,7 +112,7 @@ export class SnapshotCache {
       const compiled = flag === null ? null : compileEntry(key, flag, version);
       const flags = new Map(compiled ? [[key, compiled] as const] : []);
       // Only for single evaluations of this flag until the whole snapshot is in: no route or wave list.
-      const one: CompiledSnapshot = { version, etag: "", publishedAt: this.clock(), flags, routeKeys: [], waveKeys: [] };
+      const one: CompiledSnapshot = { version, etag: "", publishedAt: this.clock(), flags, routeKeys: [], waveKeys: [], partial: true };
       if (this.current === null) this.coldFlags.set(key, one);
       return one;
     })();

@@ -32,6 +32,7 @@ import { Schedules } from "./schedules";
 import { Segments } from "./segments";
 import { SegmentSchema, type StoredSegment } from "../../core/segment";
 import { ruleSegmentReferences } from "../../core/targeting-rules";
+import { dependentsOf, prerequisiteProblems } from "../../core/prerequisites";
 import { MAX_SCHEDULES_PER_FLAG, type Schedule, type ScheduleRequest } from "../../core/schedule";
 
 /** A wave's state that changed, and its status before: what moves the other waves. */
@@ -122,10 +123,10 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** Creates or replaces one flag and publishes. */
-  async putFlag(entry: SpecEntry, actor: string, now: number): Promise<{ created: boolean; changed: boolean; state: RolloutState; specVersion: number } | SegmentRefusal> {
+  async putFlag(entry: SpecEntry, actor: string, now: number): Promise<{ created: boolean; changed: boolean; state: RolloutState; specVersion: number } | ReferenceRefusal> {
     return this.writes.run(async () => {
-      const missing = this.missingSegments([entry.spec]);
-      if (missing.length > 0) return { refused: "unknown_segment" as const, issues: missing };
+      const missing = [...this.missingSegments([entry.spec]), ...this.prerequisiteIssues(entry.spec.key, [entry.spec], [])];
+      if (missing.length > 0) return { refused: "invalid_reference" as const, issues: missing };
       const [plan] = planChanges(this.flags.specs(), [entry.spec], false);
       const changed = plan?.change !== "unchanged";
       if (changed) {
@@ -139,10 +140,12 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** Deletes a flag; its FlagDOs keep their decision logs and generation counters. */
-  async deleteFlag(key: string, actor: string, now: number): Promise<boolean> {
+  async deleteFlag(key: string, actor: string, now: number): Promise<boolean | { refused: "required_by"; dependents: string[] }> {
     return this.writes.run(async () => {
       const flag = this.flags.get(key);
       if (flag === null) return false;
+      const dependents = dependentsOf(this.flags.specs(), key);
+      if (dependents.length > 0) return { refused: "required_by" as const, dependents };
       await this.removeFlag(flag, actor, now);
       await this.publish(now);
       return true;
@@ -155,12 +158,13 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** Applies a manifest: every changed flag is configured, then one snapshot is published. */
-  async applyManifest(entries: SpecEntry[], prune: boolean, actor: string, now: number): Promise<PlanEntry[] | SegmentRefusal> {
+  async applyManifest(entries: SpecEntry[], prune: boolean, actor: string, now: number): Promise<PlanEntry[] | ReferenceRefusal> {
     return this.writes.run(async () => {
-      const missing = this.missingSegments(entries.map((e) => e.spec), true);
-      if (missing.length > 0) return { refused: "unknown_segment" as const, issues: missing };
       const stored = new Map(this.flags.all().map((f) => [f.key, f]));
       const plan = planChanges(this.flags.specs([...stored.values()]), entries.map((e) => e.spec), prune);
+      const deleted = plan.filter((p) => p.change === "delete").map((p) => p.key);
+      const missing = [...this.missingSegments(entries.map((e) => e.spec), true), ...this.prerequisiteIssues(null, entries.map((e) => e.spec), deleted)];
+      if (missing.length > 0) return { refused: "invalid_reference" as const, issues: missing };
       const byKey = new Map(entries.map((e) => [e.spec.key, e]));
       for (const item of plan) {
         const entry = byKey.get(item.key);
@@ -379,6 +383,24 @@ export class RegistryDO extends DurableObject<Env> {
     );
   }
 
+  /**
+   * The prerequisite problems the flags would have after writing `specs` and
+   * deleting `deleted`: every flag is checked (an edit of one can break a
+   * flag requiring it). Paths are the spec's own for a single flag
+   * (`single`), `flags[i].…` for a manifest's, and `<key>: …` for others.
+   */
+  private prerequisiteIssues(single: string | null, specs: readonly FlagSpec[], deleted: readonly string[]): { path: string; message: string }[] {
+    const all = this.flags.specs();
+    for (const key of deleted) all.delete(key);
+    for (const spec of specs) all.set(spec.key, spec);
+    const index = new Map(specs.map((spec, i) => [spec.key, i]));
+    return prerequisiteProblems(all, [...all.values()]).map((p) => {
+      const at = index.get(p.key);
+      const path = p.key === single ? pathText(p.path) : at !== undefined && single === null ? pathText(["flags", at, ...p.path]) : `${p.key}: ${pathText(p.path)}`;
+      return { path, message: p.message };
+    });
+  }
+
   /** A flag's snapshot entry as it should be served now, or null when it was deleted. */
   private entryOf(key: string): SnapshotFlag | null {
     const flag = this.flags.get(key);
@@ -545,9 +567,9 @@ export class RegistryDO extends DurableObject<Env> {
   }
 }
 
-/** A refusal of specs whose rules name segments that do not exist; the route answers 400 with these issues. */
-export interface SegmentRefusal {
-  refused: "unknown_segment";
+/** A refusal of specs naming segments or prerequisite flags that do not exist (or a cycle); the route answers 400 with these issues. */
+export interface ReferenceRefusal {
+  refused: "invalid_reference";
   issues: { path: string; message: string }[];
 }
 

@@ -21,9 +21,9 @@ const base: FlagSpecInput = {
 };
 
 describe("flag spec", () => {
-  it("accepts every example flag in examples/ (five rollouts and a guard)", () => {
+  it("accepts every example flag in examples/ (five rollouts, a guard and a targeting flag)", () => {
     const files = readdirSync(EXAMPLES).filter((f) => f.endsWith(".yaml"));
-    expect(files.length).toBe(6);
+    expect(files.length).toBe(7);
     for (const file of files) {
       const result = FlagSpecSchema.safeParse(parse(readFileSync(new URL(file, EXAMPLES), "utf8")));
       expect(result.success ? [] : toIssues(result.error.issues), file).toEqual([]);

@@ -160,13 +160,14 @@ export function adminRoutes() {
     const spec = parseSpec(raw, key);
     // Specs hold prototype-free dictionaries (waves.regionMap), which RPC cannot carry: send a plain copy.
     const result = await registryStub(c.env).putFlag(plainCopy({ raw, spec, signedBy }), c.get("actor"), Date.now());
-    if ("refused" in result) throw invalidInput("the flag spec refers to segments that do not exist", result.issues);
+    if ("refused" in result) throw invalidInput("the flag spec refers to segments or flags that do not exist, or makes a cycle", result.issues);
     return c.json({ key, ...result }, result.created ? 201 : 200);
   });
 
   app.delete("/flags/:key", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
     const deleted = await registryStub(c.env).deleteFlag(key, c.get("actor"), Date.now());
+    if (typeof deleted === "object") throw new AppError(409, "required_by", `flag "${key}" is a prerequisite of ${deleted.dependents.join(", ")}: remove it from their prerequisites first`);
     if (!deleted) throw notFound(key);
     return c.json({ key, deleted: true });
   });
@@ -321,7 +322,7 @@ export function adminRoutes() {
     const changes = dryRun
       ? await registry.planManifest(plainCopy(parsed.data.flags), prune)
       : await registry.applyManifest(plainCopy(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec, signedBy }))), prune, c.get("actor"), Date.now());
-    if ("refused" in changes) throw invalidInput("the manifest refers to segments that do not exist", changes.issues);
+    if ("refused" in changes) throw invalidInput("the manifest refers to segments or flags that do not exist, or makes a cycle", changes.issues);
     return c.json({ dryRun, prune, changes });
   });
 

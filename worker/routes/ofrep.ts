@@ -6,6 +6,7 @@
  */
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
+import { snapshotScope } from "../../core/prerequisites";
 import { assign, inWave, type Assignment, type EvaluationContext } from "../../core/assign";
 import { lazyEdgeLocation } from "../edge-location";
 import { pathStart } from "../request-url";
@@ -191,8 +192,9 @@ export function ofrepRoutes(services: Services) {
       if (c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers: { ...CORS_HEADERS, ETag: etag } });
       const flags = [];
       const edge = lazyEdgeLocation(c.req.raw);
+      const scope = snapshotScope(snapshot.flags, (f, ctx) => inWave(f, ctx, edge));
       for (const flag of snapshot.flags.values()) {
-        const result = assign(inWave(flag, context, edge), context);
+        const result = assign(inWave(flag, context, edge), context, flag.needsScope ? scope : undefined);
         flags.push(result.ok ? successBody(result) : { key: result.key, errorCode: result.errorCode, errorDetails: result.message });
       }
       // The change stream, as OFREP providers look for it; `flagConfigEtag` (a re-fetch hint) needs no more than the ETag does.

@@ -9,6 +9,7 @@
  * user's response. Each routed request counts one exposure, its latency, and
  * an error when the origin fails.
  */
+import { snapshotScope } from "../../core/prerequisites";
 import { assign, isRolloutExposure, type CompiledFlag } from "../../core/assign";
 import { inRequestWave } from "../edge-location";
 import { sampleExposure } from "../exposure-log";
@@ -143,7 +144,7 @@ function assignRoutedCall(request: Request, target: RequestTarget, env: Env, sch
   if (routed.stickiness !== "targetingKey") context[routed.stickiness] = stickyId;
   // A region wave is placed by X-Rampart-Region, else by where the request came in (the spec's regionFromEdge): no client change.
   const flag = inRequestWave(routed, context, request);
-  const assigned = assign(flag, context);
+  const assigned = assign(flag, context, flag.needsScope ? snapshotScope(snapshot.flags, (f, ctx) => inRequestWave(f, ctx, request)) : undefined);
   const { state } = flag.source;
   const replicate = assigned.ok ? replicateOf(flag, assigned, context) : 0;
   const record: RecordArm = (arm, update) => services.counters(env).record(flag.counterKey, state.generation, state.stageIndex, arm, replicate, schedule, flag.source.counterShards, update);
