@@ -218,7 +218,9 @@ export function isRolloutExposure(flag: CompiledFlag, served: Served): boolean {
  */
 export function assign(flag: CompiledFlag, context: EvaluationContext, scope?: EvaluationScope): Assignment {
   if (flag.source.state.status === "killed") return flag.disabled;
-  for (const prerequisite of flag.prerequisites) if (prerequisite.met(context, scope) !== true) return prerequisite.unmet;
+  if (flag.prerequisites.length > 0) {
+    for (const prerequisite of flag.prerequisites) if (prerequisite.met(context, scope) !== true) return prerequisite.unmet;
+  }
   if (flag.rules.length > 0) {
     const ruled = matchRule(flag, context, scope);
     if (ruled !== null) return ruled;

@@ -49,6 +49,11 @@ describe("segments", () => {
     expect(missing.status).toBe(400);
     expect(missing.json.issues).toEqual([{ path: "rules[0].when.value", message: expect.stringContaining('unknown segment "no-such-segment"') }]);
     expect((await call("GET", `/admin/flags/${key}`)).status).toBe(404);
+    // A manifest names the flag by its place in the list, and applies nothing.
+    const manifest = await call("POST", "/admin/manifest", { body: { flags: [{ key: uniqueKey("fine"), kind: "kill_switch", type: "boolean", variants: { baseline: false, candidate: true } }, flagUsing(key, "no-such-segment")] } });
+    expect(manifest.status).toBe(400);
+    expect(manifest.json.issues).toEqual([{ path: "flags[1].rules[0].when.value", message: expect.stringContaining('unknown segment "no-such-segment"') }]);
+    expect((await call("GET", `/admin/flags/${key}`)).status).toBe(404);
 
     const segment = uniqueKey("staff");
     await call("PUT", `/admin/segments/${segment}`, { body: { keys: ["a"] } });
