@@ -17,6 +17,7 @@ import { compileRules, matchRule, type CompiledRule } from "./targeting";
 import { compileSegment, type Segment } from "./segment";
 import { compilePrerequisite, prerequisiteReferences, type EvaluationScope, type Predicate, type SegmentResolver } from "./condition";
 import type { Dict } from "./dict";
+import { compileFlagd, type FlagdEvaluator } from "./flagd/evaluate";
 import { compileWaves, regionOf, waveIndexOf, waveObjectName, type CompiledWaves, type EdgeSource } from "./waves";
 
 /** OFREP evaluation reasons Rampart uses. */
@@ -26,6 +27,7 @@ export type EvaluationContext = Readonly<Record<string, unknown>>;
 
 export interface Served {
   readonly ok: true;
+  readonly codeDefault?: undefined;
   readonly key: string;
   /** The rollout arm; for a rule's variant that is no arm, baseline (a rule's outcome is never counted: `isRolloutExposure`). */
   readonly arm: Arm;
@@ -45,11 +47,26 @@ export interface Served {
 export interface NotServed {
   readonly ok: false;
   readonly key: string;
-  readonly errorCode: Extract<OpenFeatureErrorCode, "TARGETING_KEY_MISSING" | "INVALID_CONTEXT">;
+  /** GENERAL: a flagd definition's targeting failed, or named a variant the flag does not have (flagd answers the same). */
+  readonly errorCode: Extract<OpenFeatureErrorCode, "TARGETING_KEY_MISSING" | "INVALID_CONTEXT" | "GENERAL">;
   readonly message: string;
 }
 
-export type Assignment = Served | NotServed;
+/**
+ * flagd's "use the code default" (OFREP's value-less success): no value or
+ * variant, so the caller keeps its own default, with the reason. A disabled
+ * flagd definition answers DISABLED; one without a default variant whose
+ * targeting picks none answers DEFAULT.
+ */
+export interface CodeDefault {
+  readonly ok: true;
+  readonly codeDefault: true;
+  readonly key: string;
+  readonly reason: "DEFAULT" | "DISABLED";
+  readonly metadata: Metadata;
+}
+
+export type Assignment = Served | CodeDefault | NotServed;
 
 export interface CompiledFlag {
   readonly key: string;
@@ -69,11 +86,14 @@ export interface CompiledFlag {
   readonly needsScope: boolean;
   /** Flags this one requires, each with the outcome served when it is not met. */
   readonly prerequisites: readonly { readonly met: Predicate; readonly unmet: Served }[];
+  /** A flag stored from a flagd definition: its own evaluator (`flagd/evaluate.ts`) decides everything but a kill; null otherwise. */
+  readonly flagd: FlagdEvaluator | null;
   /** What contexts no rule matches get instead of the rollout (a targeting flag's default); null: the rollout. */
   readonly fallthrough: Served | null;
   readonly weightBp: number;
   /** Outcomes that do not depend on the key, picked by `assign`. */
-  readonly disabled: Served;
+  /** A kill's outcome: the baseline, a targeting flag's default variant, a flagd definition's code default (DISABLED). */
+  readonly disabled: Served | CodeDefault;
   readonly outOfScope: Served;
   readonly fixed: Served | null;
   readonly split: { readonly baseline: Served; readonly candidate: Served };
@@ -184,9 +204,12 @@ function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): C
       const base = variantOutcome(defaultVariant, "DEFAULT", null);
       return { met: compilePrerequisite(p), unmet: Object.freeze({ ...base, metadata: Object.freeze({ ...base.metadata, prerequisite: p.flag }) }) };
     }),
+    flagd: flag.flagd ? compileFlagd(flag.key, flag.flagd, flag.variants as Dict<FlagValue>, flag.defaultVariant, configVersion) : null,
     fallthrough: flag.fallthrough === "default" ? variantOutcome(defaultVariant, "DEFAULT", null) : null,
-    // A kill goes back to the baseline; a flag without one (targeting) to its default.
-    disabled: hasBaseline ? outcome("baseline", "DISABLED") : variantOutcome(defaultVariant, "DISABLED", null),
+    // A kill goes back to the baseline; a flag without one (targeting) to its default; a flagd definition to the caller's default, as flagd's DISABLED.
+    disabled: flag.flagd
+      ? Object.freeze({ ok: true as const, codeDefault: true as const, key: flag.key, reason: "DISABLED" as const, metadata: Object.freeze({ configVersion }) })
+      : hasBaseline ? outcome("baseline", "DISABLED") : variantOutcome(defaultVariant, "DISABLED", null),
     outOfScope: defaultVariant === "baseline" ? outcome("baseline", "DEFAULT") : variantOutcome(defaultVariant, "DEFAULT", null),
     fixed,
     split: { baseline: outcome("baseline", "SPLIT"), candidate: outcome("candidate", "SPLIT") },
@@ -214,10 +237,12 @@ export function isRolloutExposure(flag: CompiledFlag, served: Served): boolean {
 /**
  * Assigns a context to an arm (or a rule's variant) of a compiled flag.
  * `scope` answers prerequisites from the snapshot being served; without it
- * a prerequisite is unknown, so not met.
+ * a prerequisite is unknown, so not met. `nowMs` is what a flagd
+ * definition sees as `$flagd.timestamp` (callers pass the request's time).
  */
-export function assign(flag: CompiledFlag, context: EvaluationContext, scope?: EvaluationScope): Assignment {
+export function assign(flag: CompiledFlag, context: EvaluationContext, scope?: EvaluationScope, nowMs = 0): Assignment {
   if (flag.source.state.status === "killed") return flag.disabled;
+  if (flag.flagd !== null) return flag.flagd(context, nowMs);
   if (flag.prerequisites.length > 0) {
     for (const prerequisite of flag.prerequisites) if (prerequisite.met(context, scope) !== true) return prerequisite.unmet;
   }

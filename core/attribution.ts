@@ -77,6 +77,7 @@ export function attribute(event: AttributableEvent, time: number, history: FlagH
   if (event.variant !== undefined) return credit(event.variant);
   const served = assign(flag, context);
   if (!served.ok) return { ok: false, reason: "no_unit" };
+  if (served.codeDefault) return { ok: false, reason: "not_in_rollout" };
   if (served.reason === "DEFAULT") return { ok: false, reason: "out_of_scope" };
   if (!isRolloutExposure(flag, served)) return { ok: false, reason: "not_in_rollout" };
   return credit(served.arm);

@@ -7,7 +7,8 @@
  * routing as the admin API's `unavailable` (`worker/errors.ts`).
  */
 
-export const EVALUATION_FAILURE_KINDS = ["not_ready", "not_found", "targeting_key_missing", "invalid_context"] as const;
+/** `targeting_error`: a flagd definition's targeting failed or chose a variant the flag lacks (flagd answers GENERAL). */
+export const EVALUATION_FAILURE_KINDS = ["not_ready", "not_found", "targeting_key_missing", "invalid_context", "targeting_error"] as const;
 export type EvaluationFailureKind = (typeof EVALUATION_FAILURE_KINDS)[number];
 
 export interface EvaluationFailure {
@@ -25,6 +26,7 @@ export const OPENFEATURE_ERROR_CODE: Readonly<Record<EvaluationFailureKind, Open
   not_found: "FLAG_NOT_FOUND",
   targeting_key_missing: "TARGETING_KEY_MISSING",
   invalid_context: "INVALID_CONTEXT",
+  targeting_error: "GENERAL",
 };
 
 export function evaluationFailure(kind: EvaluationFailureKind, message: string): EvaluationFailure {

@@ -20,6 +20,7 @@ import { WavesSchema, wavesProblems } from "./waves";
 import { keyedDictSchema, own } from "./dict";
 import { PrerequisiteSchema } from "./condition";
 import { MAX_RULES, MAX_VARIANTS, rulesProblems, TargetingRuleSchema, VariantNameSchema } from "./targeting-rules";
+import { FlagdBlockSchema } from "./flagd/definition";
 
 /** OFREP clients do not URL-encode keys, so keys stay within this alphabet. */
 export const FLAG_KEY_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -160,6 +161,8 @@ const FlagSpecObjectSchema = z.strictObject({
   guard: GuardSpecSchema.optional(),
   /** Region waves: the rollout advances region by region, each wave judged on its own traffic (`core/waves.ts`). */
   waves: WavesSchema.optional(),
+  /** A flagd definition's state, JsonLogic targeting and metadata, evaluated as flagd does (kind: targeting, instead of `rules`; `core/flagd/`). */
+  flagd: FlagdBlockSchema.optional(),
 });
 
 /** A parsed, validated flag spec. */
@@ -229,7 +232,12 @@ function checkVariants(spec: z.output<typeof FlagSpecObjectSchema>, ctx: z.Refin
   if (spec.kind === "targeting" && spec.scope !== undefined) {
     ctx.addIssue({ code: "custom", path: ["scope"], message: "a targeting flag has no rollout to scope: write the condition as a rule" });
   }
-  if (spec.kind === "targeting" && spec.defaultVariant === undefined) {
+  if (spec.flagd !== undefined) {
+    if (spec.kind !== "targeting") ctx.addIssue({ code: "custom", path: ["flagd"], message: "a flagd definition is kind: targeting (it has no rollout)" });
+    for (const field of ["rules", "prerequisites"] as const) {
+      if (spec[field].length > 0) ctx.addIssue({ code: "custom", path: [field], message: `a flagd definition's targeting decides alone: write ${field} in its JsonLogic, or drop \`flagd\`` });
+    }
+  } else if (spec.kind === "targeting" && spec.defaultVariant === undefined) {
     ctx.addIssue({ code: "custom", path: ["defaultVariant"], message: "a targeting flag needs `defaultVariant`: the variant served when no rule matches" });
   }
   if (spec.defaultVariant !== undefined && !hasVariant(spec.defaultVariant)) {

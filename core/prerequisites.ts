@@ -17,14 +17,15 @@ export const MAX_PREREQUISITE_DEPTH = 8;
  * snapshot, for the same context, placed in their region wave like any
  * evaluation, and count no exposure.
  */
-export function snapshotScope(flags: ReadonlyMap<string, CompiledFlag>, place: (flag: CompiledFlag, context: EvaluationContext) => CompiledFlag, depth = 0): EvaluationScope {
+export function snapshotScope(flags: ReadonlyMap<string, CompiledFlag>, place: (flag: CompiledFlag, context: EvaluationContext) => CompiledFlag, depth = 0, nowMs = 0): EvaluationScope {
   return {
     variantOf(key, context) {
       if (depth >= MAX_PREREQUISITE_DEPTH) return null;
       const flag = flags.get(key);
       if (flag === undefined) return null;
-      const result = assign(place(flag, context), context, snapshotScope(flags, place, depth + 1));
-      return result.ok ? result.variant : null;
+      const result = assign(place(flag, context), context, snapshotScope(flags, place, depth + 1, nowMs), nowMs);
+      // A code default (flagd's) serves no variant of the flag: no requirement on it is met.
+      return result.ok && !result.codeDefault ? result.variant : null;
     },
   };
 }

@@ -11,6 +11,7 @@ import { SegmentSchema, type Segment } from "./segment";
 import { BucketingSchema } from "./bucketing-modes";
 import { ExposureLogSpecSchema, FLAG_TYPES, FlagKeySchema, ScopeSchema, type FlagSpec } from "./manifest";
 import { RouteSchema } from "./route-spec";
+import { FlagdBlockSchema } from "./flagd/definition";
 import { RolloutStateSchema, type RolloutState } from "./rollout";
 import { notStartedWave, WavesObjectSchema } from "./waves";
 
@@ -29,6 +30,8 @@ export const SnapshotFlagSchema = z.strictObject({
   fallthrough: z.literal("default").optional(),
   /** Flags this one requires (absent: none). */
   prerequisites: z.array(PrerequisiteSchema).optional(),
+  /** A flagd definition's state, targeting and metadata (absent: not one; `flagd/evaluate.ts`). */
+  flagd: FlagdBlockSchema.optional(),
   /** The segments the rules refer to, as they are now (absent: none); a segment change republishes this entry. */
   segments: dictSchema(SegmentSchema).optional(),
   pins: z.strictObject({
@@ -110,6 +113,7 @@ export function snapshotFlagOf(spec: FlagSpec, state: RolloutState, specVersion:
     ...(spec.defaultVariant !== undefined ? { defaultVariant: spec.defaultVariant } : {}),
     ...(spec.prerequisites.length > 0 ? { prerequisites: spec.prerequisites } : {}),
     ...(spec.kind === "targeting" ? { fallthrough: "default" as const } : {}),
+    ...(spec.flagd !== undefined ? { flagd: spec.flagd } : {}),
     ...(used.size > 0 ? { segments: Object.fromEntries([...used].sort(([a], [b]) => (a < b ? -1 : 1))) } : {}),
     pins: spec.pins,
     stickiness: spec.stickiness,

@@ -9,8 +9,9 @@ import { z } from "zod";
 import { ConditionSchema, conditionProblems, segmentReferences } from "./condition";
 
 /** Variant names start with a letter (so no `__proto__`), as flag keys use no other characters. */
-export const VARIANT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
-export const VariantNameSchema = z.string().regex(VARIANT_NAME_PATTERN, "variant names start with a letter and use only A-Z a-z 0-9 . _ - (1–64 characters)");
+/** A leading digit is allowed so flagd definitions' variants "1", "2", … are stored as they are. */
+export const VARIANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const VariantNameSchema = z.string().regex(VARIANT_NAME_PATTERN, "variant names start with a letter or digit and use only A-Z a-z 0-9 . _ - (1–64 characters)");
 export const MAX_VARIANTS = 64;
 export const MAX_RULES = 100;
 

@@ -53,7 +53,7 @@ function rampartContender(bucketing?: Record<string, unknown>): Contender {
     name: bucketing ? `rampart assign(), bucketing ${String(bucketing["mode"])}` : "rampart assign()",
     run: (key) => {
       const a = assign(flag, { targetingKey: key });
-      return a.ok && a.arm === "candidate" ? 1 : 0;
+      return a.ok && !a.codeDefault && a.arm === "candidate" ? 1 : 0;
     },
   };
 }
@@ -235,7 +235,7 @@ function targetedContenders(): { contexts: EvaluationContext[]; rampart: Indexed
   })))) as EvaluationContext[];
   return {
     contexts,
-    rampart: { name: "rampart assign() (targeted)", run: (i) => { const a = assign(flag, contexts[i] as EvaluationContext); return a.ok ? a.variant : "error"; } },
+    rampart: { name: "rampart assign() (targeted)", run: (i) => { const a = assign(flag, contexts[i] as EvaluationContext); return a.ok && !a.codeDefault ? a.variant : "error"; } },
     flagd: { name: "@openfeature/flagd-core (targeted)", run: (i) => core.resolveStringEvaluation(key, "error", contexts[i]).value },
   };
 }

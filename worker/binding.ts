@@ -41,6 +41,8 @@ export class RampartFlags extends WorkerEntrypoint<Env> {
       const evaluation = await evaluateFlag(isolateServices, this.env, (work) => this.ctx.waitUntil(work), flagKey, ctx);
       if (!evaluation.ok) return { flagKey, value: defaultValue, reason: "ERROR", errorCode: OPENFEATURE_ERROR_CODE[evaluation.kind], errorMessage: evaluation.message };
       const { served } = evaluation;
+      // flagd's code default: the caller's default, with flagd's reason (DISABLED, DEFAULT).
+      if (served.codeDefault) return { flagKey, value: defaultValue, reason: served.reason };
       if (!isKind(served.value, kind)) {
         return { flagKey, value: defaultValue, reason: "ERROR", errorCode: "TYPE_MISMATCH", errorMessage: `flag "${flagKey}" is not a ${kind}` };
       }

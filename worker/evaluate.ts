@@ -4,7 +4,7 @@
  * exposure of a rollout — the counter and the exposure-log sample. Never
  * awaits storage once the snapshot is warm.
  */
-import { assign, isRolloutExposure, stickinessValueOf, type EvaluationContext, type Served } from "../core/assign";
+import { assign, isRolloutExposure, stickinessValueOf, type CodeDefault, type EvaluationContext, type NotServed, type Served } from "../core/assign";
 import type { Services } from "./context";
 import { sampleExposure } from "./exposure-log";
 import { replicateOf } from "./replicate";
@@ -15,7 +15,7 @@ import { inRequestWave } from "./edge-location";
 import { snapshotScope } from "../core/prerequisites";
 
 /** A served value, or why none was served (a kind each protocol renders once: `core/evaluation-outcome.ts`). */
-export type Evaluation = { ok: true; served: Served } | EvaluationFailure;
+export type Evaluation = { ok: true; served: Served | CodeDefault } | EvaluationFailure;
 
 /**
  * `request`: the HTTP request, whose `request.cf` may place it in a region
@@ -30,6 +30,8 @@ export function evaluateFlag(services: Services, env: Env, schedule: Schedule, k
   return evaluateIn(pending, services, env, schedule, key, context, request);
 }
 
+const FAILURE_KIND = { TARGETING_KEY_MISSING: "targeting_key_missing", INVALID_CONTEXT: "invalid_context", GENERAL: "targeting_error" } as const satisfies Record<NotServed["errorCode"], EvaluationFailure["kind"]>;
+
 function evaluateIn(snapshot: CompiledSnapshot | null, services: Services, env: Env, schedule: Schedule, key: string, context: EvaluationContext, request: Request | null): Evaluation | Promise<Evaluation> {
   if (snapshot === null) return NOT_READY;
   const found = snapshot.flags.get(key);
@@ -40,10 +42,11 @@ function evaluateIn(snapshot: CompiledSnapshot | null, services: Services, env: 
     return whole instanceof Promise ? whole.then((s) => evaluateIn(s?.partial ? null : s, services, env, schedule, key, context, request)) : evaluateIn(whole?.partial ? null : whole, services, env, schedule, key, context, request);
   }
   const flag = inRequestWave(found, context, request);
-  const result = assign(flag, context, flag.needsScope ? snapshotScope(snapshot.flags, (f, ctx) => inRequestWave(f, ctx, request)) : undefined);
-  if (!result.ok) return evaluationFailure(result.errorCode === "TARGETING_KEY_MISSING" ? "targeting_key_missing" : "invalid_context", result.message);
+  const now = Date.now();
+  const result = assign(flag, context, flag.needsScope ? snapshotScope(snapshot.flags, (f, ctx) => inRequestWave(f, ctx, request), 0, now) : undefined, now);
+  if (!result.ok) return evaluationFailure(FAILURE_KIND[result.errorCode], result.message);
   // A single evaluation is an exposure (the contract); bulk evaluations count none.
-  if (flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
+  if (!result.codeDefault && flag.source.exposures === "served" && isRolloutExposure(flag, result)) {
     const { state } = flag.source;
     services.counters(env).addExposure(flag.counterKey, state.generation, state.stageIndex, result.arm, replicateOf(flag, result, context), schedule, flag.source.counterShards);
     if (flag.source.exposureLog) sampleExposure(services.exposureLog(env), flag, result, stickinessValueOf(flag, context) ?? "", Date.now(), schedule);

@@ -114,12 +114,13 @@ function schemas(): Json {
     OfrepRequest: { type: "object", properties: { context: { type: "object", properties: { targetingKey: { type: "string" } }, additionalProperties: true } } },
     OfrepEvaluation: {
       type: "object",
-      required: ["key", "value", "reason", "variant", "metadata"],
+      required: ["key", "reason", "metadata"],
+      description: "A served value; without `value` and `variant` (a disabled flagd definition, or one without a default variant), the caller keeps its own default (OFREP's code default)",
       properties: {
         key: { type: "string" },
         value: {},
-        reason: { enum: ["SPLIT", "STATIC", "DEFAULT", "DISABLED"] },
-        variant: { enum: ["baseline", "candidate"] },
+        reason: { enum: ["SPLIT", "STATIC", "DEFAULT", "DISABLED", "TARGETING_MATCH"] },
+        variant: { type: "string" },
         metadata: { type: "object", additionalProperties: { type: ["string", "number", "boolean"] } },
       },
     },
@@ -299,6 +300,14 @@ function paths(): Json {
       }, {
         parameters: [...["dryRun", "prune"].map((name) => query(name, name === "dryRun" ? "Show the changes, change nothing" : "Also delete flags the manifest does not list", { type: "string", enum: ["1", "true", "0", "false"] })), signatureParam],
         requestBody: { content: { "application/json": { schema: ref("Manifest") }, "application/yaml": { schema: ref("Manifest") } } },
+      }),
+    },
+    "/admin/import/flagd": {
+      post: op("importFlagd", "Store a flagd flag-definition document's flags as they are (evaluated as flagd does); all or nothing, other flags untouched; dryRun returns the diff", "admin-write", {
+        200: ok("The changes", obj({ dryRun: { type: "boolean" }, changes: { type: "array", items: ref("PlanEntry") } })), ...signatureErrors,
+      }, {
+        parameters: [query("dryRun", "Show the changes, change nothing", { type: "string", enum: ["1", "true", "0", "false"] }), signatureParam],
+        requestBody: { description: "flagd's flag-definition document (flagd.dev/schema/v0/flags.json): flags, $evaluators, metadata", content: { "application/json": { schema: { type: "object", required: ["flags"], properties: { $schema: { type: "string" }, flags: { type: "object", additionalProperties: { type: "object" } }, $evaluators: { type: "object" }, metadata: { type: "object" } } } }, "application/yaml": { schema: { type: "object" } } } },
       }),
     },
     "/admin/audit": { get: op("auditLog", "Registry audit log, newest first", "admin-read", { 200: ok("Entries", obj({ entries: { type: "array", items: ref("AuditEntry") } })), ...badQuery }, { parameters: [limitParam, query("flag", "Only this flag's entries", { type: "string" })] }) },

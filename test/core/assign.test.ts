@@ -4,6 +4,7 @@ import { compiled, specOf } from "./fixtures";
 
 function served(a: Assignment) {
   if (!a.ok) throw new Error(`expected a served value, got ${a.errorCode}`);
+  if (a.codeDefault) throw new Error(`expected a served value, got the code default (${a.reason})`);
   return a;
 }
 

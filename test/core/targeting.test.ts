@@ -11,6 +11,7 @@ const ramping = { status: "ramping" as const, stageIndex: 1 };
 function served(flag: ReturnType<typeof compiled>, context: Record<string, unknown>): Served {
   const result = assign(flag, context);
   if (!result.ok) throw new Error(result.message);
+  if (result.codeDefault) throw new Error(`code default (${result.reason})`);
   return result;
 }
 

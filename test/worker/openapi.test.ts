@@ -26,7 +26,7 @@ describe("GET /openapi.json", () => {
     expect(spec["additionalProperties"]).toBe(false);
     expect(spec["required"]).toEqual(expect.arrayContaining(["key", "type", "variants"]));
     expect(spec["properties"].kind.enum).toEqual(["rollout", "kill_switch", "guard", "targeting"]);
-    expect(spec["properties"].variants.propertyNames.pattern).toBe("^[A-Za-z][A-Za-z0-9._-]{0,63}$");
+    expect(spec["properties"].variants.propertyNames.pattern).toBe("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
     expect(doc.components.schemas["ActionRequest"]!["properties"].action.enum).toContain("rollback");
     const dangling = refs(doc).filter((r) => !(r.replace("#/components/schemas/", "") in doc.components.schemas));
     expect(dangling).toEqual([]);

@@ -1,9 +1,10 @@
 /** Admin API: flags, actions, manifests, decisions and the audit log. Bearer-token protected. */
 import { Hono } from "hono";
 import { z } from "zod";
-import { toIssues } from "../../core/issues";
+import { formatPath, toIssues, type Issue } from "../../core/issues";
 import { plainCopy } from "../../core/dict";
 import { FLAG_KEY_PATTERN, FlagSpecSchema, ManifestSchema, type FlagSpec } from "../../core/manifest";
+import { importFlagd } from "../../core/flagd/import";
 import type { Decision } from "../../core/decision";
 import { ActionRequestSchema } from "../../core/rollout";
 import { MAX_SERIES_POINTS } from "../../core/series";
@@ -324,6 +325,32 @@ export function adminRoutes() {
       : await registry.applyManifest(plainCopy(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec, signedBy }))), prune, c.get("actor"), Date.now());
     if ("refused" in changes) throw invalidInput("the manifest refers to segments or flags that do not exist, or makes a cycle", changes.issues);
     return c.json({ dryRun, prune, changes });
+  });
+
+  /**
+   * A flagd flag-definition document, each flag stored as a `kind: targeting`
+   * flag with its `flagd` block (evaluated as flagd does); all or nothing,
+   * like a manifest without prune: flags not in the document are left alone.
+   */
+  app.post("/import/flagd", async (c) => {
+    const dryRun = booleanQuery(c.req.query("dryRun"), "dryRun");
+    const { raw, signedBy } = await readSignedDocument(c.req.raw, c.env);
+    const imported = importFlagd(raw);
+    if (!imported.ok) throw invalidInput("the flagd document cannot be stored as it is", imported.problems.map((p) => ({ path: formatPath(p.path), message: p.message })));
+    const issues: Issue[] = [];
+    const specs: FlagSpec[] = [];
+    for (const input of imported.specs) {
+      const parsed = FlagSpecSchema.safeParse(input);
+      if (parsed.success) specs.push(parsed.data);
+      else issues.push(...toIssues(parsed.error.issues, ["flags", input.key]));
+    }
+    if (issues.length > 0) throw invalidInput("the flagd document cannot be stored as it is", issues);
+    const registry = registryStub(c.env);
+    const changes = dryRun
+      ? await registry.planManifest(plainCopy(specs), false)
+      : await registry.applyManifest(plainCopy(specs.map((spec, i) => ({ raw: imported.specs[i], spec, signedBy }))), false, c.get("actor"), Date.now());
+    if ("refused" in changes) throw invalidInput("the flagd document's flags cannot be stored", changes.issues);
+    return c.json({ dryRun, changes });
   });
 
   app.get("/segments", async (c) => c.json({ segments: await registryStub(c.env).listSegments() }));

@@ -37,7 +37,8 @@ class OfrepError extends Error {
   }
 }
 
-const OFREP_STATUS: Readonly<Record<EvaluationFailureKind, 400 | 404 | 503>> = { not_ready: 503, not_found: 404, targeting_key_missing: 400, invalid_context: 400 };
+/** A failed targeting is OFREP's 400 evaluation failure (errorCode GENERAL), as flagd answers it. */
+const OFREP_STATUS: Readonly<Record<EvaluationFailureKind, 400 | 404 | 503>> = { not_ready: 503, not_found: 404, targeting_key_missing: 400, invalid_context: 400, targeting_error: 400 };
 
 /**
  * CORS for browsers (Fetch standard): any origin may read OFREP answers and
@@ -102,7 +103,9 @@ async function currentSnapshot(c: Context<AppEnv>, services: Services): Promise<
   return snapshot;
 }
 
+/** A served value; a code default (a disabled flagd definition, or one without a default variant) has no value or variant: the caller keeps its own (OFREP's value-less success, as flagd answers). */
 function successBody(a: Extract<Assignment, { ok: true }>) {
+  if (a.codeDefault) return { key: a.key, reason: a.reason, metadata: a.metadata };
   return { key: a.key, value: a.value, reason: a.reason, variant: a.variant, metadata: a.metadata };
 }
 
@@ -192,9 +195,10 @@ export function ofrepRoutes(services: Services) {
       if (c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers: { ...CORS_HEADERS, ETag: etag } });
       const flags = [];
       const edge = lazyEdgeLocation(c.req.raw);
-      const scope = snapshotScope(snapshot.flags, (f, ctx) => inWave(f, ctx, edge));
+      const now = Date.now();
+      const scope = snapshotScope(snapshot.flags, (f, ctx) => inWave(f, ctx, edge), 0, now);
       for (const flag of snapshot.flags.values()) {
-        const result = assign(inWave(flag, context, edge), context, flag.needsScope ? scope : undefined);
+        const result = assign(inWave(flag, context, edge), context, flag.needsScope ? scope : undefined, now);
         flags.push(result.ok ? successBody(result) : { key: result.key, errorCode: result.errorCode, errorDetails: result.message });
       }
       // The change stream, as OFREP providers look for it; `flagConfigEtag` (a re-fetch hint) needs no more than the ETag does.

@@ -10,7 +10,7 @@
  * an error when the origin fails.
  */
 import { snapshotScope } from "../../core/prerequisites";
-import { assign, isRolloutExposure, type CompiledFlag } from "../../core/assign";
+import { assign, isRolloutExposure, type CompiledFlag, type Served } from "../../core/assign";
 import { inRequestWave } from "../edge-location";
 import { sampleExposure } from "../exposure-log";
 import type { CompiledSnapshot } from "../../core/compile";
@@ -83,7 +83,8 @@ interface RoutedCall {
   /** The sticky id the request carried (null: a new visitor, who gets a cookie). */
   existing: string | null;
   stickyId: string;
-  assigned: ReturnType<typeof assign>;
+  /** The served arm; null when none was (no key, or a code default — a routed flag is never a flagd definition). */
+  assigned: Served | null;
   arm: Arm;
   /** Whether this request is an exposure of the rollout (counted, maybe logged). */
   counted: boolean;
@@ -144,11 +145,13 @@ function assignRoutedCall(request: Request, target: RequestTarget, env: Env, sch
   if (routed.stickiness !== "targetingKey") context[routed.stickiness] = stickyId;
   // A region wave is placed by X-Rampart-Region, else by where the request came in (the spec's regionFromEdge): no client change.
   const flag = inRequestWave(routed, context, request);
-  const assigned = assign(flag, context, flag.needsScope ? snapshotScope(snapshot.flags, (f, ctx) => inRequestWave(f, ctx, request)) : undefined);
+  const now = Date.now();
+  const assignment = assign(flag, context, flag.needsScope ? snapshotScope(snapshot.flags, (f, ctx) => inRequestWave(f, ctx, request), 0, now) : undefined, now);
+  const assigned = assignment.ok && !assignment.codeDefault ? assignment : null;
   const { state } = flag.source;
-  const replicate = assigned.ok ? replicateOf(flag, assigned, context) : 0;
+  const replicate = assigned ? replicateOf(flag, assigned, context) : 0;
   const record: RecordArm = (arm, update) => services.counters(env).record(flag.counterKey, state.generation, state.stageIndex, arm, replicate, schedule, flag.source.counterShards, update);
-  return { flag, route, incoming, existing, stickyId, assigned, arm: assigned.ok ? assigned.arm : "baseline", counted: assigned.ok && isRolloutExposure(flag, assigned), record };
+  return { flag, route, incoming, existing, stickyId, assigned, arm: assigned ? assigned.arm : "baseline", counted: assigned !== null && isRolloutExposure(flag, assigned), record };
 }
 
 /**
@@ -194,7 +197,7 @@ async function fromOrigin(call: RoutedCall, request: Request, target: RequestTar
 /** Step 3: one exposure of the arm, an error for a 5xx, the origin's latency (not a cache hit's), and a sampled log line. */
 function countExposure(call: RoutedCall, answer: OriginAnswer, env: Env, services: Services, schedule: Schedule): void {
   const { flag, assigned } = call;
-  if (flag.source.exposureLog && assigned.ok) sampleExposure(services.exposureLog(env), flag, assigned, call.stickyId, answer.started, schedule);
+  if (flag.source.exposureLog && assigned) sampleExposure(services.exposureLog(env), flag, assigned, call.stickyId, answer.started, schedule);
   call.record(call.arm, (counts) => {
     counts.exposures += 1;
     if (answer.response.status >= 500) counts.errors += 1;
