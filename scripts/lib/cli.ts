@@ -21,6 +21,8 @@ commands:
         [--dry-run]                   show what would change, field by field, and change nothing
         [--prune] [--yes]             also delete flags not in the manifest (asks first; --yes to skip)
         [--sign-key FILE [--key-id ID]]  sign the body (Ed25519) for a deployment with MANIFEST_PUBLIC_KEYS
+  import flagd <file.json|yaml>       store a flagd flag-definition document's flags as they are (OFREP then
+        [--dry-run]                   answers what flagd answers); all or nothing; other flags untouched
   keygen [--id ID] [--out FILE]       make a signing key pair: the private key to FILE, the public
                                       MANIFEST_PUBLIC_KEYS entry printed
   promote|demote|rollback|pause|resume|kill|unkill|start <key> [--reason TEXT]
@@ -409,6 +411,21 @@ async function applyCommand(ctx: CliContext): Promise<number> {
   show(json, () => io.out(`${json["created"] ? "created" : json["changed"] ? "updated" : "unchanged"} ${String(key)}`));
   return 0;
 }
+/** `import flagd`: a flagd flag-definition document, each flag stored as it is; a dry run shows the changes. */
+async function importCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, args, request, show, need } = ctx;
+  const format = need("format", args[0]);
+  if (format !== "flagd") throw new CliError(`unknown import format "${format}": Rampart imports flagd documents (import flagd FILE)`, "usage");
+  const path = need("file", args[1]);
+  const doc = readDocument(io, path);
+  const json = await request("POST", `/admin/import/flagd${opts["dry-run"] ? "?dryRun=1" : ""}`, JSON.stringify(doc));
+  show(json, () => {
+    printChanges(io, json["changes"] as Change[]);
+    if (opts["dry-run"]) io.out("dry run: nothing changed");
+  });
+  return 0;
+}
+
 /** `delete`: delete a flag (its decision log is kept). */
 async function deleteCommand(ctx: CliContext): Promise<number> {
   const { io, args, request, show, need } = ctx;
@@ -620,6 +637,7 @@ const COMMANDS = new Map<string, (ctx: CliContext) => Promise<number>>([
   ["flags", flagsCommand],
   ["show", showCommand],
   ["apply", applyCommand],
+  ["import", importCommand],
   ["delete", deleteCommand],
   ["decisions", decisionsCommand],
   ["replay", replayCommand],
