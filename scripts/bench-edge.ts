@@ -6,7 +6,9 @@
  *
  * - OFREP single evaluation (50/50, distinct keys) vs a bare Worker, and vs
  *   a Worker doing only what any OFREP evaluator with Rampart's input rules
- *   must (strict UTF-8, JSON.parse, targetingKey, CORS);
+ *   must (strict UTF-8, JSON.parse, targetingKey, CORS); a targeted flag
+ *   (10 rules, a 1,000-key segment, a 3-way split) vs the two-arm flag on
+ *   the same contexts;
  * - a routed GET (sticky id in X-Rampart-Id) vs a bare pass-through proxy
  *   Worker, and vs one doing only what an intermediary must (RFC 9110 §7.6:
  *   hop-by-hop fields, Via; plus Forwarded and X-Forwarded-*), all to the
@@ -195,6 +197,21 @@ request = function()
   return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, '{"context":{"targetingKey":"user-' .. counter .. '-' .. math.random(1000000) .. '"}}')
 end
 `);
+/** Contexts as a targeted flag sees them: every request a distinct user carrying the attributes its rules read; most reach the split. */
+const contextLua = join(work, "context.lua");
+writeFileSync(contextLua, `
+counter = 0
+local countries = { "DE", "US", "FR", "BR", "JP", "IN", "GB", "US", "US", "US" }
+local plans = { "free", "pro", "free", "free", "pro", "free" }
+request = function()
+  counter = counter + 1
+  local key = "user-" .. counter .. "-" .. math.random(1000000)
+  if counter % 50 == 0 then key = "user-" .. ((counter % 1000) * 7) .. "-seg" end
+  local email = "u" .. counter .. (counter % 40 == 1 and "@example.com" or "@mail.test")
+  local body = '{"context":{"targetingKey":"' .. key .. '","email":"' .. email .. '","groups":["users"],"plan":"' .. plans[counter % 6 + 1] .. '","appVersion":"' .. (counter % 30 == 3 and "1.9.0" or "2.4.1") .. '","country":"' .. countries[counter % 10 + 1] .. '","age":' .. (18 + counter % 60) .. ',"region":"us-east-1"}}'
+  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
+end
+`);
 const getLua = join(work, "get.lua");
 writeFileSync(getLua, `
 counter = 0
@@ -262,6 +279,33 @@ async function main() {
     body: JSON.stringify({ key: `${FLAG}-uncounted`, exposures: "events", type: "string", variants: { baseline: "v1", candidate: "v2" }, rollout: { stages: [{ weight: 50 }, { weight: 100 }] } }),
   });
   if (!uncounted.ok) throw new Error(`creating the uncounted flag failed: ${uncounted.status} ${await uncounted.text()}`);
+  // A targeted flag: 10 rules of mixed operators, a 1,000-key segment, a 3-way split (bench:core's phase 3 flag).
+  const segment = await fetch(`${rampart}/admin/segments/bench-testers`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ keys: Array.from({ length: 1000 }, (_, i) => `user-${i * 7}-seg`) }),
+  });
+  if (!segment.ok) throw new Error(`creating the segment failed: ${segment.status} ${await segment.text()}`);
+  const targeted = await fetch(`${rampart}/admin/flags/${FLAG}-targeted`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      key: `${FLAG}-targeted`, kind: "targeting", type: "string", variants: { control: "control", list: "list", cards: "cards" }, defaultVariant: "control",
+      rules: [
+        { when: { attribute: "email", op: "ends_with", value: "@example.com" }, serve: { variant: "cards" } },
+        { when: { attribute: "groups", op: "contains", value: "staff" }, serve: { variant: "cards" } },
+        { when: { attribute: "targetingKey", op: "in_segment", value: "bench-testers" }, serve: { variant: "list" } },
+        { when: { attribute: "plan", op: "equals", value: "enterprise" }, serve: { variant: "control" } },
+        { when: { attribute: "appVersion", op: "semver_lt", value: "2.0.0" }, serve: { variant: "control" } },
+        { when: { attribute: "country", op: "in", values: ["CN", "RU"] }, serve: { variant: "control" } },
+        { when: { attribute: "age", op: "gte", value: 65 }, serve: { variant: "list" } },
+        { when: { all: [{ attribute: "region", op: "starts_with", value: "eu-" }, { attribute: "plan", op: "not_equals", value: "free" }] }, serve: { variant: "list" } },
+        { when: { attribute: "beta", op: "equals", value: true }, serve: { variant: "cards" } },
+        { serve: { split: [{ variant: "control", weight: 34 }, { variant: "list", weight: 33 }, { variant: "cards", weight: 33 }] } },
+      ],
+    }),
+  });
+  if (!targeted.ok) throw new Error(`creating the targeted flag failed: ${targeted.status} ${await targeted.text()}`);
   // Peers: the same 50/50 flag in each vendor's own format, in its KV.
   await (await mf.getKVNamespace("LD_KV", "launchdarkly")).put(
     "LD-Env-bench-client-side-id",
@@ -284,6 +328,8 @@ async function main() {
   add("ofrep", "rampart OFREP, exposures not counted", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}-uncounted`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}-uncounted`)).status === 200);
   add("ofrep", "bare Worker (reference)", `${await url("hello")}/`, postLua, async () => (await post(await url("hello"))).ok);
   add("ofrep", "OFREP's minimum: UTF-8, JSON.parse, CORS (reference)", `${await url("ofrep-minimal")}/`, postLua, async () => (await post(await url("ofrep-minimal"))).ok);
+  add("ofrep", "rampart OFREP, targeted flag (10 rules, 1,000-key segment, 3-way split)", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}-targeted`, contextLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}-targeted`)).status === 200);
+  add("ofrep", "rampart OFREP, two-arm flag, same contexts", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}`, contextLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}`)).status === 200);
   add("routed", "rampart routed GET", `${rampart}/routed/item`, getLua, async () => (await fetch(`${rampart}/routed/item`)).headers.has("x-rampart-variant"));
   add("routed", "bare pass-through proxy (reference)", `${await url("passthrough")}/routed/item`, getLua, async () => (await fetch(`${await url("passthrough")}/routed/item`)).ok);
   add("routed", "RFC 9110 proxy: hop-by-hop, Via, Forwarded (reference)", `${await url("proxy-rfc9110")}/routed/item`, getLua, async () => (await fetch(`${await url("proxy-rfc9110")}/routed/item`)).headers.get("via") === "1.1 proxy");
@@ -326,6 +372,7 @@ async function main() {
   ratio("rampart OFREP single evaluation", "bare Worker (reference)", "goal ≥ 90%");
   ratio("rampart OFREP, exposures not counted", "bare Worker (reference)", "no goal: evaluation without counting, whose FlagDO shares this machine");
   ratio("rampart OFREP single evaluation", "OFREP's minimum: UTF-8, JSON.parse, CORS (reference)", "no goal: what Rampart adds to what any OFREP evaluator must do");
+  ratio("rampart OFREP, targeted flag (10 rules, 1,000-key segment, 3-way split)", "rampart OFREP, two-arm flag, same contexts", "goal ≥ 90%");
   ratio("rampart routed GET", "bare pass-through proxy (reference)", "goal ≥ 85%");
   ratio("rampart routed GET", "RFC 9110 proxy: hop-by-hop, Via, Forwarded (reference)", "no goal: what Rampart adds to what any intermediary must do");
   ratio("rampart binding call", "bare service-binding call (reference)", "no goal: what evaluation adds to a binding call");

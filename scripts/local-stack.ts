@@ -87,7 +87,24 @@ async function loadDemoFlags(): Promise<string[]> {
   if (!r.ok) throw new Error(`loading the demo flags failed: ${r.status} ${await r.text()}`);
   const body = (await r.json()) as { changes: { key: string; change: string }[] };
   for (const c of body.changes) console.log(`  ${c.change.padEnd(9)} ${c.key}`);
-  return flags.map((f) => f.key);
+  return [...flags.map((f) => f.key), ...(await importDemoFlagd())];
+}
+
+/** flagd documents (examples/flagd/*.json) stored as they are, through the import route. */
+async function importDemoFlagd(): Promise<string[]> {
+  const keys: string[] = [];
+  for (const file of readdirSync(join("examples", "flagd")).filter((f) => f.endsWith(".json")).sort()) {
+    const r = await fetch(`${base}/admin/import/flagd`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json", "x-rampart-actor": "local-stack" },
+      body: readFileSync(join("examples", "flagd", file), "utf8"),
+    });
+    if (!r.ok) throw new Error(`importing examples/flagd/${file} failed: ${r.status} ${await r.text()}`);
+    const body = (await r.json()) as { changes: { key: string; change: string }[] };
+    for (const c of body.changes) console.log(`  ${c.change.padEnd(9)} ${c.key} (flagd, examples/flagd/${file})`);
+    keys.push(...body.changes.map((c) => c.key));
+  }
+  return keys;
 }
 
 async function evaluateOnce(key: string): Promise<unknown> {
@@ -149,7 +166,7 @@ async function main() {
     recordLocalStack();
     let keys: string[] = [];
     if (!opts["no-demo"]) {
-      console.log("rampart: applying the demo flags (examples/*.yaml):");
+      console.log("rampart: applying the demo flags (examples/*.yaml, and examples/flagd/*.json imported as flagd documents):");
       keys = await loadDemoFlags();
       // wrangler dev does not fire crons by itself: tick once so the cron path runs.
       await fetch(`${base}/cdn-cgi/handler/scheduled?time=${Date.now()}`);

@@ -206,6 +206,22 @@ describe("dashboard in Chromium", () => {
     await page.close();
   });
 
+  it("shows a flagd definition's state, default and targeting as imported", async () => {
+    const imported = await worker.admin("POST", "/admin/import/flagd", {
+      flags: { "dash-flagd": { state: "ENABLED", variants: { on: true, off: false }, defaultVariant: "off", targeting: { if: [{ ends_with: [{ var: "email" }, "@example.com"] }, "on", { fractional: [["on", 10], ["off", 90]] }] } } },
+    });
+    expect(imported.status).toBe(200);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, READ_TOKEN);
+    await page.goto(`${worker.baseUrl}/dashboard#flag=dash-flagd`);
+    const section = page.locator("#flagd");
+    await expect.poll(() => section.count()).toBe(1);
+    expect(await section.innerText()).toMatch(/state ENABLED · default off · variants on, off/);
+    expect(await section.locator("pre").innerText()).toContain('"ends_with"');
+    await page.screenshot({ path: `${ARTIFACTS}/flagd.png`, fullPage: true });
+    await page.close();
+  });
+
   it("a page with EventSource on the OFREP change stream hears a kill-switch flip once, within the bound", async () => {
     const page = await browser.newPage();
     await page.goto(`${worker.baseUrl}/dashboard`);

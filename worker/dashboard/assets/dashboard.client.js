@@ -189,6 +189,7 @@ async function renderFlag(key) {
     actions,
     record.waves ? waveTable(record.waves) : null,
     Array.isArray(record.spec?.rules) && record.spec.rules.length > 0 ? ruleTable(record.spec) : null,
+    record.spec?.flagd ? flagdSection(record.spec) : null,
     scheduleList(schedules.schedules),
     h("h3", null, "Gates"),
     gateTable(report),
@@ -233,6 +234,16 @@ function ruleTable(spec) {
         h("td", { "data-label": "serves" }, serveText(r.serve)),
       )))),
     h("p", { className: "muted" }, rest));
+}
+
+/** A flagd definition as stored: its state, default and JsonLogic targeting, evaluated as flagd does. */
+function flagdSection(spec) {
+  const { state = "ENABLED", targeting } = spec.flagd;
+  const hasTargeting = targeting && Object.keys(targeting).length > 0;
+  return h("section", { id: "flagd", "aria-label": "flagd definition" },
+    h("h3", null, "flagd definition"),
+    h("p", null, `state ${state} · default ${spec.defaultVariant ?? "none (the caller's default)"} · variants ${Object.keys(spec.variants).join(", ")}`),
+    hasTargeting ? h("pre", { className: "logic" }, JSON.stringify(targeting, null, 2)) : h("p", { className: "muted" }, "No targeting: everyone gets the default (STATIC)."));
 }
 
 /** Pending scheduled changes, soonest first (`rampart schedules`). */
