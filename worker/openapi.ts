@@ -7,6 +7,7 @@ import { ConditionSchema } from "../core/condition";
 import { z } from "zod";
 import { EventSchema, EventsEnvelopeSchema } from "../core/events";
 import { FLAG_KINDS, FlagSpecSchema, JsonValueSchema, ManifestSchema } from "../core/manifest";
+import { JsonLogicSchema } from "../core/flagd/json-logic";
 import { ActionRequestSchema, RolloutStateSchema } from "../core/rollout";
 import { ScheduleRequestSchema, ScheduleSchema } from "../core/schedule";
 import { ListedSegmentSchema, SegmentSchema } from "../core/segment";
@@ -65,6 +66,7 @@ function schemas(): Json {
   const registry = z.registry<{ id: string }>();
   registry.add(JsonValueSchema, { id: "JsonValue" });
   registry.add(ConditionSchema, { id: "Condition" });
+  registry.add(JsonLogicSchema, { id: "JsonLogic" });
   registry.add(FlagSpecSchema, { id: "FlagSpec" });
   registry.add(ManifestSchema, { id: "Manifest" });
   registry.add(ActionRequestSchema, { id: "ActionRequest" });

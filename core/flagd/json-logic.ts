@@ -32,8 +32,11 @@ export const MAX_LOGIC_NODES = 20_000;
 /** Path segments a `var` may not walk: they read the prototype chain, not the context. */
 const FORBIDDEN_PATH_SEGMENTS: ReadonlySet<string> = new Set(["__proto__", "prototype", "constructor"]);
 
-export type JsonLogic = z.infer<typeof JsonLogicSchema>;
-export const JsonLogicSchema = z.json().describe("flagd targeting: JsonLogic with flagd's operations (fractional, sem_ver, starts_with, ends_with), `$ref`s resolved");
+export type JsonLogic = string | number | boolean | null | JsonLogic[] | { [key: string]: JsonLogic };
+/** Any JSON (the operations are checked by `jsonLogicProblems`); recursive through itself, so the OpenAPI document names it once. */
+export const JsonLogicSchema: z.ZodType<JsonLogic> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonLogicSchema), z.record(z.string(), JsonLogicSchema)]),
+).describe("flagd targeting: JsonLogic with flagd's operations (fractional, sem_ver, starts_with, ends_with), `$ref`s resolved");
 
 export interface LogicProblem {
   readonly path: (string | number)[];

@@ -1,6 +1,6 @@
 /** Targeting rules and multi-variant flags through the admin API and OFREP, as an application sees them. */
 import { describe, expect, it } from "vitest";
-import { call, evaluate, evaluateUntil, putFlag, uniqueKey } from "./helpers";
+import { call, cronAt, evaluate, evaluateUntil, PROPAGATION_MS, putFlag, uniqueKey } from "./helpers";
 
 const threeWay = (key: string) => ({
   key,
@@ -65,6 +65,57 @@ describe("targeting flags", () => {
     const rolled = await evaluate(key, { targetingKey: "b1" });
     expect(rolled.json.reason).toBe("SPLIT");
     expect(rolled.json.metadata.assignment).toMatch(/^1\.0\.[bc]$/);
+  });
+
+  it("walks a rollout on one rule's cohort through two stages while other rules keep their users, then a schedule kills it within the propagation bound", async () => {
+    const key = uniqueKey("cohort-rollout");
+    await putFlag({
+      key,
+      type: "string",
+      variants: { baseline: "ranker-v1", candidate: "ranker-v2", legacy: "ranker-v0" },
+      rules: [
+        { name: "enterprise", when: { attribute: "plan", op: "equals", value: "enterprise" }, serve: { variant: "legacy" } },
+        { name: "beta", when: { attribute: "groups", op: "contains", value: "beta" }, serve: "rollout" },
+        { name: "everyone-else", serve: { variant: "baseline" } },
+      ],
+      rollout: { stages: [{ weight: 20 }, { weight: 60 }, { weight: 100 }] },
+    });
+    const beta = (i: number) => ({ targetingKey: `beta-${i}`, groups: ["beta"] });
+    const others = [{ targetingKey: "ent-1", plan: "enterprise", groups: ["beta"] }, { targetingKey: "free-1", plan: "free" }];
+    await evaluateUntil(key, beta(0), (r) => r.status === 200);
+    const armsAt = async (stage: number) => {
+      const arms = new Map<number, string>();
+      for (let i = 0; i < 80; i++) {
+        const r = await evaluate(key, beta(i));
+        expect(r.json).toMatchObject({ reason: "SPLIT", metadata: { stage, assignment: expect.stringMatching(new RegExp(`^1\\.${stage}\\.[bc]$`)) } });
+        arms.set(i, r.json.variant);
+      }
+      expect((await evaluate(key, others[0]!)).json).toMatchObject({ variant: "legacy", reason: "TARGETING_MATCH", metadata: { rule: "enterprise" } });
+      expect((await evaluate(key, others[1]!)).json).toMatchObject({ variant: "baseline", reason: "TARGETING_MATCH", metadata: { rule: "everyone-else" } });
+      return arms;
+    };
+    const first = await armsAt(0);
+    const candidatesFirst = [...first].filter(([, v]) => v === "candidate").map(([i]) => i);
+    expect(candidatesFirst.length).toBeGreaterThan(4);
+    expect(candidatesFirst.length).toBeLessThan(30);
+
+    expect((await call("POST", `/admin/flags/${key}/actions`, { body: { action: "promote", reason: "stage 1 healthy" } })).status).toBe(200);
+    await evaluateUntil(key, beta(0), (r) => r.json.metadata?.stage === 1);
+    const second = await armsAt(1);
+    // Sticky as the weight rises: every candidate stays one, and more join.
+    for (const i of candidatesFirst) expect(second.get(i)).toBe("candidate");
+    expect([...second.values()].filter((v) => v === "candidate").length).toBeGreaterThan(candidatesFirst.length);
+
+    const at = Date.now() + 3_600_000;
+    expect((await call("POST", `/admin/flags/${key}/schedules`, { body: { at: new Date(at).toISOString(), action: "kill", reason: "experiment cutoff" } })).status).toBe(201);
+    await cronAt(at - 60_000);
+    expect((await evaluate(key, beta(candidatesFirst[0]!))).json.variant).toBe("candidate");
+    await cronAt(at + 1_000);
+    const killedAt = Date.now();
+    const served = await evaluateUntil(key, beta(candidatesFirst[0]!), (r) => r.json.reason === "DISABLED");
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(PROPAGATION_MS);
+    expect(served.json).toMatchObject({ variant: "baseline", value: "ranker-v1" });
+    expect((await evaluate(key, others[0]!)).json).toMatchObject({ variant: "baseline", reason: "DISABLED" });
   });
 
   it("refuses a rule naming an unknown variant with the path, and changes nothing", async () => {
