@@ -1,12 +1,14 @@
 /**
  * Scheduled changes: an operator action (kill, unkill, pause, resume,
  * promote, start a waiting wave, …) to be carried out by the first cron tick
- * at or after `at`, as `schedule:<who asked>`, and audited like any action.
+ * at or after `at`, as `schedule:<who asked>`, and audited like any action;
+ * or `update`, a new spec stored at that time (a split's new weights, an
+ * experiment's cutoff: the spec that serves its winner), as if PUT then.
  * A schedule that can no longer apply (the flag moved on) is audited as
  * failed and dropped, never retried.
  */
 import { z } from "zod";
-import { ArmSchema } from "./manifest";
+import { ArmSchema, JsonValueSchema } from "./manifest";
 import { ACTIONS } from "./rollout";
 import { MAX_WAVES } from "./waves";
 
@@ -14,7 +16,9 @@ import { MAX_WAVES } from "./waves";
 export const MAX_SCHEDULES_PER_FLAG = 50;
 export const MAX_SCHEDULE_AHEAD_MS = 366 * 86_400_000;
 
-export const ScheduledActionSchema = z.enum(ACTIONS);
+/** An operator action, or `update`: store `spec` as the flag's spec. */
+export const SCHEDULED_ACTIONS = [...ACTIONS, "update"] as const;
+export const ScheduledActionSchema = z.enum(SCHEDULED_ACTIONS);
 
 /** A time as ISO 8601 with a zone, or milliseconds since the epoch. */
 const TimeSchema = z.union([z.int().min(0), z.iso.datetime({ offset: true })]).transform((v) => (typeof v === "number" ? v : Date.parse(v)));
@@ -25,6 +29,7 @@ export const ScheduleRequestSchema = z.strictObject({
   variant: ArmSchema.optional().describe("For force: the arm to serve"),
   reason: z.string().max(1000).optional(),
   wave: z.int().min(1).max(MAX_WAVES).optional().describe("The region wave acted on (default 1)"),
+  spec: z.record(z.string(), JsonValueSchema).optional().describe("For update: the flag's spec from `at` on, as PUT /admin/flags/{key} takes it (checked now, and again when it is stored)"),
 });
 export type ScheduleRequest = z.infer<typeof ScheduleRequestSchema>;
 
@@ -36,6 +41,8 @@ export const ScheduleSchema = z.strictObject({
   action: ScheduledActionSchema,
   variant: ArmSchema.nullable(),
   reason: z.string().nullable(),
+  /** An update's spec as written (JSON, stored by the registry); null for an action. */
+  spec: z.unknown().transform((v) => (v === undefined ? null : v)),
   createdBy: z.string(),
   createdAt: z.number(),
 });

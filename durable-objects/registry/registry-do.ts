@@ -10,7 +10,8 @@ import { DurableObject } from "cloudflare:workers";
 import { canonicalJson, toHex } from "../../core/canonical";
 import { plainCopy } from "../../core/dict";
 import type { Decision } from "../../core/decision";
-import type { FlagSpec } from "../../core/manifest";
+import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
+import { summarizeIssues, toIssues } from "../../core/issues";
 import { servedWeight, type RolloutState } from "../../core/rollout";
 import { snapshotFlagOf, type SnapshotFlag, type SnapshotHead } from "../../core/snapshot";
 import { leadingWave, nextWaveSteps, notStartedWave, waveObjectName } from "../../core/waves";
@@ -306,11 +307,9 @@ export class RegistryDO extends DurableObject<Env> {
    */
   private async runDueSchedules(now: number): Promise<void> {
     for (const schedule of this.schedules.due(now)) {
-      const request = { action: schedule.action, ...(schedule.variant ? { variant: schedule.variant } : {}), reason: `scheduled #${schedule.id}${schedule.reason ? `: ${schedule.reason}` : ""}` };
       let failure: string | null;
       try {
-        const result = await flagStub(this.env, waveObjectName(schedule.flag, schedule.wave)).act(request, `schedule:${schedule.createdBy}`, now);
-        failure = result.ok ? null : result.message;
+        failure = schedule.action === "update" ? await this.runScheduledUpdate(schedule, now) : await this.runScheduledAction(schedule, now);
       } catch (error) {
         // The object could not be reached: the next tick tries again.
         console.error(`schedule #${schedule.id} of ${schedule.flag}: not carried out`, error);
@@ -321,6 +320,23 @@ export class RegistryDO extends DurableObject<Env> {
         if (failure !== null) this.audits.append({ at: now, actor: "cron", action: "schedule:failed", flag: schedule.flag, summary: `#${schedule.id} (${describeSchedule(schedule)}) not carried out: ${failure}` });
       });
     }
+  }
+
+  /** A scheduled operator action through the wave's object; what went wrong, or null. */
+  private async runScheduledAction(schedule: Schedule, now: number): Promise<string | null> {
+    const action = schedule.action as Exclude<Schedule["action"], "update">;
+    const request = { action, ...(schedule.variant ? { variant: schedule.variant } : {}), reason: `scheduled #${schedule.id}${schedule.reason ? `: ${schedule.reason}` : ""}` };
+    const result = await flagStub(this.env, waveObjectName(schedule.flag, schedule.wave)).act(request, `schedule:${schedule.createdBy}`, now);
+    return result.ok ? null : result.message;
+  }
+
+  /** A scheduled spec, stored as a PUT would store it (checked again: segments or required flags may have gone meanwhile); what went wrong, or null. */
+  private async runScheduledUpdate(schedule: Schedule, now: number): Promise<string | null> {
+    if (this.flags.get(schedule.flag) === null) return `flag "${schedule.flag}" no longer exists`;
+    const parsed = FlagSpecSchema.safeParse(schedule.spec);
+    if (!parsed.success) return summarizeIssues(toIssues(parsed.error.issues, ["spec"]));
+    const result = await this.putFlag({ raw: schedule.spec, spec: parsed.data, signedBy: null }, `schedule:${schedule.createdBy}`, now);
+    return "refused" in result ? summarizeIssues(result.issues) : null;
   }
 
   /** A flag's line in the list: with region waves, its leading wave's (the first not completed); each wave is under `waves`. */

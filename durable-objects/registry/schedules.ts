@@ -7,16 +7,16 @@ import { ScheduleSchema, type Schedule, type ScheduleRequest } from "../../core/
 import type { Sql } from "../sql";
 
 const ScheduleRowSchema = z
-  .object({ id: z.number(), flag: z.string(), wave: z.number(), at: z.number(), action: z.string(), variant: z.string().nullable(), reason: z.string().nullable(), created_by: z.string(), created_at: z.number() })
-  .transform((r) => ScheduleSchema.parse({ id: r.id, flag: r.flag, wave: r.wave, at: r.at, action: r.action, variant: r.variant, reason: r.reason, createdBy: r.created_by, createdAt: r.created_at }));
+  .object({ id: z.number(), flag: z.string(), wave: z.number(), at: z.number(), action: z.string(), variant: z.string().nullable(), reason: z.string().nullable(), spec: z.string().nullable(), created_by: z.string(), created_at: z.number() })
+  .transform((r) => ScheduleSchema.parse({ id: r.id, flag: r.flag, wave: r.wave, at: r.at, action: r.action, variant: r.variant, reason: r.reason, spec: r.spec === null ? null : JSON.parse(r.spec), createdBy: r.created_by, createdAt: r.created_at }));
 
 export class Schedules {
   constructor(private readonly sql: Sql) {}
 
   add(flag: string, request: ScheduleRequest, actor: string, now: number): Schedule {
     const row = this.sql.first(
-      "INSERT INTO schedules (flag, wave, at, action, variant, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-      flag, request.wave ?? 1, request.at, request.action, request.variant ?? null, request.reason ?? null, actor, now,
+      "INSERT INTO schedules (flag, wave, at, action, variant, reason, spec, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+      flag, request.wave ?? 1, request.at, request.action, request.variant ?? null, request.reason ?? null, request.spec === undefined ? null : JSON.stringify(request.spec), actor, now,
     );
     return ScheduleRowSchema.parse(row);
   }

@@ -96,4 +96,11 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       sql.run("CREATE TABLE segments (name TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL, updated_by TEXT NOT NULL, updated_at INTEGER NOT NULL)");
     },
   },
+  {
+    version: 9,
+    name: "scheduled spec updates: a schedule may carry the spec to store at its time",
+    up(sql) {
+      sql.run("ALTER TABLE schedules ADD COLUMN spec TEXT");
+    },
+  },
 ];

@@ -32,7 +32,9 @@ commands:
   approve <key> [--reject] [--note TEXT]  approve (or reject) the stage the flag waits in, for its current generation
   schedule <key> <action> --at T [--reason TEXT] [--variant ARM] [--wave N]
                                       have the cron carry out an action at T (ISO 8601 with a zone, or ms):
-                                      kill, unkill, pause, resume, promote, demote, rollback, force, unforce, start
+                                      kill, unkill, pause, resume, promote, demote, rollback, force, unforce, start;
+                                      update --spec FILE stores that spec then (a split's new weights,
+                                      an experiment's cutoff: the spec serving its winner)
   schedules <key>                     the flag's pending scheduled changes, soonest first
   unschedule <key> <id>               cancel a pending schedule
   delete <key>                        delete a flag (its decision log is kept)
@@ -227,6 +229,7 @@ const CLI_OPTIONS = {
   reason: { type: "string" },
   variant: { type: "string" },
   wave: { type: "string" },
+  spec: { type: "string" },
   region: { type: "string" },
   limit: { type: "string" },
   from: { type: "string" },
@@ -556,7 +559,9 @@ async function scheduleCommand(ctx: CliContext): Promise<number> {
   const key = need("key", args[0]);
   const action = need("action", args[1]);
   const at = need("time (--at)", opts.at);
-  const body = JSON.stringify({ at: /^\d+$/.test(at) ? Number(at) : at, action, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.wave ? { wave: Number(opts.wave) } : {}) });
+  if (action === "update" && !opts.spec) throw new CliError("schedule KEY update needs --spec FILE: the flag's spec (YAML or JSON) from that time on", "usage");
+  const spec = opts.spec ? readDocument(io, opts.spec) : undefined;
+  const body = JSON.stringify({ at: /^\d+$/.test(at) ? Number(at) : at, action, ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.variant ? { variant: opts.variant } : {}), ...(opts.wave ? { wave: Number(opts.wave) } : {}), ...(spec !== undefined ? { spec } : {}) });
   const json = await request("POST", `/admin/flags/${key}/schedules`, body);
   const schedule = json["schedule"] as { id: number; at: number; action: string; wave: number };
   show(json, () => io.out(`${key}: #${schedule.id} ${schedule.action}${schedule.wave > 1 ? ` wave ${schedule.wave}` : ""} at ${iso(schedule.at)} (the first cron tick at or after it; cancel with: unschedule ${key} ${schedule.id})`));

@@ -141,7 +141,7 @@ describe("RegistryDO storage upgrades", () => {
       }
       return { before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql) };
     });
-    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6, 7, 8], after: 8 });
+    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6, 7, 8, 9], after: 9 });
     expect((await call("GET", "/admin/flags")).json).toEqual(before.flags);
     expect((await call("GET", "/admin/audit?limit=500")).json.entries).toEqual(before.audit);
     // It still works as a registry: a new action is audited once.
@@ -188,7 +188,7 @@ describe("RegistryDO storage upgrades", () => {
       const encoded = sql.all<{ decision_id: number }>("SELECT decision_id FROM audit WHERE flag = ? AND decision_id < 0", key).length;
       return { encoded, before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql), columns: sql.all<{ name: string }>("SELECT name FROM pragma_table_info('flags')").map((c) => c.name) };
     });
-    expect(result).toMatchObject({ before: 5, applied: [6, 7, 8], after: 8 });
+    expect(result).toMatchObject({ before: 5, applied: [6, 7, 8, 9], after: 9 });
     expect(result.encoded).toBeGreaterThan(0);
     expect(result.columns).not.toContain("state");
     // Every wave, state and audit entry reads back as before.

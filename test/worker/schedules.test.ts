@@ -76,4 +76,56 @@ describe("schedules", () => {
     await putFlag(booleanSpec(key));
     expect((await call("GET", `/admin/flags/${key}/schedules`)).json.schedules).toEqual([]);
   });
+
+  it("store a scheduled spec at its time: an experiment's cutoff moves everyone to the winner, as schedule:<actor>; refused with the path when bad; failed when its segment went", async () => {
+    const key = uniqueKey("sched-cutoff");
+    const experiment = (split: { variant: string; weight: number }[]) => ({
+      key, kind: "targeting", type: "string", variants: { grid: "grid", list: "list", cards: "cards" }, defaultVariant: "grid",
+      rules: [{ name: "experiment", serve: { split } }],
+    });
+    await putFlag(experiment([{ variant: "grid", weight: 34 }, { variant: "list", weight: 33 }, { variant: "cards", weight: 33 }]));
+    const at = Date.now() + 86_400_000;
+    const cutoff = { kind: "targeting", type: "string", variants: { grid: "grid", list: "list", cards: "cards" }, defaultVariant: "list" };
+    const added = await call("POST", `/admin/flags/${key}/schedules`, { body: { at, action: "update", spec: cutoff, reason: "experiment cutoff: list won" } });
+    expect(added.status).toBe(201);
+    expect(added.json.schedule).toMatchObject({ action: "update", spec: { ...cutoff, key } });
+    const variants = async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 40; i++) seen.add((await call("POST", `/ofrep/v1/evaluate/flags/${key}`, { body: { context: { targetingKey: `u-${i}` } } })).json.variant);
+      return [...seen].sort();
+    };
+    await evaluateUntil(key, { targetingKey: "u-0" }, (r) => r.status === 200);
+    expect(await variants()).toEqual(["cards", "grid", "list"]);
+    await cronAt(at - 60_000);
+    expect((await call("GET", `/admin/flags/${key}`)).json.spec.rules).toHaveLength(1);
+    await cronAt(at + 1_000);
+    expect((await call("GET", `/admin/flags/${key}`)).json.spec).toMatchObject({ defaultVariant: "list", key });
+    await evaluateUntil(key, { targetingKey: "u-0" }, (r) => r.json.reason === "DEFAULT");
+    expect(await variants()).toEqual(["list"]);
+    expect((await audit(key)).find((e) => e.actor.startsWith("schedule:"))).toBeDefined();
+    expect((await call("GET", `/admin/flags/${key}/schedules`)).json.schedules).toEqual([]);
+
+    // Refused with the path, nothing stored.
+    const refused = async (body: unknown) => {
+      const response = await call("POST", `/admin/flags/${key}/schedules`, { body });
+      return { status: response.status, path: (response.json.issues as { path: string }[] | undefined)?.[0]?.path };
+    };
+    expect(await refused({ at, action: "update" })).toEqual({ status: 400, path: "spec" });
+    expect(await refused({ at, action: "update", spec: { ...cutoff, defaultVariant: "tiles" } })).toEqual({ status: 400, path: "spec.defaultVariant" });
+    expect(await refused({ at, action: "update", spec: { ...cutoff, key: "other-flag" } })).toEqual({ status: 400, path: "spec.key" });
+    expect(await refused({ at, action: "update", spec: cutoff, wave: 1 })).toEqual({ status: 400, path: "wave" });
+    expect(await refused({ at, action: "kill", spec: cutoff })).toEqual({ status: 400, path: "spec" });
+    expect((await call("GET", `/admin/flags/${key}/schedules`)).json.schedules).toEqual([]);
+
+    // Checked again at its time: a segment deleted meanwhile fails it (audited), and the flag stays as it was.
+    const segment = uniqueKey("sched-seg");
+    expect((await call("PUT", `/admin/segments/${segment}`, { body: { keys: ["u-1"] } })).status).toBe(201);
+    const later = at + 86_400_000;
+    const withSegment = { ...cutoff, rules: [{ when: { attribute: "targetingKey", op: "in_segment", value: segment }, serve: { variant: "cards" } }] };
+    expect((await call("POST", `/admin/flags/${key}/schedules`, { body: { at: later, action: "update", spec: withSegment } })).status).toBe(201);
+    expect((await call("DELETE", `/admin/segments/${segment}`)).status).toBe(200);
+    await cronAt(later + 1_000);
+    expect((await audit(key)).find((e) => e.action === "schedule:failed")?.summary).toContain(segment);
+    expect((await call("GET", `/admin/flags/${key}`)).json.spec.rules ?? []).toEqual([]);
+  });
 });

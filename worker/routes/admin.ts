@@ -201,6 +201,15 @@ export function adminRoutes() {
     const problem = scheduleTimeProblem(parsed.data.at, now);
     if (problem !== null) throw invalidInput("the schedule is not valid", [{ path: "at", message: problem }]);
     if (parsed.data.action === "force" && parsed.data.variant === undefined) throw invalidInput("the schedule is not valid", [{ path: "variant", message: "force needs `variant`: baseline or candidate" }]);
+    if (parsed.data.action === "update") {
+      if (parsed.data.spec === undefined) throw invalidInput("the schedule is not valid", [{ path: "spec", message: "update needs `spec`: the flag's spec from `at` on" }]);
+      if (parsed.data.wave !== undefined || parsed.data.variant !== undefined) throw invalidInput("the schedule is not valid", [{ path: parsed.data.wave !== undefined ? "wave" : "variant", message: "an update replaces the whole flag's spec: it takes no wave or variant" }]);
+      const { key: specKey } = parsed.data.spec;
+      if (specKey !== undefined && specKey !== key) throw invalidInput("the schedule is not valid", [{ path: "spec.key", message: `must be "${key}" (the key in the URL) or left out` }]);
+      const spec = FlagSpecSchema.safeParse({ ...parsed.data.spec, key });
+      if (!spec.success) throw invalidInput("the scheduled spec is not valid", toIssues(spec.error.issues, ["spec"]));
+      parsed.data.spec = { ...parsed.data.spec, key };
+    } else if (parsed.data.spec !== undefined) throw invalidInput("the schedule is not valid", [{ path: "spec", message: `only update carries a spec; ${parsed.data.action} acts on the flag as it is` }]);
     const result = await registryStub(c.env).addSchedule(key, parsed.data, c.get("actor"), now);
     if (result.ok) return c.json({ key, schedule: result.schedule }, 201);
     if (result.kind === "not_found") throw notFound(key);
