@@ -8,7 +8,7 @@ import type { Sql } from "../sql";
 
 const ScheduleRowSchema = z
   .object({ id: z.number(), flag: z.string(), wave: z.number(), at: z.number(), action: z.string(), variant: z.string().nullable(), reason: z.string().nullable(), spec: z.string().nullable(), created_by: z.string(), created_at: z.number() })
-  .transform((r) => ScheduleSchema.parse({ id: r.id, flag: r.flag, wave: r.wave, at: r.at, action: r.action, variant: r.variant, reason: r.reason, spec: r.spec === null ? null : JSON.parse(r.spec), createdBy: r.created_by, createdAt: r.created_at }));
+  .transform((r) => ScheduleSchema.parse({ id: r.id, flag: r.flag, wave: r.wave, at: r.at, action: r.action, variant: r.variant, reason: r.reason, spec: r.spec === null ? null : (JSON.parse(r.spec) as unknown), createdBy: r.created_by, createdAt: r.created_at }));
 
 export class Schedules {
   constructor(private readonly sql: Sql) {}
