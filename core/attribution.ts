@@ -10,7 +10,11 @@
  *    the event's own timestamp (from the flag's state history);
  * 3. neither: the unit is assigned again against the flag as it was at the
  *    event's timestamp, using the event's `context` (scope attributes, the
- *    stickiness attribute) and its `targetingKey`.
+ *    stickiness attribute) and its `targetingKey` — unless the flag's rules
+ *    ask segments or other flags, which the flag's own object cannot
+ *    answer as the edge did then: such an event needs its token
+ *    ("needs_assignment"), rather than a guess that could credit a
+ *    rule-served user to the rollout.
  *
  * A shadow comparison always belongs to the candidate (it compares the
  * candidate's answer with the baseline's). An event that cannot be credited
@@ -21,6 +25,8 @@ import { assign, compileFlag, isRolloutExposure, parseAssignmentToken, unitRepli
 import type { Arm, FlagSpec } from "./manifest";
 import type { RolloutState } from "./rollout";
 import { snapshotFlagOf } from "./snapshot";
+import { ruleSegmentReferences } from "./targeting-rules";
+import { prerequisitesOf } from "./prerequisites";
 
 export const UNATTRIBUTED_REASONS = [
   "before_first_state",
@@ -30,6 +36,7 @@ export const UNATTRIBUTED_REASONS = [
   "forced",
   "out_of_scope",
   "no_unit",
+  "needs_assignment",
 ] as const;
 export type UnattributedReason = (typeof UNATTRIBUTED_REASONS)[number];
 
@@ -75,6 +82,7 @@ export function attribute(event: AttributableEvent, time: number, history: FlagH
   const credit = (arm: Arm): Attribution => ({ ok: true, generation: state.generation, stage: state.stageIndex, arm, replicate: unitReplicate(flag, context) });
   if (comparison) return credit("candidate");
   if (event.variant !== undefined) return credit(event.variant);
+  if (ruleSegmentReferences(spec.rules).length > 0 || prerequisitesOf(spec).length > 0) return { ok: false, reason: "needs_assignment" };
   const served = assign(flag, context);
   if (!served.ok) return { ok: false, reason: "no_unit" };
   if (served.codeDefault) return { ok: false, reason: "not_in_rollout" };
