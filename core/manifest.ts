@@ -21,6 +21,10 @@ import { keyedDictSchema, own } from "./dict";
 import { PrerequisiteSchema } from "./condition";
 import { MAX_RULES, MAX_VARIANTS, rulesProblems, TargetingRuleSchema, VariantNameSchema } from "./targeting-rules";
 import { FlagdBlockSchema } from "./flagd/definition";
+import { SegmentSchema } from "./segment";
+
+/** Segments one manifest may write. */
+export const MAX_MANIFEST_SEGMENTS = 100;
 
 /** OFREP clients do not URL-encode keys, so keys stay within this alphabet. */
 export const FLAG_KEY_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -301,10 +305,16 @@ function checkStages(stages: readonly Stage[], ctx: z.RefinementCtx): void {
   }
 }
 
-/** A multi-flag manifest: `flags: [...]`. */
+/** A multi-flag manifest: `flags: [...]`, and the segments their rules use (`segments: [...]`, written first). */
 export const ManifestSchema = z
-  .strictObject({ flags: z.array(FlagSpecSchema).max(1000) })
+  .strictObject({ flags: z.array(FlagSpecSchema).max(1000), segments: z.array(SegmentSchema).max(MAX_MANIFEST_SEGMENTS).default([]) })
   .superRefine((manifest, ctx) => {
+    const names = new Map<string, number>();
+    manifest.segments.forEach((segment, i) => {
+      const first = names.get(segment.name);
+      if (first !== undefined) ctx.addIssue({ code: "custom", path: ["segments", i, "name"], message: `duplicate segment "${segment.name}" (also segments[${first}])` });
+      else names.set(segment.name, i);
+    });
     const seen = new Map<string, number>();
     manifest.flags.forEach((flag, i) => {
       const first = seen.get(flag.key);

@@ -31,7 +31,7 @@ import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry, WaveSummary } from
 import { WaveStates } from "./wave-states";
 import { Schedules } from "./schedules";
 import { Segments } from "./segments";
-import { SegmentSchema, type StoredSegment } from "../../core/segment";
+import { SegmentSchema, type Segment, type StoredSegment } from "../../core/segment";
 import { ruleSegmentReferences } from "../../core/targeting-rules";
 import { dependentsOf, prerequisiteProblems } from "../../core/prerequisites";
 import { MAX_SCHEDULES_PER_FLAG, type Schedule, type ScheduleRequest } from "../../core/schedule";
@@ -159,13 +159,25 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** Applies a manifest: every changed flag is configured, then one snapshot is published. */
-  async applyManifest(entries: SpecEntry[], prune: boolean, actor: string, now: number): Promise<PlanEntry[] | ReferenceRefusal> {
+  async applyManifest(entries: SpecEntry[], prune: boolean, actor: string, now: number, segments: Segment[] = []): Promise<PlanEntry[] | ReferenceRefusal> {
     return this.writes.run(async () => {
       const stored = new Map(this.flags.all().map((f) => [f.key, f]));
       const plan = planChanges(this.flags.specs([...stored.values()]), entries.map((e) => e.spec), prune);
       const deleted = plan.filter((p) => p.change === "delete").map((p) => p.key);
-      const missing = [...this.missingSegments(entries.map((e) => e.spec), true), ...this.prerequisiteIssues(null, entries.map((e) => e.spec), deleted)];
+      const missing = [...this.missingSegments(entries.map((e) => e.spec), true, segments.map((s) => s.name)), ...this.prerequisiteIssues(null, entries.map((e) => e.spec), deleted)];
       if (missing.length > 0) return { refused: "invalid_reference" as const, issues: missing };
+      // The manifest's segments first (only those that changed), so its flags find them; their other users are republished too.
+      let segmentsChanged = false;
+      for (const segment of segments) {
+        if (JSON.stringify(this.segments.get(segment.name)?.segment) === JSON.stringify(segment)) continue;
+        segmentsChanged = true;
+        const users = this.segmentUsers().get(segment.name) ?? [];
+        this.sql.transaction(() => {
+          const written = this.segments.put(segment, actor, now);
+          for (const key of users) this.publisher.markDirty(key);
+          this.audits.append({ at: now, actor, action: written.created ? "segment:create" : "segment:update", flag: null, specHash: null, summary: `segment ${segment.name} v${written.version} (manifest): ${segment.keys.length} keys${segment.when ? " and a rule" : ""}` });
+        });
+      }
       const byKey = new Map(entries.map((e) => [e.spec.key, e]));
       for (const item of plan) {
         const entry = byKey.get(item.key);
@@ -173,7 +185,7 @@ export class RegistryDO extends DurableObject<Env> {
         const flag = stored.get(item.key);
         if (item.change === "delete" && flag) await this.removeFlag(flag, actor, now);
       }
-      if (plan.some((p) => p.change !== "unchanged")) await this.publish(now);
+      if (segmentsChanged || plan.some((p) => p.change !== "unchanged")) await this.publish(now);
       return plan;
     });
   }
@@ -390,8 +402,8 @@ export class RegistryDO extends DurableObject<Env> {
   }
 
   /** Each reference to a segment that does not exist, with its path (`flags[i].` first in a manifest). */
-  private missingSegments(specs: readonly FlagSpec[], inManifest = false): { path: string; message: string }[] {
-    const known = new Set(this.segments.all().map((s) => s.segment.name));
+  private missingSegments(specs: readonly FlagSpec[], inManifest = false, alsoKnown: readonly string[] = []): { path: string; message: string }[] {
+    const known = new Set([...this.segments.all().map((s) => s.segment.name), ...alsoKnown]);
     return specs.flatMap((spec, i) =>
       ruleSegmentReferences(spec.rules)
         .filter((ref) => !known.has(ref.name))

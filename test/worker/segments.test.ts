@@ -79,4 +79,19 @@ describe("segments", () => {
     expect((await call("PUT", "/admin/segments/1bad", { body: { keys: ["a"] } })).status).toBe(400);
     expect((await call("GET", `/admin/segments/${name}`)).status).toBe(404);
   });
+
+  it("takes a manifest's segments with its flags: written first, unchanged ones left alone, duplicates refused naming the place", async () => {
+    const key = uniqueKey("manifest-seg");
+    const segment = uniqueKey("manifest-testers");
+    const manifest = { segments: [{ name: segment, keys: ["tester-1", "tester-2"] }], flags: [flagUsing(key, segment)] };
+    const applied = await call("POST", "/admin/manifest", { body: manifest });
+    expect(applied.status, JSON.stringify(applied.json)).toBe(200);
+    expect((await call("GET", `/admin/segments/${segment}`)).json).toMatchObject({ version: 1, flags: [key] });
+    const again = await call("POST", "/admin/manifest", { body: manifest });
+    expect(again.status).toBe(200);
+    expect((await call("GET", `/admin/segments/${segment}`)).json.version).toBe(1);
+    const duplicate = await call("POST", "/admin/manifest", { body: { ...manifest, segments: [manifest.segments[0], manifest.segments[0]] } });
+    expect(duplicate.status).toBe(400);
+    expect(duplicate.json.issues).toEqual([{ path: "segments[1].name", message: expect.stringContaining("duplicate segment") }]);
+  });
 });

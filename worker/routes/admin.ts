@@ -331,7 +331,7 @@ export function adminRoutes() {
     const rawFlags = (raw as { flags: unknown[] }).flags;
     const changes = dryRun
       ? await registry.planManifest(plainCopy(parsed.data.flags), prune)
-      : await registry.applyManifest(plainCopy(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec, signedBy }))), prune, c.get("actor"), Date.now());
+      : await registry.applyManifest(plainCopy(parsed.data.flags.map((spec, i) => ({ raw: rawFlags[i], spec, signedBy }))), prune, c.get("actor"), Date.now(), plainCopy(parsed.data.segments));
     if ("refused" in changes) throw invalidInput("the manifest refers to segments or flags that do not exist, or makes a cycle", changes.issues);
     return c.json({ dryRun, prune, changes });
   });
