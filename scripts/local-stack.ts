@@ -16,6 +16,7 @@ import { stripVTControlCharacters } from "node:util";
 import { parse } from "yaml";
 import { LOCAL_STACK_FILE, readLocalStack } from "./lib/local-url";
 import { scriptArgs } from "./lib/script-args";
+import { parseDurationMs } from "../core/units";
 
 const opts = scriptArgs(
   { command: "npm start", about: "Starts Rampart on workerd with local Durable Object and KV storage (state in\n.wrangler/state), loads the demo flags from examples/, and prints the URL." },
@@ -87,7 +88,24 @@ async function loadDemoFlags(): Promise<string[]> {
   if (!r.ok) throw new Error(`loading the demo flags failed: ${r.status} ${await r.text()}`);
   const body = (await r.json()) as { changes: { key: string; change: string }[] };
   for (const c of body.changes) console.log(`  ${c.change.padEnd(9)} ${c.key}`);
-  return [...flags.map((f) => f.key), ...(await importDemoFlagd())];
+  const imported = await importDemoFlagd();
+  await addDemoSchedules();
+  return [...flags.map((f) => f.key), ...imported];
+}
+
+/** Demo schedules (examples/schedules/*.yaml: a flag, `in` a duration from now, the request), added once per fresh stack. */
+async function addDemoSchedules(): Promise<void> {
+  for (const file of readdirSync(join("examples", "schedules")).filter((f) => f.endsWith(".yaml")).sort()) {
+    const { flag, in: after, ...request } = parse(readFileSync(join("examples", "schedules", file), "utf8")) as { flag: string; in: string } & Record<string, unknown>;
+    const delay = parseDurationMs(after);
+    if (delay === null) throw new Error(`examples/schedules/${file}: \`in\` must be a duration like 14d`);
+    const headers = { authorization: `Bearer ${adminToken}`, "content-type": "application/json", "x-rampart-actor": "local-stack" };
+    const pending = (await (await fetch(`${base}/admin/flags/${flag}/schedules`, { headers })).json()) as { schedules?: { reason: string | null }[] };
+    if (pending.schedules?.some((s) => s.reason === request["reason"])) continue;
+    const r = await fetch(`${base}/admin/flags/${flag}/schedules`, { method: "POST", headers, body: JSON.stringify({ ...request, at: Date.now() + delay }) });
+    if (!r.ok) throw new Error(`adding examples/schedules/${file} failed: ${r.status} ${await r.text()}`);
+    console.log(`  scheduled ${flag}: ${String(request["action"])} in ${after} (examples/schedules/${file})`);
+  }
 }
 
 /** flagd documents (examples/flagd/*.json) stored as they are, through the import route. */

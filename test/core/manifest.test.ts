@@ -21,9 +21,12 @@ const base: FlagSpecInput = {
 };
 
 describe("flag spec", () => {
-  it("accepts every example flag in examples/ (five rollouts, a guard and a targeting flag)", () => {
+  it("accepts every example flag in examples/ (six rollouts — one on a rule's cohort —, a guard and a targeting flag), and the scheduled spec", () => {
     const files = readdirSync(EXAMPLES).filter((f) => f.endsWith(".yaml"));
-    expect(files.length).toBe(7);
+    expect(files.length).toBe(8);
+    const cutoff = parse(readFileSync(new URL("schedules/feed-layout-cutoff.yaml", EXAMPLES), "utf8")) as { flag: string; spec: Record<string, unknown> };
+    const scheduled = FlagSpecSchema.safeParse({ ...cutoff.spec, key: cutoff.flag });
+    expect(scheduled.success ? [] : toIssues(scheduled.error.issues)).toEqual([]);
     for (const file of files) {
       const result = FlagSpecSchema.safeParse(parse(readFileSync(new URL(file, EXAMPLES), "utf8")));
       expect(result.success ? [] : toIssues(result.error.issues), file).toEqual([]);
