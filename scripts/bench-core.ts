@@ -13,6 +13,7 @@ import { assign } from "../core/assign";
 import { compileSnapshot } from "../core/compile";
 import { FlagSpecSchema } from "../core/manifest";
 import { SegmentSchema } from "../core/segment";
+import { TARGETED_SEGMENT_KEYS, TARGETED_SPLIT, targetedSpec } from "./lib/targeted-flag";
 import { hashFrom, murmur3, prepareHash } from "../core/murmur3";
 import { initialState } from "../core/rollout";
 import { snapshotFlagOf } from "../core/snapshot";
@@ -176,23 +177,9 @@ function interleavedOver(contenders: IndexedContender[], count: number, label: s
  */
 function targetedContenders(): { contexts: EvaluationContext[]; rampart: IndexedContender; flagd: IndexedContender } {
   const key = "bench-targeted";
-  const segmentKeys = Array.from({ length: 1000 }, (_, i) => `user-${i * 7}-seg`);
-  const split = [["control", 34], ["list", 33], ["cards", 33]] as const;
-  const spec = FlagSpecSchema.parse({
-    key, kind: "targeting", type: "string", variants: { control: "control", list: "list", cards: "cards" }, defaultVariant: "control",
-    rules: [
-      { when: { attribute: "email", op: "ends_with", value: "@example.com" }, serve: { variant: "cards" } },
-      { when: { attribute: "groups", op: "contains", value: "staff" }, serve: { variant: "cards" } },
-      { when: { attribute: "targetingKey", op: "in_segment", value: "testers" }, serve: { variant: "list" } },
-      { when: { attribute: "plan", op: "equals", value: "enterprise" }, serve: { variant: "control" } },
-      { when: { attribute: "appVersion", op: "semver_lt", value: "2.0.0" }, serve: { variant: "control" } },
-      { when: { attribute: "country", op: "in", values: ["CN", "RU"] }, serve: { variant: "control" } },
-      { when: { attribute: "age", op: "gte", value: 65 }, serve: { variant: "list" } },
-      { when: { all: [{ attribute: "region", op: "starts_with", value: "eu-" }, { attribute: "plan", op: "not_equals", value: "free" }] }, serve: { variant: "list" } },
-      { when: { attribute: "beta", op: "equals", value: true }, serve: { variant: "cards" } },
-      { serve: { split: split.map(([variant, weight]) => ({ variant, weight })) } },
-    ],
-  });
+  const segmentKeys = TARGETED_SEGMENT_KEYS;
+  const split = TARGETED_SPLIT;
+  const spec = FlagSpecSchema.parse(targetedSpec(key, "testers"));
   const segments = new Map([["testers", SegmentSchema.parse({ name: "testers", keys: segmentKeys })]]);
   const snapshot = compileSnapshot({ version: 1, etag: '"1"', publishedAt: 0, flags: [snapshotFlagOf(spec, initialState(spec.rollout.stages, 1, 1, 0), 1, [], 1, segments)] });
   const flag = snapshot.flags.get(key);

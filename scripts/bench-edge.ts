@@ -31,6 +31,7 @@ import { Miniflare } from "miniflare";
 import WebSocket from "ws";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { scriptArgs } from "./lib/script-args";
+import { TARGETED_SEGMENT_KEYS, targetedSpec } from "./lib/targeted-flag";
 
 const args = scriptArgs({ command: "npm run bench:edge", about: "Rampart's edge paths against reference Workers on Miniflare, interleaved, with wrk (apt-get install wrk)" }, {
   seconds: { type: "int", default: 6, min: 1, max: 60, help: "seconds per measurement" },
@@ -283,27 +284,13 @@ async function main() {
   const segment = await fetch(`${rampart}/admin/segments/bench-testers`, {
     method: "PUT",
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ keys: Array.from({ length: 1000 }, (_, i) => `user-${i * 7}-seg`) }),
+    body: JSON.stringify({ keys: TARGETED_SEGMENT_KEYS }),
   });
   if (!segment.ok) throw new Error(`creating the segment failed: ${segment.status} ${await segment.text()}`);
   const targeted = await fetch(`${rampart}/admin/flags/${FLAG}-targeted`, {
     method: "PUT",
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({
-      key: `${FLAG}-targeted`, kind: "targeting", type: "string", variants: { control: "control", list: "list", cards: "cards" }, defaultVariant: "control",
-      rules: [
-        { when: { attribute: "email", op: "ends_with", value: "@example.com" }, serve: { variant: "cards" } },
-        { when: { attribute: "groups", op: "contains", value: "staff" }, serve: { variant: "cards" } },
-        { when: { attribute: "targetingKey", op: "in_segment", value: "bench-testers" }, serve: { variant: "list" } },
-        { when: { attribute: "plan", op: "equals", value: "enterprise" }, serve: { variant: "control" } },
-        { when: { attribute: "appVersion", op: "semver_lt", value: "2.0.0" }, serve: { variant: "control" } },
-        { when: { attribute: "country", op: "in", values: ["CN", "RU"] }, serve: { variant: "control" } },
-        { when: { attribute: "age", op: "gte", value: 65 }, serve: { variant: "list" } },
-        { when: { all: [{ attribute: "region", op: "starts_with", value: "eu-" }, { attribute: "plan", op: "not_equals", value: "free" }] }, serve: { variant: "list" } },
-        { when: { attribute: "beta", op: "equals", value: true }, serve: { variant: "cards" } },
-        { serve: { split: [{ variant: "control", weight: 34 }, { variant: "list", weight: 33 }, { variant: "cards", weight: 33 }] } },
-      ],
-    }),
+    body: JSON.stringify(targetedSpec(`${FLAG}-targeted`, "bench-testers")),
   });
   if (!targeted.ok) throw new Error(`creating the targeted flag failed: ${targeted.status} ${await targeted.text()}`);
   // Peers: the same 50/50 flag in each vendor's own format, in its KV.
