@@ -67,7 +67,9 @@ export function compileFlagd(key: string, block: FlagdBlock, variants: Readonly<
   return (context, nowMs) => {
     let result: unknown;
     try {
-      result = engine.run(logic, { ...context, $flagd: { flagKey: key, timestamp: Math.floor(nowMs / 1000) } });
+      // Without a prototype, a computed `var` ("__pro" + "to__", "constructor") finds nothing instead of Object.prototype.
+      const data = Object.assign(Object.create(null) as Record<string, unknown>, context, { $flagd: { flagKey: key, timestamp: Math.floor(nowMs / 1000) } });
+      result = engine.run(logic, data);
     } catch {
       return failed;
     }

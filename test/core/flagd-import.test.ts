@@ -82,3 +82,11 @@ describe("importFlagd", () => {
     expect(badLogic.error?.issues.map((i) => i.path.join("."))).toEqual(["flagd.targeting.fractional_v2"]);
   });
 });
+
+describe("a flagd definition's data", () => {
+  it("holds no prototype: a computed var naming __proto__ or constructor finds nothing", async () => {
+    const { compileFlagd } = await import("../../core/flagd/evaluate");
+    const evaluate = compileFlagd("proto", { state: "ENABLED", targeting: { if: [{ var: { cat: ["__pro", "to__"] } }, "on", { var: { cat: ["constr", "uctor"] } }, "on", "off"] } }, { on: true, off: false }, "off", 1);
+    expect(evaluate({ targetingKey: "u1" }, 0)).toMatchObject({ variant: "off", reason: "TARGETING_MATCH" });
+  });
+});
