@@ -179,6 +179,7 @@ function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): C
     });
   const hasBaseline = own(flag.variants, "baseline") !== undefined;
   const defaultVariant = flag.defaultVariant ?? "baseline";
+  const flagd = flag.flagd ? compileFlagd(flag.key, flag.flagd, flag.variants as Dict<FlagValue>, flag.defaultVariant, configVersion) : null;
 
   let fixed: Served | null = null;
   if (state.forced) fixed = outcome(state.forced, "STATIC", { forced: true });
@@ -204,12 +205,10 @@ function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): C
       const base = variantOutcome(defaultVariant, "DEFAULT", null);
       return { met: compilePrerequisite(p), unmet: Object.freeze({ ...base, metadata: Object.freeze({ ...base.metadata, prerequisite: p.flag }) }) };
     }),
-    flagd: flag.flagd ? compileFlagd(flag.key, flag.flagd, flag.variants as Dict<FlagValue>, flag.defaultVariant, configVersion) : null,
+    flagd: flagd?.evaluate ?? null,
     fallthrough: flag.fallthrough === "default" ? variantOutcome(defaultVariant, "DEFAULT", null) : null,
     // A kill goes back to the baseline; a flag without one (targeting) to its default; a flagd definition to the caller's default, as flagd's DISABLED.
-    disabled: flag.flagd
-      ? Object.freeze({ ok: true as const, codeDefault: true as const, key: flag.key, reason: "DISABLED" as const, metadata: Object.freeze({ configVersion }) })
-      : hasBaseline ? outcome("baseline", "DISABLED") : variantOutcome(defaultVariant, "DISABLED", null),
+    disabled: flagd?.disabled ?? (hasBaseline ? outcome("baseline", "DISABLED") : variantOutcome(defaultVariant, "DISABLED", null)),
     outOfScope: defaultVariant === "baseline" ? outcome("baseline", "DEFAULT") : variantOutcome(defaultVariant, "DEFAULT", null),
     fixed,
     split: { baseline: outcome("baseline", "SPLIT"), candidate: outcome("candidate", "SPLIT") },

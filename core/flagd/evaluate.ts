@@ -24,6 +24,12 @@ engine.addMethod("ends_with", (args: unknown) => endsWith(args));
 /** What `assign` calls for a flag stored from a flagd definition. */
 export type FlagdEvaluator = (context: EvaluationContext, nowMs: number) => Assignment;
 
+export interface CompiledFlagd {
+  readonly evaluate: FlagdEvaluator;
+  /** What a kill serves: flagd's DISABLED, the caller's default. */
+  readonly disabled: CodeDefault;
+}
+
 /** The `rule` of outcomes chosen by a flagd definition: never a rollout exposure. */
 export const FLAGD_RULE = "flagd";
 
@@ -38,14 +44,15 @@ type Outcomes = ReadonlyMap<string, Readonly<Record<"STATIC" | "DEFAULT" | "TARG
  * 4. no variant chosen and no default → the caller's default, DEFAULT;
  *    a variant the flag lacks → GENERAL.
  */
-export function compileFlagd(key: string, block: FlagdBlock, variants: Readonly<Dict<FlagValue>>, defaultVariant: string | undefined, configVersion: number): FlagdEvaluator {
-  const metadata: Metadata = Object.freeze({ ...block.metadata, configVersion });
-  const codeDefault = (reason: CodeDefault["reason"]): CodeDefault => Object.freeze({ ok: true as const, codeDefault: true as const, key, reason, metadata });
+export function compileFlagd(key: string, block: FlagdBlock, variants: Readonly<Dict<FlagValue>>, defaultVariant: string | undefined, configVersion: number): CompiledFlagd {
+  // One metadata object per outcome: OFREP caches each outcome's answer text by its metadata (`successText`).
+  const metadata = (): Metadata => Object.freeze({ ...block.metadata, configVersion });
+  const codeDefault = (reason: CodeDefault["reason"]): CodeDefault => Object.freeze({ ok: true as const, codeDefault: true as const, key, reason, metadata: metadata() });
   const general = (message: string): NotServed => Object.freeze({ ok: false as const, key, errorCode: "GENERAL" as const, message });
   const outcomes: Outcomes = new Map(
     Object.entries(variants).map(([variant, value]) => {
       const served = (reason: Reason): Served =>
-        Object.freeze({ ok: true as const, key, arm: "baseline" as const, variant, rule: FLAGD_RULE, value, reason, bucket: null, replicate: null, metadata });
+        Object.freeze({ ok: true as const, key, arm: "baseline" as const, variant, rule: FLAGD_RULE, value, reason, bucket: null, replicate: null, metadata: metadata() });
       return [variant, Object.freeze({ STATIC: served("STATIC"), DEFAULT: served("DEFAULT"), TARGETING_MATCH: served("TARGETING_MATCH") })] as const;
     }),
   );
@@ -58,13 +65,13 @@ export function compileFlagd(key: string, block: FlagdBlock, variants: Readonly<
     return chosen === undefined ? general(`Variant '${variant}' not found in flag with key '${key}'`) : chosen[reason];
   };
 
-  if (block.state === "DISABLED") return () => disabled;
+  if (block.state === "DISABLED") return { evaluate: () => disabled, disabled };
   if (isEmptyTargeting(block.targeting)) {
     const fixed = pick(defaultVariant, "STATIC");
-    return () => fixed;
+    return { evaluate: () => fixed, disabled };
   }
   const logic = block.targeting;
-  return (context, nowMs) => {
+  const evaluate: FlagdEvaluator = (context, nowMs) => {
     let result: unknown;
     try {
       // Without a prototype, a computed `var` ("__pro" + "to__", "constructor") finds nothing instead of Object.prototype.
@@ -78,4 +85,5 @@ export function compileFlagd(key: string, block: FlagdBlock, variants: Readonly<
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- flagd's own rule, objects included
     return pick(String(result), "TARGETING_MATCH");
   };
+  return { evaluate, disabled };
 }

@@ -86,7 +86,7 @@ describe("importFlagd", () => {
 describe("a flagd definition's data", () => {
   it("holds no prototype: a computed var naming __proto__ or constructor finds nothing", async () => {
     const { compileFlagd } = await import("../../core/flagd/evaluate");
-    const evaluate = compileFlagd("proto", { state: "ENABLED", targeting: { if: [{ var: { cat: ["__pro", "to__"] } }, "on", { var: { cat: ["constr", "uctor"] } }, "on", "off"] } }, { on: true, off: false }, "off", 1);
+    const { evaluate } = compileFlagd("proto", { state: "ENABLED", targeting: { if: [{ var: { cat: ["__pro", "to__"] } }, "on", { var: { cat: ["constr", "uctor"] } }, "on", "off"] } }, { on: true, off: false }, "off", 1);
     expect(evaluate({ targetingKey: "u1" }, 0)).toMatchObject({ variant: "off", reason: "TARGETING_MATCH" });
   });
 });
