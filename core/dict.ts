@@ -74,5 +74,7 @@ export function plainCopy<T>(value: T): T {
  * should not admit it either (variant names start with a letter).
  */
 export function keyedDictSchema<K extends z.ZodType<string>, S extends z.ZodType>(key: K, value: S) {
-  return z.record(key, value).transform((record): Dict<z.output<S>> => dictFrom(Object.entries(record) as [string, z.output<S>][]));
+  // A bad key is refused with the key schema's own message ("variant names start with …"), not zod's "Invalid key in record".
+  const keyMessage = (issue: { code?: string; issues?: readonly { message: string }[] }) => (issue.code === "invalid_key" ? issue.issues?.[0]?.message : undefined);
+  return z.record(key, value, { error: keyMessage }).transform((record): Dict<z.output<S>> => dictFrom(Object.entries(record) as [string, z.output<S>][]));
 }

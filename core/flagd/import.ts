@@ -3,21 +3,23 @@
  * schema flagd.dev/schema/v0/flags.json) → Rampart flag specs, one per flag,
  * each a `kind: targeting` flag with a `flagd` block that OFREP evaluates as
  * flagd would. Refuses, with the document path, what flagd would refuse and
- * what Rampart cannot evaluate the same way; never guesses.
+ * what Rampart cannot evaluate the same way; never guesses. The document's
+ * shape is checked here; each flag then goes through the flag spec's own
+ * schema (variant names, the default, the JsonLogic operations), its issues
+ * given back at the document's paths.
  */
-import { FLAG_KEY_PATTERN, type FlagSpecInput } from "../manifest";
-import { MAX_VARIANTS, VARIANT_NAME_PATTERN } from "../targeting-rules";
+import { FLAG_KEY_PATTERN, FlagSpecSchema, type FlagSpec, type FlagSpecInput } from "../manifest";
 import { FLAGD_STATES } from "./definition";
-import { isEmptyTargeting, jsonLogicProblems, type LogicProblem } from "./json-logic";
+import { isEmptyTargeting, type LogicProblem } from "./json-logic";
 
 /** One import is one manifest: at most as many flags. */
 export const MAX_IMPORTED_FLAGS = 1000;
 
-export type ImportedFlagd = { readonly ok: true; readonly specs: FlagSpecInput[] } | { readonly ok: false; readonly problems: LogicProblem[] };
+/** Each flag as written for Rampart (`input`, stored as the spec's raw form) and validated (`spec`). */
+export type ImportedFlagd = { readonly ok: true; readonly flags: { input: FlagSpecInput; spec: FlagSpec }[] } | { readonly ok: false; readonly problems: LogicProblem[] };
 
 const DOCUMENT_FIELDS = new Set(["$schema", "flags", "$evaluators", "metadata"]);
 const FLAG_FIELDS = new Set(["state", "variants", "defaultVariant", "targeting", "metadata"]);
-type Primitive = string | number | boolean;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -75,17 +77,22 @@ export function importFlagd(document: unknown): ImportedFlagd {
   const { flags, $evaluators: evaluators = {}, metadata: setMetadata } = document;
   if (!isObject(flags)) problems.push({ path: ["flags"], message: "required: an object of flag definitions by key" });
   if (!isObject(evaluators)) problems.push({ path: ["$evaluators"], message: "must be an object of named JsonLogic expressions" });
-  problems.push(...metadataProblems(setMetadata, ["metadata"]));
-  if (!isObject(flags) || !isObject(evaluators)) return { ok: false, problems };
+  const setProblems = metadataProblems(setMetadata, ["metadata"]);
+  problems.push(...setProblems);
+  // Stop here when the flag-set metadata is broken: it would otherwise be reported again under every flag.
+  if (!isObject(flags) || !isObject(evaluators) || setProblems.length > 0) return { ok: false, problems };
   const keys = Object.keys(flags);
   if (keys.length === 0) problems.push({ path: ["flags"], message: "defines no flag" });
   if (keys.length > MAX_IMPORTED_FLAGS) return { ok: false, problems: [...problems, { path: ["flags"], message: `${keys.length} flags: at most ${MAX_IMPORTED_FLAGS} per import` }] };
 
-  const specs: FlagSpecInput[] = [];
+  const imported: { input: FlagSpecInput; spec: FlagSpec }[] = [];
   for (const key of keys) {
     const at = ["flags", key];
     const flag = flags[key];
-    if (!FLAG_KEY_PATTERN.test(key)) problems.push({ path: at, message: "flag keys use only A-Z a-z 0-9 . _ - (1–128 characters)" });
+    if (!FLAG_KEY_PATTERN.test(key)) {
+      problems.push({ path: at, message: "flag keys use only A-Z a-z 0-9 . _ - (1–128 characters)" });
+      continue;
+    }
     if (!isObject(flag)) {
       problems.push({ path: at, message: "a flag definition is an object: state, variants, defaultVariant, targeting" });
       continue;
@@ -99,44 +106,45 @@ export function importFlagd(document: unknown): ImportedFlagd {
       problems.push({ path: [...at, "variants"], message: "required: an object of at least one variant (name → value)" });
       continue;
     }
-    const names = Object.keys(variants);
-    if (names.length > MAX_VARIANTS) problems.push({ path: [...at, "variants"], message: `${names.length} variants: at most ${MAX_VARIANTS}` });
-    for (const name of names) {
-      if (!VARIANT_NAME_PATTERN.test(name)) problems.push({ path: [...at, "variants", name], message: "Rampart's variant names start with a letter or digit and use only A-Z a-z 0-9 . _ - (1–64 characters): rename it here and where the targeting returns it" });
-    }
     const type = variantType(Object.values(variants));
-    if (type === null) problems.push({ path: [...at, "variants"], message: "variants must all be booleans, all strings, all numbers or all objects" });
-    // flagd reads "" and null as "no default variant": the caller's default.
-    const chosenDefault = defaultVariant === null || defaultVariant === "" || defaultVariant === undefined ? undefined : defaultVariant;
-    if (chosenDefault !== undefined && (typeof chosenDefault !== "string" || !Object.hasOwn(variants, chosenDefault))) {
-      problems.push({ path: [...at, "defaultVariant"], message: `must name one of the variants (${names.slice(0, 8).join(", ")}), or be null for the caller's default` });
+    if (type === null) {
+      problems.push({ path: [...at, "variants"], message: "variants must all be booleans, all strings, all numbers or all objects" });
+      continue;
     }
-    problems.push(...metadataProblems(metadata, [...at, "metadata"]));
     let resolved: unknown;
     if (targeting !== undefined) {
+      const before = problems.length;
       if (!isObject(targeting)) problems.push({ path: [...at, "targeting"], message: "must be a JsonLogic object ({} for none)" });
-      else {
-        const before = problems.length;
-        resolved = resolveRefs(targeting, evaluators, [...at, "targeting"], problems);
-        if (problems.length === before && !isEmptyTargeting(resolved)) {
-          for (const problem of jsonLogicProblems(resolved)) problems.push({ path: [...at, "targeting", ...problem.path], message: problem.message });
-        }
-      }
+      else resolved = resolveRefs(targeting, evaluators, [...at, "targeting"], problems);
+      if (problems.length > before) continue;
     }
-    if (type === null) continue;
-    const mergedMetadata = { ...(isObject(setMetadata) ? setMetadata : {}), ...(isObject(metadata) ? metadata : {}) } as Record<string, Primitive>;
-    specs.push({
+    if (metadata !== undefined && !isObject(metadata)) {
+      problems.push({ path: [...at, "metadata"], message: "must be an object of strings, numbers and booleans" });
+      continue;
+    }
+    const mergedMetadata = { ...(isObject(setMetadata) ? setMetadata : {}), ...metadata };
+    const input: FlagSpecInput = {
       key,
       kind: "targeting",
       type,
       variants,
-      ...(typeof chosenDefault === "string" ? { defaultVariant: chosenDefault } : {}),
+      // flagd reads "" and null as "no default variant": the caller's default.
+      ...(defaultVariant === null || defaultVariant === "" || defaultVariant === undefined ? {} : { defaultVariant: defaultVariant as string }),
       flagd: {
         state: state === "DISABLED" ? "DISABLED" : "ENABLED",
         ...(resolved !== undefined && !isEmptyTargeting(resolved) ? { targeting: resolved as never } : {}),
         ...(Object.keys(mergedMetadata).length > 0 ? { metadata: mergedMetadata } : {}),
       },
-    });
+    };
+    const parsed = FlagSpecSchema.safeParse(input);
+    if (parsed.success) imported.push({ input, spec: parsed.data });
+    else for (const issue of parsed.error.issues) problems.push({ path: [...at, ...documentPath(issue.path)], message: issue.message });
   }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, specs };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, flags: imported };
+}
+
+/** A spec path at the document's place: the `flagd` block's fields are the definition's own (`flagd.targeting.if[0]` → `targeting.if[0]`). */
+function documentPath(path: readonly PropertyKey[]): (string | number)[] {
+  const parts = path.map((p) => (typeof p === "number" ? p : String(p)));
+  return parts[0] === "flagd" ? parts.slice(1) : parts;
 }

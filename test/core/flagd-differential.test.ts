@@ -13,7 +13,7 @@ import { FlagdCore } from "@openfeature/flagd-core";
 import { assign, type Assignment } from "../../core/assign";
 import { compileEntry } from "../../core/compile";
 import { importFlagd } from "../../core/flagd/import";
-import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
+import type { FlagSpec } from "../../core/manifest";
 import { initialState } from "../../core/rollout";
 import { snapshotFlagOf } from "../../core/snapshot";
 import { AFFIX_IN_ITERATOR_DOCUMENT, FLAGD_DOCUMENT, generatedContext } from "../fixtures/flagd-document";
@@ -37,8 +37,7 @@ function rampartAnswer(a: Assignment, type: FlagSpec["type"]): Answer {
 function compiledFlags(document: unknown) {
   const imported = importFlagd(document);
   if (!imported.ok) throw new Error(`the document did not import: ${JSON.stringify(imported.problems)}`);
-  return imported.specs.map((input) => {
-    const spec = FlagSpecSchema.parse(input);
+  return imported.flags.map(({ spec }) => {
     // Through the snapshot entry as an edge reads it: JSON, then validated and compiled.
     const entry = JSON.parse(JSON.stringify(snapshotFlagOf(spec, initialState(spec.rollout.stages, 1, 1, 0), 1)));
     const compiled = compileEntry(spec.key, entry, 3);

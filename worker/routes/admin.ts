@@ -1,7 +1,7 @@
 /** Admin API: flags, actions, manifests, decisions and the audit log. Bearer-token protected. */
 import { Hono } from "hono";
 import { z } from "zod";
-import { formatPath, toIssues, type Issue } from "../../core/issues";
+import { formatPath, toIssues } from "../../core/issues";
 import { plainCopy } from "../../core/dict";
 import { FLAG_KEY_PATTERN, FlagSpecSchema, ManifestSchema, type FlagSpec } from "../../core/manifest";
 import { importFlagd } from "../../core/flagd/import";
@@ -346,18 +346,10 @@ export function adminRoutes() {
     const { raw, signedBy } = await readSignedDocument(c.req.raw, c.env);
     const imported = importFlagd(raw);
     if (!imported.ok) throw invalidInput("the flagd document cannot be stored as it is", imported.problems.map((p) => ({ path: formatPath(p.path), message: p.message })));
-    const issues: Issue[] = [];
-    const specs: FlagSpec[] = [];
-    for (const input of imported.specs) {
-      const parsed = FlagSpecSchema.safeParse(input);
-      if (parsed.success) specs.push(parsed.data);
-      else issues.push(...toIssues(parsed.error.issues, ["flags", input.key]));
-    }
-    if (issues.length > 0) throw invalidInput("the flagd document cannot be stored as it is", issues);
     const registry = registryStub(c.env);
     const changes = dryRun
-      ? await registry.planManifest(plainCopy(specs), false)
-      : await registry.applyManifest(plainCopy(specs.map((spec, i) => ({ raw: imported.specs[i], spec, signedBy }))), false, c.get("actor"), Date.now());
+      ? await registry.planManifest(plainCopy(imported.flags.map((f) => f.spec)), false)
+      : await registry.applyManifest(plainCopy(imported.flags.map(({ input, spec }) => ({ raw: input, spec, signedBy }))), false, c.get("actor"), Date.now());
     if ("refused" in changes) throw invalidInput("the flagd document's flags cannot be stored", changes.issues);
     return c.json({ dryRun, changes });
   });
