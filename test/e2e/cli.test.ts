@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, type CliIo } from "../../scripts/lib/cli";
+import { runCliAgainst, type CliOptions } from "./cli-harness";
 import { LOCAL_STACK_FILE } from "../../scripts/lib/local-url";
-import { E2E_ADMIN_TOKEN, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
+import { startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
 
 let worker: LocalWorker;
 const dir = mkdtempSync(join(tmpdir(), "rampart-cli-"));
@@ -17,26 +17,7 @@ afterAll(async () => {
   await worker?.dispose();
 });
 
-/** Runs the CLI against the test worker, capturing what it prints; `answer` is what a terminal user would say to a question. */
-async function cliWith(options: { answer?: boolean | null; env?: Record<string, string | undefined>; files?: Record<string, string> }, ...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const questions: string[] = [];
-  const io: CliIo = {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    fetch: (input, init) => fetch(input, init),
-    env: options.env ?? { RAMPART_URL: worker.baseUrl, RAMPART_TOKEN: E2E_ADMIN_TOKEN, USER: "tester" },
-    readFile: (path) => options.files?.[path] ?? readFileSync(path, "utf8"),
-    writeFile: (path, text) => writeFileSync(path, text),
-    confirm: (question) => {
-      questions.push(question);
-      return Promise.resolve(options.answer ?? null);
-    },
-  };
-  const status = await runCli(argv, io);
-  return { status, out: out.join("\n"), err: err.join("\n"), questions };
-}
+const cliWith = (options: CliOptions, ...argv: string[]) => runCliAgainst(worker, options, ...argv);
 const cli = (...argv: string[]) => cliWith({}, ...argv);
 
 describe("operator CLI", () => {

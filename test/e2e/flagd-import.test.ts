@@ -4,14 +4,14 @@
  * answer is the one @openfeature/flagd-core gives for the same document
  * (its interpreter: the mode for runtimes without code generation).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FlagdCore } from "@openfeature/flagd-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededRandom } from "../../core/random";
-import { runCli, type CliIo } from "../../scripts/lib/cli";
-import { E2E_ADMIN_TOKEN, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
+import { runCliAgainst } from "./cli-harness";
+import { startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
 import { FLAGD_DOCUMENT, generatedContext } from "../fixtures/flagd-document";
 
 let worker: LocalWorker;
@@ -24,21 +24,7 @@ afterAll(async () => {
   await worker?.dispose();
 });
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    fetch: (input, init) => fetch(input, init),
-    env: { RAMPART_URL: worker.baseUrl, RAMPART_TOKEN: E2E_ADMIN_TOKEN, USER: "tester" },
-    readFile: (path) => readFileSync(path, "utf8"),
-    writeFile: (path, text) => writeFileSync(path, text),
-    confirm: () => Promise.resolve(null),
-  };
-  const status = await runCli(argv, io);
-  return { status, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = (...argv: string[]) => runCliAgainst(worker, {}, ...argv);
 
 const CALLER_DEFAULT = { boolean: false, string: "caller-default", number: -1, object: { caller: true } } as const;
 type FlagType = keyof typeof CALLER_DEFAULT;
