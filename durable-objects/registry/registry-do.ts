@@ -171,12 +171,7 @@ export class RegistryDO extends DurableObject<Env> {
       for (const segment of segments) {
         if (JSON.stringify(this.segments.get(segment.name)?.segment) === JSON.stringify(segment)) continue;
         segmentsChanged = true;
-        const users = this.segmentUsers().get(segment.name) ?? [];
-        this.sql.transaction(() => {
-          const written = this.segments.put(segment, actor, now);
-          for (const key of users) this.publisher.markDirty(key);
-          this.audits.append({ at: now, actor, action: written.created ? "segment:create" : "segment:update", flag: null, specHash: null, summary: `segment ${segment.name} v${written.version} (manifest): ${segment.keys.length} keys${segment.when ? " and a rule" : ""}` });
-        });
+        this.writeSegment(segment, actor, now);
       }
       const byKey = new Map(entries.map((e) => [e.spec.key, e]));
       for (const item of plan) {
@@ -278,15 +273,9 @@ export class RegistryDO extends DurableObject<Env> {
   async putSegment(input: unknown, actor: string, now: number): Promise<{ created: boolean; version: number; republished: string[] }> {
     const segment = SegmentSchema.parse(input);
     return this.writes.run(async () => {
-      const republished = this.segmentUsers().get(segment.name) ?? [];
-      const result = this.sql.transaction(() => {
-        const stored = this.segments.put(segment, actor, now);
-        for (const key of republished) this.publisher.markDirty(key);
-        this.audits.append({ at: now, actor, action: stored.created ? "segment:create" : "segment:update", flag: null, specHash: null, summary: `segment ${segment.name} v${stored.version}: ${segment.keys.length} keys${segment.when ? " and a rule" : ""}; republishes ${republished.length === 0 ? "no flag" : republished.join(", ")}` });
-        return stored;
-      });
-      if (republished.length > 0) await this.publish(now);
-      return { ...result, republished };
+      const written = this.writeSegment(segment, actor, now);
+      if (written.republished.length > 0) await this.publish(now);
+      return written;
     });
   }
 
@@ -332,6 +321,17 @@ export class RegistryDO extends DurableObject<Env> {
         if (failure !== null) this.audits.append({ at: now, actor: "cron", action: "schedule:failed", flag: schedule.flag, summary: `#${schedule.id} (${describeSchedule(schedule)}) not carried out: ${failure}` });
       });
     }
+  }
+
+  /** Stores a segment and marks the flags using it for the next publish, audited (the caller publishes). */
+  private writeSegment(segment: Segment, actor: string, now: number): { created: boolean; version: number; republished: string[] } {
+    const republished = this.segmentUsers().get(segment.name) ?? [];
+    return this.sql.transaction(() => {
+      const stored = this.segments.put(segment, actor, now);
+      for (const key of republished) this.publisher.markDirty(key);
+      this.audits.append({ at: now, actor, action: stored.created ? "segment:create" : "segment:update", flag: null, specHash: null, summary: `segment ${segment.name} v${stored.version}: ${segment.keys.length} keys${segment.when ? " and a rule" : ""}; republishes ${republished.length === 0 ? "no flag" : republished.join(", ")}` });
+      return { ...stored, republished };
+    });
   }
 
   /** A scheduled operator action through the wave's object; what went wrong, or null. */

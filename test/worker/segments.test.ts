@@ -93,5 +93,11 @@ describe("segments", () => {
     const duplicate = await call("POST", "/admin/manifest", { body: { ...manifest, segments: [manifest.segments[0], manifest.segments[0]] } });
     expect(duplicate.status).toBe(400);
     expect(duplicate.json.issues).toEqual([{ path: "segments[1].name", message: expect.stringContaining("duplicate segment") }]);
+    // A bad segment is refused with its place, and the manifest's flags are not written either.
+    const other = uniqueKey("manifest-seg-other");
+    const bad = await call("POST", "/admin/manifest", { body: { segments: [{ name: "Bad Name!", keys: [] }], flags: [flagUsing(other, segment)] } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.issues[0].path).toBe("segments[0].name");
+    expect((await call("GET", `/admin/flags/${other}`)).status).toBe(404);
   });
 });
