@@ -9,6 +9,7 @@ import { own } from "./dict";
 import { bucketOfHash, hashOf, prepareSalt, type Salt } from "./bucket";
 import { candidateTest, type CandidateTest } from "./bucketing-modes";
 import { replicateOfHash } from "./counters";
+import type { ExperimentRef } from "./experiment";
 import type { Arm, FlagValue } from "./manifest";
 import { servedWeight } from "./rollout";
 import type { SnapshotFlag } from "./snapshot";
@@ -36,6 +37,8 @@ export interface Served {
   readonly rule: string | null;
   readonly value: FlagValue;
   readonly reason: Reason;
+  /** The experiment iteration (`experiment.ts`) when an experiment's split chose the variant: then the edge counts it for the experiment. */
+  readonly experiment?: ExperimentRef;
   /** The key's bucket in [0, 10000) when the stage split traffic; null otherwise. */
   readonly bucket: number | null;
   /** The key's replicate group of users (see `counters.ts`) when the stage split traffic; null otherwise (`unitReplicate` finds it). */

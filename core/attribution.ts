@@ -37,6 +37,7 @@ export const UNATTRIBUTED_REASONS = [
   "out_of_scope",
   "no_unit",
   "needs_assignment",
+  "unknown_experiment",
 ] as const;
 export type UnattributedReason = (typeof UNATTRIBUTED_REASONS)[number];
 
@@ -89,6 +90,31 @@ export function attribute(event: AttributableEvent, time: number, history: FlagH
   if (served.reason === "DEFAULT") return { ok: false, reason: "out_of_scope" };
   if (!isRolloutExposure(flag, served)) return { ok: false, reason: "not_in_rollout" };
   return credit(served.arm);
+}
+
+/** An event echoing an experiment's token ("x.ITERATION.VARIANT"): credited to that variant of that iteration. */
+export type ExperimentAttribution =
+  | { ok: true; iteration: string; rule: string; control: string; variant: string; replicate: number | null }
+  | { ok: false; reason: UnattributedReason };
+
+/**
+ * Credits an experiment event to the variant its token names, in an
+ * iteration this flag's object has counted exposures of (`known`); its
+ * replicate group comes from the unit's stickiness value, as at the edge.
+ */
+export function attributeExperiment(
+  event: AttributableEvent,
+  token: { iteration: string; variant: string },
+  time: number,
+  history: FlagHistory,
+  known: (iteration: string) => { rule: string; control: string } | null,
+): ExperimentAttribution {
+  const experiment = known(token.iteration);
+  if (experiment === null) return { ok: false, reason: "unknown_experiment" };
+  const state = history.stateAt(time);
+  const spec = state === null ? null : history.specOf(state.generation);
+  const replicate = spec === null ? null : unitReplicate(compiled(spec, state), { ...(event.context ?? {}), targetingKey: event.targetingKey });
+  return { ok: true, iteration: token.iteration, rule: experiment.rule, control: experiment.control, variant: token.variant, replicate };
 }
 
 function compiled(spec: FlagSpec, state: RolloutState | null) {

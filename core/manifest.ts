@@ -211,6 +211,15 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
       ctx.addIssue({ code: "custom", path: ["gates", i, "compare"], message: "shadow_agreement is a level of the candidate alone: use `compare: floor`" });
     }
   });
+  spec.rules.forEach((rule, i) => {
+    const serve = rule.serve;
+    if (serve === "rollout" || !("split" in serve)) return;
+    serve.experiment?.metrics?.forEach((m, j) => {
+      const path = ["rules", i, "serve", "experiment", "metrics", j, "metric"];
+      if (!known.has(m.metric)) ctx.addIssue({ code: "custom", path, message: unknownMetric(m.metric) });
+      else if (m.metric === "shadow_agreement") ctx.addIssue({ code: "custom", path, message: "shadow_agreement is a rollout's shadow comparison; an experiment compares metrics of served variants" });
+    });
+  });
   spec.abort.forEach((rule, i) => {
     if (!known.has(rule.metric)) ctx.addIssue({ code: "custom", path: ["abort", i, "metric"], message: unknownMetric(rule.metric) });
   });

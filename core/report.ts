@@ -29,7 +29,7 @@ export interface CompareReport {
 }
 
 /** Per-arm levels with user-level standard errors (from replicate groups, `estimate.ts`). */
-function armMetrics(spec: Pick<FlagSpec, "metrics">, replicates: Readonly<Replicated>): ArmMetrics {
+export function armMetrics(spec: Pick<FlagSpec, "metrics">, replicates: Readonly<Replicated>): ArmMetrics {
   const metrics: ArmMetrics["metrics"] = {};
   for (const name of [...BUILT_IN_METRICS, ...Object.keys(spec.metrics)]) {
     const m = linearize(name, spec.metrics, replicates);

@@ -7,11 +7,11 @@
  */
 import { z } from "zod";
 import { ConditionSchema, conditionProblems, segmentReferences } from "./condition";
+import { experimentIteration, ExperimentSchema, type ExperimentRef } from "./experiment";
+import { VariantNameSchema } from "./variant-name";
 
-/** Variant names start with a letter (so no `__proto__`), as flag keys use no other characters. */
-/** A leading digit is allowed so flagd definitions' variants "1", "2", … are stored as they are. */
-export const VARIANT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-export const VariantNameSchema = z.string().regex(VARIANT_NAME_PATTERN, "variant names start with a letter or digit and use only A-Z a-z 0-9 . _ - (1–64 characters)");
+export { VARIANT_NAME_PATTERN, VariantNameSchema } from "./variant-name";
+
 export const MAX_VARIANTS = 64;
 export const MAX_RULES = 100;
 
@@ -30,12 +30,15 @@ export const ServeSchema = z.union([
       .min(2)
       .max(MAX_VARIANTS)
       .describe("Percentages summing to 100, in this order: a user keeps their variant while the weights before it stay put"),
+    experiment: ExperimentSchema.optional().describe("Counts every variant and compares each with `control` (`GET /admin/flags/{key}/experiments/{rule}`)"),
   }),
 ]);
 export type Serve = z.infer<typeof ServeSchema>;
 
+export const RuleNameSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "rule names use only A-Z a-z 0-9 . _ - (1–64 characters)");
+
 export const TargetingRuleSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "rule names use only A-Z a-z 0-9 . _ - (1–64 characters)").optional().describe("Shown in evaluation metadata as `rule`; default rule-N"),
+  name: RuleNameSchema.optional().describe("Shown in evaluation metadata as `rule`; default rule-N"),
   when: ConditionSchema.optional().describe("Absent: the rule matches every context"),
   serve: ServeSchema,
 });
@@ -78,6 +81,9 @@ export function rulesProblems(rules: readonly TargetingRule[], hasVariant: (name
         total += Math.round(part.weight * 100);
       });
       if (total !== 10_000) problems.push({ path: at("serve", "split"), message: `weights sum to ${total / 100}, not 100` });
+      if (serve.experiment && !seen.has(serve.experiment.control)) {
+        problems.push({ path: at("serve", "experiment", "control"), message: `the control "${serve.experiment.control}" must be one of this split's variants (${[...seen].join(", ")})` });
+      }
     }
   });
   return problems;
@@ -86,4 +92,22 @@ export function rulesProblems(rules: readonly TargetingRule[], hasVariant: (name
 /** The segments a flag's rules refer to, each with its path in the spec. */
 export function ruleSegmentReferences(rules: readonly TargetingRule[]): { name: string; path: (string | number)[] }[] {
   return rules.flatMap((rule, i) => (rule.when ? segmentReferences(rule.when, ["rules", i, "when"]) : []));
+}
+
+/** The iteration of a split rule's experiment (`experiment.ts`); null for a rule that is no experiment. */
+export function ruleIteration(rule: TargetingRule, index: number): string | null {
+  const { serve } = rule;
+  if (serve === "rollout" || !("split" in serve) || !serve.experiment) return null;
+  return experimentIteration(ruleName(rule, index), serve.split, serve.experiment);
+}
+
+/** A flag's experiments as it serves them now, by iteration. */
+export function ruleExperiments(rules: readonly TargetingRule[]): Map<string, ExperimentRef> {
+  const out = new Map<string, ExperimentRef>();
+  rules.forEach((rule, i) => {
+    const iteration = ruleIteration(rule, i);
+    const { serve } = rule;
+    if (iteration !== null && serve !== "rollout" && "split" in serve && serve.experiment) out.set(iteration, { iteration, rule: ruleName(rule, i), control: serve.experiment.control });
+  });
+  return out;
 }

@@ -8,7 +8,8 @@
 import { bucketOfHash, hashOf } from "./bucket";
 import { compileCondition, type EvaluationScope, type Predicate, type SegmentResolver } from "./condition";
 import { replicateOfHash } from "./counters";
-import { ruleName, type TargetingRule } from "./targeting-rules";
+import { ruleIteration, ruleName, type TargetingRule } from "./targeting-rules";
+import { experimentToken } from "./experiment";
 import { assignRollout, bucketingValue, type Assignment, type CompiledFlag, type EvaluationContext, type Reason, type Served } from "./assign";
 
 export type CompiledServe =
@@ -38,7 +39,16 @@ export function compileRules(rules: readonly TargetingRule[], outcome: VariantOu
       upTo += Math.round(part.weight * 100);
       thresholds.push(upTo);
     }
-    return { name, when, serve: { kind: "split", thresholds, outcomes: serve.split.map((part) => outcome(part.variant, "SPLIT", name)) } };
+    // An experiment's outcomes carry its iteration and the token its events echo ("x.ITERATION.VARIANT").
+    const iteration = ruleIteration(rule, i);
+    const experiment = iteration !== null && serve.experiment ? Object.freeze({ iteration, rule: name, control: serve.experiment.control }) : null;
+    const outcomes = serve.split.map((part) => {
+      const served = outcome(part.variant, "SPLIT", name);
+      if (experiment === null) return served;
+      const metadata = Object.freeze({ ...served.metadata, experiment: experiment.iteration, assignment: experimentToken(experiment.iteration, part.variant) });
+      return Object.freeze({ ...served, experiment, metadata });
+    });
+    return { name, when, serve: { kind: "split", thresholds, outcomes } };
   });
 }
 

@@ -50,6 +50,9 @@ function evaluateIn(snapshot: CompiledSnapshot | null, services: Services, env: 
     const { state } = flag.source;
     services.counters(env).addExposure(flag.counterKey, state.generation, state.stageIndex, result.arm, replicateOf(flag, result, context), schedule, flag.source.counterShards);
     if (flag.source.exposureLog) sampleExposure(services.exposureLog(env), flag, result, stickinessValueOf(flag, context) ?? "", Date.now(), schedule);
+  } else if (!result.codeDefault && result.experiment !== undefined && flag.source.exposures === "served") {
+    // An experiment's variant: counted to the flag's own object, for the experiment's compare report.
+    services.counters(env).addExperimentExposure(flag.key, result.experiment, result.variant, result.replicate ?? 0, schedule, flag.source.counterShards);
   }
   return { ok: true, served: result };
 }

@@ -27,6 +27,8 @@
  * can lose is what was buffered since the last flush.
  */
 import { emptyCounts, minuteOf, REPLICATES, type ArmCounts, type CounterCell } from "../core/counters";
+import { hourOf, type ExperimentCell } from "../core/experiment-cell";
+import type { ExperimentRef } from "../core/experiment";
 import type { Arm } from "../core/manifest";
 import type { Schedule } from "./snapshot";
 
@@ -39,13 +41,18 @@ export const RETRY_DELAYS_MS = [250, 1_000, 4_000] as const;
 export interface Batch {
   id: string;
   cells: CounterCell[];
+  /** Experiments' counts (`core/experiment.ts`), claimed with the same id. */
+  experiments?: ExperimentCell[];
 }
+
+
 
 /** Sends a flag's batch to one of its counter shards. */
 export type CounterSink = (flag: string, shard: number, batch: Batch) => Promise<unknown>;
 
 interface Pending {
   cells: Map<string, CounterCell>;
+  experiments: Map<string, ExperimentCell>;
   shard: number;
   /** Records (exposures, errors, comparisons…) held, for the size limit. */
   records: number;
@@ -113,6 +120,27 @@ export class CounterBuffer {
       hot.cells[arm][group] = cell;
     }
     update(cell.counts);
+    this.counted(entry, now, schedule);
+  }
+
+  /** Counts one exposure of an experiment's variant (to the flag's own object, as its rollout's cells); one unit of buffer size. */
+  addExperimentExposure(flag: string, experiment: ExperimentRef, variant: string, replicate: number, schedule: Schedule, counterShards = 1): void {
+    const now = this.clock();
+    const hour = hourOf(now);
+    const entry = this.entry(flag);
+    entry.shard = ISOLATE_SHARD_SEED % counterShards;
+    const group = replicate & (REPLICATES - 1);
+    const key = `${experiment.iteration}|${variant}|${group}|${hour}`;
+    let cell = entry.experiments.get(key);
+    if (!cell) {
+      cell = { iteration: experiment.iteration, rule: experiment.rule, control: experiment.control, variant, replicate: group, hour, counts: emptyCounts() };
+      entry.experiments.set(key, cell);
+    }
+    countExposure(cell.counts);
+    this.counted(entry, now, schedule);
+  }
+
+  private counted(entry: Pending, now: number, schedule: Schedule): void {
     entry.records += 1;
     this.size += 1;
     if (this.startedAt === null) {
@@ -145,8 +173,9 @@ export class CounterBuffer {
     this.stats.flushes++;
     const sends: Parked[] = [...parked];
     for (const [flag, entry] of batch) {
-      if (entry.cells.size === 0) continue;
-      sends.push({ flag, shard: entry.shard, batch: { id: crypto.randomUUID(), cells: [...entry.cells.values()] }, records: entry.records, attempts: 0 });
+      if (entry.cells.size === 0 && entry.experiments.size === 0) continue;
+      const experiments = entry.experiments.size > 0 ? { experiments: [...entry.experiments.values()] } : {};
+      sends.push({ flag, shard: entry.shard, batch: { id: crypto.randomUUID(), cells: [...entry.cells.values()], ...experiments }, records: entry.records, attempts: 0 });
     }
     return Promise.all(sends.map((s) => this.deliver(s))).then(() => undefined);
   }
@@ -154,7 +183,7 @@ export class CounterBuffer {
   private entry(flag: string): Pending {
     let entry = this.pending.get(flag);
     if (!entry) {
-      entry = { cells: new Map(), shard: 0, records: 0, hot: null };
+      entry = { cells: new Map(), experiments: new Map(), shard: 0, records: 0, hot: null };
       this.pending.set(flag, entry);
     }
     return entry;

@@ -3,6 +3,7 @@
  * generated from the same zod schemas that validate them (inputs as written,
  * before units are parsed) — one source of truth.
  */
+import { EXPERIMENT_VERDICTS } from "../core/experiment-report";
 import { ConditionSchema } from "../core/condition";
 import { z } from "zod";
 import { EventSchema, EventsEnvelopeSchema } from "../core/events";
@@ -159,6 +160,18 @@ function schemas(): Json {
       ...obj({ flag: str, generation: int, from: ms, to: ms, arms: obj({ baseline: armMetrics, candidate: armMetrics }), gates: { type: "array", items: gateVerdict }, alphaPerGate: num }),
       properties: { ...obj({ flag: str, generation: int, from: ms, to: ms, arms: obj({ baseline: armMetrics, candidate: armMetrics }), gates: { type: "array", items: gateVerdict }, alphaPerGate: num }).properties, unattributed: { type: "object", additionalProperties: int } },
     },
+    ExperimentReport: obj({
+      flag: str, rule: str, iteration: { type: "string", description: "8 hex digits; a new split or experiment block starts a new one" }, current: { type: "boolean" }, control: str, from: ms, to: ms,
+      variants: { type: "object", additionalProperties: armMetrics, description: "Per variant of the split, the control included" },
+      comparisons: { type: "array", items: obj({
+        variant: str, metric: str, compare: { enum: ["relative", "absolute"] }, bad: nullable({ enum: ["increase", "decrease"] }),
+        control: nullable(num), treatment: nullable(num), delta: nullable(num), interval: nullable({ type: "array", items: num, minItems: 2, maxItems: 2 }),
+        samples: obj({ control: num, treatment: num }), verdict: { enum: [...EXPERIMENT_VERDICTS] },
+      }) },
+      correction: obj({ method: { enum: ["bonferroni"] }, familyAlpha: num, comparisons: int, alphaEach: num }),
+      iterations: { type: "array", items: obj({ iteration: str, rule: str, control: str, firstAt: ms, lastAt: ms }) },
+      unattributed: { type: "object", additionalProperties: int },
+    }),
     Series: obj({
       flag: str, generation: int, from: ms, to: ms, step: { type: "integer", description: "ms per point" },
       gates: { type: "array", items: obj({ metric: str, compare: str, bad: str, informational: { type: "boolean" }, thresholds: { type: "object", properties: { warn: num, rollback: num, severe: num } } }) },
@@ -276,6 +289,18 @@ function paths(): Json {
       ...flag,
       get: op("compareReport", "A/B compare report over [from, to)", "admin-read", { 200: ok("Per-arm metrics and gate verdicts", ref("CompareReport")), ...badQuery, ...noFlag }, {
         parameters: [query("from", "Start (default: 24 h before `to`)", timeSchema), query("to", "End (default: now)", timeSchema), query("generation", "Generation (default: the current one)", { type: "integer", minimum: 1 }), ...waveParams],
+      }),
+    },
+    "/admin/flags/{key}/experiments/{rule}": {
+      ...flag,
+      get: op("experimentReport", "An experiment's compare report: every variant of a rule's split against its control, intervals corrected for the number of arms", "admin-read", {
+        200: ok("Per-variant metrics and each treatment against the control", ref("ExperimentReport")), ...badQuery, 404: error("No such flag, rule, experiment or iteration"),
+      }, {
+        parameters: [
+          { name: "rule", in: "path", required: true, schema: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" }, description: "The rule's name (rule-N when it has none)" },
+          query("iteration", "An iteration (default: the rule's split as served now)", { type: "string", pattern: "^[0-9a-f]{8}$" }),
+          query("from", "Start (default: the iteration's first exposure)", timeSchema), query("to", "End (default: now)", timeSchema),
+        ],
       }),
     },
     "/admin/flags/{key}/series": {

@@ -14,10 +14,13 @@ import { z } from "zod";
 import type { FlagHistory } from "../../core/attribution";
 import { plainCopy } from "../../core/dict";
 import { autoShards } from "../../core/load-model";
-import { CounterCellSchema, minuteOf, pooledPair, type ReplicatedPair } from "../../core/counters";
+import { CounterCellSchema, emptyReplicated, mergeReplicated, minuteOf, pooledPair, type ReplicatedPair } from "../../core/counters";
 import type { Decision } from "../../core/decision";
 import { applyDecision } from "../../core/decision-step";
 import { ForwardedEventSchema, type ForwardedEvent } from "../../core/events";
+import { ExperimentCellSchema, type ExperimentCell } from "../../core/experiment-cell";
+import { buildExperimentReport } from "../../core/experiment-report";
+import { ruleExperiments, ruleIteration, ruleName } from "../../core/targeting-rules";
 import { candidateIdentity } from "../../core/generation";
 import { freshMemory, type GateMemory } from "../../core/gates";
 import { FlagSpecSchema, type FlagSpec } from "../../core/manifest";
@@ -36,6 +39,7 @@ import { DecisionLog, type NewDecision } from "./decision-log";
 import { DisagreementLog, type Disagreement } from "./disagreements";
 import { FlagStore, type FlagRow, type LoadedFlag } from "./flag-store";
 import { EventIngest, type IngestResult } from "./ingest";
+import { ExperimentStore } from "./experiment-store";
 import { Jobs } from "./jobs";
 import { judgeFlag, replayInputs, spansToRead, summarize } from "./judge";
 import { Outbox } from "./outbox";
@@ -43,13 +47,13 @@ import { FLAG_MIGRATIONS } from "./schema";
 import { StateHistory } from "./state-history";
 import { FlagStats } from "./stats";
 import { counterShardStub } from "./stub";
-import type { ActResult, ApprovalRequest, ApproveResult, CounterBatch, FlagView, JudgeResult, ReplayResult, StorageStats } from "./types";
+import type { ActResult, ApprovalRequest, ApproveResult, CounterBatch, ExperimentReportResult, FlagView, JudgeResult, ReplayResult, StorageStats } from "./types";
 import { UnattributedCounts } from "./unattributed";
 
 export { ApprovalRequestSchema, type ActResult, type ApprovalRequest, type ApproveResult, type CounterBatch, type FlagView, type JudgeResult, type ReplayResult } from "./types";
 export { CHECK_RETRY_MS } from "./approval-check";
 
-const CounterBatchSchema = z.strictObject({ id: z.string().min(1).max(128), cells: CounterCellSchema.array() });
+const CounterBatchSchema = z.strictObject({ id: z.string().min(1).max(128), cells: CounterCellSchema.array(), experiments: ExperimentCellSchema.array().optional() });
 const ForwardedEventsSchema = ForwardedEventSchema.array().max(1000);
 
 const REPORT_RETRY_MIN_MS = 1_000;
@@ -63,6 +67,7 @@ export class FlagDO extends DurableObject<Env> {
   private readonly log: DecisionLog;
   private readonly stats: FlagStats;
   private readonly counters: CounterStore;
+  private readonly experiments: ExperimentStore;
   private readonly approvals: Approvals;
   private readonly unattributed: UnattributedCounts;
   private readonly ingest: EventIngest;
@@ -81,13 +86,14 @@ export class FlagDO extends DurableObject<Env> {
     this.log = new DecisionLog(this.sql);
     this.stats = new FlagStats(this.sql);
     this.counters = new CounterStore(this.sql);
+    this.experiments = new ExperimentStore(this.sql);
     this.approvals = new Approvals(this.sql);
     this.unattributed = new UnattributedCounts(this.sql);
     this.outbox = new Outbox(this.sql);
     this.jobs = new Jobs(this.sql);
     this.disagreements = new DisagreementLog(this.sql);
     this.history = new StateHistory(this.sql);
-    this.ingest = new EventIngest(this.counters, this.disagreements, this.unattributed);
+    this.ingest = new EventIngest(this.counters, this.disagreements, this.unattributed, this.experiments);
   }
 
   /**
@@ -170,10 +176,12 @@ export class FlagDO extends DurableObject<Env> {
     return this.sql.transaction(() => {
       if (!this.counters.claimBatch(batch.id, minuteOf(now))) return { counted: false };
       this.counters.add(batch.cells);
+      this.experiments.add(batch.experiments ?? []);
       this.stats.increment("counter_batches");
       // A shard is never judged, so it compacts itself, at most hourly.
       if (now - (this.stats.get("compacted_at") ?? 0) > 3_600_000) {
         this.counters.compact(now);
+        this.experiments.compact(now);
         this.stats.set("compacted_at", now);
       }
       return { counted: true };
@@ -195,6 +203,45 @@ export class FlagDO extends DurableObject<Env> {
     return plainCopy(this.counters.spanByStage(generation, from, to));
   }
 
+  /** A counter shard's experiment counts over a span, for its primary's experiment report. */
+  async readExperimentSpan(iteration: string, from: number, to: number): Promise<Record<string, ExperimentCell["counts"][]>> {
+    return plainCopy(this.experiments.span(iteration, from, to));
+  }
+
+  /**
+   * The compare report of the experiment on rule `rule` (`core/experiment-report.ts`):
+   * its current iteration, or the one named; over [from, to), by default the iteration's whole life.
+   */
+  async experimentReport(rule: string, query: { iteration?: string; from?: number; to: number }): Promise<ExperimentReportResult> {
+    // 1. The flag, the rule and the iteration asked for.
+    const flag = this.flag.loaded();
+    if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
+    const { spec } = flag;
+    const index = spec.rules.findIndex((r, i) => ruleName(r, i) === rule);
+    const found = spec.rules[index];
+    const serve = found?.serve;
+    const current = found && serve && serve !== "rollout" && "split" in serve && serve.experiment ? { iteration: ruleIteration(found, index) ?? "", split: serve.split, experiment: serve.experiment } : null;
+    const iterations = this.experiments.ofRule(rule);
+    const iteration = query.iteration ?? current?.iteration;
+    if (iteration === undefined) {
+      const message = found === undefined ? `flag "${spec.key}" has no rule "${rule}"` : `rule "${rule}" is no experiment: give its split \`experiment: { control: VARIANT }\``;
+      return { ok: false, code: iterations.length > 0 ? "unknown_iteration" : "not_an_experiment", path: "rule", message: iterations.length > 0 ? `${message}; earlier iterations: ${iterations.map((i) => i.iteration).join(", ")} (?iteration=)` : message };
+    }
+    const past = iterations.find((i) => i.iteration === iteration) ?? null;
+    const isCurrent = current !== null && current.iteration === iteration;
+    if (!isCurrent && past === null) return { ok: false, code: "unknown_iteration", path: "iteration", message: `rule "${rule}" has no iteration "${iteration}"${iterations.length > 0 ? `; it has ${iterations.map((i) => i.iteration).join(", ")}` : ""}` };
+    // 2. The counts of this object and its shards, over the span asked (default: since the iteration's first exposure).
+    const from = query.from ?? past?.firstAt ?? query.to - 86_400_000;
+    const spans = [this.experiments.span(iteration, from, query.to), ...(await this.readShards(spec, (shard) => shard.readExperimentSpan(iteration, from, query.to)))];
+    const counts: Record<string, ExperimentCell["counts"][]> = {};
+    for (const span of spans) for (const [variant, replicates] of Object.entries(span)) mergeReplicated((counts[variant] ??= emptyReplicated()), replicates);
+    // 3. The report: the current split's variants and experiment, or what the past iteration recorded.
+    const experiment = isCurrent && current ? current.experiment : { control: past?.control ?? "" };
+    const variants = isCurrent && current ? current.split.map((p) => p.variant) : [experiment.control];
+    const report = buildExperimentReport(spec, { flag: spec.key, rule, iteration, current: isCurrent, experiment, variants }, counts, from, query.to);
+    return { ok: true, report: plainCopy({ ...report, iterations, unattributed: this.unattributed.of(flag.state.generation) }) };
+  }
+
   /** Events forwarded by the edge, credited to the exposures that caused them (`ingest.ts`); duplicates change nothing. */
   async ingestEvents(input: ForwardedEvent[], now: number): Promise<IngestResult & { deleted?: true }> {
     // A deleted flag's object refuses its events (the registry retires it before the delete returns), so an
@@ -202,7 +249,8 @@ export class FlagDO extends DurableObject<Env> {
     if (!(this.flag.row()?.hasSpec ?? false)) return { accepted: 0, duplicates: 0, unattributed: 0, deleted: true };
     const events = ForwardedEventsSchema.parse(input);
     const history = this.flagHistory();
-    return this.sql.transaction(() => this.ingest.ingest(events, history, now));
+    const current = ruleExperiments(this.flag.loaded()?.spec.rules ?? []);
+    return this.sql.transaction(() => this.ingest.ingest(events, history, now, current));
   }
 
   /**
@@ -271,6 +319,7 @@ export class FlagDO extends DurableObject<Env> {
         this.notify(spec, logged, now, "soft_abort");
       }
       this.counters.compact(now);
+      this.experiments.compact(now);
       this.trackApprovalCheck(spec, next, decision.rule, now);
     });
 

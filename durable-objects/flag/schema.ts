@@ -114,4 +114,17 @@ export const FLAG_MIGRATIONS: readonly Migration[] = [
       sql.run("DELETE FROM stats WHERE k IN ('report_retry_at', 'approval_check_at')");
     },
   },
+  {
+    version: 7,
+    name: "experiments: every variant of a split with a control, per iteration, replicate group and hour",
+    up(sql) {
+      sql.run(`CREATE TABLE experiment_counters (
+        iteration TEXT NOT NULL, variant TEXT NOT NULL, replicate INTEGER NOT NULL, hour INTEGER NOT NULL,
+        data TEXT NOT NULL, PRIMARY KEY (iteration, variant, replicate, hour))`);
+      sql.run("CREATE INDEX experiment_counters_hour ON experiment_counters (hour)");
+      sql.run(`CREATE TABLE experiments (
+        iteration TEXT PRIMARY KEY, rule TEXT NOT NULL, control TEXT NOT NULL,
+        first_at INTEGER NOT NULL, last_at INTEGER NOT NULL)`);
+    },
+  },
 ];

@@ -2,6 +2,9 @@
 import { z } from "zod";
 import type { ArmCounts, CounterCell } from "../../core/counters";
 import type { Decision } from "../../core/decision";
+import type { ExperimentCell } from "../../core/experiment-cell";
+import type { ExperimentReport } from "../../core/experiment-report";
+import type { ExperimentRow } from "./experiment-store";
 import type { RolloutState } from "../../core/rollout";
 import type { LatestJudgement } from "../registry/flag-metrics";
 
@@ -32,7 +35,14 @@ export interface FlagView {
 export interface CounterBatch {
   id: string;
   cells: CounterCell[];
+  /** Experiments' counts, claimed with the same id. */
+  experiments?: ExperimentCell[];
 }
+
+/** An experiment's report, or why there is none (rendered once by the admin route). */
+export type ExperimentReportResult =
+  | { ok: true; report: ExperimentReport & { iterations: ExperimentRow[]; unattributed: Record<string, number> } }
+  | { ok: false; code: "not_found" | "not_an_experiment" | "unknown_iteration"; path?: string; message: string };
 
 export interface JudgeResult {
   /** False when this minute was already judged (a repeated or overlapping trigger). */

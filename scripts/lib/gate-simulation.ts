@@ -460,7 +460,7 @@ export function runSeed(seed: number, scenario: Pick<Scenario, "id">, r: number)
 }
 
 /** Share of runs with a property, with its Monte Carlo standard error √(p(1−p)/n). */
-export function share(results: readonly RunResult[], f: (r: RunResult) => boolean): { p: number; se: number } {
+export function share<T>(results: readonly T[], f: (r: T) => boolean): { p: number; se: number } {
   const n = results.length;
   const p = results.filter(f).length / n;
   return { p, se: Math.sqrt((p * (1 - p)) / n) };

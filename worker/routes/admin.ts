@@ -9,6 +9,8 @@ import type { Decision } from "../../core/decision";
 import { ActionRequestSchema } from "../../core/rollout";
 import { MAX_SERIES_POINTS } from "../../core/series";
 import { MINUTE_MS } from "../../core/counters";
+import { IterationSchema } from "../../core/experiment";
+import { RuleNameSchema } from "../../core/targeting-rules";
 import { ApprovalRequestSchema } from "../../durable-objects/flag/flag-do";
 import { flagStub } from "../../durable-objects/flag/stub";
 import { registryStub } from "../../durable-objects/registry/stub";
@@ -279,6 +281,19 @@ export function adminRoutes() {
     const report = await (await waveStub(c.env, key, waveQuery(c))).stub.compareReport(from, to, generation);
     if (!report) throw notFound(key);
     return c.json(report);
+  });
+
+  app.get("/flags/:key/experiments/:rule", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const rule = parseQuery(RuleNameSchema, c.req.param("rule"), "rule");
+    const to = parseQuery(TimeQuery.optional(), c.req.query("to"), "to") ?? Date.now();
+    const from = parseQuery(TimeQuery.optional(), c.req.query("from"), "from");
+    if (from !== undefined && from >= to) throw invalidInput("from must be before to", [{ path: "from", message: "must be before `to`" }]);
+    const iteration = parseQuery(IterationSchema.optional(), c.req.query("iteration"), "iteration");
+    const result = await flagStub(c.env, key).experimentReport(rule, { to, ...(from !== undefined ? { from } : {}), ...(iteration !== undefined ? { iteration } : {}) });
+    if (result.ok) return c.json(result.report);
+    if (result.code === "not_found") throw notFound(key);
+    throw new AppError(404, result.code, result.message, [{ path: result.path ?? "rule", message: result.message }]);
   });
 
   app.get("/flags/:key/series", async (c) => {
