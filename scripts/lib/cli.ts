@@ -44,6 +44,10 @@ commands:
   decisions <key> [--limit N]         the decision log, newest first
   replay <key> <decision-id>          recompute a cron decision from its stored inputs (id as printed, e.g. #12)
   report <key> [--from T] [--to T]    the A/B compare report (T: ISO 8601 or ms; default last 24 h)
+  experiment <key> <rule> [--iteration ID] [--from T] [--to T]
+                                      an experiment's report: each variant of the rule's split against its
+                                      control, intervals corrected for the number of arms (default: the
+                                      split as served now, since its first exposure)
   exposures <key> [--from T] [--to T] [--out FILE]
                                       logged exposures as newline-delimited JSON (default last hour), to FILE or stdout
   audit [--limit N]                   the registry's audit log
@@ -240,6 +244,7 @@ const CLI_OPTIONS = {
   "sign-key": { type: "string" },
   "key-id": { type: "string" },
   id: { type: "string" },
+  iteration: { type: "string" },
   reject: { type: "boolean", default: false },
   note: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
@@ -470,6 +475,19 @@ async function reportCommand(ctx: CliContext): Promise<number> {
   show(json, () => printReport(json, io));
   return 0;
 }
+/** `experiment`: an experiment's compare report, each treatment against the control. */
+async function experimentCommand(ctx: CliContext): Promise<number> {
+  const { io, opts, args, request, show, need } = ctx;
+  const key = need("key", args[0]);
+  const rule = need("rule", args[1]);
+  const query = new URLSearchParams();
+  if (opts.iteration) query.set("iteration", opts.iteration);
+  if (opts.from) query.set("from", opts.from);
+  if (opts.to) query.set("to", opts.to);
+  const json = await request("GET", `/admin/flags/${key}/experiments/${encodeURIComponent(rule)}${query.size ? `?${query.toString()}` : ""}`);
+  show(json, () => printExperiment(json, io));
+  return 0;
+}
 /** `exposures`: logged exposures as newline-delimited JSON, to a file or stdout. */
 async function exposuresCommand(ctx: CliContext): Promise<number> {
   const { io, opts, args, send, need } = ctx;
@@ -647,6 +665,7 @@ const COMMANDS = new Map<string, (ctx: CliContext) => Promise<number>>([
   ["decisions", decisionsCommand],
   ["replay", replayCommand],
   ["report", reportCommand],
+  ["experiment", experimentCommand],
   ["exposures", exposuresCommand],
   ["approve", approveCommand],
   ["audit", auditCommand],
@@ -659,6 +678,23 @@ const COMMANDS = new Map<string, (ctx: CliContext) => Promise<number>>([
   ["segment", segmentCommand],
   ["delete-segment", deleteSegmentCommand],
 ]);
+
+interface ExperimentLine { variant: string; metric: string; compare: string; control: number | null; treatment: number | null; delta: number | null; interval: [number, number] | null; verdict: string }
+
+/** An experiment's report: exposures per variant, then each treatment against the control, one line per metric. */
+function printExperiment(json: Record<string, unknown>, io: CliIo): void {
+  const variants = json["variants"] as Record<string, { exposures: number }>;
+  const correction = json["correction"] as { comparisons: number; alphaEach: number };
+  io.out(`${String(json["flag"])} rule ${String(json["rule"])} iteration ${String(json["iteration"])}${json["current"] ? "" : " (no longer served)"}, ${iso(Number(json["from"]))} → ${iso(Number(json["to"]))}`);
+  io.out(`  exposures: ${Object.entries(variants).map(([v, m]) => `${v}${v === json["control"] ? " (control)" : ""} ${m.exposures}`).join(", ")}`);
+  io.out(`  ${correction.comparisons} comparisons, each interval at α = ${correction.alphaEach.toPrecision(3)} (Bonferroni; always valid)`);
+  const level = (x: number | null) => (x === null ? "n/a" : x.toPrecision(4));
+  for (const c of json["comparisons"] as ExperimentLine[]) {
+    const fmt = (x: number | null) => (x === null ? "n/a" : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(2)}%`);
+    const interval = c.interval ? ` [${fmt(c.interval[0])}, ${fmt(c.interval[1])}]` : "";
+    io.out(`  ${c.variant.padEnd(12)} ${c.metric.padEnd(20)} control ${level(c.control)} ${c.variant} ${level(c.treatment)} delta ${fmt(c.delta)}${interval} → ${c.verdict}`);
+  }
+}
 
 /** The report as the decision log words it: relative and absolute deltas in percent, levels to 4 significant digits. */
 function printReport(json: Record<string, unknown>, io: CliIo): void {

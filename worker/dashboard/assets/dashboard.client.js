@@ -166,6 +166,9 @@ async function renderFlag(key) {
   ]);
   const summary = list.flags.find((f) => f.key === key);
   const st = record.state;
+  // Each experiment rule's report (a split with a control), for its section.
+  const experimentRules = (record.spec?.rules ?? []).map((r, i) => ({ name: r.name ?? `rule-${i + 1}`, serve: r.serve })).filter((r) => r.serve?.split && r.serve.experiment);
+  const experiments = await Promise.all(experimentRules.map((r) => api(`/admin/flags/${enc}/experiments/${encodeURIComponent(r.name)}`).catch(() => null)));
   const main = $("#main");
   const actions = h("div", { className: "actions", role: "group", "aria-label": "actions" },
     ACTIONS.map((a) => h("button", {
@@ -189,6 +192,7 @@ async function renderFlag(key) {
     actions,
     record.waves ? waveTable(record.waves) : null,
     Array.isArray(record.spec?.rules) && record.spec.rules.length > 0 ? ruleTable(record.spec) : null,
+    ...experiments.filter((x) => x !== null).map(experimentSection),
     record.spec?.flagd ? flagdSection(record.spec) : null,
     scheduleList(schedules.schedules),
     h("h3", null, "Gates"),
@@ -234,6 +238,28 @@ function ruleTable(spec) {
         h("td", { "data-label": "serves" }, serveText(r.serve)),
       )))),
     h("p", { className: "muted" }, rest));
+}
+
+/** An experiment: exposures per variant, then each treatment against the control, intervals corrected for the arms. */
+function experimentSection(report) {
+  const pct = (x) => (x === null ? "—" : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`);
+  const level = (x) => (x === null ? "—" : Number(x).toPrecision(3));
+  const exposures = Object.entries(report.variants).map(([v, m]) => `${v}${v === report.control ? " (control)" : ""} ${m.exposures}`).join(" · ");
+  return h("section", { className: "experiment", "aria-label": `experiment ${report.rule}` },
+    h("h3", null, `Experiment: ${report.rule}`),
+    h("p", null, `exposures ${exposures} · since ${when(report.from)}`),
+    h("table", null,
+      h("thead", null, h("tr", null, ["variant", "metric", "control", "variant's", "change", "interval", "verdict"].map((t) => h("th", null, t)))),
+      h("tbody", null, report.comparisons.map((c) => h("tr", null,
+        h("td", { "data-label": "variant" }, c.variant),
+        h("td", { "data-label": "metric" }, c.metric),
+        h("td", { "data-label": "control" }, level(c.control)),
+        h("td", { "data-label": "variant's" }, level(c.treatment)),
+        h("td", { "data-label": "change" }, pct(c.delta)),
+        h("td", { "data-label": "interval" }, c.interval ? `${pct(c.interval[0])} … ${pct(c.interval[1])}` : "—"),
+        h("td", { "data-label": "verdict", className: `verdict ${c.verdict}` }, c.verdict.replaceAll("_", " ")),
+      )))),
+    h("p", { className: "muted" }, `${report.correction.comparisons} comparisons, each interval at α = ${report.correction.alphaEach.toPrecision(2)} (Bonferroni over treatments × metrics; always valid, so look as often as you like).`));
 }
 
 /** A flagd definition as stored: its state, default and JsonLogic targeting, evaluated as flagd does. */
