@@ -174,6 +174,23 @@ describe("operator CLI", () => {
     expect(refused.err).toContain("409 segment_in_use");
   });
 
+  it("prints an experiment's report: exposures per variant, the correction, each treatment against the control", async () => {
+    const flagFile = join(dir, "experiment.yaml");
+    writeFileSync(flagFile, [
+      "key: cli-experiment", "kind: targeting", "type: string", "variants: { grid: grid, list: list, cards: cards }", "defaultVariant: grid",
+      "metrics: { click_rate: { kind: ratio, numerator: click, denominator: exposure } }",
+      "rules:", "  - name: layout", "    serve:", "      split: [ { variant: grid, weight: 34 }, { variant: list, weight: 33 }, { variant: cards, weight: 33 } ]",
+      "      experiment: { control: grid, metrics: [ { metric: click_rate, bad: decrease } ] }",
+    ].join("\n"));
+    expect((await cli("apply", flagFile)).status).toBe(0);
+    const shown = await cli("experiment", "cli-experiment", "layout");
+    expect(shown.status).toBe(0);
+    expect(shown.out).toMatch(/^cli-experiment rule layout iteration [0-9a-f]{8}, \S+ → \S+\n {2}exposures: grid \(control\) 0, list 0, cards 0\n {2}2 comparisons, each interval at α = 0\.0250 \(Bonferroni; always valid\)\n {2}list +click_rate +control n\/a list n\/a delta n\/a → no_data\n {2}cards/);
+    const missing = await cli("experiment", "cli-experiment", "nope");
+    expect(missing.status).toBe(1);
+    expect(missing.err).toContain('404 not_an_experiment: flag "cli-experiment" has no rule "nope"');
+  });
+
   it("replays a decision by the id as printed (#N)", async () => {
     const file = join(dir, "replay.yaml");
     writeFileSync(file, "key: cli-replay\ntype: boolean\nvariants: { baseline: false, candidate: true }\nrollout: { stages: [{ weight: 10 }, { weight: 100 }] }\n");
