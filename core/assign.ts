@@ -147,6 +147,8 @@ function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): C
       configVersion,
       // What an outcome event echoes (`assignment`) so it is credited to the exposure that caused it.
       assignment: assignmentToken(state.generation, state.stageIndex, arm, waved ? wave : 1),
+      // A client that evaluates early and shows later sends the exposure itself (the providers in sdk/ do).
+      ...(flag.exposures === "events" ? { exposures: "events" } : {}),
       ...(waved ? { wave } : {}),
       ...extra,
     };
@@ -178,7 +180,7 @@ function compileWave(flag: SnapshotFlag, configVersion: number, wave: number): C
       reason,
       bucket: null,
       replicate: null,
-      metadata: Object.freeze({ ...(rule !== null ? { rule } : {}), variant, configVersion, ...(waved ? { wave } : {}) }),
+      metadata: Object.freeze({ ...(rule !== null ? { rule } : {}), variant, configVersion, ...(flag.exposures === "events" ? { exposures: "events" } : {}), ...(waved ? { wave } : {}) }),
     });
   const hasBaseline = own(flag.variants, "baseline") !== undefined;
   const defaultVariant = flag.defaultVariant ?? "baseline";

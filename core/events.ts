@@ -30,7 +30,7 @@ export const EventSchema = z
     value: z.number().refine(Number.isFinite, "must be a finite number").optional(),
     variant: z.string().max(64).optional(),
     /** The `assignment` token from the evaluation's metadata ("generation.stage.arm"): credits the event to that exposure exactly. */
-    assignment: z.string().max(64).optional(),
+    assignment: z.string().max(80).optional(),
     /** The evaluation context's attributes (scope attributes, the stickiness attribute), for events without `assignment` or `variant`. */
     context: ContextSchema.optional(),
     /** ISO 8601 or milliseconds since the epoch; defaults to the time of receipt. */
@@ -59,7 +59,7 @@ export const ForwardedEventSchema = z.strictObject({
   name: z.string().min(1).max(64),
   value: z.number().optional(),
   variant: ArmSchema.optional(),
-  assignment: z.string().max(64).optional(),
+  assignment: z.string().max(80).optional(),
   targetingKey: z.string().min(1).max(512),
   context: ContextSchema.optional(),
   /** The event's time in ms (its timestamp, else the time of receipt). */

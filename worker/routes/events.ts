@@ -10,6 +10,7 @@
  * an event answered `accepted` is always counted.
  */
 import { Hono, type MiddlewareHandler } from "hono";
+import { cors } from "hono/cors";
 import { checkEvent, deletedFlag, type EventRefusal } from "../../core/event-check";
 import { NOT_READY } from "../../core/evaluation-outcome";
 import { EventSchema, EventsEnvelopeSchema, type ForwardedEvent } from "../../core/events";
@@ -77,6 +78,9 @@ function eventsAuth(services: Services): MiddlewareHandler<EventsEnv> {
 
 export function eventRoutes(services: Services) {
   const app = new Hono<EventsEnv>();
+  // Browsers post events from the app's own origin (the web provider in sdk/web): answers, refusals included, are readable
+  // cross-origin, and a preflight is answered before the token is checked (it carries none). The events token is write-only.
+  app.use("/events", cors({ origin: "*", allowMethods: ["POST", "OPTIONS"], allowHeaders: ["Content-Type", "Authorization"], exposeHeaders: ["Retry-After"], maxAge: 600 }));
   app.post("/events", eventsAuth(services), async (c) => {
     const now = Date.now();
     // 1. The envelope, then the snapshot the events are checked against.
