@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules", "dist", "**/.wrangler", "worker-configuration.d.ts", "eslint.config.js"] },
+  { ignores: ["node_modules", "dist", "**/.wrangler", "worker-configuration.d.ts", "eslint.config.js", "sdk/*/dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { OpenFeature } from "@openfeature/server-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSdk } from "../../scripts/build-sdk";
+import type * as ServerSdk from "../../sdk/server/index";
 import { E2E_PROPAGATION_MS, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
 
 const EVENTS_TOKEN = "e2e-events-token";
@@ -19,7 +20,7 @@ let proxy: Server;
 let proxyUrl = "";
 /** Replies of POST /v1/events the proxy loses after the worker has handled the request. */
 let repliesToLose = 0;
-type ProviderModule = typeof import("../../sdk/server/index");
+type ProviderModule = typeof ServerSdk;
 let sdk: ProviderModule;
 
 beforeAll(async () => {
@@ -30,7 +31,8 @@ beforeAll(async () => {
   proxy = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
+    req.on("end", () => void forward());
+    const forward = async () => {
       const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "host" && k !== "content-length" && k !== "connection")) as Record<string, string>;
       const answer = await fetch(`${worker.baseUrl}${req.url ?? "/"}`, { method: req.method ?? "GET", headers, ...(req.method === "POST" ? { body: Buffer.concat(chunks) } : {}) });
       const body = Buffer.from(await answer.arrayBuffer());
@@ -46,7 +48,7 @@ beforeAll(async () => {
       });
       res.writeHead(answer.status, forwarded);
       res.end(body);
-    });
+    };
   });
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
