@@ -1,8 +1,8 @@
 /**
  * Live demo against a running local stack (`npm start` in another terminal):
  * creates a fast demo flag (1-minute windows, 2-minute holds), sends steady
- * traffic — single OFREP evaluations (counted exposures) and click / latency
- * events — fires the cron every 20 s, and prints each decision as the cron
+ * traffic through the OpenFeature server SDK and Rampart's provider —
+ * evaluations (counted exposures) and `track()`ed clicks and latencies — fires the cron every 20 s, and prints each decision as the cron
  * makes it. With --regress the candidate's CTR is 30% lower and the cron
  * rolls it back; otherwise it walks 50% → 100% once the evidence rules out
  * a 10% CTR drop.
@@ -12,6 +12,8 @@
  * The URL: --url, RAMPART_URL, the URL `npm start` recorded, :8787.
  */
 import { readFileSync } from "node:fs";
+import { OpenFeature } from "@openfeature/server-sdk";
+import { RampartProvider } from "../sdk/server/index";
 import { resolveBaseUrl } from "./lib/local-url";
 import { scriptArgs } from "./lib/script-args";
 
@@ -75,24 +77,23 @@ async function main() {
   const before = (await admin("GET", `/admin/flags/${KEY}/decisions?limit=1`)) as { decisions: { id: number }[] };
   let lastDecision = before.decisions[0]?.id ?? 0;
   let done = false;
-  const events: unknown[] = [];
+  // The app's side, as a team writes it: the OpenFeature server SDK with Rampart's provider (sdk/server), and track() —
+  // each click and latency is credited to the arm its user was served, with no attribution code here.
+  await OpenFeature.setProviderAndWait(new RampartProvider({ url: base, eventsToken, flushIntervalMs: 1_000, onError: (m) => process.stderr.write(`  (provider: ${m})\n`) }));
+  const client = OpenFeature.getClient();
   const traffic = setInterval(() => {
     for (let i = 0; i < rate / 10; i++) {
-      const user = `demo-user-${Math.floor(Math.random() * 1e9)}`;
-      void fetch(`${base}/ofrep/v1/evaluate/flags/${KEY}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ context: { targetingKey: user } }) })
-        .then((r) => r.json() as Promise<{ variant?: "baseline" | "candidate" }>)
-        .then((r) => {
+      const context = { targetingKey: `demo-user-${Math.floor(Math.random() * 1e9)}` };
+      void client
+        .getStringDetails(KEY, "Buy now", context)
+        .then((details) => {
           sent++;
-          const arm = r.variant;
-          if (!arm) return;
-          if (Math.random() < CTR[arm]) events.push({ eventId: `${user}-click`, flag: KEY, targetingKey: user, name: "click", variant: arm });
-          events.push({ eventId: `${user}-lat`, flag: KEY, targetingKey: user, name: "latency_ms", value: 20 + Math.random() * (arm === "candidate" ? 30 : 25), variant: arm });
+          const arm = details.variant === "candidate" ? "candidate" : details.variant === "baseline" ? "baseline" : null;
+          if (arm === null) return;
+          if (Math.random() < CTR[arm]) client.track("click", context);
+          client.track("latency_ms", context, { value: 20 + Math.random() * (arm === "candidate" ? 30 : 25) });
         })
         .catch(() => undefined);
-    }
-    if (events.length >= 200) {
-      const batch = events.splice(0, 1000);
-      void fetch(`${base}/v1/events`, { method: "POST", headers: { "content-type": "application/json", ...(eventsToken ? { authorization: `Bearer ${eventsToken}` } : {}) }, body: JSON.stringify({ events: batch }) }).catch(() => undefined);
     }
   }, 100);
 
@@ -109,6 +110,7 @@ async function main() {
     process.stderr.write(`  (${sent} evaluations so far)\n`);
   }
   clearInterval(traffic);
+  await OpenFeature.close();
   console.log(done ? "demo: the cron reached a final state" : "demo: time is up (raise --minutes)");
 }
 
