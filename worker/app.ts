@@ -8,6 +8,7 @@ import { isolateServices, scheduler, type AppEnv, type Services } from "./contex
 import { errorBody, handleError } from "./errors";
 import { adminRoutes } from "./routes/admin";
 import { eventRoutes } from "./routes/events";
+import { otlpRoutes } from "./routes/otlp";
 import { ofrepRoutes } from "./routes/ofrep";
 import { opsRoutes } from "./routes/ops";
 import { requestTarget } from "./request-url";
@@ -36,6 +37,7 @@ export function createApp(services: Services = isolateServices) {
   const app = new Hono<AppEnv>();
   app.route("/ofrep", ofrepRoutes(services));
   app.route("/v1", eventRoutes(services));
+  app.route("/v1", otlpRoutes(services));
   app.route("/admin", adminRoutes());
   app.route("/", opsRoutes(services));
   // Anything else may be a routed request (a flag's `route`); otherwise 404.

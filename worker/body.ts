@@ -93,7 +93,7 @@ async function readStream(request: Request, limit: number): Promise<Uint8Array> 
 /** One decoder for every body: a whole-buffer decode keeps no state between calls. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-function decodeUtf8(bytes: Uint8Array | ArrayBuffer): string {
+export function decodeUtf8(bytes: Uint8Array | ArrayBuffer): string {
   try {
     // Fatal: invalid UTF-8 is refused, not turned into U+FFFD (two different sticky ids would then share a bucket).
     return UTF8.decode(bytes);
@@ -104,7 +104,7 @@ function decodeUtf8(bytes: Uint8Array | ArrayBuffer): string {
   }
 }
 
-function tooLarge(limit: number): AppError {
+export function tooLarge(limit: number): AppError {
   return new AppError(413, "payload_too_large", `the body exceeds the limit of ${limit} bytes`);
 }
 

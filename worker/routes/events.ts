@@ -23,16 +23,16 @@ import { lazyEdgeLocation } from "../edge-location";
 import { AppError, evaluationUnavailable, invalidInput } from "../errors";
 import type { CompiledSnapshot } from "../../core/compile";
 
-interface Rejection {
+export interface Rejection {
   index: number;
   error: EventRefusal;
   message: string;
 }
 
 /** Events by the object that credits them, with their indexes in the call. */
-type Batches = Map<string, { flag: string; indexes: number[]; events: ForwardedEvent[] }>;
+export type Batches = Map<string, { flag: string; indexes: number[]; events: ForwardedEvent[] }>;
 
-type EventsEnv = AppEnv & { Variables: { eventClient: string } };
+export type EventsEnv = AppEnv & { Variables: { eventClient: string } };
 
 let warnedOpen = false;
 /** Once per isolate: events without EVENTS_TOKEN are open to anyone who can reach the Worker. */
@@ -48,7 +48,7 @@ function warnOpenOnce(): void {
  * the caller cannot choose: the token's identity, else the address
  * Cloudflare saw.
  */
-function eventsAuth(services: Services): MiddlewareHandler<EventsEnv> {
+export function eventsAuth(services: Services): MiddlewareHandler<EventsEnv> {
   return async (c, next) => {
     const now = Date.now();
     const token = c.env.EVENTS_TOKEN;
@@ -99,7 +99,7 @@ export function eventRoutes(services: Services) {
   return app;
 }
 
-function sortEvents(events: readonly unknown[], snapshot: CompiledSnapshot, now: number, edge: ReturnType<typeof lazyEdgeLocation>): { batches: Batches; rejected: Rejection[] } {
+export function sortEvents(events: readonly unknown[], snapshot: CompiledSnapshot, now: number, edge: ReturnType<typeof lazyEdgeLocation>): { batches: Batches; rejected: Rejection[] } {
   const rejected: Rejection[] = [];
   const batches: Batches = new Map();
   events.forEach((raw, index) => {
@@ -115,7 +115,7 @@ function sortEvents(events: readonly unknown[], snapshot: CompiledSnapshot, now:
   return { batches, rejected };
 }
 
-async function storeEvents(env: Env, batches: Batches, now: number, rejected: Rejection[]): Promise<{ accepted: number; duplicates: number }> {
+export async function storeEvents(env: Env, batches: Batches, now: number, rejected: Rejection[]): Promise<{ accepted: number; duplicates: number }> {
   let accepted = 0;
   let duplicates = 0;
   await Promise.all(
