@@ -191,6 +191,11 @@ function schemas(): Json {
   };
 }
 
+/** OTLP's Export*ServiceResponse in JSON: empty, or a partial success with the rejected count (a decimal string, as OTLP's JSON writes int64) and why. */
+function otlpAnswer(field: string): Json {
+  return { type: "object", properties: { partialSuccess: obj({ [field]: { type: "string", description: "int64 as a decimal string" }, errorMessage: str }) } };
+}
+
 function paths(): Json {
   const flag = { parameters: [keyParam] };
   const noFlag = { 404: error("No such flag") };
@@ -216,6 +221,20 @@ function paths(): Json {
       post: op("sendEvents", "Ingest up to 1,000 events; ids are deduplicated per flag", "events", {
         202: ok("Accepted, duplicates and per-event rejections", ref("EventsResult")), 400: error("Malformed body"), 401: error("EVENTS_TOKEN required"), 413: error("Body over 1 MiB"), 429: error("Rate limited; see Retry-After"),
       }, { requestBody: json(ref("EventsRequest")) }),
+    },
+    "/v1/traces": {
+      post: op("exportTraces", "OTLP/HTTP traces: spans carrying the feature-flag semantic conventions become outcomes of those flags (latency, errors, span events, OTLP_VALUE_ATTRIBUTES); gzip accepted", "events", {
+        200: { description: "ExportTraceServiceResponse: `partialSuccess` with `rejectedSpans` and why, when some were not counted", content: { "application/json": { schema: otlpAnswer("rejectedSpans") }, "application/x-protobuf": { schema: { type: "string", format: "binary" } } } },
+        400: { description: "A body that cannot be read (google.rpc.Status naming the message path and byte)", content: { "application/json": { schema: obj({ code: int, message: str }) }, "application/x-protobuf": { schema: { type: "string", format: "binary" } } } },
+        401: error("EVENTS_TOKEN required"), 413: error("Body over 4 MiB, or over 16 MiB inflated"), 415: error("Not application/x-protobuf or application/json, or an encoding other than gzip"), 429: error("Rate limited; see Retry-After"), 503: error("Not stored; send again (ids make it safe)"),
+      }, { requestBody: { required: true, content: { "application/x-protobuf": { schema: { type: "string", format: "binary" } }, "application/json": { schema: { type: "object", description: "ExportTraceServiceRequest in OTLP's JSON encoding" } } } } }),
+    },
+    "/v1/logs": {
+      post: op("exportLogs", "OTLP/HTTP logs: log records carrying the feature-flag semantic conventions become outcomes (severity ERROR and FATAL → errors, event names → events, OTLP_VALUE_ATTRIBUTES); gzip accepted", "events", {
+        200: { description: "ExportLogsServiceResponse: `partialSuccess` with `rejectedLogRecords` and why", content: { "application/json": { schema: otlpAnswer("rejectedLogRecords") }, "application/x-protobuf": { schema: { type: "string", format: "binary" } } } },
+        400: { description: "A body that cannot be read (google.rpc.Status)", content: { "application/json": { schema: obj({ code: int, message: str }) }, "application/x-protobuf": { schema: { type: "string", format: "binary" } } } },
+        401: error("EVENTS_TOKEN required"), 413: error("Body over 4 MiB, or over 16 MiB inflated"), 415: error("Unsupported content type or encoding"), 429: error("Rate limited; see Retry-After"), 503: error("Not stored; send again"),
+      }, { requestBody: { required: true, content: { "application/x-protobuf": { schema: { type: "string", format: "binary" } }, "application/json": { schema: { type: "object", description: "ExportLogsServiceRequest in OTLP's JSON encoding" } } } } }),
     },
     "/health": { get: op("health", "Serving version and snapshot", "public", { 200: ok("Healthy or stale", ref("Health")), 503: ok("No snapshot yet", ref("Health")) }) },
     "/openapi.json": { get: op("openApi", "This document", "public", { 200: ok("OpenAPI 3.1", { type: "object" }) }) },
