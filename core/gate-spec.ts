@@ -59,8 +59,29 @@ const AmountSchema = z.union([z.string(), z.number()]).transform((input, ctx): A
 const COMPARISONS = ["relative", "absolute", "floor", "ceiling"] as const;
 export type Comparison = (typeof COMPARISONS)[number];
 
+/** Where a gate's series come from when they are not Rampart's own counters: a Prometheus server (`series-gate.ts`). */
+export const PrometheusSourceSchema = z.strictObject({
+  url: z
+    .string()
+    .url("must be a URL like http://prometheus:9090")
+    .refine((u) => /^https?:\/\//i.test(u), "must be an http:// or https:// URL (the Prometheus HTTP API)"),
+  query: z
+    .string()
+    .min(1)
+    .max(4_000)
+    .refine((q) => q.includes("{{arm}}"), "the PromQL template must name the arm as {{arm}}, e.g. sum(rate(errors_total{arm=\"{{arm}}\"}[5m]))"),
+  /** Resolution of the series (Prometheus `step`): one point per step; default 1m. */
+  step: DurationSchema.optional(),
+  /** The Worker secret holding a bearer token for the server (never the token itself: specs are shown and logged). */
+  // Only secrets named PROMETHEUS_…: a spec must not be able to send another secret (ADMIN_TOKEN) to a URL it picks.
+  bearerTokenSecret: z.string().regex(/^PROMETHEUS_[A-Z0-9_]{1,52}$/, "the name of a Worker secret starting with PROMETHEUS_, like PROMETHEUS_TOKEN").optional(),
+});
+export const GateSourceSchema = z.strictObject({ prometheus: PrometheusSourceSchema });
+
 const GateInputSchema = z.strictObject({
   metric: z.string(),
+  /** A service metric from outside (per-minute aggregates, not per-user counts): judged by `series-gate.ts`. */
+  source: GateSourceSchema.optional(),
   bad: z.enum(["increase", "decrease"]).optional(),
   compare: z.enum(COMPARISONS).default("relative"),
   warn: AmountSchema.optional(),
@@ -115,6 +136,7 @@ export const GateSchema = GateInputSchema.transform((gate, ctx) => {
   checkThresholdOrder(gate.compare, values, ctx);
   return {
     metric: gate.metric,
+    ...(gate.source ? { source: { prometheus: { ...gate.source.prometheus, step: gate.source.prometheus.step ?? 60_000 } } } : {}),
     compare: gate.compare,
     bad: bad ?? "increase",
     ...values,

@@ -40,6 +40,8 @@ export interface GateVerdict {
   dataNeeded: number | null;
   /** Stages pooled into the comparison (those with `minSamples` in both arms). */
   stagesJudged: number;
+  /** Why there is no verdict on the data, in words (an outside source that failed or is short: `series-gate.ts`). */
+  note?: string;
 }
 
 /**
@@ -73,7 +75,7 @@ export function minimumSamples(gate: Pick<Gate, "metric" | "minSamples">): numbe
 }
 
 /** The mixture scale τ: the effect the gate cares about (its rollback or warn threshold). */
-function mixtureScale(gate: Gate, level: number | null): number {
+export function mixtureScale(gate: Gate, level: number | null): number {
   const threshold = gate.rollback ?? gate.warn ?? gate.severe;
   if (gate.compare === "relative") return Math.max(threshold ?? 0.05, 0.01);
   if (gate.compare === "absolute") return Math.max(threshold ?? 0.01, 1e-6);
@@ -187,7 +189,7 @@ export function judgeGate(
 }
 
 /** Whether the interval rules out the gate's rollback (else warn) threshold, and if not, how much more data that would take. */
-function harmEvidence(gate: Gate, estimate: number, half: number): { noHarm: boolean; dataNeeded: number | null } {
+export function harmEvidence(gate: Gate, estimate: number, half: number): { noHarm: boolean; dataNeeded: number | null } {
   const t = gate.rollback ?? gate.warn;
   if (t === undefined) return { noHarm: true, dataNeeded: null };
   // The threshold on the judged scale, and which side of it is safe.
@@ -217,7 +219,7 @@ function harmEvidence(gate: Gate, estimate: number, half: number): { noHarm: boo
   return { noHarm: false, dataNeeded: distance > 0 ? (half / distance) ** 2 : null };
 }
 /** The worst threshold the estimate is past, with the interval clear of "no regression" on that side. */
-function classify(gate: Gate, delta: number, interval: [number, number], thresholds: GateVerdict["thresholds"]): Verdict {
+export function classify(gate: Gate, delta: number, interval: [number, number], thresholds: GateVerdict["thresholds"]): Verdict {
   const order: ("severe" | "rollback" | "warn")[] = ["severe", "rollback", "warn"];
   for (const name of order) {
     const t = thresholds[name];

@@ -17,6 +17,7 @@ import { dictSchema } from "./dict";
 import { MIN_GROUPS, ratioEstimate, robustVariance, widenForGroups } from "./estimate";
 import type { AbortRule } from "./gate-spec";
 import { judgeGate, type GateVerdict } from "./gate-verdict";
+import { judgeSeriesGate, SeriesReadSchema, type SeriesRead } from "./series-gate";
 import { FLAG_KINDS, type FlagSpec } from "./manifest";
 import { RolloutStateSchema, servedWeight, type RolloutState } from "./rollout";
 import { alwaysValidHalfWidth, normalQuantile } from "./stats";
@@ -115,6 +116,8 @@ export interface JudgementInputs {
   window: { span: WindowSpan; counts: ReplicatedPair } | null;
   /** Approvals and rejections of the current generation's stages. */
   approvals?: StageApproval[];
+  /** Each outside-sourced gate's points, by gate index (`series-gate.ts`). */
+  series?: Record<string, SeriesRead>;
 }
 
 export interface StageApproval {
@@ -149,6 +152,7 @@ const JudgedSpecSchema = z.strictObject({
   gates: z.array(
     z.strictObject({
       metric: z.string(),
+      source: z.strictObject({ prometheus: z.strictObject({ url: z.string(), query: z.string(), step: z.number(), bearerTokenSecret: z.string().optional() }) }).optional(),
       compare: z.enum(["relative", "absolute", "floor", "ceiling"]),
       bad: z.enum(["increase", "decrease"]),
       warn: z.number().optional(),
@@ -181,6 +185,8 @@ export const JudgementInputsSchema = z.strictObject({
   window: z.strictObject({ span: WindowSpanSchema, counts: ReplicatedPairSchema }).nullable(),
   /** Approvals and rejections of the current generation's stages (absent in inputs logged before approvals). */
   approvals: z.array(z.strictObject({ stage: z.int(), verdict: z.enum(["approved", "rejected"]), actor: z.string() })).optional(),
+  /** What each gate with an outside source read (by gate index), so a replay judges the same points. */
+  series: dictSchema(SeriesReadSchema).optional(),
 });
 
 export interface SrmCheck {
@@ -269,7 +275,9 @@ export function judgeRollout(inputs: JudgementInputs): RolloutDecision {
   const stage = spec.rollout.stages[state.stageIndex];
   const shadow = servedWeight(state, spec.rollout.stages).shadow;
   const pairs = stagePairs(inputs.totals);
-  const verdicts = spec.gates.map((gate) => judgeGate(gate, spec.metrics, pairs, { alpha: alpha.perGate, includeSevere: false, shadow }));
+  const verdicts = spec.gates.map((gate, i) =>
+    gate.source ? judgeSeriesGate(gate, inputs.series?.[String(i)], alpha.perGate) : judgeGate(gate, spec.metrics, pairs, { alpha: alpha.perGate, includeSevere: false, shadow }),
+  );
   const live = LIVE.has(state.status);
   const softAborts: AbortVerdict[] = [];
   const aborts = live ? judgeAborts(spec.abort, spec, inputs.totals, now, memory, softAborts) : [];
@@ -316,7 +324,8 @@ export function judgeRollout(inputs: JudgementInputs): RolloutDecision {
   const srm = srmCheck(inputs, spec.rollout.stages[state.stageIndex]?.weight ?? 0, shadow);
   if (inputs.window) {
     const windowPairs = [inputs.window.counts];
-    windowVerdicts = spec.gates.map((gate) => judgeGate(gate, spec.metrics, windowPairs, { alpha: alpha.severePerGate, includeSevere: true, shadow }));
+    // `severe` reads the window's own counters; a gate on an outside series has none (its verdict above covers it).
+    windowVerdicts = spec.gates.map((gate, i) => (gate.source ? { ...(verdicts[i] as GateVerdict), verdict: "not_applicable" as const } : judgeGate(gate, spec.metrics, windowPairs, { alpha: alpha.severePerGate, includeSevere: true, shadow })));
     memory.windowIndex = inputs.window.span.index;
     const severe = windowVerdicts.findIndex((v, i) => v.verdict === "severe" && !spec.gates[i]?.informational);
     if (severe >= 0) {
@@ -356,7 +365,7 @@ export function judgeRollout(inputs: JudgementInputs): RolloutDecision {
   else if (shadow && comparisons === 0) wait("comparisons", "shadow comparisons: none received yet (send `comparison` events)");
   const judgedVerdicts = verdicts.filter((_, i) => !spec.gates[i]?.informational);
   const starvedGates = judgedVerdicts.filter((v) => v.verdict === "insufficient_sample" || v.verdict === "no_data");
-  if (starvedGates.length > 0) wait("gate_data", `${starvedGates.map((v) => `${v.metric} ${v.verdict}`).join(", ")}`);
+  if (starvedGates.length > 0) wait("gate_data", `${starvedGates.map((v) => `${v.metric} ${v.verdict}${v.note ? ` (${v.note})` : ""}`).join(", ")}`);
   const unproven = spec.rollout.promote === "evidence" ? judgedVerdicts.filter((v) => v.verdict === "healthy" && !v.noHarm) : [];
   for (const v of unproven) wait("evidence", describeEvidenceWanted(v));
   const needed = spec.rollout.healthyWindowsToPromote;

@@ -206,6 +206,11 @@ export const FlagSpecSchema = FlagSpecObjectSchema.superRefine((spec, ctx) => {
   const unknownMetric = (metric: string) =>
     `unknown metric "${metric}": define it under \`metrics\` or use a built-in (${BUILT_IN_METRICS.join(", ")})`;
   spec.gates.forEach((gate, i) => {
+    // A gate on an outside series names its metric for people (the PromQL says what it is).
+    if (gate.source) {
+      if (!/^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/.test(gate.metric)) ctx.addIssue({ code: "custom", path: ["gates", i, "metric"], message: "name the series: letters, digits, _ . : - (1–64 characters, a letter first)" });
+      return;
+    }
     if (!known.has(gate.metric)) ctx.addIssue({ code: "custom", path: ["gates", i, "metric"], message: unknownMetric(gate.metric) });
     if (gate.metric === "shadow_agreement" && gate.compare !== "floor" && gate.compare !== "ceiling") {
       ctx.addIssue({ code: "custom", path: ["gates", i, "compare"], message: "shadow_agreement is a level of the candidate alone: use `compare: floor`" });

@@ -11,6 +11,7 @@ import { cpus } from "node:os";
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runOnce, runSeed, SCENARIOS, type RunResult } from "./lib/gate-simulation";
+import { runSeries, SERIES_SCENARIOS } from "./lib/series-simulation";
 import { scriptArgs } from "./lib/script-args";
 
 interface Job {
@@ -38,17 +39,18 @@ async function main() {
   const args = scriptArgs({ command: "npm run simulate", about: "the judge's error rates by seeded simulation, with Monte Carlo standard errors" }, {
     runs: { type: "int", default: 1000, min: 1, help: "seeded runs per scenario" },
     seed: { type: "int", default: 1, help: "base seed" },
-    only: { type: "list", default: [], choices: SCENARIOS.map((s) => s.id), help: "scenario ids (--list shows them)" },
+    only: { type: "list", default: [], choices: [...SCENARIOS.map((s) => s.id), ...SERIES_SCENARIOS.map((s) => s.id)], help: "scenario ids (--list shows them)" },
     jobs: { type: "int", default: Math.max(1, Math.min(4, cpus().length)), min: 1, help: "worker processes" },
     list: { type: "boolean", help: "list the scenarios and stop" },
   });
   if (args.list) {
-    for (const s of SCENARIOS) console.log(`${s.id.padEnd(16)} ${s.title} — target: ${s.target}`);
+    for (const s of [...SCENARIOS, ...SERIES_SCENARIOS]) console.log(`${s.id.padEnd(16)} ${s.title} — target: ${s.target}`);
     return;
   }
   const { runs, seed, jobs } = args;
   const wanted = args.only;
   const selected = wanted.length > 0 ? SCENARIOS.filter((s) => wanted.includes(s.id)) : SCENARIOS;
+  const series = wanted.length > 0 ? SERIES_SCENARIOS.filter((s) => wanted.includes(s.id)) : SERIES_SCENARIOS;
   console.log(`${runs} seeded runs per scenario (seed ${seed}), judged every simulated minute; ± is the Monte Carlo standard error`);
   console.log("");
   console.log("| scenario | completed | rolled back | killed | SRM hold | median time to end | result against target | target |");
@@ -67,8 +69,22 @@ async function main() {
     );
     process.stderr.write(`(${scenario.id}: ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
   }
+  // Gates on outside series (Prometheus): per-minute aggregates judged every minute (core/series-gate.ts).
+  if (series.length > 0) {
+    console.log("");
+    console.log(`Gates on Prometheus series, ${runs} seeded runs each, judged every simulated minute:`);
+    console.log("");
+    console.log("| scenario | result against target | target |");
+    console.log("|---|---|---|");
+    for (const scenario of series) {
+      const verdict = scenario.check(Array.from({ length: runs }, (_, r) => runSeries(scenario, runSeed(seed, scenario, r))));
+      if (!verdict.met) failed++;
+      console.log(`| ${scenario.title} | ${verdict.label}: **${verdict.met ? "met" : "NOT met"}** | ${scenario.target} |`);
+    }
+  }
+  const total = selected.length + series.length;
   console.log("");
-  console.log(failed === 0 ? `all ${selected.length} targets met` : `${failed} of ${selected.length} targets NOT met`);
+  console.log(failed === 0 ? `all ${total} targets met` : `${failed} of ${total} targets NOT met`);
   process.exitCode = failed === 0 ? 0 : 1;
 }
 

@@ -40,6 +40,7 @@ import { DisagreementLog, type Disagreement } from "./disagreements";
 import { FlagStore, type FlagRow, type LoadedFlag } from "./flag-store";
 import { EventIngest, type IngestResult } from "./ingest";
 import { ExperimentStore } from "./experiment-store";
+import { readSeries } from "./prometheus-source";
 import { Jobs } from "./jobs";
 import { judgeFlag, replayInputs, spansToRead, summarize } from "./judge";
 import { Outbox } from "./outbox";
@@ -292,12 +293,16 @@ export class FlagDO extends DurableObject<Env> {
 
     // 2. Read the counters of every shard; another trigger may have judged while the shards were read.
     const spans = spansToRead(spec, state, memory, now);
-    const reads = [this.counters.read(state.generation, spans), ...(await this.readShards(spec, (shard) => shard.readCounters(state.generation, spans)))];
+    const [reads, series] = await Promise.all([
+      this.readShards(spec, (shard) => shard.readCounters(state.generation, spans)).then((shards) => [this.counters.read(state.generation, spans), ...shards]),
+      // Gates on outside series (Prometheus): read at this look, and logged with the decision's inputs.
+      readSeries(spec, state, now, (name) => secretOf(this.env, name)),
+    ]);
     const latest = this.flag.row();
     if (latest !== null && latest.revision !== row.revision) return { judged: false, alreadyJudged: true, state: latest.state };
 
     // 3. Judge, and take the next state from the one decision step the simulation uses too.
-    const { decision, inputs } = judgeFlag(reads, spec, state, memory, now, this.approvals.of(state.generation));
+    const { decision, inputs } = judgeFlag(reads, spec, state, memory, now, this.approvals.of(state.generation), series);
     const { state: next, memory: memoryAfter, changed } = applyDecision(state, spec.rollout.stages, decision, now);
 
     // 4. Store, log (a hold once per rule), notify.
@@ -588,4 +593,10 @@ export class FlagDO extends DurableObject<Env> {
       return false;
     }
   }
+}
+
+/** A Worker secret (or var) by the name a spec gives; only text values. */
+function secretOf(env: Env, name: string): string | undefined {
+  const value = (env as unknown as Record<string, unknown>)[name];
+  return typeof value === "string" ? value : undefined;
 }

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { JudgementInputsSchema, judgeRollout, JUDGE_METHOD, planJudgement, type JudgementInputs, type GateMemory, type RolloutDecision, type StageApproval } from "../../core/gates";
 import type { FlagSpec } from "../../core/manifest";
+import type { SeriesRead } from "../../core/series-gate";
 import type { RolloutState } from "../../core/rollout";
 import { mergeRead, type CounterRead, type SpanQuery } from "./counter-store";
 
@@ -16,7 +17,7 @@ export function spansToRead(spec: FlagSpec, state: RolloutState, memory: GateMem
   return plan.window ? [{ from: plan.window.from, to: plan.window.to, stage: state.stageIndex }] : [];
 }
 
-export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number, approvals: StageApproval[] = []): { decision: RolloutDecision; inputs: JudgementInputs } {
+export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutState, memory: GateMemory, now: number, approvals: StageApproval[] = [], series?: Record<string, SeriesRead>): { decision: RolloutDecision; inputs: JudgementInputs } {
   const [first, ...rest] = reads;
   if (!first) throw new Error("judgeFlag needs the flag's own counters");
   const merged = rest.reduce(mergeRead, first);
@@ -30,6 +31,7 @@ export function judgeFlag(reads: CounterRead[], spec: FlagSpec, state: RolloutSt
     totals: merged.totals,
     window: plan.window && merged.spans[0] ? { span: plan.window, counts: merged.spans[0] } : null,
     ...(approvals.length > 0 ? { approvals } : {}),
+    ...(series ? { series } : {}),
   };
   return { decision: judgeRollout(inputs), inputs };
 }
