@@ -7,6 +7,7 @@ import { collapse, emptyReplicatedPair, mergeReplicatedPair, type Replicated, ty
 import { linearize, robustVariance } from "./estimate";
 import { BUILT_IN_METRICS } from "./gate-spec";
 import { judgeGate, type GateVerdict } from "./gate-verdict";
+import { judgeSeriesGate, type SeriesRead } from "./series-gate";
 import { FLAG_ALPHA } from "./gates";
 import type { FlagSpec } from "./manifest";
 import type { MetricEstimate } from "./metrics";
@@ -46,6 +47,8 @@ export function buildReport(
   from: number,
   to: number,
   shadow: boolean,
+  /** The outside-sourced gates' points (by gate index), read for this report. */
+  series?: Readonly<Record<string, SeriesRead>>,
 ): CompareReport {
   const pooled = emptyReplicatedPair();
   for (const pair of Object.values(stages)) mergeReplicatedPair(pooled, pair);
@@ -57,7 +60,7 @@ export function buildReport(
     from,
     to,
     arms: { baseline: armMetrics(spec, pooled.baseline), candidate: armMetrics(spec, pooled.candidate) },
-    gates: spec.gates.map((gate) => judgeGate(gate, spec.metrics, Object.values(stages), { alpha: alphaPerGate, includeSevere: false, shadow })),
+    gates: spec.gates.map((gate, i) => (gate.source ? judgeSeriesGate(gate, series?.[String(i)], alphaPerGate) : judgeGate(gate, spec.metrics, Object.values(stages), { alpha: alphaPerGate, includeSevere: false, shadow }))),
     alphaPerGate,
   };
 }

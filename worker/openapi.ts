@@ -96,6 +96,7 @@ function schemas(): Json {
       samples: obj({ baseline: int, candidate: int }),
       verdict: { type: "string", enum: ["healthy", "warn", "rollback", "severe", "insufficient_sample", "no_data", "not_applicable"] },
       noHarm: { type: "boolean" }, dataNeeded: nullable(num),
+      note: { type: "string", description: "Why there is no verdict on the data (a Prometheus source that failed, or is short of points) — an addition" },
     },
   };
   const armMetrics = obj({ exposures: int, metrics: { type: "object", additionalProperties: obj({ value: nullable(num), samples: int, stderr: num }, ["value"]) } });

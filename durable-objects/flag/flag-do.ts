@@ -344,8 +344,13 @@ export class FlagDO extends DurableObject<Env> {
     const flag = this.flag.loaded();
     if (flag === null) return null;
     const gen = generation ?? flag.state.generation;
-    const stages = [this.counters.spanByStage(gen, from, to), ...(await this.readShards(flag.spec, (shard) => shard.readSpanByStage(gen, from, to)))].reduce(mergeStages);
-    return { ...buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow), unattributed: this.unattributed.of(gen) };
+    const [shards, series] = await Promise.all([
+      this.readShards(flag.spec, (shard) => shard.readSpanByStage(gen, from, to)),
+      // Gates on Prometheus series: the current stage's points, as the cron would read them now.
+      gen === flag.state.generation ? readSeries(flag.spec, flag.state, Math.min(to, Date.now()), (name) => secretOf(this.env, name)) : Promise.resolve(undefined),
+    ]);
+    const stages = [this.counters.spanByStage(gen, from, to), ...shards].reduce(mergeStages);
+    return { ...buildReport(flag.spec, gen, stages, from, to, servedWeight(flag.state, flag.spec.rollout.stages).shadow, series), unattributed: this.unattributed.of(gen) };
   }
 
   /** Metrics over time in `n` steps of `step` ms from `from`, for charts (`core/series.ts`). */

@@ -30,18 +30,19 @@ export type SecretLookup = (name: string) => string | undefined;
 
 /** The reads for every gate with a source, by gate index; undefined when none has one or the rollout is not judged. */
 export async function readSeries(spec: Pick<FlagSpec, "gates">, state: RolloutState, now: number, secret: SecretLookup, fetcher: typeof fetch = fetch): Promise<Record<string, SeriesRead> | undefined> {
-  const sourced = spec.gates.flatMap((gate, i) => (gate.source ? [{ i, source: gate.source.prometheus }] : []));
+  const sourced = spec.gates.flatMap((gate, i) => (gate.source ? [{ i, source: gate.source.prometheus, level: gate.compare === "floor" || gate.compare === "ceiling" }] : []));
   if (sourced.length === 0 || !LIVE.has(state.status)) return undefined;
   const out: Record<string, SeriesRead> = {};
   await Promise.all(
-    sourced.map(async ({ i, source }) => {
-      out[String(i)] = await readGate(source, state, now, secret, fetcher);
+    sourced.map(async ({ i, source, level }) => {
+      out[String(i)] = await readGate(source, level, state, now, secret, fetcher);
     }),
   );
   return out;
 }
 
-async function readGate(source: NonNullable<Gate["source"]>["prometheus"], state: RolloutState, now: number, secret: SecretLookup, fetcher: typeof fetch): Promise<SeriesRead> {
+/** `level`: a floor or ceiling judges the candidate's series alone, so only it is read. */
+async function readGate(source: NonNullable<Gate["source"]>["prometheus"], level: boolean, state: RolloutState, now: number, secret: SecretLookup, fetcher: typeof fetch): Promise<SeriesRead> {
   const step = source.step;
   const end = Math.floor(now / step) * step;
   const start = Math.max(Math.ceil(state.stageEnteredAt / step) * step, end - MAX_POINTS * step);
@@ -51,7 +52,10 @@ async function readGate(source: NonNullable<Gate["source"]>["prometheus"], state
     token = secret(source.bearerTokenSecret);
     if (!token) return { ok: false, reason: `the secret ${source.bearerTokenSecret} the gate names is not set` };
   }
-  const [baseline, candidate] = await Promise.all((["baseline", "candidate"] as const).map((arm) => queryRange(source.url, source.query.replaceAll("{{arm}}", arm), arm, start, end, step, token, fetcher)));
+  const arms = level ? (["candidate"] as const) : (["baseline", "candidate"] as const);
+  const reads = await Promise.all(arms.map((arm) => queryRange(source.url, source.query.replaceAll("{{arm}}", arm), arm, start, end, step, token, fetcher)));
+  const baseline: ArmRead | undefined = level ? { ok: true, points: [] } : reads[0];
+  const candidate = reads[level ? 0 : 1];
   if (!baseline?.ok) return baseline ?? { ok: false, reason: "no answer" };
   if (!candidate?.ok) return candidate ?? { ok: false, reason: "no answer" };
   return { ok: true, baseline: baseline.points, candidate: candidate.points };

@@ -309,7 +309,7 @@ function gateTable(report) {
       h("td", { "data-label": "delta" }, shownDelta(g, g.delta)),
       h("td", { "data-label": "interval" }, g.interval ? `[${shownDelta(g, g.interval[0])}, ${shownDelta(g, g.interval[1])}]` : "n/a"),
       h("td", { "data-label": "rollback at" }, g.thresholds.rollback === undefined ? "—" : shownDelta(g, thresholdOnAxis(g, g.thresholds.rollback))),
-      h("td", { "data-label": "verdict", className: `verdict ${g.verdict}` }, g.verdict)))));
+      h("td", { "data-label": "verdict", className: `verdict ${g.verdict}`, title: g.note ?? null }, g.note ? `${g.verdict}: ${g.note}` : g.verdict)))));
 }
 
 /** A threshold on the delta axis: relative and absolute gates store magnitudes, bad on `bad`'s side. */
