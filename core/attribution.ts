@@ -21,7 +21,7 @@
  * is returned with the reason, to be counted as unattributed — never given
  * to an arm by default.
  */
-import { assign, compileFlag, isRolloutExposure, parseAssignmentToken, unitReplicate, type EvaluationContext } from "./assign";
+import { assign, compileFlag, isRolloutExposure, parseAssignmentToken, unitReplicate, type CompiledFlag, type EvaluationContext } from "./assign";
 import type { Arm, FlagSpec } from "./manifest";
 import type { RolloutState } from "./rollout";
 import { snapshotFlagOf } from "./snapshot";
@@ -117,7 +117,20 @@ export function attributeExperiment(
   return { ok: true, iteration: token.iteration, rule: experiment.rule, control: experiment.control, variant: token.variant, replicate };
 }
 
-function compiled(spec: FlagSpec, state: RolloutState | null) {
+/** Compiled flags by spec and state object: a batch of events credited against the same history compiles each once. */
+const compiledCache = new WeakMap<FlagSpec, WeakMap<RolloutState, CompiledFlag>>();
+const NO_STATE: RolloutState = { status: "ramping", stageIndex: 0, generation: 1, version: 1, forced: null, pausedFrom: null, killedFrom: null, stageEnteredAt: 0, updatedAt: 0 };
+
+function compiled(spec: FlagSpec, state: RolloutState | null): CompiledFlag {
+  const key = state ?? NO_STATE;
+  let bySpec = compiledCache.get(spec);
+  if (!bySpec) compiledCache.set(spec, (bySpec = new WeakMap()));
+  let flag = bySpec.get(key);
+  if (!flag) bySpec.set(key, (flag = compileUncached(spec, state)));
+  return flag;
+}
+
+function compileUncached(spec: FlagSpec, state: RolloutState | null) {
   const placeholder: RolloutState = state ?? { status: "ramping", stageIndex: 0, generation: 1, version: 1, forced: null, pausedFrom: null, killedFrom: null, stageEnteredAt: 0, updatedAt: 0 };
   return compileFlag(snapshotFlagOf(spec, placeholder, 0), 0);
 }

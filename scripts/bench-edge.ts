@@ -16,7 +16,9 @@
  * - a call through the Worker binding (RampartFlags.getStringDetails) vs the
  *   same call to a bare WorkerEntrypoint, each from a caller Worker;
  * - the same flag evaluated by LaunchDarkly's Cloudflare SDK (flag data in
- *   local KV) and by GrowthBook's SDK (payload in local KV).
+ *   local KV) and by GrowthBook's SDK (payload in local KV);
+ * - a 500-span OTLP/HTTP protobuf batch (OpenTelemetry's own serializer) at
+ *   /v1/traces vs a bare Worker that only decodes the same batch.
  *
  *   npm run bench:edge -- [--seconds 6] [--rounds 3] [--connections 32] [--only ofrep,routed,binding,peers]
  *   npm run bench:edge -- --profile ofrep|routed|bare|ofrep-minimal|passthrough|proxy-rfc9110
@@ -32,12 +34,14 @@ import WebSocket from "ws";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { scriptArgs } from "./lib/script-args";
 import { TARGETED_SEGMENT_KEYS, targetedSpec } from "./lib/targeted-flag";
+import { build } from "esbuild";
+import { otlpBatch } from "./lib/otlp-batch";
 
 const args = scriptArgs({ command: "npm run bench:edge", about: "Rampart's edge paths against reference Workers on Miniflare, interleaved, with wrk (apt-get install wrk)" }, {
   seconds: { type: "int", default: 6, min: 1, max: 60, help: "seconds per measurement" },
   rounds: { type: "int", default: 3, min: 1, max: 10, help: "interleaved rounds (medians are quoted)" },
   connections: { type: "int", default: 32, min: 1, max: 256, help: "wrk connections" },
-  only: { type: "list", default: ["ofrep", "routed", "binding", "peers"], choices: ["ofrep", "routed", "binding", "peers"], help: "groups to run" },
+  only: { type: "list", default: ["ofrep", "routed", "binding", "peers", "otlp"], choices: ["ofrep", "routed", "binding", "peers", "otlp"], help: "groups to run" },
   profile: { type: "string", placeholder: "TARGET", help: "CPU-profile one target: ofrep, routed, bare, ofrep-minimal, passthrough or proxy-rfc9110" },
   "profile-out": { type: "string", placeholder: "FILE", help: "where the .cpuprofile goes" },
 });
@@ -54,6 +58,7 @@ try {
 }
 
 const TOKEN = "bench-admin-token";
+const EVENTS_TOKEN = "bench-events-token";
 const FLAG = "bench-ranker";
 mkdirSync(".wrangler", { recursive: true });
 const work = resolve(mkdtempSync(join(".wrangler", "bench-edge-")));
@@ -122,6 +127,8 @@ console.error("building the bundles (wrangler deploy --dry-run)…");
 const rampartScript = bundle("wrangler.toml", "rampart");
 const ldScript = bundle("scripts/bench-edge/launchdarkly/wrangler.toml", "launchdarkly");
 const gbScript = bundle("scripts/bench-edge/growthbook/wrangler.toml", "growthbook");
+const otlpDecodeScript = join(work, "otlp-decode", "index.js");
+await build({ entryPoints: ["scripts/bench-edge/otlp-decode.ts"], bundle: true, format: "esm", platform: "neutral", target: "es2022", outfile: otlpDecodeScript, logLevel: "warning" });
 const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
 const direct = [{ host: "127.0.0.1", port: 0 }];
 const caller = (flags: { name: string; entrypoint: string }, name: string) => ({
@@ -143,8 +150,11 @@ const mf = new Miniflare({
       modules: true,
       scriptPath: rampartScript,
       unsafeDirectSockets: direct,
-      bindings: { ...((workerOptions.bindings ?? {}) as Record<string, unknown>), ADMIN_TOKEN: TOKEN },
+      bindings: { ...((workerOptions.bindings ?? {}) as Record<string, unknown>), ADMIN_TOKEN: TOKEN, EVENTS_TOKEN: EVENTS_TOKEN, EVENTS_RATE_PER_MINUTE: "100000000" },
+      // The events limits are for abuse, not for a load test from one client.
+      ratelimits: { EVENTS_RATE_LIMITER: { simple: { limit: 1_000_000_000, period: 60 } } },
     },
+    { name: "otlp-decode", modules: true, scriptPath: otlpDecodeScript, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct },
     // What any OFREP evaluator with Rampart's input rules must do, nothing more: read the body as UTF-8, refusing
     // what is not (RFC 8259 §8.1; as Rampart does, by U+FFFD), parse it, check targetingKey, answer OFREP's JSON
     // with Content-Type and a CORS header.
@@ -212,6 +222,18 @@ request = function()
   local body = '{"context":{"targetingKey":"' .. key .. '","email":"' .. email .. '","groups":["users"],"plan":"' .. plans[counter % 6 + 1] .. '","appVersion":"' .. (counter % 30 == 3 and "1.9.0" or "2.4.1") .. '","country":"' .. countries[counter % 10 + 1] .. '","age":' .. (18 + counter % 60) .. ',"region":"us-east-1"}}'
   return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
 end
+`);
+/** One 500-span OTLP protobuf batch, as an instrumented service's exporter sends it (OpenTelemetry's serializer), posted as is. */
+const otlpBody = join(work, "otlp-500.bin");
+writeFileSync(otlpBody, otlpBatch(`${FLAG}-otel`, 500));
+const otlpLua = join(work, "otlp.lua");
+writeFileSync(otlpLua, `
+local f = io.open("${otlpBody}", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*all")
+f:close()
+wrk.headers["Content-Type"] = "application/x-protobuf"
+wrk.headers["Authorization"] = "Bearer ${EVENTS_TOKEN}"
 `);
 const getLua = join(work, "get.lua");
 writeFileSync(getLua, `
@@ -306,6 +328,13 @@ async function main() {
     JSON.stringify({ features: { [FLAG]: { defaultValue: "v1", rules: [{ key: FLAG, variations: ["v1", "v2"], weights: [0.5, 0.5], hashAttribute: "id" }] } } }),
   );
 
+  const otlpFlag = await fetch(`${rampart}/admin/flags/${FLAG}-otel`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ key: `${FLAG}-otel`, type: "string", variants: { baseline: "v1", candidate: "v2" }, rollout: { stages: [{ weight: 50 }, { weight: 100 }] } }),
+  });
+  if (!otlpFlag.ok) throw new Error(`creating the OTLP flag failed: ${otlpFlag.status} ${await otlpFlag.text()}`);
+  const postOtlp = async (target: string) => (await fetch(target, { method: "POST", headers: { "content-type": "application/x-protobuf", authorization: `Bearer ${EVENTS_TOKEN}` }, body: readFileSync(otlpBody) })).status;
   const post = (target: string) => fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body: '{"context":{"targetingKey":"warm"}}' });
   const contenders: { group: string; name: string; target: string; lua: string; check: () => Promise<boolean> }[] = [];
   const add = (group: string, name: string, target: string, lua: string, check: () => Promise<boolean>) => {
@@ -322,6 +351,8 @@ async function main() {
   add("routed", "RFC 9110 proxy: hop-by-hop, Via, Forwarded (reference)", `${await url("proxy-rfc9110")}/routed/item`, getLua, async () => (await fetch(`${await url("proxy-rfc9110")}/routed/item`)).headers.get("via") === "1.1 proxy");
   add("binding", "rampart binding call", `${await url("binding-rampart")}/`, postLua, async () => ((await (await post(await url("binding-rampart"))).json()) as { reason?: string }).reason === "SPLIT");
   add("binding", "bare service-binding call (reference)", `${await url("binding-bare")}/`, postLua, async () => (await post(await url("binding-bare"))).ok);
+  add("otlp", "rampart OTLP /v1/traces, 500 spans", `${rampart}/v1/traces`, otlpLua, async () => (await postOtlp(`${rampart}/v1/traces`)) === 200);
+  add("otlp", "bare Worker decoding the same batch (reference)", `${await url("otlp-decode")}/`, otlpLua, async () => (await postOtlp(`${await url("otlp-decode")}/`)) === 200);
   if (only.has("peers") && !only.has("ofrep")) add("peers", "rampart OFREP single evaluation", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}`)).status === 200);
   add("peers", "LaunchDarkly Cloudflare SDK (KV)", `${await url("launchdarkly")}/`, postLua, async () => ((await (await post(await url("launchdarkly"))).json()) as { value?: string }).value?.startsWith("v") === true);
   add("peers", "GrowthBook SDK (payload in KV)", `${await url("growthbook")}/`, postLua, async () => ((await (await post(await url("growthbook"))).json()) as { value?: string }).value?.startsWith("v") === true);
@@ -363,6 +394,7 @@ async function main() {
   ratio("rampart routed GET", "bare pass-through proxy (reference)", "goal ≥ 85%");
   ratio("rampart routed GET", "RFC 9110 proxy: hop-by-hop, Via, Forwarded (reference)", "no goal: what Rampart adds to what any intermediary must do");
   ratio("rampart binding call", "bare service-binding call (reference)", "no goal: what evaluation adds to a binding call");
+  ratio("rampart OTLP /v1/traces, 500 spans", "bare Worker decoding the same batch (reference)", "goal ≥ 50%");
   ratio("rampart OFREP single evaluation", "LaunchDarkly Cloudflare SDK (KV)", "goal ≥ 100%");
   ratio("rampart OFREP single evaluation", "GrowthBook SDK (payload in KV)", "goal ≥ 100%");
 }

@@ -60,7 +60,12 @@ export interface OtlpLogRecord {
 
 export type OtlpRecord = OtlpSpan | OtlpLogRecord;
 
-export const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+export function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i] as number];
+  return out;
+}
 
 /** Adds an attribute, or says which limit it breaks. */
 export function addAttribute(into: Map<string, OtlpValue>, key: string, value: OtlpValue): string | undefined {

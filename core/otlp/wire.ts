@@ -48,6 +48,10 @@ export class WireReader {
   /** A varint as a signed 64-bit integer (int64 fields: two's complement), as a number. */
   int64(): number {
     const start = this.pos;
+    // Small non-negative values (up to 7 bytes, < 2⁴⁹) need no BigInt.
+    for (let i = 0; i < 7 && this.pos + i < this.end; i++) {
+      if ((this.bytes[this.pos + i] as number) < 0x80) return this.varint();
+    }
     let value = 0n;
     let shift = 0n;
     for (let i = 0; i < 10; i++) {
@@ -101,8 +105,20 @@ export class WireReader {
 
   string(): string {
     const at = this.pos;
+    const bytes = this.bytesField();
+    // Keys and most values are short ASCII: built directly, which is several times faster than a TextDecoder call.
+    if (bytes.length <= 64) {
+      let ascii = "";
+      let i = 0;
+      for (; i < bytes.length; i++) {
+        const b = bytes[i] as number;
+        if (b >= 0x80) break;
+        ascii += String.fromCharCode(b);
+      }
+      if (i === bytes.length) return ascii;
+    }
     try {
-      return UTF8.decode(this.bytesField());
+      return UTF8.decode(bytes);
     } catch {
       throw new WireError(at, "a string that is not UTF-8");
     }

@@ -11,7 +11,6 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import type { FlagHistory } from "../../core/attribution";
 import { plainCopy } from "../../core/dict";
 import { autoShards } from "../../core/load-model";
 import { CounterCellSchema, emptyReplicated, mergeReplicated, minuteOf, pooledPair, type ReplicatedPair } from "../../core/counters";
@@ -249,7 +248,8 @@ export class FlagDO extends DurableObject<Env> {
     // isolate that has not yet seen the delete cannot answer `accepted` for an event nothing will count.
     if (!(this.flag.row()?.hasSpec ?? false)) return { accepted: 0, duplicates: 0, unattributed: 0, deleted: true };
     const events = ForwardedEventsSchema.parse(input);
-    const history = this.flagHistory();
+    // The history the batch's times need, read once.
+    const history = this.history.since(events.reduce((min, e) => Math.min(min, e.at), now));
     const current = ruleExperiments(this.flag.loaded()?.spec.rules ?? []);
     return this.sql.transaction(() => this.ingest.ingest(events, history, now, current));
   }
@@ -464,9 +464,6 @@ export class FlagDO extends DurableObject<Env> {
     return row !== null && row.hasSpec && row.specInput === null;
   }
 
-  private flagHistory(): FlagHistory {
-    return { stateAt: (t) => this.history.stateAt(t), specOf: (g) => this.history.specOf(g) };
-  }
 
   /**
    * An operator's release of the SRM latch: the judge forgets the mismatch it

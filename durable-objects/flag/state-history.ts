@@ -46,6 +46,36 @@ export class StateHistory {
     return row ? RolloutStateSchema.parse(JSON.parse(row.state)) : null;
   }
 
+  /**
+   * The history from `from` on, read once into memory: what crediting a
+   * batch of events needs, without two queries and a parse per event.
+   */
+  since(from: number): { stateAt(time: number): RolloutState | null; specOf(generation: number): FlagSpec | null } {
+    const rows = this.sql.all<{ at: number; state: string }>(
+      "SELECT at, state FROM state_history WHERE at >= COALESCE((SELECT MAX(at) FROM state_history WHERE at <= ?), 0) ORDER BY at, seq",
+      from,
+    );
+    const states = rows.map((r) => ({ at: r.at, state: RolloutStateSchema.parse(JSON.parse(r.state)) }));
+    const specs = new Map<number, FlagSpec | null>();
+    return {
+      stateAt: (time) => {
+        // The last state recorded at or before `time` (rows are in order of time, then of writing).
+        let lo = 0;
+        let hi = states.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if ((states[mid] as { at: number }).at <= time) lo = mid + 1;
+          else hi = mid;
+        }
+        return lo === 0 ? (time >= from ? null : this.stateAt(time)) : (states[lo - 1] as { state: RolloutState }).state;
+      },
+      specOf: (generation) => {
+        if (!specs.has(generation)) specs.set(generation, this.specOf(generation));
+        return specs.get(generation) ?? null;
+      },
+    };
+  }
+
   specOf(generation: number): FlagSpec | null {
     // The current generation is always served with the flag's current spec (also when no record was kept for it).
     const row =
