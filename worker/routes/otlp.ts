@@ -11,6 +11,7 @@
  * only when storage failed, which an exporter retries (ids make it safe).
  */
 import { Hono, type Context } from "hono";
+import { cors } from "hono/cors";
 import { NOT_READY } from "../../core/evaluation-outcome";
 import { LogsRequestSchema, TracesRequestSchema } from "../../core/otlp/json";
 import type { OtlpRecord } from "../../core/otlp/model";
@@ -34,6 +35,10 @@ type Encoding = "protobuf" | "json";
 
 export function otlpRoutes(services: Services) {
   const app = new Hono<EventsEnv>();
+  // Browsers' OTLP exporters post from the app's origin, as the web provider posts events.
+  const crossOrigin = cors({ origin: "*", allowMethods: ["POST", "OPTIONS"], allowHeaders: ["Content-Type", "Content-Encoding", "Authorization"], exposeHeaders: ["Retry-After"], maxAge: 600 });
+  app.use("/traces", crossOrigin);
+  app.use("/logs", crossOrigin);
   app.post("/traces", eventsAuth(services), (c) => receive(services, c, "traces"));
   app.post("/logs", eventsAuth(services), (c) => receive(services, c, "logs"));
   return app;
