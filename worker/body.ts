@@ -66,9 +66,13 @@ export async function readEvaluationText(request: Request, limit: number): Promi
 }
 
 /** A body of unknown length, chunk by chunk, refused as soon as it passes `limit`. */
-async function readStream(request: Request, limit: number): Promise<Uint8Array> {
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+function readStream(request: Request, limit: number): Promise<Uint8Array> {
+  return request.body ? readLimited(request.body as ReadableStream<Uint8Array>, limit) : Promise.resolve(new Uint8Array(0));
+}
+
+/** A stream's bytes, refused (413) as soon as they pass `limit` (a request body; an inflated one). */
+export async function readLimited(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -104,7 +108,7 @@ export function decodeUtf8(bytes: Uint8Array | ArrayBuffer): string {
   }
 }
 
-export function tooLarge(limit: number): AppError {
+function tooLarge(limit: number): AppError {
   return new AppError(413, "payload_too_large", `the body exceeds the limit of ${limit} bytes`);
 }
 

@@ -23,6 +23,7 @@ import {
   type ResolutionDetails,
   type TrackingEventDetails,
 } from "@openfeature/server-sdk";
+import { resolutionOf, type OfrepAnswer } from "../ofrep/resolution";
 import { Tracker, type TrackerOptions } from "../tracking/tracker";
 
 export interface RampartProviderOptions extends TrackerOptions {
@@ -34,17 +35,6 @@ export interface RampartProviderOptions extends TrackerOptions {
   headers?: Record<string, string>;
 }
 
-interface OfrepAnswer {
-  key?: string;
-  value?: unknown;
-  variant?: string;
-  reason?: string;
-  metadata?: Record<string, string | number | boolean>;
-  errorCode?: string;
-  errorDetails?: string;
-}
-
-const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
 const BULK_CONTEXTS = 1_000;
 
 export class RampartProvider implements Provider {
@@ -92,18 +82,8 @@ export class RampartProvider implements Provider {
   }
 
   private details<T>(flagKey: string, answer: OfrepAnswer, defaultValue: T, context: EvaluationContext, type: FlagValueType): ResolutionDetails<T> {
-    const flagMetadata = answer.metadata ?? {};
-    if (answer.errorCode !== undefined) {
-      const errorCode = ERROR_CODES.has(answer.errorCode) ? (answer.errorCode as ErrorCode) : ErrorCode.GENERAL;
-      return { value: defaultValue, reason: "ERROR", errorCode, errorMessage: answer.errorDetails ?? errorCode, flagMetadata };
-    }
-    // OFREP's value-less success: the caller's default, with the reason (a disabled flagd definition).
-    if (!("value" in answer)) return { value: defaultValue, ...(answer.reason ? { reason: answer.reason } : {}), flagMetadata };
-    const value = answer.value;
-    const actual = value === null || Array.isArray(value) ? "object" : typeof value;
-    if (actual !== type) return { value: defaultValue, reason: "ERROR", errorCode: ErrorCode.TYPE_MISMATCH, errorMessage: `flag "${flagKey}" is ${actual}, asked as ${type}`, flagMetadata };
-    this.tracker.remember(typeof context.targetingKey === "string" ? context.targetingKey : undefined, flagKey, flagMetadata);
-    return { value: value as T, ...(answer.variant !== undefined ? { variant: answer.variant } : {}), ...(answer.reason ? { reason: answer.reason } : {}), flagMetadata };
+    const targetingKey = typeof context.targetingKey === "string" ? context.targetingKey : undefined;
+    return resolutionOf(flagKey, answer, defaultValue, type, (metadata) => this.tracker.remember(targetingKey, flagKey, metadata)) as ResolutionDetails<T>;
   }
 
   private base(): string {

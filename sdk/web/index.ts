@@ -29,24 +29,13 @@ import {
   type ResolutionDetails,
   type TrackingEventDetails,
 } from "@openfeature/web-sdk";
+import { resolutionOf, type OfrepAnswer } from "../ofrep/resolution";
 import { Tracker, type TrackerOptions } from "../tracking/tracker";
 
 export interface RampartWebProviderOptions extends TrackerOptions {
   /** Listen to Rampart's change stream and re-fetch on a change (default true). */
   changes?: boolean;
 }
-
-interface OfrepAnswer {
-  key?: string;
-  value?: unknown;
-  variant?: string;
-  reason?: string;
-  metadata?: Record<string, string | number | boolean>;
-  errorCode?: string;
-  errorDetails?: string;
-}
-
-const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
 
 export class RampartWebProvider implements Provider {
   readonly metadata = { name: "rampart-web" } as const;
@@ -132,19 +121,11 @@ export class RampartWebProvider implements Provider {
   private resolve<T>(flagKey: string, defaultValue: T, context: EvaluationContext, type: FlagValueType): ResolutionDetails<T> {
     const answer = this.flags.get(flagKey);
     if (answer === undefined) return { value: defaultValue, reason: "ERROR", errorCode: ErrorCode.FLAG_NOT_FOUND, errorMessage: `flag "${flagKey}" does not exist` };
-    const flagMetadata = answer.metadata ?? {};
-    if (answer.errorCode !== undefined) {
-      const errorCode = ERROR_CODES.has(answer.errorCode) ? (answer.errorCode as ErrorCode) : ErrorCode.GENERAL;
-      return { value: defaultValue, reason: "ERROR", errorCode, errorMessage: answer.errorDetails ?? errorCode, flagMetadata };
-    }
-    if (!("value" in answer)) return { value: defaultValue, ...(answer.reason ? { reason: answer.reason } : {}), flagMetadata };
-    const value = answer.value;
-    const actual = value === null || Array.isArray(value) ? "object" : typeof value;
-    if (actual !== type) return { value: defaultValue, reason: "ERROR", errorCode: ErrorCode.TYPE_MISMATCH, errorMessage: `flag "${flagKey}" is ${actual}, asked as ${type}`, flagMetadata };
     const targetingKey = typeof context.targetingKey === "string" ? context.targetingKey : undefined;
-    this.tracker.remember(targetingKey, flagKey, flagMetadata);
-    this.exposeOnce(targetingKey, flagKey, flagMetadata);
-    return { value: value as T, ...(answer.variant !== undefined ? { variant: answer.variant } : {}), ...(answer.reason ? { reason: answer.reason } : {}), flagMetadata };
+    return resolutionOf(flagKey, answer, defaultValue, type, (metadata) => {
+      this.tracker.remember(targetingKey, flagKey, metadata);
+      this.exposeOnce(targetingKey, flagKey, metadata);
+    }) as ResolutionDetails<T>;
   }
 
   /** A flag counting exposures from events: one exposure per targeting key and assignment, the first time its value is read. */

@@ -6,7 +6,8 @@
  *   npm run test:dashboard     (needs /usr/bin/chromium, or CHROMIUM=path)
  */
 import { mkdirSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "./chromium";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2E_ADMIN_TOKEN, E2E_PROPAGATION_MS, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
 
@@ -55,11 +56,7 @@ beforeAll(async () => {
   // Let the edge flush its counters, then have the cron judge once (live hold reason).
   await new Promise((r) => setTimeout(r, 1_000));
   await fetch(`${worker.baseUrl}/cdn-cgi/handler/scheduled?time=${Date.now()}`);
-  browser = await chromium.launch({
-    executablePath: process.env["CHROMIUM"] ?? "/usr/bin/chromium",
-    // As root Chromium needs --no-sandbox; the rest keep it off this machine's closed network.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

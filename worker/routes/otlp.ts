@@ -19,7 +19,7 @@ import { outcomesOf, parseValueAttributes } from "../../core/otlp/outcomes";
 import { decodeLogs, decodeTraces, OtlpDecodeError } from "../../core/otlp/protobuf";
 import { WireWriter } from "../../core/otlp/wire";
 import { summarizeIssues, toIssues } from "../../core/issues";
-import { decodeUtf8, parseJson, readBytes, tooLarge } from "../body";
+import { decodeUtf8, parseJson, readBytes, readLimited } from "../body";
 import { scheduler, type Services } from "../context";
 import { lazyEdgeLocation } from "../edge-location";
 import { AppError, evaluationUnavailable } from "../errors";
@@ -83,32 +83,13 @@ async function inflate(bytes: Uint8Array, contentEncoding: string | undefined): 
   const coding = (contentEncoding ?? "identity").trim().toLowerCase();
   if (coding === "identity" || coding === "") return bytes;
   if (coding !== "gzip") throw new AppError(415, "unsupported_encoding", `Content-Encoding ${coding} is not supported: send gzip or none`);
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  const stream = new Blob([bytes]).stream().pipeThrough<Uint8Array>(new DecompressionStream("gzip"));
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > OTLP_INFLATED_LIMIT) {
-        await reader.cancel();
-        throw tooLarge(OTLP_INFLATED_LIMIT);
-      }
-      chunks.push(value);
-    }
+    return await readLimited(stream, OTLP_INFLATED_LIMIT);
   } catch (error) {
     if (error instanceof AppError) throw error;
-    throw new AppError(400, "invalid_encoding", `the gzip body is corrupt or truncated after ${size} inflated bytes`);
+    throw new AppError(400, "invalid_encoding", "the gzip body is corrupt or truncated");
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 function partialSuccess(signal: Signal, encoding: Encoding, total: number, refused: ReadonlyMap<number, string>, rejected: readonly Rejection[], recordOf: readonly number[]): Response {
