@@ -28,6 +28,8 @@ export interface TrackerOptions extends EventQueueOptions {
 export class Tracker {
   readonly queue: EventQueue;
   private readonly assignments = new Map<string, Map<string, string>>();
+  /** Exposure events already sent, by targeting key, flag and assignment (`exposeOnce`). */
+  private readonly exposed = new Set<string>();
 
   constructor(private readonly options: TrackerOptions) {
     this.queue = new EventQueue(options);
@@ -47,6 +49,22 @@ export class Tracker {
       if (this.assignments.size <= max) break;
       this.assignments.delete(oldest);
     }
+  }
+
+  /**
+   * A flag counting exposures from events (its metadata says `exposures:
+   * "events"`): one `exposure` event per targeting key and assignment, the
+   * first time its value is read — evaluation itself counts none there.
+   */
+  exposeOnce(targetingKey: string | undefined, flag: string, metadata: Readonly<Record<string, unknown>>): void {
+    const assignment = metadata["assignment"];
+    if (metadata["exposures"] !== "events" || targetingKey === undefined || typeof assignment !== "string") return;
+    const id = `${targetingKey}\u0000${flag}\u0000${assignment}`;
+    if (this.exposed.has(id)) return;
+    this.exposed.add(id);
+    // Bounded like the assignments: the oldest are forgotten (at worst an exposure is sent again, and deduplicated by nothing: rare).
+    if (this.exposed.size > (this.options.maxContexts ?? 10_000) * 4) this.exposed.delete(this.exposed.values().next().value as string);
+    this.queue.push({ eventId: crypto.randomUUID(), flag, name: "exposure", targetingKey, assignment, timestamp: Date.now() });
   }
 
   /** The flags evaluated for a targeting key, with their tokens. */

@@ -46,8 +46,6 @@ export class RampartWebProvider implements Provider {
   private etag: string | null = null;
   private context: EvaluationContext = {};
   private stream: EventSource | null = null;
-  /** Exposure events already sent, by targeting key, flag and assignment. */
-  private exposed = new Set<string>();
   private readonly onHide = () => {
     if (typeof document === "undefined" || document.visibilityState === "hidden") this.sendForUnload();
   };
@@ -124,18 +122,8 @@ export class RampartWebProvider implements Provider {
     const targetingKey = typeof context.targetingKey === "string" ? context.targetingKey : undefined;
     return resolutionOf(flagKey, answer, defaultValue, type, (metadata) => {
       this.tracker.remember(targetingKey, flagKey, metadata);
-      this.exposeOnce(targetingKey, flagKey, metadata);
+      this.tracker.exposeOnce(targetingKey, flagKey, metadata);
     }) as ResolutionDetails<T>;
-  }
-
-  /** A flag counting exposures from events: one exposure per targeting key and assignment, the first time its value is read. */
-  private exposeOnce(targetingKey: string | undefined, flag: string, metadata: Record<string, unknown>): void {
-    const assignment = metadata["assignment"];
-    if (metadata["exposures"] !== "events" || targetingKey === undefined || typeof assignment !== "string") return;
-    const id = `${targetingKey}\u0000${flag}\u0000${assignment}`;
-    if (this.exposed.has(id)) return;
-    this.exposed.add(id);
-    this.tracker.queue.push({ eventId: crypto.randomUUID(), flag, name: "exposure", targetingKey, assignment, timestamp: Date.now() });
   }
 
   /** The page is going away: what is queued leaves now, in requests the browser finishes after the page is gone. */

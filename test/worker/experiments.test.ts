@@ -3,7 +3,9 @@
  * exposures at the edge and credits events that echo the evaluation's
  * token, and the report compares each treatment with the control.
  */
-import { SELF } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
+import { hourOf } from "../../core/experiment-cell";
+import { counterShardStub, flagStub } from "../../durable-objects/flag/stub";
 import { describe, expect, it } from "vitest";
 import { call, evaluate, evaluateUntil, putFlag, sleep, uniqueKey } from "./helpers";
 
@@ -109,5 +111,22 @@ describe("experiments", () => {
     expect(noRule.status).toBe(404);
     expect(noRule.json.message).toMatch(/rule "staff" is no experiment/);
     expect((await call("GET", `/admin/flags/${key}/experiments/layout?iteration=0000ffff`)).json.message).toMatch(/has no iteration "0000ffff"/);
+  });
+
+  it("counts an edge batch's experiment cells exactly once, retried or not, and reads them from the flag's counter shards too", async () => {
+    const key = uniqueKey("layout-once");
+    await putFlag({ ...experimentFlag(key), counterShards: 2 });
+    const first = await evaluateUntil(key, { targetingKey: "u-1" }, (r) => r.status === 200 && r.json.metadata?.experiment !== undefined);
+    const iteration = first.json.metadata.experiment as string;
+    const cell = (variant: string, exposures: number) => ({ iteration, rule: "layout", control: "grid", variant, replicate: 3, hour: hourOf(Date.now()), counts: { exposures, errors: 0, agree: 0, disagree: 0, events: {}, latency: {} } });
+    const batch = { id: `${key}-batch`, cells: [], experiments: [cell("list", 500)] };
+    expect(await flagStub(env, key).addCounts(batch)).toEqual({ counted: true });
+    // The same batch again (a retry after a lost reply): nothing more.
+    expect(await flagStub(env, key).addCounts(batch)).toEqual({ counted: false });
+    // Another isolate's batch to the second counter shard.
+    expect(await counterShardStub(env, key, 1).addCounts({ id: `${key}-shard`, cells: [], experiments: [cell("list", 250), cell("cards", 40)] })).toEqual({ counted: true });
+    const report = await reportUntil(key, (r) => r.variants.list.exposures >= 750);
+    expect(report.variants.list.exposures).toBe(750 + (first.json.variant === "list" ? 1 : 0));
+    expect(report.variants.cards.exposures).toBe(40 + (first.json.variant === "cards" ? 1 : 0));
   });
 });
