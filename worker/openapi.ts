@@ -357,6 +357,11 @@ function paths(): Json {
         requestBody: { description: "flagd's flag-definition document (flagd.dev/schema/v0/flags.json): flags, $evaluators, metadata", content: { "application/json": { schema: { type: "object", required: ["flags"], properties: { $schema: { type: "string" }, flags: { type: "object", additionalProperties: { type: "object" } }, $evaluators: { type: "object" }, metadata: { type: "object" } } } }, "application/yaml": { schema: { type: "object" } } } },
       }),
     },
+    "/admin/audit/export": {
+      get: op("exportAudit", "The audit trail as newline-delimited JSON, oldest first, streamed; filtered by time, flag and actor", "admin-read", {
+        200: { description: "One AuditEntry per line", content: { "application/x-ndjson": { schema: { type: "string" } } } }, ...badQuery,
+      }, { parameters: [query("from", "Start (default: the beginning)", timeSchema), query("to", "End (default: now)", timeSchema), query("flag", "Only this flag's entries", { type: "string" }), query("actor", "Only this actor's entries, or those of actors starting with a prefix ending in *", { type: "string", maxLength: 128 })] }),
+    },
     "/admin/audit": { get: op("auditLog", "Registry audit log, newest first", "admin-read", { 200: ok("Entries", obj({ entries: { type: "array", items: ref("AuditEntry") } })), ...badQuery }, { parameters: [limitParam, query("flag", "Only this flag's entries", { type: "string" })] }) },
     "/admin/cron": {
       get: op("cronStatus", "Cron progress", "admin-read", {

@@ -27,6 +27,14 @@ export interface NewAuditEntry {
   signingKey?: string | null;
 }
 
+export interface AuditFilter {
+  from: number;
+  to: number;
+  flag?: string;
+  /** An actor, or a prefix ending in `*`. */
+  actor?: string;
+}
+
 const AuditRowSchema = z
   .object({ id: z.number(), at: z.number(), actor: z.string(), action: z.string(), flag: z.string().nullable(), spec_hash: z.string().nullable(), signing_key: z.string().nullable().optional(), summary: z.string() })
   .transform((r): AuditEntry => ({ id: r.id, at: r.at, actor: r.actor, action: r.action, flag: r.flag, specHash: r.spec_hash, signingKey: r.signing_key ?? null, summary: r.summary }));
@@ -42,6 +50,30 @@ export class AuditLog {
     ).length > 0;
     this.sql.run("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", AUDIT_KEEP);
     return inserted;
+  }
+
+  /**
+   * Entries after `afterId`, oldest first, within [from, to), optionally of
+   * one flag and one actor (or actors starting with a prefix: "admin:*"):
+   * one page of an export.
+   */
+  page(afterId: number, limit: number, filter: AuditFilter): AuditEntry[] {
+    const where = ["id > ?", "at >= ?", "at < ?"];
+    const params: (string | number)[] = [afterId, filter.from, filter.to];
+    if (filter.flag !== undefined) {
+      where.push("flag = ?");
+      params.push(filter.flag);
+    }
+    if (filter.actor !== undefined) {
+      if (filter.actor.endsWith("*")) {
+        where.push("substr(actor, 1, ?) = ?");
+        params.push(filter.actor.length - 1, filter.actor.slice(0, -1));
+      } else {
+        where.push("actor = ?");
+        params.push(filter.actor);
+      }
+    }
+    return this.sql.all(`SELECT * FROM audit WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`, ...params, limit).map((row) => AuditRowSchema.parse(row));
   }
 
   /** The newest entries first, for one flag or all. */

@@ -19,7 +19,7 @@ import { COUNTER_CALLS_BUDGET } from "../../core/load-model";
 import { flagStub } from "../flag/stub";
 import { migrate } from "../migrations";
 import { Serializer, Sql } from "../sql";
-import { AuditLog } from "./audit-log";
+import { AuditLog, type AuditFilter } from "./audit-log";
 import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { FlagsTable, specInputOf, type StoredFlag } from "./flags-table";
 import { RegistryMeta } from "./meta";
@@ -199,6 +199,11 @@ export class RegistryDO extends DurableObject<Env> {
   async metricsSnapshot(): Promise<MetricsSnapshot> {
     // Counts are read back as prototype-free dictionaries, which RPC cannot carry: send a plain copy.
     return plainCopy({ ...this.metrics.snapshot(), schedules: this.schedules.pending() });
+  }
+
+  /** One page of an audit export, oldest first (`AuditLog.page`). */
+  async auditPage(afterId: number, limit: number, filter: AuditFilter): Promise<AuditEntry[]> {
+    return this.audits.page(afterId, Math.min(Math.max(limit, 1), 1_000), filter);
   }
 
   /** The audit log, newest first; only one flag's entries when `flag` is given. */

@@ -112,6 +112,8 @@ function booleanQuery(value: string | undefined, name: string): boolean {
 }
 
 /** A time query parameter: ISO 8601 or milliseconds since the epoch. */
+/** Audit entries per registry read while an export streams. */
+const AUDIT_EXPORT_PAGE = 200;
 const TimeQuery = z.union([z.coerce.number().int().min(0), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
 
 function parseJsonObject(text: string | null): Record<string, unknown> {
@@ -399,6 +401,28 @@ export function adminRoutes() {
   });
 
   app.get("/cron", async (c) => c.json(await registryStub(c.env).cronStatus()));
+
+  // The whole audit trail as newline-delimited JSON, oldest first, streamed a page at a time (no size limit on the answer).
+  app.get("/audit/export", (c) => {
+    const to = parseQuery(TimeQuery.optional(), c.req.query("to"), "to") ?? Date.now();
+    const from = parseQuery(TimeQuery.optional(), c.req.query("from"), "from") ?? 0;
+    if (from >= to) throw invalidInput("from must be before to", [{ path: "from", message: "must be before `to`" }]);
+    const flag = c.req.query("flag");
+    const actor = parseQuery(z.string().min(1).max(128).optional(), c.req.query("actor"), "actor");
+    const filter = { from, to, ...(flag !== undefined ? { flag: flagKeyParam(flag) } : {}), ...(actor !== undefined ? { actor } : {}) };
+    const registry = registryStub(c.env);
+    let after = 0;
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const page = await registry.auditPage(after, AUDIT_EXPORT_PAGE, filter);
+        if (page.length === 0) return controller.close();
+        after = page[page.length - 1]?.id ?? after;
+        controller.enqueue(encoder.encode(page.map((e) => `${JSON.stringify(e)}\n`).join("")));
+      },
+    });
+    return new Response(body, { headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" } });
+  });
 
   app.get("/audit", async (c) => {
     const limit = parseQuery(LimitQuery, c.req.query("limit"), "limit");
