@@ -20,6 +20,8 @@ import { flagStub } from "../flag/stub";
 import { migrate } from "../migrations";
 import { Serializer, Sql } from "../sql";
 import { AuditLog, type AuditFilter } from "./audit-log";
+import { Grants } from "./grants";
+import type { Grant, GrantKind, GrantRequest } from "../../core/access";
 import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { FlagsTable, specInputOf, type StoredFlag } from "./flags-table";
 import { RegistryMeta } from "./meta";
@@ -52,6 +54,7 @@ export class RegistryDO extends DurableObject<Env> {
   private readonly publisher: Publisher;
   private readonly metrics: FlagMetricsStore;
   private readonly audits: AuditLog;
+  private readonly grants: Grants;
   private readonly schedules: Schedules;
   private readonly segments: Segments;
   /** What publishing composes: each flag's entry from its spec and every wave's state. */
@@ -66,6 +69,7 @@ export class RegistryDO extends DurableObject<Env> {
     this.publisher = new Publisher(this.sql, this.meta, env.SNAPSHOTS);
     this.metrics = new FlagMetricsStore(this.sql);
     this.audits = new AuditLog(this.sql);
+    this.grants = new Grants(this.sql);
     this.schedules = new Schedules(this.sql);
     this.segments = new Segments(this.sql);
     this.composer = { keys: () => this.flags.keys(), compose: (key) => this.entryOf(key) };
@@ -199,6 +203,29 @@ export class RegistryDO extends DurableObject<Env> {
   async metricsSnapshot(): Promise<MetricsSnapshot> {
     // Counts are read back as prototype-free dictionaries, which RPC cannot carry: send a plain copy.
     return plainCopy({ ...this.metrics.snapshot(), schedules: this.schedules.pending() });
+  }
+
+  /** Every role grant (`core/access.ts`). */
+  async listGrants(): Promise<Grant[]> {
+    return this.grants.all();
+  }
+
+  /** Creates or replaces a grant, audited. */
+  async putGrant(kind: GrantKind, subject: string, grant: GrantRequest, actor: string, now: number): Promise<{ created: boolean }> {
+    return this.sql.transaction(() => {
+      const created = this.grants.put(kind, subject, grant, actor, now);
+      this.audits.append({ at: now, actor, action: created ? "grant:create" : "grant:update", flag: null, summary: `${kind} ${subject}: ${grant.role}${grant.prefixes ? ` on ${grant.prefixes.join(", ")}` : " on every flag"}` });
+      return { created };
+    });
+  }
+
+  /** Removes a grant, audited; false when there was none. */
+  async deleteGrant(kind: GrantKind, subject: string, actor: string, now: number): Promise<boolean> {
+    return this.sql.transaction(() => {
+      const deleted = this.grants.delete(kind, subject);
+      if (deleted) this.audits.append({ at: now, actor, action: "grant:delete", flag: null, summary: `${kind} ${subject}: grant removed` });
+      return deleted;
+    });
   }
 
   /** One page of an audit export, oldest first (`AuditLog.page`). */

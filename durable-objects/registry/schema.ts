@@ -103,4 +103,13 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
       sql.run("ALTER TABLE schedules ADD COLUMN spec TEXT");
     },
   },
+  {
+    version: 10,
+    name: "role grants to people and groups (core/access.ts)",
+    up(sql) {
+      sql.run(`CREATE TABLE grants (
+        kind TEXT NOT NULL CHECK (kind IN ('user', 'group')), subject TEXT NOT NULL, role TEXT NOT NULL, prefixes TEXT,
+        created_by TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (kind, subject))`);
+    },
+  },
 ];

@@ -10,6 +10,7 @@ import { ActionRequestSchema } from "../../core/rollout";
 import { MAX_SERIES_POINTS } from "../../core/series";
 import { MINUTE_MS } from "../../core/counters";
 import { IterationSchema } from "../../core/experiment";
+import { GrantKindSchema, GrantRequestSchema, GrantSubjectSchema, PERMISSIONS } from "../../core/access";
 import { RuleNameSchema } from "../../core/targeting-rules";
 import { ApprovalRequestSchema } from "../../durable-objects/flag/flag-do";
 import { flagStub } from "../../durable-objects/flag/stub";
@@ -148,7 +149,28 @@ export function adminRoutes() {
   app.use("*", requireAdmin);
 
   /** Which role the token has, so a page can offer only what the token may do. */
-  app.get("/whoami", (c) => c.json({ role: c.get("role"), actor: c.get("actor") }));
+  app.get("/whoami", (c) => {
+    const identity = c.get("identity");
+    return c.json({ role: c.get("role"), actor: c.get("actor"), identity: { kind: identity.kind, subject: identity.subject, groups: identity.groups }, permissions: PERMISSIONS.filter((p) => c.get("permissions").has(p)) });
+  });
+
+  app.get("/grants", async (c) => c.json({ grants: await registryStub(c.env).listGrants() }));
+
+  app.put("/grants/:kind/:subject", async (c) => {
+    const kind = parseQuery(GrantKindSchema, c.req.param("kind"), "kind");
+    const subject = parseQuery(GrantSubjectSchema, c.req.param("subject"), "subject");
+    const parsed = GrantRequestSchema.safeParse(await readJson(c.req.raw));
+    if (!parsed.success) throw invalidInput("the grant is not valid", toIssues(parsed.error.issues));
+    const { created } = await registryStub(c.env).putGrant(kind, subject, parsed.data, c.get("actor"), Date.now());
+    return c.json({ kind, subject, ...parsed.data, created }, created ? 201 : 200);
+  });
+
+  app.delete("/grants/:kind/:subject", async (c) => {
+    const kind = parseQuery(GrantKindSchema, c.req.param("kind"), "kind");
+    const subject = parseQuery(GrantSubjectSchema, c.req.param("subject"), "subject");
+    if (!(await registryStub(c.env).deleteGrant(kind, subject, c.get("actor"), Date.now()))) throw new AppError(404, "not_found", `${kind} ${subject} has no grant`);
+    return c.json({ kind, subject, deleted: true });
+  });
 
   app.get("/flags", async (c) => c.json({ flags: await registryStub(c.env).listFlags() }));
 
