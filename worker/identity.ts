@@ -73,7 +73,7 @@ function reason(error: unknown): string {
   if (error instanceof errors.JWSSignatureVerificationFailed) return "its signature does not verify";
   if (error instanceof errors.JWKSNoMatchingKey) return "no key of the issuer matches it";
   if (error instanceof errors.JWKSTimeout) return "the issuer's keys could not be fetched in time";
-  if (error instanceof errors.JWKSInvalid || error instanceof errors.JOSENotSupported) return "the issuer's keys could not be read";
+  if (error instanceof errors.JWKSInvalid || error instanceof errors.JOSENotSupported || (error instanceof errors.JOSEError && /JSON Web Key Set/.test(error.message))) return "the issuer's keys could not be read";
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return "it is not a well-formed JWT";
   if (error instanceof Error && /fetch|network|connect/i.test(error.message)) return "the issuer's keys could not be fetched";
   return "it could not be verified";

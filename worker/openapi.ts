@@ -4,6 +4,7 @@
  * before units are parsed) — one source of truth.
  */
 import { EXPERIMENT_VERDICTS } from "../core/experiment-report";
+import { GrantRequestSchema, GrantSchema, PERMISSIONS } from "../core/access";
 import { ConditionSchema } from "../core/condition";
 import { z } from "zod";
 import { EventSchema, EventsEnvelopeSchema } from "../core/events";
@@ -59,7 +60,7 @@ const SECURITY: Record<Access, Json[]> = {
 function op(operationId: string, summary: string, access: Access, responses: Json, extra: Json = {}): Json {
   const auth: Json = {};
   if (access === "admin-read" || access === "admin-write") auth["401"] = error("Token missing or not valid");
-  if (access === "admin-write") auth["403"] = error("The read-only token cannot change anything");
+  if (access === "admin-read" || access === "admin-write") auth["403"] = error("The caller's grants lack the route's permission (read, act, approve, write or grant); the message names it");
   return { operationId, summary, security: SECURITY[access], ...extra, responses: { ...auth, ...responses } };
 }
 
@@ -75,6 +76,7 @@ function schemas(): Json {
   registry.add(SegmentSchema, { id: "Segment" });
   registry.add(EventSchema, { id: "Event" });
   registry.add(EventsEnvelopeSchema, { id: "EventsRequest" });
+  registry.add(GrantRequestSchema, { id: "GrantRequest" });
   const generated = z.toJSONSchema(registry, { io: "input", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
   // What the API answers with is the parsed form (output), not what a client may write.
   const outputs = z.registry<{ id: string }>();
@@ -82,6 +84,7 @@ function schemas(): Json {
   outputs.add(ScheduleSchema, { id: "Schedule" });
   outputs.add(ConditionSchema, { id: "Condition" });
   outputs.add(ListedSegmentSchema, { id: "StoredSegment" });
+  outputs.add(GrantSchema, { id: "Grant" });
   const answered = z.toJSONSchema(outputs, { io: "output", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
   for (const schema of [...Object.values(generated), ...Object.values(answered)]) delete (schema as Json)["$schema"];
   const position = obj({ status: str, stage: int });
@@ -246,7 +249,18 @@ function paths(): Json {
       }, { parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }] }),
     },
     "/metrics": { get: op("metrics", "Prometheus exposition", "admin-read", { 200: { description: "Prometheus text format 0.0.4", content: { "text/plain": { schema: { type: "string" } } } } }) },
-    "/admin/whoami": { get: op("whoami", "The token's role (admin or read) and the actor name logs will show", "admin-read", { 200: ok("Role", obj({ role: { enum: ["admin", "read"] }, actor: str })) }) },
+    "/admin/whoami": { get: op("whoami", "Who the caller is (a bootstrap token, or a person from Cloudflare Access or OIDC), the permissions their grants give, and the actor the audit will show", "admin-read", { 200: ok("Identity", obj({ role: { enum: ["admin", "read"], description: "admin when the caller may act" }, actor: str, identity: obj({ kind: { enum: ["access", "oidc", "bootstrap"] }, subject: str, groups: { type: "array", items: str } }), permissions: { type: "array", items: { enum: [...PERMISSIONS] } } })) }) },
+    "/admin/grants": { get: op("listGrants", "Role grants to people and groups", "admin-read", { 200: ok("Grants", obj({ grants: { type: "array", items: ref("Grant") } })) }) },
+    "/admin/grants/{kind}/{subject}": {
+      parameters: [
+        { name: "kind", in: "path", required: true, schema: { enum: ["user", "group"] } },
+        { name: "subject", in: "path", required: true, description: "An email or token subject (user), or a group name", schema: { type: "string", maxLength: 256 } },
+      ],
+      put: op("putGrant", "Grant a role (viewer, operator, approver, admin), optionally on flag-key prefixes; needs the grant permission; audited", "admin-write", {
+        200: ok("Replaced", ref("Grant")), 201: ok("Created", ref("Grant")), 400: error("Not a grant; `issues` names the field"), 403: error("The caller lacks the grant permission"),
+      }, { requestBody: json(ref("GrantRequest")) }),
+      delete: op("deleteGrant", "Remove a grant; audited", "admin-write", { 200: ok("Deleted", obj({ kind: str, subject: str, deleted: { type: "boolean" } })), 404: error("No such grant") }),
+    },
     "/admin/flags": { get: op("listFlags", "List flags with their state and the cron's latest judgement", "admin-read", { 200: ok("Flags", obj({ flags: { type: "array", items: ref("FlagSummary") } })) }) },
     "/admin/flags/{key}": {
       ...flag,
