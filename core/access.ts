@@ -45,7 +45,7 @@ export type Grant = z.infer<typeof GrantSchema>;
 
 /** A verified caller: a person (Access, OIDC) with their groups, or a bootstrap token. */
 export interface Identity {
-  kind: "access" | "oidc" | "bootstrap";
+  kind: "access" | "oidc" | "token" | "bootstrap";
   /** The email when there is one, else the token's subject; for bootstrap, "admin" or "read". */
   subject: string;
   groups: readonly string[];
@@ -67,6 +67,8 @@ export function needOf(method: string, path: string): Need {
   const key = flag === null ? null : safeDecode(flag);
   const read = method === "GET" || method === "HEAD";
   if (path.startsWith("/grants")) return { permission: read ? "read" : "grant", flag: null };
+  // Tokens are credentials: listing them is for those who may make them.
+  if (path.startsWith("/tokens")) return { permission: "grant", flag: null };
   if (read) return { permission: "read", flag: key };
   if (/^\/flags\/[^/]+\/(actions|schedules)(\/|$)/.test(path)) return { permission: "act", flag: key };
   if (/^\/flags\/[^/]+\/approve$/.test(path)) return { permission: "approve", flag: key };
@@ -100,3 +102,26 @@ export function permissionsOn(grants: readonly Grant[], flag: string | null): Se
 export function bootstrapPermissions(role: "admin" | "read"): Set<Permission> {
   return new Set(role === "admin" ? PERMISSIONS : ["read"]);
 }
+
+/** An API token as asked for: a name for people, a role, optionally prefixes and an expiry. */
+export const TokenRequestSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "token names use only A-Z a-z 0-9 . _ - (1–64 characters)"),
+  role: z.enum(ROLES),
+  prefixes: z.array(KeyPrefixSchema).min(1).max(20).optional(),
+  /** Milliseconds since the epoch, or absent: until revoked. */
+  expiresAt: z.int().min(0).optional(),
+});
+export type TokenRequest = z.infer<typeof TokenRequestSchema>;
+
+/** A stored token as listed (never its secret). */
+export const ApiTokenSchema = TokenRequestSchema.extend({
+  id: z.string().regex(/^[0-9a-f]{12}$/),
+  createdBy: z.string(),
+  createdAt: z.number(),
+  lastUsedAt: z.number().nullable(),
+  revokedAt: z.number().nullable(),
+});
+export type ApiToken = z.infer<typeof ApiTokenSchema>;
+
+/** Tokens look like `rmp_<12 hex id>_<secret>`: the id finds the row, the secret's SHA-256 is compared. */
+export const API_TOKEN_PATTERN = /^rmp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;

@@ -5,7 +5,7 @@
  * content nor length.
  */
 import { createMiddleware } from "hono/factory";
-import { bootstrapPermissions, grantsOf, needOf, permissionsOn, type Grant, type Identity, type Permission } from "../core/access";
+import { API_TOKEN_PATTERN, bootstrapPermissions, grantsOf, needOf, permissionsOn, type Grant, type Identity, type Permission } from "../core/access";
 import { registryStub } from "../durable-objects/registry/stub";
 import { AppError } from "./errors";
 import { identityConfig, looksLikeJwt, verifyIdentity } from "./identity";
@@ -62,13 +62,20 @@ export const requireAdmin = createMiddleware<{ Bindings: Env; Variables: AuthVar
     permissions = bootstrapPermissions(bootstrap);
   } else {
     const accessJwt = c.req.header("cf-access-jwt-assertion");
-    if (config.access && accessJwt) identity = await verifyIdentity(accessJwt, "access", config.access);
+    const apiToken = token === null ? null : API_TOKEN_PATTERN.exec(token);
+    if (apiToken && token !== null) {
+      // A machine's token: its own role and prefixes are its grant.
+      const checked = await registryStub(c.env).checkToken(apiToken[1] as string, await tokenHash(token), Date.now());
+      if (!checked.ok) throw unauthorized(checked.reason === "unknown" ? "the token is not valid" : checked.reason === "revoked" ? "the token has been revoked" : "the token has expired");
+      identity = { kind: "token", subject: `token:${checked.token.name}`, groups: [] };
+      grants = [{ kind: "user", subject: identity.subject, role: checked.token.role, ...(checked.token.prefixes ? { prefixes: checked.token.prefixes } : {}), createdBy: checked.token.createdBy, createdAt: checked.token.createdAt }];
+    } else if (config.access && accessJwt) identity = await verifyIdentity(accessJwt, "access", config.access);
     else if (config.oidc && token !== null && looksLikeJwt(token)) identity = await verifyIdentity(token, "oidc", config.oidc);
     else if (token !== null) throw unauthorized("the token is not valid");
     else if (!adminToken && !config.access && !config.oidc) throw unauthorized("the admin API is disabled: set the ADMIN_TOKEN secret, or configure Cloudflare Access or OIDC");
     else throw unauthorized(config.access ? "sign in through Cloudflare Access, or send Authorization: Bearer <token>" : "send Authorization: Bearer <token>");
     // 2. What its grants allow on what the route concerns.
-    grants = grantsOf(identity, await registryStub(c.env).listGrants());
+    if (identity.kind !== "token") grants = grantsOf(identity, await registryStub(c.env).listGrants());
     permissions = permissionsOn(grants, need.flag);
   }
   // 3. The route's one permission.
@@ -82,3 +89,8 @@ export const requireAdmin = createMiddleware<{ Bindings: Env; Variables: AuthVar
   c.set("actor", identity.kind === "bootstrap" ? (claimed ? `${identity.subject}:${claimed}` : identity.subject) : claimed ? `${identity.subject} (claims ${claimed})` : identity.subject);
   await next();
 });
+
+/** The stored form of an API token: the SHA-256 of the whole token, in hex. */
+export async function tokenHash(token: string): Promise<string> {
+  return Array.from(await digest(token), (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -4,7 +4,7 @@
  * before units are parsed) — one source of truth.
  */
 import { EXPERIMENT_VERDICTS } from "../core/experiment-report";
-import { GrantRequestSchema, GrantSchema, PERMISSIONS } from "../core/access";
+import { ApiTokenSchema, GrantRequestSchema, GrantSchema, PERMISSIONS, TokenRequestSchema } from "../core/access";
 import { ConditionSchema } from "../core/condition";
 import { z } from "zod";
 import { EventSchema, EventsEnvelopeSchema } from "../core/events";
@@ -77,6 +77,7 @@ function schemas(): Json {
   registry.add(EventSchema, { id: "Event" });
   registry.add(EventsEnvelopeSchema, { id: "EventsRequest" });
   registry.add(GrantRequestSchema, { id: "GrantRequest" });
+  registry.add(TokenRequestSchema, { id: "TokenRequest" });
   const generated = z.toJSONSchema(registry, { io: "input", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
   // What the API answers with is the parsed form (output), not what a client may write.
   const outputs = z.registry<{ id: string }>();
@@ -85,6 +86,7 @@ function schemas(): Json {
   outputs.add(ConditionSchema, { id: "Condition" });
   outputs.add(ListedSegmentSchema, { id: "StoredSegment" });
   outputs.add(GrantSchema, { id: "Grant" });
+  outputs.add(ApiTokenSchema, { id: "ApiToken" });
   const answered = z.toJSONSchema(outputs, { io: "output", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
   for (const schema of [...Object.values(generated), ...Object.values(answered)]) delete (schema as Json)["$schema"];
   const position = obj({ status: str, stage: int });
@@ -250,6 +252,16 @@ function paths(): Json {
     },
     "/metrics": { get: op("metrics", "Prometheus exposition", "admin-read", { 200: { description: "Prometheus text format 0.0.4", content: { "text/plain": { schema: { type: "string" } } } } }) },
     "/admin/whoami": { get: op("whoami", "Who the caller is (a bootstrap token, or a person from Cloudflare Access or OIDC), the permissions their grants give, and the actor the audit will show", "admin-read", { 200: ok("Identity", obj({ role: { enum: ["admin", "read"], description: "admin when the caller may act" }, actor: str, identity: obj({ kind: { enum: ["access", "oidc", "bootstrap"] }, subject: str, groups: { type: "array", items: str } }), permissions: { type: "array", items: { enum: [...PERMISSIONS] } } })) }) },
+    "/admin/tokens": {
+      get: op("listTokens", "API tokens (never their secrets), with last use and revocation; needs the grant permission", "admin-read", { 200: ok("Tokens", obj({ tokens: { type: "array", items: ref("ApiToken") } })) }),
+      post: op("createToken", "Create an API token for a machine, CI or an agent: its role, prefixes and expiry; the secret is in this answer only; audited", "admin-write", {
+        201: ok("The token, with its secret as `token` (rmp_<id>_<secret>)", { allOf: [ref("ApiToken"), obj({ token: str })] }), 400: error("Not a token request; `issues` names the field"),
+      }, { requestBody: json(ref("TokenRequest")) }),
+    },
+    "/admin/tokens/{id}": {
+      parameters: [{ name: "id", in: "path", required: true, schema: { type: "string", pattern: "^[0-9a-f]{12}$" } }],
+      delete: op("revokeToken", "Revoke an API token (it is kept, marked revoked); audited", "admin-write", { 200: ok("Revoked", ref("ApiToken")), 404: error("No live token with that id") }),
+    },
     "/admin/grants": { get: op("listGrants", "Role grants to people and groups", "admin-read", { 200: ok("Grants", obj({ grants: { type: "array", items: ref("Grant") } })) }) },
     "/admin/grants/{kind}/{subject}": {
       parameters: [

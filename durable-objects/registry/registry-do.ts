@@ -21,7 +21,8 @@ import { migrate } from "../migrations";
 import { Serializer, Sql } from "../sql";
 import { AuditLog, type AuditFilter } from "./audit-log";
 import { Grants } from "./grants";
-import type { Grant, GrantKind, GrantRequest } from "../../core/access";
+import { ApiTokens, type TokenCheck } from "./api-tokens";
+import type { ApiToken, Grant, GrantKind, GrantRequest, TokenRequest } from "../../core/access";
 import { FlagMetricsStore, type MetricsSnapshot } from "./flag-metrics";
 import { FlagsTable, specInputOf, type StoredFlag } from "./flags-table";
 import { RegistryMeta } from "./meta";
@@ -55,6 +56,7 @@ export class RegistryDO extends DurableObject<Env> {
   private readonly metrics: FlagMetricsStore;
   private readonly audits: AuditLog;
   private readonly grants: Grants;
+  private readonly tokens: ApiTokens;
   private readonly schedules: Schedules;
   private readonly segments: Segments;
   /** What publishing composes: each flag's entry from its spec and every wave's state. */
@@ -70,6 +72,7 @@ export class RegistryDO extends DurableObject<Env> {
     this.metrics = new FlagMetricsStore(this.sql);
     this.audits = new AuditLog(this.sql);
     this.grants = new Grants(this.sql);
+    this.tokens = new ApiTokens(this.sql);
     this.schedules = new Schedules(this.sql);
     this.segments = new Segments(this.sql);
     this.composer = { keys: () => this.flags.keys(), compose: (key) => this.entryOf(key) };
@@ -225,6 +228,33 @@ export class RegistryDO extends DurableObject<Env> {
       const deleted = this.grants.delete(kind, subject);
       if (deleted) this.audits.append({ at: now, actor, action: "grant:delete", flag: null, summary: `${kind} ${subject}: grant removed` });
       return deleted;
+    });
+  }
+
+  /** Stores a new API token (its secret's hash only), audited. */
+  async addToken(id: string, hash: string, request: TokenRequest, actor: string, now: number): Promise<ApiToken> {
+    return this.sql.transaction(() => {
+      const token = this.tokens.add(id, hash, request, actor, now);
+      this.audits.append({ at: now, actor, action: "token:create", flag: null, summary: `token ${request.name} (${id}): ${request.role}${request.prefixes ? ` on ${request.prefixes.join(", ")}` : " on every flag"}${request.expiresAt !== undefined ? `, until ${new Date(request.expiresAt).toISOString()}` : ""}` });
+      return token;
+    });
+  }
+
+  async listTokens(): Promise<ApiToken[]> {
+    return this.tokens.all();
+  }
+
+  /** The live token with this id and secret hash (recording its use), or why not. */
+  async checkToken(id: string, hash: string, now: number): Promise<TokenCheck> {
+    return this.tokens.check(id, hash, now);
+  }
+
+  /** Revokes a token, audited; null when there is no live token of that id. */
+  async revokeToken(id: string, actor: string, now: number): Promise<ApiToken | null> {
+    return this.sql.transaction(() => {
+      const revoked = this.tokens.revoke(id, now);
+      if (revoked) this.audits.append({ at: now, actor, action: "token:revoke", flag: null, summary: `token ${revoked.name} (${id}) revoked` });
+      return revoked;
     });
   }
 

@@ -112,4 +112,13 @@ export const REGISTRY_MIGRATIONS: readonly Migration[] = [
         created_by TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (kind, subject))`);
     },
   },
+  {
+    version: 11,
+    name: "API tokens for machines, CI and agents, stored as hashes",
+    up(sql) {
+      sql.run(`CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL, role TEXT NOT NULL, prefixes TEXT, expires_at INTEGER,
+        created_by TEXT NOT NULL, created_at INTEGER NOT NULL, last_used_at INTEGER, revoked_at INTEGER)`);
+    },
+  },
 ];

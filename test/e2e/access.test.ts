@@ -140,4 +140,36 @@ describe("team access", () => {
     const flag = (await (await worker.admin("GET", "/admin/flags/search-ranker")).json()) as { state: { status: string } };
     expect(flag.state.status).toBe("ramping");
   }, 90_000);
+
+  it("gives machines API tokens: shown once, stored as hashes, limited to their role and prefixes, refused once revoked or expired", async () => {
+    const made = await worker.admin("POST", "/admin/tokens", { name: "deploy-bot", role: "operator", prefixes: ["search-*"] });
+    expect(made.status).toBe(201);
+    const created = (await made.json()) as { id: string; token: string; role: string };
+    expect(created.token).toMatch(/^rmp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    const bot = { authorization: `Bearer ${created.token}` };
+    // Inside its grant: it acts on search-*, audited as the token.
+    expect((await as(bot, "POST", "/admin/flags/search-ranker/actions", { action: "pause", reason: "deploy window" })).status).toBe(200);
+    const audit = (await (await worker.admin("GET", "/admin/audit?flag=search-ranker&limit=1")).json()) as { entries: { actor: string }[] };
+    expect(audit.entries[0]?.actor).toBe("token:deploy-bot");
+    // Outside it: another prefix, a spec write, making tokens.
+    expect((await as(bot, "POST", "/admin/flags/feed-ranker/actions", { action: "pause" })).json.message).toContain('this needs the "act" permission on flag "feed-ranker"; it was asked by token:deploy-bot (operator on search-*)');
+    expect((await as(bot, "POST", "/admin/tokens", { name: "more", role: "admin" })).status).toBe(403);
+    // Listed without its secret, with when it was last used.
+    const listed = ((await (await worker.admin("GET", "/admin/tokens")).json()) as { tokens: Record<string, unknown>[] }).tokens.find((t) => t["id"] === created.id);
+    expect(listed).toMatchObject({ name: "deploy-bot", role: "operator", revokedAt: null, lastUsedAt: expect.any(Number) });
+    expect(JSON.stringify(listed)).not.toContain(created.token.slice(-43));
+    // A forged secret for a real id, then revocation.
+    expect((await as({ authorization: `Bearer rmp_${created.id}_${"A".repeat(43)}` }, "GET", "/admin/flags")).json.message).toBe("the token is not valid");
+    expect((await worker.admin("DELETE", `/admin/tokens/${created.id}`)).status).toBe(200);
+    const revoked = await as(bot, "POST", "/admin/flags/search-ranker/actions", { action: "resume" });
+    expect(revoked).toMatchObject({ status: 401, json: { message: "the token has been revoked" } });
+    // An expiry in the past is refused when asked for; one that passes is refused when used.
+    expect((await worker.admin("POST", "/admin/tokens", { name: "stale", role: "viewer", expiresAt: Date.now() - 1 })).status).toBe(400);
+    const brief = (await (await worker.admin("POST", "/admin/tokens", { name: "brief", role: "viewer", expiresAt: Date.now() + 1_500 })).json()) as { token: string };
+    expect((await as({ authorization: `Bearer ${brief.token}` }, "GET", "/admin/flags")).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_600));
+    expect((await as({ authorization: `Bearer ${brief.token}` }, "GET", "/admin/flags")).json.message).toBe("the token has expired");
+    const flag = (await (await worker.admin("GET", "/admin/flags/search-ranker")).json()) as { state: { status: string } };
+    expect(flag.state.status).toBe("paused");
+  });
 });

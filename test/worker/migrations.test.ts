@@ -143,7 +143,7 @@ describe("RegistryDO storage upgrades", () => {
       }
       return { before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql) };
     });
-    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], after: 10 });
+    expect(result).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], after: 11 });
     expect((await call("GET", "/admin/flags")).json).toEqual(before.flags);
     expect((await call("GET", "/admin/audit?limit=500")).json.entries).toEqual(before.audit);
     // It still works as a registry: a new action is audited once.
@@ -188,10 +188,11 @@ describe("RegistryDO storage upgrades", () => {
       sql.run("DROP TABLE IF EXISTS schedules");
       sql.run("DROP TABLE IF EXISTS segments");
       sql.run("DROP TABLE IF EXISTS grants");
+      sql.run("DROP TABLE IF EXISTS api_tokens");
       const encoded = sql.all<{ decision_id: number }>("SELECT decision_id FROM audit WHERE flag = ? AND decision_id < 0", key).length;
       return { encoded, before: schemaVersion(sql), applied: migrate(sql, REGISTRY_MIGRATIONS, Date.now()), after: schemaVersion(sql), columns: sql.all<{ name: string }>("SELECT name FROM pragma_table_info('flags')").map((c) => c.name) };
     });
-    expect(result).toMatchObject({ before: 5, applied: [6, 7, 8, 9, 10], after: 10 });
+    expect(result).toMatchObject({ before: 5, applied: [6, 7, 8, 9, 10, 11], after: 11 });
     expect(result.encoded).toBeGreaterThan(0);
     expect(result.columns).not.toContain("state");
     // Every wave, state and audit entry reads back as before.

@@ -10,12 +10,12 @@ import { ActionRequestSchema } from "../../core/rollout";
 import { MAX_SERIES_POINTS } from "../../core/series";
 import { MINUTE_MS } from "../../core/counters";
 import { IterationSchema } from "../../core/experiment";
-import { GrantKindSchema, GrantRequestSchema, GrantSubjectSchema, PERMISSIONS } from "../../core/access";
+import { GrantKindSchema, GrantRequestSchema, GrantSubjectSchema, PERMISSIONS, TokenRequestSchema } from "../../core/access";
 import { RuleNameSchema } from "../../core/targeting-rules";
 import { ApprovalRequestSchema } from "../../durable-objects/flag/flag-do";
 import { flagStub } from "../../durable-objects/flag/stub";
 import { registryStub } from "../../durable-objects/registry/stub";
-import { requireAdmin } from "../auth";
+import { requireAdmin, tokenHash } from "../auth";
 import { MAX_READ_HOURS, readExposures } from "../exposure-log";
 import { ADMIN_BODY_LIMIT, documentFromBytes, readBytes, readJson } from "../body";
 import { SIGNATURE_HEADER, verifyBodySignature } from "../manifest-signature";
@@ -152,6 +152,29 @@ export function adminRoutes() {
   app.get("/whoami", (c) => {
     const identity = c.get("identity");
     return c.json({ role: c.get("role"), actor: c.get("actor"), identity: { kind: identity.kind, subject: identity.subject, groups: identity.groups }, permissions: PERMISSIONS.filter((p) => c.get("permissions").has(p)) });
+  });
+
+  // API tokens: the secret is shown once, in the answer that creates it; only its hash is stored.
+  app.post("/tokens", async (c) => {
+    const parsed = TokenRequestSchema.safeParse(await readJson(c.req.raw));
+    if (!parsed.success) throw invalidInput("the token request is not valid", toIssues(parsed.error.issues));
+    const now = Date.now();
+    if (parsed.data.expiresAt !== undefined && parsed.data.expiresAt <= now) throw invalidInput("the token would be expired already", [{ path: "expiresAt", message: "must be in the future" }]);
+    const random = crypto.getRandomValues(new Uint8Array(38));
+    const id = Array.from(random.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
+    const secret = btoa(String.fromCharCode(...random.subarray(6))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const token = `rmp_${id}_${secret}`;
+    const stored = await registryStub(c.env).addToken(id, await tokenHash(token), parsed.data, c.get("actor"), now);
+    return c.json({ ...stored, token }, 201);
+  });
+
+  app.get("/tokens", async (c) => c.json({ tokens: await registryStub(c.env).listTokens() }));
+
+  app.delete("/tokens/:id", async (c) => {
+    const id = parseQuery(z.string().regex(/^[0-9a-f]{12}$/, "a token id is 12 hex digits (rmp_<id>_…)"), c.req.param("id"), "id");
+    const revoked = await registryStub(c.env).revokeToken(id, c.get("actor"), Date.now());
+    if (!revoked) throw new AppError(404, "not_found", `no live token ${id}`);
+    return c.json(revoked);
   });
 
   app.get("/grants", async (c) => c.json({ grants: await registryStub(c.env).listGrants() }));
