@@ -145,7 +145,7 @@ const JudgedSpecSchema = z.strictObject({
         shadow: z.boolean(),
         hold: z.number().optional(),
         minSamples: z.int().optional(),
-        approval: z.union([z.literal("required"), z.strictObject({ check: z.string().optional(), onReject: z.enum(["rollback", "hold"]) })]).optional(),
+        approval: z.union([z.literal("required"), z.strictObject({ check: z.string().optional(), onReject: z.enum(["rollback", "hold"]), distinctFrom: z.array(z.enum(["author", "starter"])).optional() })]).optional(),
       }).transform((s) => ({ ...s, hold: s.hold, minSamples: s.minSamples, approval: s.approval })),
     ),
   }),

@@ -85,7 +85,12 @@ export const StageSchema = z.strictObject({
    */
   approval: z.union([
     z.literal("required"),
-    z.strictObject({ check: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(), onReject: z.enum(["rollback", "hold"]).default("rollback") }),
+    z.strictObject({
+      check: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+      onReject: z.enum(["rollback", "hold"]).default("rollback"),
+      /** Four eyes: the approver must be someone other than the spec's author and/or whoever started the stage. */
+      distinctFrom: z.array(z.enum(["author", "starter"])).min(1).max(2).optional(),
+    }),
   ]).optional(),
 });
 export type Stage = z.infer<typeof StageSchema>;

@@ -35,6 +35,15 @@ export class DecisionLog {
   /** Its table comes from the FlagDO's migrations (`flag-schema.ts`). */
   constructor(private readonly sql: Sql) {}
 
+  /** Who moved the rollout into `stage` of `generation` (the latest such transition): an operator, or "cron"/"registry". */
+  starterOf(generation: number, stage: number): string | null {
+    const row = this.sql.first<{ actor: string }>(
+      "SELECT actor FROM decisions WHERE generation = ? AND to_stage = ? AND (from_stage != to_stage OR from_status != to_status) ORDER BY id DESC LIMIT 1",
+      generation, stage,
+    );
+    return row?.actor ?? null;
+  }
+
   append(from: RolloutState, to: RolloutState, now: number, what: NewDecision): Decision {
     const inserted = this.sql.first<{ id: number }>(
       `INSERT INTO decisions (at, generation, action, source, actor, reason, from_status, from_stage, to_status, to_stage, state_version, rule, verdicts, inputs)

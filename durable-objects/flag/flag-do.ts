@@ -102,7 +102,7 @@ export class FlagDO extends DurableObject<Env> {
    * runs that region wave of the flag, which waits until the wave before it
    * completes (`core/waves.ts`).
    */
-  async configure(specInput: unknown, now: number, wave = 1): Promise<{ state: RolloutState; candidateChanged: boolean }> {
+  async configure(specInput: unknown, now: number, wave = 1, author?: string): Promise<{ state: RolloutState; candidateChanged: boolean }> {
     const spec = FlagSpecSchema.parse(specInput);
     const specText = JSON.stringify(specInput);
     const row = this.flag.row();
@@ -113,6 +113,7 @@ export class FlagDO extends DurableObject<Env> {
     const state = row === null ? initialState(spec.rollout.stages, 1, 1, now, waiting) : reconfigure(row.state, spec.rollout.stages, candidateChanged, now, waiting);
     this.sql.transaction(() => {
       this.flag.configure({ key: spec.key, wave, spec, specInput: specText, identity, state });
+      if (author !== undefined) this.flag.setSpecAuthor(author);
       this.history.recordSpec(state.generation, specText);
       this.history.record(state, now);
       if (candidateChanged) {
@@ -267,7 +268,20 @@ export class FlagDO extends DurableObject<Env> {
     if (request.stage !== state.stageIndex) return { ok: false, code: "stale", path: "stage", message: `this approval is for stage ${request.stage}; the flag is at stage ${state.stageIndex}` };
     if (!spec.rollout.stages[state.stageIndex]?.approval) return { ok: false, code: "not_awaited", path: "stage", message: `stage ${state.stageIndex} does not need approval` };
     if (state.status !== "ramping" && state.status !== "shadow") return { ok: false, code: "not_awaited", path: "stage", message: `a ${state.status} rollout awaits no approval` };
-    const decision = this.sql.transaction(() => this.recordApproval(spec, state, request.decision, actor, request.note ?? null, now));
+    // Four eyes: someone other than the spec's author and/or whoever started the stage (cron and the registry are nobody).
+    const approval = spec.rollout.stages[state.stageIndex]?.approval;
+    const distinct = typeof approval === "object" ? (approval.distinctFrom ?? []) : [];
+    const author = this.flag.specAuthor();
+    const starter = this.log.starterOf(state.generation, state.stageIndex);
+    const people = { author: author !== null && isPerson(author) ? author : null, starter: starter !== null && isPerson(starter) ? starter : null };
+    for (const who of distinct) {
+      const other = people[who];
+      if (other !== null && principalOf(other) === principalOf(actor)) {
+        return { ok: false, code: "same_person", path: "actor", message: `this stage needs an approver other than its ${who === "author" ? "spec's author" : "starter"} (${principalOf(other)})` };
+      }
+    }
+    const witnessed = distinct.length === 0 ? request.note ?? null : [request.note, `four eyes: spec by ${people.author ?? "unknown"}, stage started by ${people.starter ?? "the cron"}, approved by ${principalOf(actor)}`].filter(Boolean).join("; ");
+    const decision = this.sql.transaction(() => this.recordApproval(spec, state, request.decision, actor, witnessed, now));
     await this.scheduleAlarm();
     return { ok: true, decision };
   }
@@ -601,4 +615,14 @@ export class FlagDO extends DurableObject<Env> {
 function secretOf(env: Env, name: string): string | undefined {
   const value = (env as unknown as Record<string, unknown>)[name];
   return typeof value === "string" ? value : undefined;
+}
+
+/** The person behind an audit actor: without a claimed name ("ana@x (claims bot)" → "ana@x"; "admin:ana" → "admin"). */
+function principalOf(actor: string): string {
+  return actor.replace(/ \(claims [^)]*\)$/, "").replace(/^(admin|read):.*$/, "$1");
+}
+
+/** The cron and the registry start stages and write configurations, but are nobody a four-eyes rule is about. */
+function isPerson(actor: string): boolean {
+  return actor !== "cron" && actor !== "registry";
 }

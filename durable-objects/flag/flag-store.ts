@@ -87,6 +87,16 @@ export class FlagStore {
     this.sql.run("UPDATE flag SET state = ?, memory = ? WHERE id = 1", JSON.stringify(state), JSON.stringify(memory));
   }
 
+  /** Who wrote the spec in force, as the audit names them (four-eyes approvals compare with it). */
+  setSpecAuthor(author: string): void {
+    this.sql.run("UPDATE flag SET spec_author = ? WHERE id = 1", author);
+  }
+
+  specAuthor(): string | null {
+    const row = this.sql.first("SELECT spec_author FROM flag WHERE id = 1");
+    return row === null ? null : z.object({ spec_author: z.string().nullable() }).parse(row).spec_author;
+  }
+
   setReportAttempts(attempts: number): void {
     this.sql.run("UPDATE flag SET report_attempts = ? WHERE id = 1", attempts);
   }

@@ -127,4 +127,11 @@ export const FLAG_MIGRATIONS: readonly Migration[] = [
         first_at INTEGER NOT NULL, last_at INTEGER NOT NULL)`);
     },
   },
+  {
+    version: 8,
+    name: "who wrote the spec in force (four-eyes approvals)",
+    up(sql) {
+      sql.run("ALTER TABLE flag ADD COLUMN spec_author TEXT");
+    },
+  },
 ];

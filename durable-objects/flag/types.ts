@@ -23,7 +23,7 @@ export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
 
 export type ApproveResult =
   | { ok: true; decision: Decision }
-  | { ok: false; code: "not_found" | "stale" | "not_awaited"; path?: string; message: string };
+  | { ok: false; code: "not_found" | "stale" | "not_awaited" | "same_person"; path?: string; message: string };
 
 export interface FlagView {
   key: string;

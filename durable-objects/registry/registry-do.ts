@@ -625,11 +625,11 @@ export class RegistryDO extends DurableObject<Env> {
   private async storeSpec(entry: SpecEntry, actor: string, now: number, via: string): Promise<void> {
     const { spec } = entry;
     const input = specInputOf(entry);
-    const { state, candidateChanged } = await flagStub(this.env, spec.key).configure(input, now);
+    const { state, candidateChanged } = await flagStub(this.env, spec.key).configure(input, now, 1, actor);
     // Region waves after the first run in their own objects; a wave the spec no longer has is retired.
     const waveCount = spec.waves?.order.length ?? 1;
     const states: RolloutState[] = [state];
-    for (let wave = 2; wave <= waveCount; wave++) states.push((await flagStub(this.env, waveObjectName(spec.key, wave)).configure(input, now, wave)).state);
+    for (let wave = 2; wave <= waveCount; wave++) states.push((await flagStub(this.env, waveObjectName(spec.key, wave)).configure(input, now, wave, actor)).state);
     for (const wave of this.waves.waves(spec.key).filter((w) => w > waveCount)) await flagStub(this.env, waveObjectName(spec.key, wave)).retire();
     const specHash = await sha256Hex(canonicalJson(spec));
     this.sql.transaction(() => {

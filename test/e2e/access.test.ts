@@ -172,4 +172,21 @@ describe("team access", () => {
     const flag = (await (await worker.admin("GET", "/admin/flags/search-ranker")).json()) as { state: { status: string } };
     expect(flag.state.status).toBe("paused");
   });
+
+  it("four eyes: the person who wrote the spec cannot approve its stage; someone else can, and the decision names both", async () => {
+    expect((await worker.admin("PUT", "/admin/grants/user/bea@example.com", { role: "admin" })).status).toBe(201);
+    expect((await worker.admin("PUT", "/admin/grants/user/carl@example.com", { role: "approver" })).status).toBe(201);
+    const bea = await access({ email: "bea@example.com" });
+    const spec = { key: "search-four-eyes", type: "string", variants: { baseline: "v1", candidate: "v2" }, rollout: { window: "1m", healthyWindowsToPromote: 1, stages: [{ weight: 10, approval: { distinctFrom: ["author", "starter"] } }, { weight: 100 }] } };
+    const put = await as(bea, "PUT", "/admin/flags/search-four-eyes", spec);
+    expect(put.status).toBe(201);
+    const self = await as(bea, "POST", "/admin/flags/search-four-eyes/approve", { generation: 1, stage: 0 });
+    expect(self.status).toBe(403);
+    expect(self.json).toMatchObject({ error: "four_eyes", message: "this stage needs an approver other than its spec's author (bea@example.com)" });
+    const other = await as(await access({ email: "carl@example.com" }), "POST", "/admin/flags/search-four-eyes/approve", { generation: 1, stage: 0, note: "eval reviewed" });
+    expect(other.status).toBe(200);
+    expect(other.json.decision).toMatchObject({ action: "approve", actor: "carl@example.com", reason: "eval reviewed; four eyes: spec by bea@example.com, stage started by the cron, approved by carl@example.com" });
+    // A kill stays one person's action.
+    expect((await as(bea, "POST", "/admin/flags/search-four-eyes/actions", { action: "kill", reason: "bad" })).status).toBe(200);
+  });
 });

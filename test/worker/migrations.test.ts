@@ -64,7 +64,7 @@ describe("FlagDO storage upgrades", () => {
       const applied = migrate(sql, FLAG_MIGRATIONS, Date.now());
       return { before, applied, after: schemaVersion(sql), history: sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM state_history")?.n };
     });
-    expect(upgraded).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6, 7], after: 7, history: 1 });
+    expect(upgraded).toEqual({ before: 0, applied: [1, 2, 3, 4, 5, 6, 7, 8], after: 8, history: 1 });
 
     const stub = flagStub(env, key);
     // Every decision is still there, readable through the current code.
@@ -99,13 +99,14 @@ describe("FlagDO jobs upgrade", () => {
       sql.run("DROP TABLE jobs");
       sql.run("DROP TABLE experiment_counters");
       sql.run("DROP TABLE experiments");
+      sql.run("ALTER TABLE flag DROP COLUMN spec_author");
       sql.run("DELETE FROM schema_migrations WHERE version >= 6");
       sql.run("INSERT OR REPLACE INTO stats (k, v) VALUES ('report_retry_at', 1000), ('approval_check_at', 2000)");
       sql.run("INSERT INTO outbox (url, body, attempts, next_at) VALUES ('http://127.0.0.1:9/hook', '{}', 0, 3000)");
       const applied = migrate(sql, FLAG_MIGRATIONS, Date.now());
       return { applied, rows: sql.all("SELECT kind, due_at FROM jobs ORDER BY due_at"), stats: sql.all("SELECT k FROM stats WHERE k LIKE '%_at' AND k != 'rate_at' AND k != 'compacted_at'") };
     });
-    expect(jobs).toEqual({ applied: [6, 7], rows: [{ kind: "report_state", due_at: 1000 }, { kind: "approval_check", due_at: 2000 }, { kind: "deliver_webhooks", due_at: 3000 }], stats: [] });
+    expect(jobs).toEqual({ applied: [6, 7, 8], rows: [{ kind: "report_state", due_at: 1000 }, { kind: "approval_check", due_at: 2000 }, { kind: "deliver_webhooks", due_at: 3000 }], stats: [] });
     // The alarm runs what is due: no report is pending and no stage awaits a check, so both are dropped.
     await runInDurableObject(flagStub(env, key), async (instance, state) => {
       await instance.alarm();

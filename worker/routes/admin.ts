@@ -283,6 +283,7 @@ export function adminRoutes() {
     const result = await stub.approve(request, c.get("actor"), Date.now());
     if (result.ok) return c.json({ key, decision: result.decision });
     if (result.code === "not_found") throw notFound(key);
+    if (result.code === "same_person") throw new AppError(403, "four_eyes", result.message, [{ path: "actor", message: result.message }]);
     throw new AppError(409, result.code === "stale" ? "stale_approval" : "not_awaiting_approval", result.message, [{ path: result.path ?? "", message: result.message }]);
   });
 
