@@ -9,16 +9,21 @@
  */
 import { dashboardAssets, type DashboardAssets } from "./assets";
 
-let bundledPage: string | null = null;
+const bundledPages = new Map<boolean, string>();
 
-/** The page for the assets bundled into this Worker, rendered once per isolate. */
-export function dashboardHtml(): string {
-  bundledPage ??= renderDashboardHtml(dashboardAssets());
-  return bundledPage;
+/**
+ * The page for the assets bundled into this Worker, rendered once per
+ * isolate. `signIn`: Cloudflare Access or OIDC is configured, so the page
+ * first asks who the visitor is before offering the token form.
+ */
+export function dashboardHtml(signIn = false): string {
+  let page = bundledPages.get(signIn);
+  if (page === undefined) bundledPages.set(signIn, (page = renderDashboardHtml(dashboardAssets(), signIn)));
+  return page;
 }
 
 /** The page, naming each asset by its content-hashed name. */
-export const renderDashboardHtml = (assets: DashboardAssets): string => `<!doctype html>
+export const renderDashboardHtml = (assets: DashboardAssets, signIn = false): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -28,7 +33,7 @@ export const renderDashboardHtml = (assets: DashboardAssets): string => `<!docty
 <link rel="stylesheet" href="/dashboard/assets/${assets.uplotCss.name}">
 <link rel="stylesheet" href="/dashboard/assets/${assets.dashboardCss.name}">
 </head>
-<body>
+<body${signIn ? ' data-sign-in="identity"' : ""}>
 <header>
   <h1><a href="#">Rampart</a> — rollouts</h1>
   <span id="role" class="muted"></span>

@@ -4,6 +4,7 @@ import { registryStub } from "../../durable-objects/registry/stub";
 import { errorBody } from "../errors";
 import { requireAdmin } from "../auth";
 import { dashboardHtml } from "../dashboard/page";
+import { identityConfig } from "../identity";
 import { dashboardAssets } from "../dashboard/assets";
 import { openApiDocument } from "../openapi";
 import { renderMetrics } from "../prometheus";
@@ -52,7 +53,10 @@ export function opsRoutes(services: Services) {
   });
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
 
-  app.get("/dashboard", (c) => c.html(dashboardHtml(), 200, HTML_SECURITY_HEADERS));
+  app.get("/dashboard", (c) => {
+    const identities = identityConfig(c.env);
+    return c.html(dashboardHtml(identities.access !== null || identities.oidc !== null), 200, HTML_SECURITY_HEADERS);
+  });
   app.get("/dashboard/assets/:name", (c) => {
     const asset = dashboardAssets().byName.get(c.req.param("name"));
     if (!asset) return c.json(errorBody("not_found", `no dashboard asset ${c.req.param("name")}`), 404);

@@ -23,7 +23,7 @@ const ACTIONS = [
   { action: "reject", label: "Reject stage", danger: true, approval: "reject" },
 ];
 const ARM_COLOURS = { baseline: "#5f6368", candidate: "#0b57d0" };
-const state = { role: null, charts: [], timer: null };
+const state = { role: null, permissions: new Set(), charts: [], timer: null };
 
 /** Builds an element; strings become text nodes, so nothing is ever parsed as HTML. */
 function h(tag, attrs, ...children) {
@@ -53,7 +53,8 @@ class ApiError extends Error {
 async function api(path, init = {}) {
   const response = await fetch(path, {
     ...init,
-    headers: { authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) ?? ""}`, "x-rampart-actor": "dashboard", ...(init.body ? { "content-type": "application/json" } : {}) },
+    // With a pasted token, it is the credential; behind Cloudflare Access there is none to paste: Access adds its signed identity to every request.
+    headers: { ...(sessionStorage.getItem(TOKEN_KEY) ? { authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}`, "x-rampart-actor": "dashboard" } : {}), ...(init.body ? { "content-type": "application/json" } : {}) },
   });
   const text = await response.text();
   const body = text ? JSON.parse(text) : null;
@@ -176,8 +177,9 @@ async function renderFlag(key) {
       className: a.danger ? "danger" : "",
       "data-action": a.action,
       "data-variant": a.variant,
-      disabled: state.role !== "admin",
-      title: state.role !== "admin" ? "this token is read-only" : null,
+      // What the identity may not do is not offered (and the API refuses it anyway).
+      disabled: !state.permissions.has(a.approval ? "approve" : "act"),
+      title: state.permissions.has(a.approval ? "approve" : "act") ? null : `needs the "${a.approval ? "approve" : "act"}" permission`,
       onclick: () => confirmAction(key, a, st),
     }, a.label)));
   const charts = h("section", { className: "charts", "aria-label": "charts" });
@@ -409,11 +411,17 @@ async function submitAction(event) {
 // ---------- routing and login ----------
 
 async function route() {
-  if (!sessionStorage.getItem(TOKEN_KEY)) return;
+  const pasted = Boolean(sessionStorage.getItem(TOKEN_KEY));
+  // Without a token, only a deployment with Access or OIDC in front can know the visitor.
+  if (!pasted && document.body.dataset.signIn !== "identity") return;
   try {
     if (state.role === null) {
-      state.role = (await api("/admin/whoami")).role;
-      $("#role").textContent = state.role === "admin" ? "admin token: actions enabled" : "read-only token: actions disabled";
+      const me = await api("/admin/whoami");
+      state.role = me.role;
+      state.permissions = new Set(me.permissions ?? (me.role === "admin" ? ["read", "act", "approve", "write"] : ["read"]));
+      $("#role").textContent = me.identity && me.identity.kind !== "bootstrap"
+        ? `signed in as ${me.identity.subject} (${me.identity.kind === "access" ? "Cloudflare Access" : me.identity.kind}): ${[...state.permissions].join(", ")}`
+        : state.role === "admin" ? "admin token: actions enabled" : "read-only token: actions disabled";
     }
     const match = /^#flag=(.+)$/.exec(location.hash);
     if (match) await renderFlag(decodeURIComponent(match[1]));
@@ -422,12 +430,13 @@ async function route() {
     $("#login").hidden = true;
     $("#logout").hidden = false;
   } catch (e) {
-    if (e.status === 401) {
+    if (e.status === 401 || (e.status === 403 && !pasted)) {
       sessionStorage.removeItem(TOKEN_KEY);
       state.role = null;
       $("#login").hidden = false;
       $("#logout").hidden = true;
-      showError("That token is not accepted.");
+      // Without a token the first look only asks whether Access signed the visitor in.
+      showError(pasted ? "That token is not accepted." : e.status === 403 ? e.message : "");
     } else showError(e.message);
   }
 }
