@@ -47,7 +47,7 @@ describe("the dashboard behind Cloudflare Access", () => {
     const page = await context.newPage();
     await page.goto(`${worker.baseUrl}/dashboard#flag=dash-access`);
     await expect.poll(() => page.locator("#role").innerText()).toBe("signed in as olga@example.com (Cloudflare Access): read, act");
-    expect(await page.locator("#login").isHidden()).toBe(true);
+    await expect.poll(() => page.locator("#login").isHidden()).toBe(true);
     await expect.poll(() => page.locator('button[data-action="pause"]').isEnabled()).toBe(true);
     expect(await page.locator('button[data-action="approve"]').isDisabled()).toBe(true);
     expect(await page.locator('button[data-action="approve"]').getAttribute("title")).toBe('needs the "approve" permission');
