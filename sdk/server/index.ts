@@ -83,10 +83,7 @@ export class RampartProvider implements Provider {
 
   private details<T>(flagKey: string, answer: OfrepAnswer, defaultValue: T, context: EvaluationContext, type: FlagValueType): ResolutionDetails<T> {
     const targetingKey = typeof context.targetingKey === "string" ? context.targetingKey : undefined;
-    return resolutionOf(flagKey, answer, defaultValue, type, (metadata) => {
-      this.tracker.remember(targetingKey, flagKey, metadata);
-      this.tracker.exposeOnce(targetingKey, flagKey, metadata);
-    }) as ResolutionDetails<T>;
+    return resolutionOf(flagKey, answer, defaultValue, type, (metadata) => this.tracker.served(targetingKey, flagKey, metadata)) as ResolutionDetails<T>;
   }
 
   private base(): string {

@@ -51,6 +51,12 @@ export class Tracker {
     }
   }
 
+  /** A served value: its token remembered for `track()`, and its exposure sent when the flag counts them from events. */
+  served(targetingKey: string | undefined, flag: string, metadata: Readonly<Record<string, unknown>>): void {
+    this.remember(targetingKey, flag, metadata);
+    this.exposeOnce(targetingKey, flag, metadata);
+  }
+
   /**
    * A flag counting exposures from events (its metadata says `exposures:
    * "events"`): one `exposure` event per targeting key and assignment, the

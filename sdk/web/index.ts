@@ -120,10 +120,7 @@ export class RampartWebProvider implements Provider {
     const answer = this.flags.get(flagKey);
     if (answer === undefined) return { value: defaultValue, reason: "ERROR", errorCode: ErrorCode.FLAG_NOT_FOUND, errorMessage: `flag "${flagKey}" does not exist` };
     const targetingKey = typeof context.targetingKey === "string" ? context.targetingKey : undefined;
-    return resolutionOf(flagKey, answer, defaultValue, type, (metadata) => {
-      this.tracker.remember(targetingKey, flagKey, metadata);
-      this.tracker.exposeOnce(targetingKey, flagKey, metadata);
-    }) as ResolutionDetails<T>;
+    return resolutionOf(flagKey, answer, defaultValue, type, (metadata) => this.tracker.served(targetingKey, flagKey, metadata)) as ResolutionDetails<T>;
   }
 
   /** The page is going away: what is queued leaves now, in requests the browser finishes after the page is gone. */
