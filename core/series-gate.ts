@@ -103,7 +103,8 @@ export function longRunVariance(d: readonly number[]): { lrv: number; rho: numbe
   const mean = d.reduce((a, x) => a + x, 0) / n;
   const e = d.map((x) => x - mean);
   const g0 = autocovariance(e, 0);
-  if (!(g0 > 0)) return { lrv: 0, rho: 0, mean };
+  // A series that does not vary but for floating-point rounding (two counters in a fixed ratio) has no autocorrelation to speak of.
+  if (!(g0 > 1e-20 * Math.max(mean * mean, 1e-12))) return { lrv: 0, rho: 0, mean };
   // The lag-1 estimate is biased towards 0 in short series by about (1 + 3ρ)/n (Kendall 1954): corrected, so the variance is not too small early.
   const raw = autocovariance(e, 1) / g0;
   const rho = Math.max(-0.97, Math.min(0.97, raw + (1 + 3 * raw) / n));

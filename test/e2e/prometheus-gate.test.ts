@@ -30,13 +30,13 @@ const started = Date.now();
 const RATIOS: Record<string, { baseline: number; candidate: number }> = { regress: { baseline: 0.01, candidate: 0.03 }, healthy: { baseline: 0.01, candidate: 0.01 } };
 function metricsText(): string {
   const s = (Date.now() - started) / 1000;
-  // ∫ 100 (1 + 0.3 sin(t/5)) dt: the load swings, both arms alike.
-  const requests = 100 * (s + 1.5 * (1 - Math.cos(s / 5)));
+  // ∫ 100 (1 + 0.3 sin(t/5)) dt: the load swings, both arms alike; whole hundreds, so errors are an exact share of them.
+  const requests = 100 * Math.floor(10 * (s + 1.5 * (1 - Math.cos(s / 5))));
   const lines = ["# TYPE app_requests_total counter", "# TYPE app_errors_total counter"];
   for (const [flag, ratio] of Object.entries(RATIOS)) {
     for (const arm of ["baseline", "candidate"] as const) {
-      lines.push(`app_requests_total{flag="${flag}",arm="${arm}"} ${requests.toFixed(3)}`);
-      lines.push(`app_errors_total{flag="${flag}",arm="${arm}"} ${(requests * ratio[arm]).toFixed(3)}`);
+      lines.push(`app_requests_total{flag="${flag}",arm="${arm}"} ${requests}`);
+      lines.push(`app_errors_total{flag="${flag}",arm="${arm}"} ${Math.round(requests * ratio[arm])}`);
     }
   }
   return `${lines.join("\n")}\n`;
@@ -110,8 +110,18 @@ describe.skipIf(!available)("Prometheus analysis gates", () => {
     for (let i = 0; i < 40; i++) {
       await fetch(`${worker.baseUrl}/ofrep/v1/evaluate/flags/prom-healthy`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ context: { targetingKey: `user-${i}` } }) });
     }
-    // Twenty-odd seconds of scrapes at one-second steps, then the cron's look once the stage's first window has closed.
-    await new Promise((r) => setTimeout(r, 24_000));
+    // Scrapes at one-second steps until Prometheus holds 25 points of the stage (bounded), then the cron's look once the stage's first window has closed.
+    const deadline = Date.now() + 50_000;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      const range = new URL("/api/v1/query_range", promUrl);
+      range.searchParams.set("query", ratioQuery("regress").replaceAll("{{arm}}", "candidate"));
+      range.searchParams.set("start", String(Math.ceil(stageStart / 1000)));
+      range.searchParams.set("end", String(Math.floor(Date.now() / 1000)));
+      range.searchParams.set("step", "1");
+      const answer = (await (await fetch(range)).json()) as { data?: { result?: { values: unknown[] }[] } };
+      if ((answer.data?.result?.[0]?.values.length ?? 0) >= 25 || Date.now() > deadline) break;
+    }
     const tick = await fetch(`${worker.baseUrl}/cdn-cgi/handler/scheduled?time=${stageStart + 61_000}`);
     expect(tick.ok).toBe(true);
     const list = (await (await worker.admin("GET", "/admin/flags")).json()) as { flags: Summary[] };
@@ -129,5 +139,5 @@ describe.skipIf(!available)("Prometheus analysis gates", () => {
     const decisions = (await (await worker.admin("GET", "/admin/flags/prom-regress/decisions?limit=1")).json()) as { decisions: { id: number }[] };
     const replay = (await (await worker.admin("GET", `/admin/flags/prom-regress/decisions/${decisions.decisions[0]?.id}/replay`)).json()) as { matches: boolean };
     expect(replay.matches).toBe(true);
-  }, 90_000);
+  }, 120_000);
 });
