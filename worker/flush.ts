@@ -45,14 +45,14 @@ export interface Batch {
   experiments?: ExperimentCell[];
 }
 
-
-
 /** Sends a flag's batch to one of its counter shards. */
 export type CounterSink = (flag: string, shard: number, batch: Batch) => Promise<unknown>;
 
 interface Pending {
   cells: Map<string, CounterCell>;
   experiments: Map<string, ExperimentCell>;
+  /** The current hour's experiment cells by experiment and variant, by replicate: the hot path builds no key. */
+  experimentHot: { hour: number; cells: Map<ExperimentRef, Map<string, (ExperimentCell | undefined)[]>> } | null;
   shard: number;
   /** Records (exposures, errors, comparisons…) held, for the size limit. */
   records: number;
@@ -130,11 +130,21 @@ export class CounterBuffer {
     const entry = this.entry(flag);
     entry.shard = ISOLATE_SHARD_SEED % counterShards;
     const group = replicate & (REPLICATES - 1);
-    const key = `${experiment.iteration}|${variant}|${group}|${hour}`;
-    let cell = entry.experiments.get(key);
+    // The served outcome's experiment object is shared by every evaluation of that split: it keys the hot cells.
+    if (entry.experimentHot?.hour !== hour) entry.experimentHot = { hour, cells: new Map() };
+    let byVariant = entry.experimentHot.cells.get(experiment);
+    if (!byVariant) entry.experimentHot.cells.set(experiment, (byVariant = new Map<string, (ExperimentCell | undefined)[]>()));
+    let groups = byVariant.get(variant);
+    if (!groups) byVariant.set(variant, (groups = new Array<ExperimentCell | undefined>(REPLICATES)));
+    let cell = groups[group];
     if (!cell) {
-      cell = { iteration: experiment.iteration, rule: experiment.rule, control: experiment.control, variant, replicate: group, hour, counts: emptyCounts() };
-      entry.experiments.set(key, cell);
+      const key = `${experiment.iteration}|${variant}|${group}|${hour}`;
+      cell = entry.experiments.get(key);
+      if (!cell) {
+        cell = { iteration: experiment.iteration, rule: experiment.rule, control: experiment.control, variant, replicate: group, hour, counts: emptyCounts() };
+        entry.experiments.set(key, cell);
+      }
+      groups[group] = cell;
     }
     countExposure(cell.counts);
     this.counted(entry, now, schedule);
@@ -183,7 +193,7 @@ export class CounterBuffer {
   private entry(flag: string): Pending {
     let entry = this.pending.get(flag);
     if (!entry) {
-      entry = { cells: new Map(), experiments: new Map(), shard: 0, records: 0, hot: null };
+      entry = { cells: new Map(), experiments: new Map(), experimentHot: null, shard: 0, records: 0, hot: null };
       this.pending.set(flag, entry);
     }
     return entry;
