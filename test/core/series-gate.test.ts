@@ -4,6 +4,7 @@ import { FlagSpecSchema } from "../../core/manifest";
 import { initialState } from "../../core/rollout";
 import { judgeSeriesGate, type SeriesRead } from "../../core/series-gate";
 import { runSeries, SERIES_GATE, SERIES_SCENARIOS } from "../../scripts/lib/series-simulation";
+import { readSeries } from "../../durable-objects/flag/prometheus-source";
 
 const T0 = 1_800_000_000_000;
 const points = (n: number, f: (i: number) => number): [number, number][] => Array.from({ length: n }, (_, i) => [T0 + i * 60_000, f(i)]);
@@ -76,4 +77,17 @@ describe("gates on outside series (Prometheus)", () => {
     const bad = Array.from({ length: 30 }, (_, r) => runSeries(regress, 50_000 + r));
     expect(bad.filter((r) => r.rolledBack).length).toBeGreaterThanOrEqual(28);
   }, 60_000);
+
+  it("a gate naming a secret that is not set holds saying so, without asking Prometheus; a rollout not judged reads nothing", async () => {
+    const s = spec({ gates: [{ metric: "error_ratio", source: { prometheus: { url: "http://prometheus:9090", query: 'up{arm="{{arm}}"}', bearerTokenSecret: "PROMETHEUS_TOKEN" } }, bad: "increase", rollback: "10%" }] });
+    const state = { ...initialState(s.rollout.stages, 1, 1, 0), stageEnteredAt: T0 - 3_600_000 };
+    let asked = 0;
+    const fetcher = (async () => {
+      asked++;
+      return new Response("{}");
+    }) as unknown as typeof fetch;
+    expect(await readSeries(s, state, T0, () => undefined, fetcher)).toEqual({ "0": { ok: false, reason: "the secret PROMETHEUS_TOKEN the gate names is not set" } });
+    expect(await readSeries(s, { ...state, status: "rolled_back" }, T0, () => "t", fetcher)).toBeUndefined();
+    expect(asked).toBe(0);
+  });
 });
