@@ -55,6 +55,11 @@ export interface Identity {
 export interface Need {
   permission: Permission;
   flag: string | null;
+  /**
+   * Held on any flag suffices: the routes that answer for each caller what
+   * it may see (who am I, the flag list filtered to the caller's prefixes).
+   */
+  anyFlag?: true;
 }
 
 /**
@@ -62,15 +67,18 @@ export interface Need {
  * need `read`; operator actions and schedules `act`; approvals `approve`;
  * grants `grant`; every other write `write`.
  */
-export function needOf(method: string, path: string): Need {
+export function needOf(method: string, path: string, flagQuery?: string): Need {
   const flag = /^\/flags\/([^/]+)/.exec(path)?.[1] ?? null;
   const key = flag === null ? null : safeDecode(flag);
   const read = method === "GET" || method === "HEAD";
+  // The audit read for one flag (`?flag=`) concerns that flag: a prefix-limited grant reads its flags' trail.
+  if (read && (path === "/audit" || path === "/audit/export")) return { permission: "read", flag: flagQuery ?? null };
   if (path.startsWith("/grants")) return { permission: read ? "read" : "grant", flag: null };
   // Tokens are credentials: listing them is for those who may make them.
   if (path.startsWith("/tokens")) return { permission: "grant", flag: null };
+  if (read && (path === "/whoami" || path === "/flags")) return { permission: "read", flag: null, anyFlag: true };
   if (read) return { permission: "read", flag: key };
-  if (/^\/flags\/[^/]+\/(actions|schedules)(\/|$)/.test(path)) return { permission: "act", flag: key };
+  if (/^\/flags\/[^/]+\/(actions|schedules|approval-requests)(\/|$)/.test(path)) return { permission: "act", flag: key };
   if (/^\/flags\/[^/]+\/approve$/.test(path)) return { permission: "approve", flag: key };
   return { permission: "write", flag: key };
 }
@@ -95,6 +103,13 @@ const covers = (grant: Pick<Grant, "prefixes">, flag: string | null): boolean =>
 export function permissionsOn(grants: readonly Grant[], flag: string | null): Set<Permission> {
   const out = new Set<Permission>();
   for (const g of grants) if (covers(g, flag)) for (const p of ROLE_PERMISSIONS[g.role]) out.add(p);
+  return out;
+}
+
+/** Every permission the grants give on at least one flag (a prefix-limited grant counts). */
+export function permissionsAnywhere(grants: readonly Grant[]): Set<Permission> {
+  const out = new Set<Permission>();
+  for (const g of grants) for (const p of ROLE_PERMISSIONS[g.role]) out.add(p);
   return out;
 }
 

@@ -11,6 +11,7 @@ import { eventRoutes } from "./routes/events";
 import { otlpRoutes } from "./routes/otlp";
 import { ofrepRoutes } from "./routes/ofrep";
 import { opsRoutes } from "./routes/ops";
+import { mcpRoutes } from "./routes/mcp";
 import { requestTarget } from "./request-url";
 import { answerUnclaimed } from "./routes/routed";
 
@@ -20,7 +21,7 @@ import { answerUnclaimed } from "./routes/routed";
  * Worker may answer it without the router (`worker/index.ts`); a test holds
  * this list to the app's routes.
  */
-const APP_PATH_ROOTS: ReadonlySet<string> = new Set(["ofrep", "v1", "admin", "health", "openapi.json", "dashboard", "metrics"]);
+const APP_PATH_ROOTS: ReadonlySet<string> = new Set(["ofrep", "v1", "admin", "health", "openapi.json", "dashboard", "metrics", "mcp"]);
 
 /**
  * Whether a path may be claimed by one of the app's own routes — erring
@@ -39,6 +40,7 @@ export function createApp(services: Services = isolateServices) {
   app.route("/v1", eventRoutes(services));
   app.route("/v1", otlpRoutes(services));
   app.route("/admin", adminRoutes());
+  app.route("/mcp", mcpRoutes((request, env, ctx) => app.fetch(request, env, ctx)));
   app.route("/", opsRoutes(services));
   // Anything else may be a routed request (a flag's `route`); otherwise 404.
   app.all("*", (c) => answerUnclaimed(services, c.req.raw, requestTarget(c.req.url), c.env, scheduler(c)));

@@ -5,7 +5,7 @@
  * content nor length.
  */
 import { createMiddleware } from "hono/factory";
-import { API_TOKEN_PATTERN, bootstrapPermissions, grantsOf, needOf, permissionsOn, type Grant, type Identity, type Permission } from "../core/access";
+import { API_TOKEN_PATTERN, bootstrapPermissions, grantsOf, needOf, permissionsAnywhere, permissionsOn, type Grant, type Identity, type Permission } from "../core/access";
 import { registryStub } from "../durable-objects/registry/stub";
 import { AppError } from "./errors";
 import { identityConfig, looksLikeJwt, verifyIdentity } from "./identity";
@@ -17,6 +17,7 @@ export interface AuthVariables {
   actor: string;
   identity: Identity;
   permissions: ReadonlySet<Permission>;
+  caller: Caller;
 }
 
 async function digest(text: string): Promise<Uint8Array> {
@@ -38,55 +39,86 @@ export function bearerToken(header: string | undefined): string | null {
 
 const unauthorized = (message: string) => new AppError(401, "unauthorized", message, undefined, { "WWW-Authenticate": 'Bearer realm="rampart-admin"' });
 
+/** A verified caller and the grants that apply to it (a bootstrap token has no grants: its permissions are fixed). */
+export interface Caller {
+  identity: Identity;
+  grants: Grant[];
+  /** The audit's actor: the verified identity, with the claimed `X-Rampart-Actor` name only added to it. */
+  actor: string;
+  /** What the caller may do on `flag` (null: on no flag in particular, which only unlimited grants cover). */
+  permissionsOn(flag: string | null): Set<Permission>;
+  /** What the caller may do on at least one flag. */
+  permissionsAnywhere(): Set<Permission>;
+}
+
 /**
- * Every admin route: who is calling (a bootstrap token, a Cloudflare Access
- * token, an OIDC token) and whether their grants hold the one permission the
- * route needs (`core/access.ts`); 401 for no valid identity, 403 naming the
- * missing permission. The audit's actor comes from the verified identity;
- * `X-Rampart-Actor` only adds a claimed name to it.
+ * Who is calling: a bootstrap token, an API token, a Cloudflare Access token
+ * or an OIDC token, in that order; 401 naming what to send when none is
+ * valid. The admin API and the MCP endpoint both start here.
  */
-export const requireAdmin = createMiddleware<{ Bindings: Env; Variables: AuthVariables }>(async (c, next) => {
-  // 1. The identity.
-  const token = bearerToken(c.req.header("authorization"));
-  const config = identityConfig(c.env);
-  const claimed = c.req.header("x-rampart-actor")?.slice(0, 64).replace(/[^\w.@-]/g, "_");
-  let identity: Identity;
-  let permissions: Set<Permission>;
-  const adminToken = c.env.ADMIN_TOKEN;
-  const bootstrap = token === null ? null : adminToken && (await secretsEqual(token, adminToken)) ? "admin" : c.env.READ_TOKEN && (await secretsEqual(token, c.env.READ_TOKEN)) ? "read" : null;
-  const need = needOf(c.req.method, c.req.path.replace(/^\/admin(?=\/|$)/, ""));
-  let grants: Grant[] = [];
+export async function identify(env: Env, headers: Headers): Promise<Caller> {
+  const token = bearerToken(headers.get("authorization") ?? undefined);
+  const config = identityConfig(env);
+  const claimed = headers.get("x-rampart-actor")?.slice(0, 64).replace(/[^\w.@-]/g, "_");
+  const adminToken = env.ADMIN_TOKEN;
+  const bootstrap = token === null ? null : adminToken && (await secretsEqual(token, adminToken)) ? "admin" : env.READ_TOKEN && (await secretsEqual(token, env.READ_TOKEN)) ? "read" : null;
   if (bootstrap !== null) {
     // Break-glass: the two shared tokens, audited as such (their name is only claimed).
-    identity = { kind: "bootstrap", subject: bootstrap, groups: [] };
-    permissions = bootstrapPermissions(bootstrap);
+    const fixed = bootstrapPermissions(bootstrap);
+    return { identity: { kind: "bootstrap", subject: bootstrap, groups: [] }, grants: [], actor: claimed ? `${bootstrap}:${claimed}` : bootstrap, permissionsOn: () => fixed, permissionsAnywhere: () => fixed };
+  }
+  let identity: Identity;
+  let grants: Grant[];
+  const accessJwt = headers.get("cf-access-jwt-assertion");
+  const apiToken = token === null ? null : API_TOKEN_PATTERN.exec(token);
+  if (apiToken && token !== null) {
+    // A machine's token: its own role and prefixes are its grant.
+    const checked = await registryStub(env).checkToken(apiToken[1] as string, await tokenHash(token), Date.now());
+    if (!checked.ok) throw unauthorized(checked.reason === "unknown" ? "the token is not valid" : checked.reason === "revoked" ? "the token has been revoked" : "the token has expired");
+    identity = { kind: "token", subject: `token:${checked.token.name}`, groups: [] };
+    grants = [{ kind: "user", subject: identity.subject, role: checked.token.role, ...(checked.token.prefixes ? { prefixes: checked.token.prefixes } : {}), createdBy: checked.token.createdBy, createdAt: checked.token.createdAt }];
   } else {
-    const accessJwt = c.req.header("cf-access-jwt-assertion");
-    const apiToken = token === null ? null : API_TOKEN_PATTERN.exec(token);
-    if (apiToken && token !== null) {
-      // A machine's token: its own role and prefixes are its grant.
-      const checked = await registryStub(c.env).checkToken(apiToken[1] as string, await tokenHash(token), Date.now());
-      if (!checked.ok) throw unauthorized(checked.reason === "unknown" ? "the token is not valid" : checked.reason === "revoked" ? "the token has been revoked" : "the token has expired");
-      identity = { kind: "token", subject: `token:${checked.token.name}`, groups: [] };
-      grants = [{ kind: "user", subject: identity.subject, role: checked.token.role, ...(checked.token.prefixes ? { prefixes: checked.token.prefixes } : {}), createdBy: checked.token.createdBy, createdAt: checked.token.createdAt }];
-    } else if (config.access && accessJwt) identity = await verifyIdentity(accessJwt, "access", config.access);
+    if (config.access && accessJwt) identity = await verifyIdentity(accessJwt, "access", config.access);
     else if (config.oidc && token !== null && looksLikeJwt(token)) identity = await verifyIdentity(token, "oidc", config.oidc);
     else if (token !== null) throw unauthorized("the token is not valid");
     else if (!adminToken && !config.access && !config.oidc) throw unauthorized("the admin API is disabled: set the ADMIN_TOKEN secret, or configure Cloudflare Access or OIDC");
     else throw unauthorized(config.access ? "sign in through Cloudflare Access, or send Authorization: Bearer <token>" : "send Authorization: Bearer <token>");
-    // 2. What its grants allow on what the route concerns.
-    if (identity.kind !== "token") grants = grantsOf(identity, await registryStub(c.env).listGrants());
-    permissions = permissionsOn(grants, need.flag);
+    grants = grantsOf(identity, await registryStub(env).listGrants());
   }
+  return {
+    identity,
+    grants,
+    actor: claimed ? `${identity.subject} (claims ${claimed})` : identity.subject,
+    permissionsOn: (flag) => permissionsOn(grants, flag),
+    permissionsAnywhere: () => permissionsAnywhere(grants),
+  };
+}
+
+/** 403 naming the permission a caller lacks, the flag it concerns and what the caller holds. */
+export function forbidden(caller: Caller, permission: Permission, flag: string | null): AppError {
+  const { identity, grants } = caller;
+  const held = identity.kind === "bootstrap" ? "the read-only bootstrap token (READ_TOKEN)" : grants.length === 0 ? `${identity.subject}, who has no grant` : `${identity.subject} (${grants.map((g) => `${g.role}${g.prefixes ? ` on ${g.prefixes.join(", ")}` : ""}`).join("; ")})`;
+  return new AppError(403, "forbidden", `this needs the "${permission}" permission${flag !== null ? ` on flag "${flag}"` : ""}; it was asked by ${held}`, [{ path: "permission", message: permission }]);
+}
+
+/**
+ * Every admin route: who is calling (`identify`) and whether their grants
+ * hold the one permission the route needs (`core/access.ts`); 401 for no
+ * valid identity, 403 naming the missing permission.
+ */
+export const requireAdmin = createMiddleware<{ Bindings: Env; Variables: AuthVariables }>(async (c, next) => {
+  // 1. The identity.
+  const caller = await identify(c.env, c.req.raw.headers);
+  // 2. What its grants allow on what the route concerns.
+  const need = needOf(c.req.method, c.req.path.replace(/^\/admin(?=\/|$)/, ""), c.req.query("flag"));
+  const permissions = need.anyFlag ? caller.permissionsAnywhere() : caller.permissionsOn(need.flag);
   // 3. The route's one permission.
-  if (!permissions.has(need.permission)) {
-    const held = identity.kind === "bootstrap" ? "the read-only bootstrap token (READ_TOKEN)" : grants.length === 0 ? `${identity.subject}, who has no grant` : `${identity.subject} (${grants.map((g) => `${g.role}${g.prefixes ? ` on ${g.prefixes.join(", ")}` : ""}`).join("; ")})`;
-    throw new AppError(403, "forbidden", `this needs the "${need.permission}" permission${need.flag !== null ? ` on flag "${need.flag}"` : ""}; it was asked by ${held}`, [{ path: "permission", message: need.permission }]);
-  }
-  c.set("identity", identity);
+  if (!permissions.has(need.permission)) throw forbidden(caller, need.permission, need.flag);
+  c.set("identity", caller.identity);
+  c.set("caller", caller);
   c.set("permissions", permissions);
   c.set("role", permissions.has("act") ? "admin" : "read");
-  c.set("actor", identity.kind === "bootstrap" ? (claimed ? `${identity.subject}:${claimed}` : identity.subject) : claimed ? `${identity.subject} (claims ${claimed})` : identity.subject);
+  c.set("actor", caller.actor);
   await next();
 });
 

@@ -7,6 +7,7 @@ import { EXPERIMENT_VERDICTS } from "../core/experiment-report";
 import { ApiTokenSchema, GrantRequestSchema, GrantSchema, PERMISSIONS, TokenRequestSchema } from "../core/access";
 import { ConditionSchema } from "../core/condition";
 import { z } from "zod";
+import { ApprovalAskSchema } from "../durable-objects/flag/types";
 import { EventSchema, EventsEnvelopeSchema } from "../core/events";
 import { FLAG_KINDS, FlagSpecSchema, JsonValueSchema, ManifestSchema } from "../core/manifest";
 import { JsonLogicSchema } from "../core/flagd/json-logic";
@@ -78,6 +79,7 @@ function schemas(): Json {
   registry.add(EventsEnvelopeSchema, { id: "EventsRequest" });
   registry.add(GrantRequestSchema, { id: "GrantRequest" });
   registry.add(TokenRequestSchema, { id: "TokenRequest" });
+  registry.add(ApprovalAskSchema, { id: "ApprovalAsk" });
   const generated = z.toJSONSchema(registry, { io: "input", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
   // What the API answers with is the parsed form (output), not what a client may write.
   const outputs = z.registry<{ id: string }>();
@@ -251,7 +253,14 @@ function paths(): Json {
       }, { parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }] }),
     },
     "/metrics": { get: op("metrics", "Prometheus exposition", "admin-read", { 200: { description: "Prometheus text format 0.0.4", content: { "text/plain": { schema: { type: "string" } } } } }) },
-    "/admin/whoami": { get: op("whoami", "Who the caller is (a bootstrap token, or a person from Cloudflare Access or OIDC), the permissions their grants give, and the actor the audit will show", "admin-read", { 200: ok("Identity", obj({ role: { enum: ["admin", "read"], description: "admin when the caller may act" }, actor: str, identity: obj({ kind: { enum: ["access", "oidc", "bootstrap"] }, subject: str, groups: { type: "array", items: str } }), permissions: { type: "array", items: { enum: [...PERMISSIONS] } } })) }) },
+    "/admin/whoami": { get: op("whoami", "Who the caller is (a bootstrap token, or a person from Cloudflare Access or OIDC), the permissions their grants give, and the actor the audit will show", "admin-read", { 200: ok("Identity", obj({ role: { enum: ["admin", "read"], description: "admin when the caller may act" }, actor: str, identity: obj({ kind: { enum: ["access", "oidc", "token", "bootstrap"] }, subject: str, groups: { type: "array", items: str } }), permissions: { type: "array", items: { enum: [...PERMISSIONS] }, description: "Held on every flag" }, prefixed: { type: "array", description: "What each prefix-limited grant gives on its flags", items: obj({ prefixes: { type: "array", items: str }, permissions: { type: "array", items: { enum: [...PERMISSIONS] } } }) } })) }) },
+    "/mcp": {
+      post: op("mcp", "Model Context Protocol (streamable HTTP, stateless, JSON answers): tools that read flags, reports and decisions and pause, resume, roll back, kill or ask for approval, each with the caller's own grant (docs/http-api.md, Agents)", "admin-read", {
+        200: { description: "The JSON-RPC answer", content: { "application/json": { schema: { type: "object" } } } }, 202: { description: "A notification, accepted" }, 400: error("Not JSON; the position is named"), 406: error("The client must accept application/json and text/event-stream"), 413: error("Body over 256 KiB"),
+      }, { requestBody: json({ type: "object", description: "A JSON-RPC 2.0 message" }) }),
+      get: op("mcpStream", "Not offered: the server is stateless and opens no stream", "public", { 405: error("Allow: POST") }, { "x-not-offered": true }),
+      delete: op("mcpSession", "Not offered: the server keeps no sessions", "public", { 405: error("Allow: POST") }, { "x-not-offered": true }),
+    },
     "/admin/tokens": {
       get: op("listTokens", "API tokens (never their secrets), with last use and revocation; needs the grant permission", "admin-read", { 200: ok("Tokens", obj({ tokens: { type: "array", items: ref("ApiToken") } })) }),
       post: op("createToken", "Create an API token for a machine, CI or an agent: its role, prefixes and expiry; the secret is in this answer only; audited", "admin-write", {
@@ -315,6 +324,12 @@ function paths(): Json {
         400: error("Invalid segment (naming the field), or a name that differs from the URL"), 413: error("Body over 1 MiB"), 415: error("Not JSON or YAML"),
       }, { requestBody: { content: { "application/json": { schema: ref("Segment") }, "application/yaml": { schema: ref("Segment") } } } }),
       delete: op("deleteSegment", "Delete a segment no flag uses (audited)", "admin-write", { 200: ok("Deleted", obj({ name: str, deleted: { type: "boolean" } })), 404: error("No such segment"), 409: error("A flag's rules use it: the message names them") }),
+    },
+    "/admin/flags/{key}/approval-requests": {
+      ...flag,
+      post: op("requestApproval", "Ask people to approve the stage a flag waits in: an approval_requested webhook naming who asks, and an audit entry; changes no state; needs the act permission", "admin-write", {
+        201: ok("The audit entry", obj({ key: str, requested: { type: "object" } })), 400: error("Invalid request; `issues` names the field"), ...noFlag, 409: error("For another generation or stage, or the stage awaits no approval"),
+      }, { requestBody: json(ref("ApprovalAsk")) }),
     },
     "/admin/flags/{key}/approve": {
       ...flag,

@@ -47,10 +47,10 @@ import { FLAG_MIGRATIONS } from "./schema";
 import { StateHistory } from "./state-history";
 import { FlagStats } from "./stats";
 import { counterShardStub } from "./stub";
-import type { ActResult, ApprovalRequest, ApproveResult, CounterBatch, ExperimentReportResult, FlagView, JudgeResult, ReplayResult, StorageStats } from "./types";
+import type { ActResult, ApprovalAsk, ApprovalRequest, ApproveResult, CounterBatch, ExperimentReportResult, FlagView, JudgeResult, ReplayResult, StorageStats } from "./types";
 import { UnattributedCounts } from "./unattributed";
 
-export { ApprovalRequestSchema, type ActResult, type ApprovalRequest, type ApproveResult, type CounterBatch, type FlagView, type JudgeResult, type ReplayResult } from "./types";
+export { ApprovalAskSchema, ApprovalRequestSchema, type ActResult, type ApprovalRequest, type ApproveResult, type CounterBatch, type FlagView, type JudgeResult, type ReplayResult } from "./types";
 export { CHECK_RETRY_MS } from "./approval-check";
 
 const CounterBatchSchema = z.strictObject({ id: z.string().min(1).max(128), cells: CounterCellSchema.array(), experiments: ExperimentCellSchema.array().optional() });
@@ -264,10 +264,8 @@ export class FlagDO extends DurableObject<Env> {
     const flag = this.flag.loaded();
     if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
     const { state, spec } = flag;
-    if (request.generation !== state.generation) return { ok: false, code: "stale", path: "generation", message: `this approval is for generation ${request.generation}; the flag is at generation ${state.generation}` };
-    if (request.stage !== state.stageIndex) return { ok: false, code: "stale", path: "stage", message: `this approval is for stage ${request.stage}; the flag is at stage ${state.stageIndex}` };
-    if (!spec.rollout.stages[state.stageIndex]?.approval) return { ok: false, code: "not_awaited", path: "stage", message: `stage ${state.stageIndex} does not need approval` };
-    if (state.status !== "ramping" && state.status !== "shadow") return { ok: false, code: "not_awaited", path: "stage", message: `a ${state.status} rollout awaits no approval` };
+    const problem = approvalProblem(spec, state, request);
+    if (problem !== null) return problem;
     // Four eyes: someone other than the spec's author and/or whoever started the stage (cron and the registry are nobody).
     const approval = spec.rollout.stages[state.stageIndex]?.approval;
     const distinct = typeof approval === "object" ? (approval.distinctFrom ?? []) : [];
@@ -284,6 +282,38 @@ export class FlagDO extends DurableObject<Env> {
     const decision = this.sql.transaction(() => this.recordApproval(spec, state, request.decision, actor, witnessed, now));
     await this.scheduleAlarm();
     return { ok: true, decision };
+  }
+
+  /**
+   * Asks people to approve the stage a request names, when the flag waits
+   * in it for an approval: the deployment's and the spec's webhooks get an
+   * `approval_requested` naming who asks and why (the cron sends one when it
+   * starts holding; this one is asked for). Changes no state; the caller audits.
+   */
+  async requestApproval(request: ApprovalAsk, actor: string, now: number): Promise<{ ok: true } | Extract<ApproveResult, { ok: false }>> {
+    const flag = this.flag.loaded();
+    if (flag === null) return { ok: false, code: "not_found", message: "no such flag" };
+    const problem = approvalProblem(flag.spec, flag.state, request);
+    if (problem !== null) return problem;
+    const urls = this.webhookUrls(flag.spec);
+    if (urls.length > 0) {
+      const wave = this.flag.wave();
+      this.outbox.enqueue(urls, {
+        type: "approval_requested",
+        flag: flag.spec.key,
+        ...(flag.spec.waves ? { wave, regions: flag.spec.waves.order[wave - 1] ?? [] } : {}),
+        generation: request.generation,
+        stage: request.stage,
+        at: new Date(now).toISOString(),
+        source: "operator",
+        actor,
+        rule: "hold:approval",
+        reason: request.note ?? null,
+      }, now);
+      this.jobs.schedule("deliver_webhooks", this.outbox.nextDue());
+      await this.scheduleAlarm();
+    }
+    return { ok: true };
   }
 
   /** Events of a generation that could not be credited to an arm, by reason. */
@@ -562,9 +592,14 @@ export class FlagDO extends DurableObject<Env> {
   }
 
   /** Queues the decision's webhook for every URL of the spec and the deployment (delivered by the alarm). */
-  private notify(spec: FlagSpec, decision: Decision, now: number, kind: string): void {
+  /** Where a flag's notifications go: its spec's webhooks and the deployment's WEBHOOK_URLS. */
+  private webhookUrls(spec: FlagSpec): string[] {
     const deployment = (this.env.WEBHOOK_URLS ?? "").split(",").map((u) => u.trim()).filter(Boolean);
-    const urls = [...new Set([...spec.webhooks, ...deployment])];
+    return [...new Set([...spec.webhooks, ...deployment])];
+  }
+
+  private notify(spec: FlagSpec, decision: Decision, now: number, kind: string): void {
+    const urls = this.webhookUrls(spec);
     if (urls.length === 0) return;
     const wave = this.flag.wave();
     this.outbox.enqueue(urls, {
@@ -625,4 +660,13 @@ function principalOf(actor: string): string {
 /** The cron and the registry start stages and write configurations, but are nobody a four-eyes rule is about. */
 function isPerson(actor: string): boolean {
   return actor !== "cron" && actor !== "registry";
+}
+
+/** Why an approval of `request`'s generation and stage cannot be taken now, or null when the flag waits in that stage for one. */
+function approvalProblem(spec: FlagSpec, state: RolloutState, request: Pick<ApprovalRequest, "generation" | "stage">): Extract<ApproveResult, { ok: false }> | null {
+  if (request.generation !== state.generation) return { ok: false, code: "stale", path: "generation", message: `this approval is for generation ${request.generation}; the flag is at generation ${state.generation}` };
+  if (request.stage !== state.stageIndex) return { ok: false, code: "stale", path: "stage", message: `this approval is for stage ${request.stage}; the flag is at stage ${state.stageIndex}` };
+  if (!spec.rollout.stages[state.stageIndex]?.approval) return { ok: false, code: "not_awaited", path: "stage", message: `stage ${state.stageIndex} does not need approval` };
+  if (state.status !== "ramping" && state.status !== "shadow") return { ok: false, code: "not_awaited", path: "stage", message: `a ${state.status} rollout awaits no approval` };
+  return null;
 }

@@ -21,6 +21,10 @@ export const ApprovalRequestSchema = z.strictObject({
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
 
+/** What an approval request names: the stage (of the generation) people are asked to approve, and a note for them. */
+export const ApprovalAskSchema = ApprovalRequestSchema.pick({ generation: true, stage: true, note: true });
+export type ApprovalAsk = z.infer<typeof ApprovalAskSchema>;
+
 export type ApproveResult =
   | { ok: true; decision: Decision }
   | { ok: false; code: "not_found" | "stale" | "not_awaited" | "same_person"; path?: string; message: string };

@@ -286,6 +286,18 @@ export class RegistryDO extends DurableObject<Env> {
     await this.runTickBatch();
   }
 
+  /**
+   * Asks people for a stage's approval: an audit entry (`approval:request`)
+   * that the dashboard and the audit export show; the flag's object has
+   * checked that the stage waits for one. False for an unknown flag.
+   */
+  async requestApproval(key: string, request: { generation: number; stage: number; note?: string | undefined }, actor: string, now: number): Promise<AuditEntry | null> {
+    if (this.flags.get(key) === null) return null;
+    const summary = `approval asked for generation ${request.generation} stage ${request.stage}${request.note ? `: ${request.note}` : ""}`;
+    this.audits.append({ at: now, actor, action: "approval:request", flag: key, summary });
+    return this.audits.newest(1, key)[0] ?? null;
+  }
+
   /** Schedules a change of one flag (`core/schedule.ts`); audited. The caller has checked the time. */
   async addSchedule(key: string, request: ScheduleRequest, actor: string, now: number): Promise<{ ok: true; schedule: Schedule } | { ok: false; kind: "not_found" | "no_such_wave" | "too_many"; message: string }> {
     const spec = this.flags.specOfKey(key);

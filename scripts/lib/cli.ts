@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { parseDocument, stringify as stringifyYaml } from "yaml";
+import { askApprovalCommand, grantCommand, grantsCommand, revokeTokenCommand, tokenCommand, tokensCommand, ungrantCommand, whoamiCommand } from "./cli-access";
 import { DEFAULT_URL, LOCAL_STACK_FILE, resolveBaseUrl } from "./local-url";
 
 export const USAGE = "usage: npm run rampart -- <command> [options]   (npm run rampart -- --help for the list)";
@@ -50,7 +51,17 @@ commands:
                                       split as served now, since its first exposure)
   exposures <key> [--from T] [--to T] [--out FILE]
                                       logged exposures as newline-delimited JSON (default last hour), to FILE or stdout
+  ask-approval <key> [--note TEXT]    ask people to approve the stage the flag waits in (webhook and audit entry)
   audit [--limit N]                   the registry's audit log
+  whoami                              who the token or identity is, and what it may do
+  grants                              role grants to people and groups
+  grant user|group <subject> <role> [--prefix 'search-*,feed-*']
+                                      grant viewer, operator, approver or admin (on those prefixes only)
+  ungrant user|group <subject>        remove a grant
+  tokens                              API tokens (never their secrets), with last use
+  token <name> --role ROLE [--prefix P,…] [--expires T]
+                                      make an API token for a machine, CI or agent; its secret is printed once
+  revoke-token <id>                   revoke an API token at once
   cron                                the cron's progress
 
   Flags with region waves: --wave N or --region NAME picks the wave an action, approve,
@@ -97,7 +108,7 @@ export const processIo: CliIo = {
 };
 
 /** A failure the CLI explains; `code` and `status` go into `--json` output. */
-class CliError extends Error {
+export class CliError extends Error {
   constructor(message: string, readonly code = "cli_error", readonly status: number | null = null) {
     super(message);
   }
@@ -115,7 +126,7 @@ function tokenFrom(io: CliIo, given: string | undefined): string {
   throw new CliError("no admin token: pass --token, set RAMPART_TOKEN, or run from a checkout with .dev.vars", "no_token");
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+export const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /** A file's document (YAML or JSON by extension), with errors that name the file and the place. */
 function readDocument(io: CliIo, path: string): unknown {
@@ -208,7 +219,7 @@ function printChanges(io: CliIo, changes: Change[]): void {
 }
 
 /** What every command gets: the parsed options and positionals, the writers, and the HTTP client bound to the resolved URL and token. */
-interface CliContext {
+export interface CliContext {
   io: CliIo;
   opts: CliOptions;
   args: string[];
@@ -247,9 +258,12 @@ const CLI_OPTIONS = {
   iteration: { type: "string" },
   reject: { type: "boolean", default: false },
   note: { type: "string" },
+  role: { type: "string" },
+  prefix: { type: "string" },
+  expires: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
-type CliOptions = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof CLI_OPTIONS }>>["values"];
+export type CliOptions = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof CLI_OPTIONS }>>["values"];
 
 /** Runs one CLI command; returns the process exit status. */
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
@@ -668,6 +682,14 @@ const COMMANDS = new Map<string, (ctx: CliContext) => Promise<number>>([
   ["experiment", experimentCommand],
   ["exposures", exposuresCommand],
   ["approve", approveCommand],
+  ["ask-approval", askApprovalCommand],
+  ["whoami", whoamiCommand],
+  ["grants", grantsCommand],
+  ["grant", grantCommand],
+  ["ungrant", ungrantCommand],
+  ["tokens", tokensCommand],
+  ["token", tokenCommand],
+  ["revoke-token", revokeTokenCommand],
   ["audit", auditCommand],
   ["cron", cronCommand],
   ["tick", tickCommand],

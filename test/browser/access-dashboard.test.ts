@@ -30,7 +30,9 @@ beforeAll(async () => {
   sign = (email) => new SignJWT({ email }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(`https://${TEAM}`).setAudience(AUD).setIssuedAt().setExpirationTime("10m").sign(privateKey);
   worker = await startLocalWorker({ ACCESS_TEAM_DOMAIN: TEAM, ACCESS_AUD: AUD, ACCESS_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/` });
   expect((await worker.admin("PUT", "/admin/flags/dash-access", { key: "dash-access", type: "string", variants: { baseline: "v1", candidate: "v2" }, rollout: { stages: [{ weight: 10, approval: "required" }, { weight: 100 }] } })).status).toBe(201);
+  expect((await worker.admin("PUT", "/admin/flags/billing-access", { key: "billing-access", type: "string", variants: { baseline: "v1", candidate: "v2" }, rollout: { stages: [{ weight: 10 }, { weight: 100 }] } })).status).toBe(201);
   expect((await worker.admin("PUT", "/admin/grants/user/olga@example.com", { role: "operator" })).status).toBe(201);
+  expect((await worker.admin("PUT", "/admin/grants/user/pia@example.com", { role: "approver", prefixes: ["dash-*"] })).status).toBe(201);
   await new Promise((r) => setTimeout(r, E2E_PROPAGATION_MS + 100));
   browser = await launchChromium();
 }, 120_000);
@@ -42,6 +44,19 @@ afterAll(async () => {
 });
 
 describe("the dashboard behind Cloudflare Access", () => {
+  it("shows an approver limited to a prefix only that prefix's flags, and offers approvals there but no actions", async () => {
+    const context = await browser.newContext({ extraHTTPHeaders: { "cf-access-jwt-assertion": await sign("pia@example.com") } });
+    const page = await context.newPage();
+    await page.goto(`${worker.baseUrl}/dashboard`);
+    await expect.poll(() => page.locator("#role").innerText()).toBe("signed in as pia@example.com (Cloudflare Access): read, approve on dash-*");
+    await expect.poll(() => page.locator("#main").innerText()).toContain("dash-access");
+    expect(await page.locator("#main").innerText()).not.toContain("billing-access");
+    await page.goto(`${worker.baseUrl}/dashboard#flag=dash-access`);
+    await expect.poll(() => page.locator('button[data-action="approve"]').isEnabled()).toBe(true);
+    expect(await page.locator('button[data-action="pause"]').isDisabled()).toBe(true);
+    await context.close();
+  });
+
   it("signs an operator in from Access, offers actions but not approvals, and records the action as theirs", async () => {
     const context = await browser.newContext({ extraHTTPHeaders: { "cf-access-jwt-assertion": await sign("olga@example.com") } });
     const page = await context.newPage();
@@ -50,7 +65,7 @@ describe("the dashboard behind Cloudflare Access", () => {
     await expect.poll(() => page.locator("#login").isHidden()).toBe(true);
     await expect.poll(() => page.locator('button[data-action="pause"]').isEnabled()).toBe(true);
     expect(await page.locator('button[data-action="approve"]').isDisabled()).toBe(true);
-    expect(await page.locator('button[data-action="approve"]').getAttribute("title")).toBe('needs the "approve" permission');
+    expect(await page.locator('button[data-action="approve"]').getAttribute("title")).toBe('needs the "approve" permission on dash-access');
     await page.click('button[data-action="pause"]');
     await page.fill("#confirm-reason", "checking the ranker");
     await page.click("#confirm-ok");

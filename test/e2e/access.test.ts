@@ -136,6 +136,19 @@ describe("team access", () => {
       jwksAnswers = "keys";
       await fresh.dispose();
     }
+    // A JWKS that cannot be reached at all (nothing listens on its port): refused, saying so.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const cut = await startLocalWorker({ ACCESS_TEAM_DOMAIN: TEAM, ACCESS_AUD: AUD, ACCESS_JWKS_URL: `http://127.0.0.1:${closedPort}/certs` });
+    try {
+      const r = await fetch(`${cut.baseUrl}/admin/flags/search-ranker/actions`, { method: "POST", headers: { "content-type": "application/json", "cf-access-jwt-assertion": await sign({ email: "mallory@example.com" }) }, body: JSON.stringify({ action: "kill", reason: "x" }) });
+      expect(r.status).toBe(401);
+      expect(((await r.json()) as { message: string }).message).toMatch(/^the Cloudflare Access token was refused: the issuer's keys could not be fetched/);
+    } finally {
+      await cut.dispose();
+    }
     // Nothing changed: the flag is still ramping.
     const flag = (await (await worker.admin("GET", "/admin/flags/search-ranker")).json()) as { state: { status: string } };
     expect(flag.state.status).toBe("ramping");

@@ -225,3 +225,32 @@ describe("operator CLI", () => {
     expect((await cli("flags")).out).not.toContain("cli-doomed");
   });
 });
+
+describe("operator CLI: team access", () => {
+  it("grants a role, makes a token shown once, signs in with it, asks for an approval, and revokes it", async () => {
+    const spec = join(dir, "gated.yaml");
+    writeFileSync(spec, ["key: cli-gated", "type: string", "variants: { baseline: v1, candidate: v2 }", "rollout: { stages: [{ weight: 10, approval: required }, { weight: 100 }] }"].join("\n"));
+    expect((await cli("apply", spec)).status).toBe(0);
+    expect((await cli("grant", "group", "release-eng", "operator", "--prefix", "cli-*")).out).toBe("group release-eng: operator on cli-*");
+    expect((await cli("grants")).out).toMatch(/^group release-eng\s+operator cli-\*  \(by admin:tester, /m);
+    expect((await cli("grant", "team", "x", "viewer")).err).toContain('the first argument is user or group, not "team"');
+    const bad = await cli("grant", "user", "ana@example.com", "owner");
+    expect(bad.status).toBe(1);
+    expect(bad.err).toContain("400");
+    const made = await cli("token", "deploy-bot", "--role", "operator", "--prefix", "cli-*");
+    expect(made.status).toBe(0);
+    const secret = made.out.trim();
+    expect(secret).toMatch(/^rmp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    expect(made.err).toContain("shown once");
+    const asBot = (...argv: string[]) => cliWith({ env: { RAMPART_URL: worker.baseUrl, RAMPART_TOKEN: secret, USER: "bot" } }, ...argv);
+    expect((await asBot("whoami")).out).toBe("token:deploy-bot (token), audited as token:deploy-bot (claims bot)\n  on every flag: nothing\n  on cli-*: read, act");
+    expect((await asBot("ask-approval", "cli-gated", "--note", "canary is clean")).out).toBe("cli-gated: approval of stage 0 (generation 1) asked for; the webhooks and the audit log say so");
+    expect((await cli("audit", "--limit", "1")).out).toContain("approval:request");
+    expect((await cli("tokens")).out).toMatch(/deploy-bot\s+operator cli-\*; until revoked; last used 20/);
+    const id = /^rmp_([0-9a-f]{12})_/.exec(secret)?.[1] ?? "";
+    expect((await cli("revoke-token", id)).out).toBe(`token deploy-bot (${id}) revoked`);
+    const refused = await asBot("whoami");
+    expect(refused.status).toBe(1);
+    expect(refused.err).toContain("the token has been revoked");
+  });
+});

@@ -62,6 +62,28 @@ describe("approval gates", () => {
     expect((await call("GET", `/admin/flags/${key}`)).json.state).toMatchObject({ status: "completed", stageIndex: 1 });
   });
 
+  it("take an approval request for the stage the flag waits in: a webhook naming who asks and an audit entry, no state change; refuse a stale or unawaited one", async () => {
+    const key = uniqueKey("ask");
+    await putFlag(gatedSpec(key));
+    const outbox = () => runInDurableObject(flagStub(env, key), (_instance, state) => [...state.storage.sql.exec<{ body: string }>("SELECT body FROM outbox")].map((r) => JSON.parse(r.body) as Record<string, unknown>));
+    const before = (await call("GET", `/admin/flags/${key}`)).json.state;
+    const asked = await call("POST", `/admin/flags/${key}/approval-requests`, { body: { generation: 1, stage: 0, note: "eval is green" }, headers: { "x-rampart-actor": "bot" } });
+    expect(asked.status).toBe(201);
+    expect(asked.json.requested).toMatchObject({ action: "approval:request", actor: "admin:bot", flag: key, summary: "approval asked for generation 1 stage 0: eval is green" });
+    expect((await outbox()).filter((b) => b["type"] === "approval_requested")).toEqual([expect.objectContaining({ flag: key, generation: 1, stage: 0, source: "operator", actor: "admin:bot", reason: "eval is green" })]);
+    expect((await call("GET", `/admin/flags/${key}`)).json.state).toEqual(before);
+    // Stale, unawaited or malformed: refused naming the field, nothing sent, nothing audited.
+    expect((await call("POST", `/admin/flags/${key}/approval-requests`, { body: { generation: 2, stage: 0 } })).json).toMatchObject({ error: "stale_approval", issues: [{ path: "generation" }] });
+    expect((await call("POST", `/admin/flags/${key}/approval-requests`, { body: { generation: 1, stage: 0, decision: "approve" } })).json).toMatchObject({ error: "invalid_request", issues: [{ path: "" }] });
+    expect((await call("POST", `/admin/flags/${key}/approval-requests`, { body: { generation: 1 } })).json.issues[0].path).toBe("stage");
+    const plain = uniqueKey("ask-plain");
+    await putFlag({ ...gatedSpec(plain), rollout: { stages: [{ weight: 50 }, { weight: 100 }] } });
+    expect((await call("POST", `/admin/flags/${plain}/approval-requests`, { body: { generation: 1, stage: 0 } })).json).toMatchObject({ error: "not_awaiting_approval", issues: [{ path: "stage" }] });
+    expect((await call("POST", `/admin/flags/no-such-flag/approval-requests`, { body: { generation: 1, stage: 0 } })).status).toBe(404);
+    expect((await outbox()).filter((b) => b["type"] === "approval_requested")).toHaveLength(1);
+    expect((await call("GET", `/admin/audit?flag=${key}&limit=10`)).json.entries.filter((e: { action: string }) => e.action === "approval:request")).toHaveLength(1);
+  });
+
   it("roll back on a rejection (or hold with onReject: hold)", async () => {
     for (const [onReject, expected] of [["rollback", "rolled_back"], ["hold", "ramping"]] as const) {
       const key = uniqueKey(`reject-${onReject}`);

@@ -10,9 +10,9 @@ import { ActionRequestSchema } from "../../core/rollout";
 import { MAX_SERIES_POINTS } from "../../core/series";
 import { MINUTE_MS } from "../../core/counters";
 import { IterationSchema } from "../../core/experiment";
-import { GrantKindSchema, GrantRequestSchema, GrantSubjectSchema, PERMISSIONS, TokenRequestSchema } from "../../core/access";
+import { GrantKindSchema, GrantRequestSchema, GrantSubjectSchema, PERMISSIONS, permissionsOn, TokenRequestSchema } from "../../core/access";
 import { RuleNameSchema } from "../../core/targeting-rules";
-import { ApprovalRequestSchema } from "../../durable-objects/flag/flag-do";
+import { ApprovalAskSchema, ApprovalRequestSchema } from "../../durable-objects/flag/flag-do";
 import { flagStub } from "../../durable-objects/flag/stub";
 import { registryStub } from "../../durable-objects/registry/stub";
 import { requireAdmin, tokenHash } from "../auth";
@@ -148,10 +148,14 @@ export function adminRoutes() {
   const app = new Hono<AppEnv>();
   app.use("*", requireAdmin);
 
-  /** Which role the token has, so a page can offer only what the token may do. */
+  /** Who is calling and what they may do, on every flag and on the prefixes their limited grants name, so a page offers only that. */
   app.get("/whoami", (c) => {
-    const identity = c.get("identity");
-    return c.json({ role: c.get("role"), actor: c.get("actor"), identity: { kind: identity.kind, subject: identity.subject, groups: identity.groups }, permissions: PERMISSIONS.filter((p) => c.get("permissions").has(p)) });
+    const caller = c.get("caller");
+    const { identity } = caller;
+    const everywhere = caller.permissionsOn(null);
+    // Grants limited to prefixes, each with what it adds there (a page offers those actions on those flags only).
+    const prefixed = caller.grants.filter((g) => g.prefixes !== undefined).map((g) => ({ prefixes: g.prefixes ?? [], permissions: PERMISSIONS.filter((p) => permissionsOn([g], g.prefixes?.[0]?.slice(0, -1) ?? null).has(p)) }));
+    return c.json({ role: everywhere.has("act") ? "admin" : "read", actor: caller.actor, identity: { kind: identity.kind, subject: identity.subject, groups: identity.groups }, permissions: PERMISSIONS.filter((p) => everywhere.has(p)), prefixed });
   });
 
   // API tokens: the secret is shown once, in the answer that creates it; only its hash is stored.
@@ -195,7 +199,11 @@ export function adminRoutes() {
     return c.json({ kind, subject, deleted: true });
   });
 
-  app.get("/flags", async (c) => c.json({ flags: await registryStub(c.env).listFlags() }));
+  // Each caller sees the flags it may read: a prefix-limited grant lists its prefixes' flags.
+  app.get("/flags", async (c) => {
+    const caller = c.get("caller");
+    return c.json({ flags: (await registryStub(c.env).listFlags()).filter((f) => caller.permissionsOn(f.key).has("read")) });
+  });
 
   app.get("/flags/:key", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
@@ -285,6 +293,22 @@ export function adminRoutes() {
     if (result.code === "not_found") throw notFound(key);
     if (result.code === "same_person") throw new AppError(403, "four_eyes", result.message, [{ path: "actor", message: result.message }]);
     throw new AppError(409, result.code === "stale" ? "stale_approval" : "not_awaiting_approval", result.message, [{ path: result.path ?? "", message: result.message }]);
+  });
+
+  // An operator (or an agent) asks people to approve the stage the flag waits in: webhooks told, audited, no state changed.
+  app.post("/flags/:key/approval-requests", async (c) => {
+    const key = flagKeyParam(c.req.param("key"));
+    const parsed = ApprovalAskSchema.safeParse(await readJson(c.req.raw));
+    if (!parsed.success) throw invalidInput("the approval request is not valid", toIssues(parsed.error.issues));
+    const now = Date.now();
+    const awaited = await flagStub(c.env, key).requestApproval(parsed.data, c.get("actor"), now);
+    if (!awaited.ok) {
+      if (awaited.code === "not_found") throw notFound(key);
+      throw new AppError(409, awaited.code === "stale" ? "stale_approval" : "not_awaiting_approval", awaited.message, [{ path: awaited.path ?? "", message: awaited.message }]);
+    }
+    const entry = await registryStub(c.env).requestApproval(key, parsed.data, c.get("actor"), now);
+    if (entry === null) throw notFound(key);
+    return c.json({ key, requested: entry }, 201);
   });
 
   app.get("/flags/:key/decisions", async (c) => {

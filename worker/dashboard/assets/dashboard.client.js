@@ -23,7 +23,12 @@ const ACTIONS = [
   { action: "reject", label: "Reject stage", danger: true, approval: "reject" },
 ];
 const ARM_COLOURS = { baseline: "#5f6368", candidate: "#0b57d0" };
-const state = { role: null, permissions: new Set(), charts: [], timer: null };
+const state = { role: null, permissions: new Set(), prefixed: [], charts: [], timer: null };
+
+/** Whether the signed-in identity holds a permission on a flag: everywhere, or by a grant on a prefix of its key. */
+function may(permission, key) {
+  return state.permissions.has(permission) || state.prefixed.some((g) => g.permissions.includes(permission) && g.prefixes.some((p) => key.startsWith(p.slice(0, -1))));
+}
 
 /** Builds an element; strings become text nodes, so nothing is ever parsed as HTML. */
 function h(tag, attrs, ...children) {
@@ -178,8 +183,8 @@ async function renderFlag(key) {
       "data-action": a.action,
       "data-variant": a.variant,
       // What the identity may not do is not offered (and the API refuses it anyway).
-      disabled: !state.permissions.has(a.approval ? "approve" : "act"),
-      title: state.permissions.has(a.approval ? "approve" : "act") ? null : `needs the "${a.approval ? "approve" : "act"}" permission`,
+      disabled: !may(a.approval ? "approve" : "act", key),
+      title: may(a.approval ? "approve" : "act", key) ? null : `needs the "${a.approval ? "approve" : "act"}" permission on ${key}`,
       onclick: () => confirmAction(key, a, st),
     }, a.label)));
   const charts = h("section", { className: "charts", "aria-label": "charts" });
@@ -419,8 +424,9 @@ async function route() {
       const me = await api("/admin/whoami");
       state.role = me.role;
       state.permissions = new Set(me.permissions ?? (me.role === "admin" ? ["read", "act", "approve", "write"] : ["read"]));
+      state.prefixed = me.prefixed ?? [];
       $("#role").textContent = me.identity && me.identity.kind !== "bootstrap"
-        ? `signed in as ${me.identity.subject} (${me.identity.kind === "access" ? "Cloudflare Access" : me.identity.kind}): ${[...state.permissions].join(", ")}`
+        ? `signed in as ${me.identity.subject} (${me.identity.kind === "access" ? "Cloudflare Access" : me.identity.kind}): ${[[...state.permissions].join(", "), ...state.prefixed.map((g) => `${g.permissions.join(", ")} on ${g.prefixes.join(", ")}`)].filter(Boolean).join("; ")}`
         : state.role === "admin" ? "admin token: actions enabled" : "read-only token: actions disabled";
     }
     const match = /^#flag=(.+)$/.exec(location.hash);
