@@ -232,7 +232,7 @@ describe("operator CLI: team access", () => {
     writeFileSync(spec, ["key: cli-gated", "type: string", "variants: { baseline: v1, candidate: v2 }", "rollout: { stages: [{ weight: 10, approval: required }, { weight: 100 }] }"].join("\n"));
     expect((await cli("apply", spec)).status).toBe(0);
     expect((await cli("grant", "group", "release-eng", "operator", "--prefix", "cli-*")).out).toBe("group release-eng: operator on cli-*");
-    expect((await cli("grants")).out).toMatch(/^group release-eng\s+operator cli-\*  \(by admin:tester, /m);
+    expect((await cli("grants")).out).toMatch(/^group release-eng\s+operator cli-\* {2}\(by admin:tester, /m);
     expect((await cli("grant", "team", "x", "viewer")).err).toContain('the first argument is user or group, not "team"');
     const bad = await cli("grant", "user", "ana@example.com", "owner");
     expect(bad.status).toBe(1);
