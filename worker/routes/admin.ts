@@ -10,7 +10,7 @@ import { ActionRequestSchema } from "../../core/rollout";
 import { MAX_SERIES_POINTS } from "../../core/series";
 import { MINUTE_MS } from "../../core/counters";
 import { IterationSchema } from "../../core/experiment";
-import { GrantKindSchema, GrantRequestSchema, GrantSubjectSchema, PERMISSIONS, permissionsOn, TokenRequestSchema } from "../../core/access";
+import { GrantKindSchema, GrantRequestSchema, GrantSubjectSchema, PERMISSIONS, permissionsAnywhere, TokenRequestSchema } from "../../core/access";
 import { RuleNameSchema } from "../../core/targeting-rules";
 import { ApprovalAskSchema, ApprovalRequestSchema } from "../../durable-objects/flag/flag-do";
 import { flagStub } from "../../durable-objects/flag/stub";
@@ -154,7 +154,7 @@ export function adminRoutes() {
     const { identity } = caller;
     const everywhere = caller.permissionsOn(null);
     // Grants limited to prefixes, each with what it adds there (a page offers those actions on those flags only).
-    const prefixed = caller.grants.filter((g) => g.prefixes !== undefined).map((g) => ({ prefixes: g.prefixes ?? [], permissions: PERMISSIONS.filter((p) => permissionsOn([g], g.prefixes?.[0]?.slice(0, -1) ?? null).has(p)) }));
+    const prefixed = caller.grants.filter((g) => g.prefixes !== undefined).map((g) => ({ prefixes: g.prefixes ?? [], permissions: PERMISSIONS.filter((p) => permissionsAnywhere([g]).has(p)) }));
     return c.json({ role: everywhere.has("act") ? "admin" : "read", actor: caller.actor, identity: { kind: identity.kind, subject: identity.subject, groups: identity.groups }, permissions: PERMISSIONS.filter((p) => everywhere.has(p)), prefixed });
   });
 
