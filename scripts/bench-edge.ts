@@ -223,17 +223,41 @@ request = function()
   return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
 end
 `);
-/** One 500-span OTLP protobuf batch, as an instrumented service's exporter sends it (OpenTelemetry's serializer), posted as is. */
+/**
+ * One 500-span OTLP protobuf batch, as an instrumented service's exporter sends it (OpenTelemetry's serializer). Each request
+ * stamps the first 4 bytes of every trace id with its thread and count, so each batch is 500 new spans (new event ids), as a
+ * live exporter's are; a fixed body would be one batch and then retries, which a FlagDO drops after one lookup per id.
+ */
 const otlpBody = join(work, "otlp-500.bin");
-writeFileSync(otlpBody, otlpBatch(`${FLAG}-otel`, 500));
+const otlp = otlpBatch(`${FLAG}-otel`, 500);
+writeFileSync(otlpBody, otlp.body);
 const otlpLua = join(work, "otlp.lua");
 writeFileSync(otlpLua, `
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 local f = io.open("${otlpBody}", "rb")
-wrk.method = "POST"
-wrk.body = f:read("*all")
+local body = f:read("*all")
 f:close()
-wrk.headers["Content-Type"] = "application/x-protobuf"
-wrk.headers["Authorization"] = "Bearer ${EVENTS_TOKEN}"
+local offsets = { ${otlp.traceIdOffsets.join(", ")} }
+local pieces, stamps = {}, {}
+local from = 1
+for _, offset in ipairs(offsets) do
+  pieces[#pieces + 1] = body:sub(from, offset)
+  pieces[#pieces + 1] = ""
+  stamps[#stamps + 1] = #pieces
+  from = offset + 5
+end
+pieces[#pieces + 1] = body:sub(from)
+local counter = 0
+request = function()
+  counter = counter + 1
+  local stamp = string.char(tid % 256, bit.band(bit.rshift(counter, 16), 255), bit.band(bit.rshift(counter, 8), 255), bit.band(counter, 255))
+  for _, i in ipairs(stamps) do pieces[i] = stamp end
+  return wrk.format("POST", nil, { ["Content-Type"] = "application/x-protobuf", ["Authorization"] = "Bearer ${EVENTS_TOKEN}" }, table.concat(pieces))
+end
 `);
 const getLua = join(work, "get.lua");
 writeFileSync(getLua, `

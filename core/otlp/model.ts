@@ -19,6 +19,11 @@ export const OTLP_LIMITS = {
   spanEvents: 256,
   /** Nesting of array and map values. */
   depth: 8,
+  /**
+   * Attributes, list and map members and span events per request: what a 16 MiB body could otherwise make into millions
+   * of objects (and an isolate out of memory). A full SDK batch (512 spans × 128 attributes) is 65,536.
+   */
+  values: 100_000,
 } as const;
 
 export interface OtlpSpanEvent {

@@ -23,14 +23,21 @@ function at<T>(path: string, read: () => T): T {
   }
 }
 
+/** What one request has decoded so far: records, and values (attributes, list and map members, span events). */
 interface Counter {
   records: number;
+  values: number;
+}
+
+/** Counts one decoded value against the request's budget, which bounds the memory a 16 MiB body can ask for. */
+function countValue(counter: Counter, r: WireReader): void {
+  if (++counter.values > OTLP_LIMITS.values) throw new WireError(r.pos, `more than ${OTLP_LIMITS.values} attributes, values and span events in one request: split the batch`);
 }
 
 /** ExportTraceServiceRequest → spans. */
 export function decodeTraces(bytes: Uint8Array): OtlpSpan[] {
   const out: OtlpSpan[] = [];
-  const counter: Counter = { records: 0 };
+  const counter: Counter = { records: 0, values: 0 };
   forEachResource(bytes, "resource_spans", (scope, path) => {
     // ScopeSpans: 2 = spans.
     let i = 0;
@@ -46,7 +53,7 @@ export function decodeTraces(bytes: Uint8Array): OtlpSpan[] {
 /** ExportLogsServiceRequest → log records. */
 export function decodeLogs(bytes: Uint8Array): OtlpLogRecord[] {
   const out: OtlpLogRecord[] = [];
-  const counter: Counter = { records: 0 };
+  const counter: Counter = { records: 0, values: 0 };
   forEachResource(bytes, "resource_logs", (scope, path) => {
     // ScopeLogs: 2 = log_records.
     let i = 0;
@@ -120,13 +127,14 @@ function decodeSpan(r: WireReader, path: string, counter: Counter): OtlpSpan {
           break;
         case 9: {
           r.expect(wire, WIRE_LENGTH, "attributes");
-          const [key, value] = keyValue(r.nested(), 0);
+          const [key, value] = keyValue(r.nested(), 0, counter);
           span.problem ??= addAttribute(attributes, key, value);
           break;
         }
         case 11: {
           r.expect(wire, WIRE_LENGTH, "events");
-          const event = spanEvent(r.nested());
+          countValue(counter, r);
+          const event = spanEvent(r.nested(), counter);
           if (++e > OTLP_LIMITS.spanEvents) span.problem ??= `more than ${OTLP_LIMITS.spanEvents} span events`;
           else span.events.push(event);
           if (event.problem) span.problem ??= `event "${event.name}": ${event.problem}`;
@@ -151,14 +159,14 @@ function decodeSpan(r: WireReader, path: string, counter: Counter): OtlpSpan {
 }
 
 /** Span.Event: 1 time_unix_nano, 2 name, 3 attributes. */
-function spanEvent(r: WireReader): OtlpSpanEvent {
+function spanEvent(r: WireReader, counter: Counter): OtlpSpanEvent {
   const event: OtlpSpanEvent = { name: "", timeNs: 0n, attributes: new Map() };
   while (!r.done()) {
     const { field, wire } = r.tag();
     if (field === 1 && wire === WIRE_FIXED64) event.timeNs = r.fixed64();
     else if (field === 2 && wire === WIRE_LENGTH) event.name = r.string();
     else if (field === 3 && wire === WIRE_LENGTH) {
-      const [key, value] = keyValue(r.nested(), 0);
+      const [key, value] = keyValue(r.nested(), 0, counter);
       event.problem ??= addAttribute(event.attributes as Map<string, OtlpValue>, key, value);
     } else r.skip(wire);
   }
@@ -177,7 +185,7 @@ function decodeLog(r: WireReader, path: string, counter: Counter): OtlpLogRecord
       else if (field === 11 && wire === WIRE_FIXED64) observed = r.fixed64();
       else if (field === 2 && wire === WIRE_VARINT) log.severity = r.varint();
       else if (field === 6 && wire === WIRE_LENGTH) {
-        const [key, value] = keyValue(r.nested(), 0);
+        const [key, value] = keyValue(r.nested(), 0, counter);
         log.problem ??= addAttribute(log.attributes as Map<string, OtlpValue>, key, value);
       } else if (field === 9 && wire === WIRE_LENGTH) log.traceId = hex(r.bytesField());
       else if (field === 10 && wire === WIRE_LENGTH) log.spanId = hex(r.bytesField());
@@ -192,20 +200,21 @@ function decodeLog(r: WireReader, path: string, counter: Counter): OtlpLogRecord
 }
 
 /** KeyValue: 1 key, 2 value. */
-function keyValue(r: WireReader, depth: number): [string, OtlpValue] {
+function keyValue(r: WireReader, depth: number, counter: Counter): [string, OtlpValue] {
   let key = "";
   let value: OtlpValue = null;
   while (!r.done()) {
     const { field, wire } = r.tag();
     if (field === 1 && wire === WIRE_LENGTH) key = r.string();
-    else if (field === 2 && wire === WIRE_LENGTH) value = anyValue(r.nested(), depth);
+    else if (field === 2 && wire === WIRE_LENGTH) value = anyValue(r.nested(), depth, counter);
     else r.skip(wire);
   }
   return [key, value];
 }
 
 /** AnyValue: 1 string, 2 bool, 3 int64, 4 double, 5 array, 6 kvlist, 7 bytes (kept as hex). */
-function anyValue(r: WireReader, depth: number): OtlpValue {
+function anyValue(r: WireReader, depth: number, counter: Counter): OtlpValue {
+  countValue(counter, r);
   if (depth > OTLP_LIMITS.depth) throw new WireError(r.pos, `values nested deeper than ${OTLP_LIMITS.depth} levels`);
   let value: OtlpValue = null;
   while (!r.done()) {
@@ -219,7 +228,7 @@ function anyValue(r: WireReader, depth: number): OtlpValue {
       const array = r.nested();
       while (!array.done()) {
         const t = array.tag();
-        if (t.field === 1 && t.wire === WIRE_LENGTH) list.push(anyValue(array.nested(), depth + 1));
+        if (t.field === 1 && t.wire === WIRE_LENGTH) list.push(anyValue(array.nested(), depth + 1, counter));
         else array.skip(t.wire);
       }
       value = list;
@@ -229,7 +238,7 @@ function anyValue(r: WireReader, depth: number): OtlpValue {
       while (!kv.done()) {
         const t = kv.tag();
         if (t.field === 1 && t.wire === WIRE_LENGTH) {
-          const [k, v] = keyValue(kv.nested(), depth + 1);
+          const [k, v] = keyValue(kv.nested(), depth + 1, counter);
           map.set(k, v);
         } else kv.skip(t.wire);
       }

@@ -32,7 +32,8 @@ export class EventIngest {
   /** `current`: the experiments the flag serves now, by iteration (known before any exposure of theirs is counted). */
   ingest(events: readonly ForwardedEvent[], history: FlagHistory, now: number, current: ReadonlyMap<string, ExperimentRef> = new Map()): IngestResult {
     const fresh = this.counters.claimEventIds(events.map((e) => e.id), minuteOf(now));
-    const cells: CounterCell[] = [];
+    // Events of one cell add into one count: a cell per generation × stage × arm × replicate × minute, not one per event.
+    const cells = new Map<string, CounterCell>();
     const experimentCells: ExperimentCell[] = [];
     const skipped = new Map<string, { generation: number; reason: UnattributedReason; n: number }>();
     const skip = (e: ForwardedEvent, reason: UnattributedReason) => {
@@ -44,11 +45,11 @@ export class EventIngest {
     };
     for (const e of events) {
       if (!fresh.has(e.id)) continue;
-      const counts = emptyCounts();
-      recordEvent(counts, e.name, e.value);
       // An experiment's event: to the variant its token names.
       const experimentToken = e.assignment === undefined ? null : parseExperimentToken(e.assignment);
       if (experimentToken !== null) {
+        const counts = emptyCounts();
+        recordEvent(counts, e.name, e.value);
         const credit = attributeExperiment(e, experimentToken, e.at, history, (iteration) => this.experiments.find(iteration) ?? current.get(iteration) ?? null);
         if (!credit.ok) skip(e, credit.reason);
         else experimentCells.push({ iteration: credit.iteration, rule: credit.rule, control: credit.control, variant: credit.variant, replicate: credit.replicate ?? fnvGroup(e.id), hour: hourOf(e.at), counts });
@@ -61,12 +62,16 @@ export class EventIngest {
       }
       // Without a stickiness value any group will do: the event is its own unit.
       const replicate = credit.replicate ?? fnvGroup(e.id);
-      cells.push({ generation: credit.generation, stage: credit.stage, arm: credit.arm, replicate, minute: minuteOf(e.at), counts });
+      const minute = minuteOf(e.at);
+      const key = `${credit.generation}|${credit.stage}|${credit.arm}|${replicate}|${minute}`;
+      let cell = cells.get(key);
+      if (cell === undefined) cells.set(key, (cell = { generation: credit.generation, stage: credit.stage, arm: credit.arm, replicate, minute, counts: emptyCounts() }));
+      recordEvent(cell.counts, e.name, e.value);
       if (e.name === "comparison" && e.value === 0) {
         this.disagreements.add({ eventId: e.id, at: e.at, targetingKey: e.targetingKey, arm: credit.arm, generation: credit.generation });
       }
     }
-    this.counters.add(cells);
+    this.counters.add([...cells.values()]);
     this.experiments.add(experimentCells);
     for (const { generation, reason, n } of skipped.values()) this.unattributed.add(generation, reason, n);
     this.disagreements.trim();

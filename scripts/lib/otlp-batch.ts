@@ -9,7 +9,7 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { BasicTracerProvider, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 
-export function otlpBatch(flag: string, n: number): Uint8Array {
+export function otlpBatch(flag: string, n: number): { body: Uint8Array; traceIdOffsets: number[] } {
   const spans: ReadableSpan[] = [];
   const provider = new BasicTracerProvider({ spanProcessors: [{ onStart: () => {}, onEnd: (s) => spans.push(s), forceFlush: async () => {}, shutdown: async () => {} }] });
   const tracer = provider.getTracer("bench");
@@ -22,5 +22,10 @@ export function otlpBatch(flag: string, n: number): Uint8Array {
     if (i % 20 === 0) span.setStatus({ code: SpanStatusCode.ERROR });
     span.end(now - 1_000 + 20 + (i % 50));
   }
-  return ProtobufTraceSerializer.serializeRequest(spans) ?? new Uint8Array();
+  const body = ProtobufTraceSerializer.serializeRequest(spans) ?? new Uint8Array();
+  // Each span is its own trace, and a trace id's 16 bytes appear once in the body (no parents, no links).
+  const bytes = Buffer.from(body);
+  const traceIdOffsets = spans.map((s) => bytes.indexOf(Buffer.from(s.spanContext().traceId, "hex"))).sort((a, b) => a - b);
+  if (traceIdOffsets.some((o, i) => o < 0 || (i > 0 && o === traceIdOffsets[i - 1]))) throw new Error("a trace id is not where the batch should carry it");
+  return { body, traceIdOffsets };
 }

@@ -22,6 +22,7 @@ import { BasicTracerProvider, SimpleSpanProcessor, type ReadableSpan } from "@op
 import { SeverityNumber } from "@opentelemetry/api-logs";
 import { OpenFeature } from "@openfeature/server-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WireWriter } from "../../core/otlp/wire";
 import { buildSdk } from "../../scripts/build-sdk";
 import { E2E_PROPAGATION_MS, startLocalWorker, type LocalWorker } from "../../scripts/lib/local-worker";
 import type * as ServerSdk from "../../sdk/server/index";
@@ -162,6 +163,25 @@ describe("OTLP/HTTP in", () => {
     await loggerProvider.shutdown();
   });
 
+  it("stores a batch that makes more events for one flag than an events call may carry (1,200 spans)", async () => {
+    const key = "otlp-large";
+    expect((await worker.admin("PUT", `/admin/flags/${key}`, retrieverFlag(key))).status).toBe(201);
+    await new Promise((r) => setTimeout(r, E2E_PROPAGATION_MS + 100));
+    const tracer = new BasicTracerProvider().getTracer("large");
+    const spans: ReadableSpan[] = [];
+    for (let i = 0; i < 1_200; i++) {
+      // After the flag began (an event from before its first state is not credited).
+      const s = tracer.startSpan("retrieve", { startTime: Date.now() - 20, attributes: { "feature_flag.key": key, "feature_flag.context.id": `large-${i}`, "feature_flag.result.variant": i % 2 === 0 ? "baseline" : "candidate" } });
+      s.end(Date.now());
+      spans.push(s as unknown as ReadableSpan);
+    }
+    const body = ProtobufTraceSerializer.serializeRequest(spans) ?? new Uint8Array();
+    const answer = await fetch(`${worker.baseUrl}/v1/traces`, { method: "POST", headers: { ...AUTH, "content-type": "application/x-protobuf" }, body: Buffer.from(body) });
+    expect(answer.status).toBe(200);
+    const arms = await armsWhen(key, (a) => (a.baseline.metrics["latency_p50"]?.samples ?? 0) + (a.candidate.metrics["latency_p50"]?.samples ?? 0) >= 1_200);
+    expect((arms.baseline.metrics["latency_p50"]?.samples ?? 0) + (arms.candidate.metrics["latency_p50"]?.samples ?? 0)).toBe(1_200);
+  });
+
   it("refuses what it cannot read, naming where, and answers partial success for what it cannot count", async () => {
     const key = "otlp-hostile";
     expect((await worker.admin("PUT", `/admin/flags/${key}`, retrieverFlag(key))).status).toBe(201);
@@ -202,6 +222,28 @@ describe("OTLP/HTTP in", () => {
     expect(answer.partialSuccess.errorMessage).toContain("more than 256 attributes");
     expect(answer.partialSuccess.errorMessage).toContain("carries no feature_flag.key");
     expect(answer.partialSuccess.errorMessage).toContain('unknown_flag: flag "no-such-flag" does not exist');
+
+    // A unit longer than an event's targetingKey may be refuses its span; a span event named for a kind its value does not
+    // fit (comparison without a verdict) is rejected, and a span making nothing else is then rejected with that reason.
+    const limits = await post(request([
+      span([attr("feature_flag.key", key), attr("feature_flag.context.id", "u".repeat(513))], { spanId: "b7ad6b7169203335" }),
+      span([attr("feature_flag.key", key), attr("feature_flag.context.id", "comparer")], { spanId: "b7ad6b7169203336", startTimeUnixNano: "0", endTimeUnixNano: "0", events: [{ name: "comparison", timeUnixNano: String(BigInt(Date.now()) * 1_000_000n) }] }),
+    ]));
+    const limited = ((await limits.json()) as { partialSuccess: { rejectedSpans: string; errorMessage: string } }).partialSuccess;
+    expect(limited.rejectedSpans).toBe("2");
+    expect(limited.errorMessage).toContain("feature_flag.context.id is longer than 512 characters");
+    expect(limited.errorMessage).toContain("invalid_event: comparison needs value 1 (agree) or 0 (disagree)");
+
+    // 500 spans of 256 span events each: more values than one request may make, refused whole before outcomes are made.
+    const event = new WireWriter().stringField(2, "click").finish();
+    const crowded = new WireWriter().stringField(5, "crowded");
+    for (let i = 0; i < 256; i++) crowded.bytesField(11, event);
+    const crowdedSpan = crowded.finish();
+    const scope = new WireWriter();
+    for (let i = 0; i < 500; i++) scope.bytesField(2, crowdedSpan);
+    const flood = await post(Buffer.from(new WireWriter().bytesField(1, new WireWriter().bytesField(2, scope.finish()).finish()).finish()), "application/x-protobuf");
+    expect(flood.status).toBe(400);
+    expect(new TextDecoder().decode(new Uint8Array(await flood.arrayBuffer()))).toMatch(/resource_spans\[0\]\.scope_spans\[0\]\.spans\[390\]: more than 100000 attributes, values and span events in one request: split the batch/);
 
     // Deep nesting: a span naming the limit (JSON nested past the body's own limit is a 400).
     let deep: unknown = { stringValue: "x" };

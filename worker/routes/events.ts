@@ -13,7 +13,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { checkEvent, deletedFlag, type EventRefusal } from "../../core/event-check";
 import { NOT_READY } from "../../core/evaluation-outcome";
-import { EventSchema, EventsEnvelopeSchema, type ForwardedEvent } from "../../core/events";
+import { EventSchema, EventsEnvelopeSchema, toColumns, type ForwardedEvent, type IncomingEvent } from "../../core/events";
 import { summarizeIssues, toIssues } from "../../core/issues";
 import { flagStub } from "../../durable-objects/flag/stub";
 import { bearerToken, secretsEqual } from "../auth";
@@ -100,17 +100,29 @@ export function eventRoutes(services: Services) {
 }
 
 export function sortEvents(events: readonly unknown[], snapshot: CompiledSnapshot, now: number, edge: ReturnType<typeof lazyEdgeLocation>): { batches: Batches; rejected: Rejection[] } {
+  return sortCheckedEvents(
+    events.map((raw) => {
+      const parsed = EventSchema.safeParse(raw);
+      return parsed.success ? parsed.data : summarizeIssues(toIssues(parsed.error.issues));
+    }),
+    snapshot,
+    now,
+    edge,
+  );
+}
+
+/** Events already of the schema's shape (a string: why one is not, refused as `invalid_event`), checked against their flags and grouped by object. */
+export function sortCheckedEvents(events: readonly (IncomingEvent | string)[], snapshot: CompiledSnapshot, now: number, edge: ReturnType<typeof lazyEdgeLocation>): { batches: Batches; rejected: Rejection[] } {
   const rejected: Rejection[] = [];
   const batches: Batches = new Map();
-  events.forEach((raw, index) => {
-    const parsed = EventSchema.safeParse(raw);
-    if (!parsed.success) return rejected.push({ index, error: "invalid_event", message: summarizeIssues(toIssues(parsed.error.issues)) });
-    const checked = checkEvent(parsed.data, snapshot.flags.get(parsed.data.flag), now, edge);
+  events.forEach((event, index) => {
+    if (typeof event === "string") return rejected.push({ index, error: "invalid_event", message: event });
+    const checked = checkEvent(event, snapshot.flags.get(event.flag), now, edge);
     if (!checked.ok) return rejected.push({ index, error: checked.error, message: checked.message });
-    const batch = batches.get(checked.target) ?? { flag: parsed.data.flag, indexes: [], events: [] };
+    let batch = batches.get(checked.target);
+    if (batch === undefined) batches.set(checked.target, (batch = { flag: event.flag, indexes: [], events: [] }));
     batch.indexes.push(index);
     batch.events.push(checked.event);
-    batches.set(checked.target, batch);
   });
   return { batches, rejected };
 }
@@ -121,7 +133,7 @@ export async function storeEvents(env: Env, batches: Batches, now: number, rejec
   await Promise.all(
     [...batches].map(async ([key, batch]) => {
       try {
-        const result = await flagStub(env, key).ingestEvents(batch.events, now);
+        const result = await flagStub(env, key).ingestEvents(toColumns(batch.events), now);
         if (result.deleted) {
           const refusal = deletedFlag(batch.flag);
           for (const index of batch.indexes) rejected.push({ index, error: refusal.error, message: refusal.message });

@@ -23,7 +23,7 @@ import { decodeUtf8, parseJson, readBytes, readLimited } from "../body";
 import { scheduler, type Services } from "../context";
 import { lazyEdgeLocation } from "../edge-location";
 import { AppError, evaluationUnavailable } from "../errors";
-import { eventsAuth, sortEvents, storeEvents, type EventsEnv, type Rejection } from "./events";
+import { eventsAuth, sortCheckedEvents, storeEvents, type EventsEnv, type Rejection } from "./events";
 
 /** Compressed or not, the body as sent. */
 export const OTLP_BODY_LIMIT = 4 * 1_048_576;
@@ -64,7 +64,8 @@ async function receive(services: Services, c: Context<EventsEnv>, signal: Signal
   const served = services.snapshots(c.env).serve(scheduler(c));
   const snapshot = served instanceof Promise ? await served : served;
   if (snapshot === null) throw evaluationUnavailable(NOT_READY);
-  const { batches, rejected } = sortEvents(events.map((e) => e.event), snapshot, now, lazyEdgeLocation(c.req.raw));
+  // Outcomes have an event's shape by construction (`core/otlp/outcomes.ts`): checked against their flags, not parsed again.
+  const { batches, rejected } = sortCheckedEvents(events.map((e) => e.problem ?? e.event), snapshot, now, lazyEdgeLocation(c.req.raw));
   await storeEvents(c.env, batches, now, rejected);
   if (rejected.some((r) => r.error === "unavailable")) return failure(encoding, 503, "some events could not be stored; send the batch again (their ids make that safe)");
   // 4. What was rejected, by record: refused whole, or every outcome it made was refused.
