@@ -129,6 +129,8 @@ const ldScript = bundle("scripts/bench-edge/launchdarkly/wrangler.toml", "launch
 const gbScript = bundle("scripts/bench-edge/growthbook/wrangler.toml", "growthbook");
 const otlpDecodeScript = join(work, "otlp-decode", "index.js");
 await build({ entryPoints: ["scripts/bench-edge/otlp-decode.ts"], bundle: true, format: "esm", platform: "neutral", target: "es2022", outfile: otlpDecodeScript, logLevel: "warning" });
+const otlpStoreScript = join(work, "otlp-store", "index.js");
+await build({ entryPoints: ["scripts/bench-edge/otlp-store.ts"], bundle: true, format: "esm", platform: "neutral", target: "es2022", outfile: otlpStoreScript, external: ["cloudflare:workers"], logLevel: "warning" });
 const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
 const direct = [{ host: "127.0.0.1", port: 0 }];
 const caller = (flags: { name: string; entrypoint: string }, name: string) => ({
@@ -155,6 +157,7 @@ const mf = new Miniflare({
       ratelimits: { EVENTS_RATE_LIMITER: { simple: { limit: 1_000_000_000, period: 60 } } },
     },
     { name: "otlp-decode", modules: true, scriptPath: otlpDecodeScript, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct },
+    { name: "otlp-store", modules: true, scriptPath: otlpStoreScript, compatibilityDate: "2026-04-20", unsafeDirectSockets: direct, durableObjects: { SINK: { className: "Sink", useSQLite: true } } },
     // What any OFREP evaluator with Rampart's input rules must do, nothing more: read the body as UTF-8, refusing
     // what is not (RFC 8259 §8.1; as Rampart does, by U+FFFD), parse it, check targetingKey, answer OFREP's JSON
     // with Content-Type and a CORS header.
@@ -377,6 +380,7 @@ async function main() {
   add("binding", "bare service-binding call (reference)", `${await url("binding-bare")}/`, postLua, async () => (await post(await url("binding-bare"))).ok);
   add("otlp", "rampart OTLP /v1/traces, 500 spans", `${rampart}/v1/traces`, otlpLua, async () => (await postOtlp(`${rampart}/v1/traces`)) === 200);
   add("otlp", "bare Worker decoding the same batch (reference)", `${await url("otlp-decode")}/`, otlpLua, async () => (await postOtlp(`${await url("otlp-decode")}/`)) === 200);
+  add("otlp", "bare Worker decoding it and storing one row in one Durable Object call (reference)", `${await url("otlp-store")}/`, otlpLua, async () => (await postOtlp(`${await url("otlp-store")}/`)) === 200);
   if (only.has("peers") && !only.has("ofrep")) add("peers", "rampart OFREP single evaluation", `${rampart}/ofrep/v1/evaluate/flags/${FLAG}`, postLua, async () => (await post(`${rampart}/ofrep/v1/evaluate/flags/${FLAG}`)).status === 200);
   add("peers", "LaunchDarkly Cloudflare SDK (KV)", `${await url("launchdarkly")}/`, postLua, async () => ((await (await post(await url("launchdarkly"))).json()) as { value?: string }).value?.startsWith("v") === true);
   add("peers", "GrowthBook SDK (payload in KV)", `${await url("growthbook")}/`, postLua, async () => ((await (await post(await url("growthbook"))).json()) as { value?: string }).value?.startsWith("v") === true);
@@ -419,6 +423,8 @@ async function main() {
   ratio("rampart routed GET", "RFC 9110 proxy: hop-by-hop, Via, Forwarded (reference)", "no goal: what Rampart adds to what any intermediary must do");
   ratio("rampart binding call", "bare service-binding call (reference)", "no goal: what evaluation adds to a binding call");
   ratio("rampart OTLP /v1/traces, 500 spans", "bare Worker decoding the same batch (reference)", "goal ≥ 50%");
+  ratio("bare Worker decoding it and storing one row in one Durable Object call (reference)", "bare Worker decoding the same batch (reference)", "no goal: the ceiling of any receiver that stores before it acknowledges, on this stack");
+  ratio("rampart OTLP /v1/traces, 500 spans", "bare Worker decoding it and storing one row in one Durable Object call (reference)", "no goal: what crediting 597 events exactly once adds to one storing call");
   ratio("rampart OFREP single evaluation", "LaunchDarkly Cloudflare SDK (KV)", "goal ≥ 100%");
   ratio("rampart OFREP single evaluation", "GrowthBook SDK (payload in KV)", "goal ≥ 100%");
 }

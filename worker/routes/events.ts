@@ -130,20 +130,24 @@ export function sortCheckedEvents(events: readonly (IncomingEvent | string)[], s
 export async function storeEvents(env: Env, batches: Batches, now: number, rejected: Rejection[]): Promise<{ accepted: number; duplicates: number }> {
   let accepted = 0;
   let duplicates = 0;
+  // Each call holds only what its answer needs (the flag and the indexes), not the events: an event batch held while the
+  // call is out would outlive the young generation.
+  const calls = [...batches].map(([key, batch]) => ({ key, flag: batch.flag, indexes: batch.indexes, call: flagStub(env, key).ingestEvents(toColumns(batch.events), now) }));
+  batches.clear();
   await Promise.all(
-    [...batches].map(async ([key, batch]) => {
+    calls.map(async ({ key, flag, indexes, call }) => {
       try {
-        const result = await flagStub(env, key).ingestEvents(toColumns(batch.events), now);
+        const result = await call;
         if (result.deleted) {
-          const refusal = deletedFlag(batch.flag);
-          for (const index of batch.indexes) rejected.push({ index, error: refusal.error, message: refusal.message });
+          const refusal = deletedFlag(flag);
+          for (const index of indexes) rejected.push({ index, error: refusal.error, message: refusal.message });
           return;
         }
         accepted += result.accepted;
         duplicates += result.duplicates;
       } catch (error) {
         console.error(`events for ${key} not stored`, error);
-        for (const index of batch.indexes) rejected.push({ index, error: "unavailable", message: "not stored; send it again (event ids make retries safe)" });
+        for (const index of indexes) rejected.push({ index, error: "unavailable", message: "not stored; send it again (event ids make retries safe)" });
       }
     }),
   );

@@ -66,10 +66,15 @@ async function receive(services: Services, c: Context<EventsEnv>, signal: Signal
   if (snapshot === null) throw evaluationUnavailable(NOT_READY);
   // Outcomes have an event's shape by construction (`core/otlp/outcomes.ts`): checked against their flags, not parsed again.
   const { batches, rejected } = sortCheckedEvents(events.map((e) => e.problem ?? e.event), snapshot, now, lazyEdgeLocation(c.req.raw));
+  // What the answer needs of the records, taken before the call to storage, so that nothing holds the decoded batch while the
+  // call is out: held across it, a batch outlives the young generation and is collected as old garbage, which cost as much
+  // CPU as the call itself (docs/benchmarks.md, "OTLP ingestion").
+  const total = records.length;
+  const recordOf = events.map((e) => e.record);
   await storeEvents(c.env, batches, now, rejected);
   if (rejected.some((r) => r.error === "unavailable")) return failure(encoding, 503, "some events could not be stored; send the batch again (their ids make that safe)");
   // 4. What was rejected, by record: refused whole, or every outcome it made was refused.
-  return partialSuccess(signal, encoding, records.length, refused, rejected, events.map((e) => e.record));
+  return partialSuccess(signal, encoding, total, refused, rejected, recordOf);
 }
 
 function decode(signal: Signal, encoding: Encoding, bytes: Uint8Array): OtlpRecord[] {
