@@ -131,7 +131,7 @@ export async function storeEvents(env: Env, batches: Batches, now: number, rejec
   let accepted = 0;
   let duplicates = 0;
   // Each call holds only what its answer needs (the flag and the indexes), not the events: an event batch held while the
-  // call is out would outlive the young generation.
+  // call is out would outlive the young generation (so `batches` is emptied once the calls are made).
   const calls = [...batches].map(([key, batch]) => ({ key, flag: batch.flag, indexes: batch.indexes, call: flagStub(env, key).ingestEvents(toColumns(batch.events), now) }));
   batches.clear();
   await Promise.all(
