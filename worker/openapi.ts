@@ -47,6 +47,8 @@ const num = { type: "number" };
 const str = { type: "string" };
 const ms = { type: "number", description: "milliseconds since the epoch" };
 const nullable = (schema: Json) => ({ anyOf: [schema, { type: "null" }] });
+/** The cron's latest judgement of a flag's current stage, in the list and in one flag's record. */
+const judgement = nullable({ ...obj({ at: ms, action: str, rule: str, reason: str }), description: "The cron's latest judgement of the current stage (for a hold: what it still waits for)" });
 
 /** Who may call an operation: anyone (security: []), the admin API's tokens, or the events token. */
 type Access = "public" | "admin-read" | "admin-write" | "events";
@@ -149,12 +151,12 @@ function schemas(): Json {
     WaveSummary: obj({ wave: int, regions: { type: "array", items: str }, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specHash: str, updatedAt: ms }),
     FlagSummary: obj({
       key: str, description: nullable(str), kind: { enum: [...FLAG_KINDS] }, type: str, status: str, stage: int, weight: num, generation: int, forced: nullable(str), specVersion: int, updatedAt: ms,
-      judgement: nullable({ ...obj({ at: ms, action: str, rule: str, reason: str }), description: "The cron's latest judgement of the current stage (for a hold: what it still waits for)" }),
+      judgement,
       waves: regionWaves,
     }, ["key", "description", "kind", "type", "status", "stage", "weight", "generation", "forced", "specVersion", "updatedAt", "judgement"]),
     FlagRecord: obj(
-      { key: str, spec: { type: "object", description: "The spec as written" }, specHash: str, specVersion: int, state: ref("RolloutState"), waves: regionWaves, createdAt: ms, updatedAt: ms },
-      ["key", "spec", "specHash", "specVersion", "state", "createdAt", "updatedAt"],
+      { key: str, spec: { type: "object", description: "The spec as written" }, specHash: str, specVersion: int, state: ref("RolloutState"), judgement, waves: regionWaves, createdAt: ms, updatedAt: ms },
+      ["key", "spec", "specHash", "specVersion", "state", "judgement", "createdAt", "updatedAt"],
     ),
     Decision: {
       ...obj({ id: int, at: ms, generation: int, action: str, source: { enum: ["operator", "cron", "config"] }, actor: str, reason: nullable(str), from: position, to: position, stateVersion: int, rule: nullable(str), replayable: { type: "boolean" } }),

@@ -30,7 +30,7 @@ import { planChanges, type PlanEntry } from "./plan";
 import { Publisher, type Composer } from "./publishing";
 import { REGISTRY_MIGRATIONS } from "./schema";
 import { addBatch, judgeBatch, TICK_BATCH, type LastTick, type TickProgress, type TickTarget } from "./tick";
-import type { AuditEntry, FlagRecord, FlagSummary, SpecEntry, WaveSummary } from "./types";
+import type { AuditEntry, FlagRecord, FlagSummary, Judgement, SpecEntry, WaveSummary } from "./types";
 import { WaveStates } from "./wave-states";
 import { Schedules } from "./schedules";
 import { Segments } from "./segments";
@@ -116,6 +116,7 @@ export class RegistryDO extends DurableObject<Env> {
       specHash: flag.specHash,
       specVersion: flag.specVersion,
       state: this.waves.first(key),
+      judgement: this.judgementOf(flag.key, spec).judgement,
       ...(spec.waves ? { waves: this.waveSummaries(flag, spec) } : {}),
       createdAt: flag.createdAt,
       updatedAt: flag.updatedAt,
@@ -428,12 +429,7 @@ export class RegistryDO extends DurableObject<Env> {
   /** A flag's line in the list: with region waves, its leading wave's (the first not completed); each wave is under `waves`. */
   private summaryOf(flag: StoredFlag): FlagSummary {
     const spec = this.flags.specOf(flag);
-    const states = this.waves.of(flag.key, spec);
-    const lead = leadingWave(states);
-    const state = states[lead] ?? this.waves.first(flag.key);
-    const latest = this.metrics.get(waveObjectName(flag.key, lead + 1));
-    // Current only while nothing has moved the rollout since that tick (an operator action has not been judged yet).
-    const current = latest?.judgement && latest.generation === state.generation && latest.status === state.status && latest.at >= state.updatedAt;
+    const { states, state, judgement } = this.judgementOf(flag.key, spec);
     return {
       key: flag.key,
       description: spec.description ?? null,
@@ -446,9 +442,19 @@ export class RegistryDO extends DurableObject<Env> {
       forced: state.forced,
       specVersion: flag.specVersion,
       updatedAt: flag.updatedAt,
-      judgement: current && latest.judgement ? { at: latest.at, ...latest.judgement } : null,
+      judgement,
       ...(spec.waves ? { waves: this.waveSummaries(flag, spec, states) } : {}),
     };
+  }
+
+  /** The leading wave's state (the first not completed) and the cron's latest judgement of it, current only while nothing has moved the rollout since that tick. */
+  private judgementOf(key: string, spec: FlagSpec): { states: RolloutState[]; state: RolloutState; judgement: Judgement | null } {
+    const states = this.waves.of(key, spec);
+    const lead = leadingWave(states);
+    const state = states[lead] ?? this.waves.first(key);
+    const latest = this.metrics.get(waveObjectName(key, lead + 1));
+    const current = latest?.judgement && latest.generation === state.generation && latest.status === state.status && latest.at >= state.updatedAt;
+    return { states, state, judgement: current && latest.judgement ? { at: latest.at, ...latest.judgement } : null };
   }
 
   /** Each wave's regions, state and the spec hash it serves (the seed's "roll by region with audit hashes"). */

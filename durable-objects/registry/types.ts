@@ -26,7 +26,7 @@ export interface FlagSummary {
    * The cron's latest judgement of the current stage — for a hold, what it
    * still waits for — or null before the first tick after a change.
    */
-  judgement: { at: number; action: string; rule: string; reason: string } | null;
+  judgement: Judgement | null;
   /** Region waves, in order (absent for a flag without); the line's status, stage and judgement are the leading wave's. */
   waves?: WaveSummary[];
 }
@@ -44,6 +44,14 @@ export interface WaveSummary {
   updatedAt: number;
 }
 
+/** The cron's latest look at a stage: what it did (or holds for), by which rule, and why. */
+export interface Judgement {
+  at: number;
+  action: string;
+  rule: string;
+  reason: string;
+}
+
 export interface FlagRecord {
   key: string;
   spec: unknown;
@@ -51,6 +59,8 @@ export interface FlagRecord {
   specVersion: number;
   /** Wave 1's state (the flag's own object); each wave is under `waves`. */
   state: RolloutState;
+  /** The cron's latest judgement of the leading wave's current stage (as in the list), or null. */
+  judgement: Judgement | null;
   waves?: WaveSummary[];
   createdAt: number;
   updatedAt: number;

@@ -36,6 +36,8 @@ describe("approval gates", () => {
     const summary = (await call("GET", "/admin/flags")).json.flags.find((f: { key: string }) => f.key === key);
     expect(summary.judgement).toMatchObject({ action: "hold", rule: "hold:approval" });
     expect(summary.judgement.reason).toContain("waiting for approval by an operator");
+    // The flag's own record carries the same judgement (what an agent's get_flag shows).
+    expect((await call("GET", `/admin/flags/${key}`)).json.judgement).toEqual(summary.judgement);
     const log = (await call("GET", `/admin/flags/${key}/decisions?limit=50`)).json.decisions as { rule: string | null }[];
     expect(log.filter((d) => d.rule === "hold:approval")).toHaveLength(1);
     // One approval_requested notification for the stage, not one a minute (it waits in the outbox until delivered).

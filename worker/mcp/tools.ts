@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import type { ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
-import { FLAG_KEY_PATTERN } from "../../core/manifest";
+import { FlagKeySchema } from "../../core/manifest";
 import { RuleNameSchema } from "../../core/targeting-rules";
 import { IterationSchema } from "../../core/experiment";
 
@@ -32,7 +32,7 @@ export interface ToolDefinition<Shape extends z.ZodRawShape> {
   run: (input: z.infer<z.ZodObject<Shape>>, admin: AdminCall) => Promise<ToolOutcome>;
 }
 
-const FlagKey = z.string().regex(FLAG_KEY_PATTERN, "flag keys use only A-Z a-z 0-9 . _ - (1–128 characters)").describe("The flag's key");
+const FlagKey = FlagKeySchema.describe("The flag's key");
 const Time = z.union([z.iso.datetime({ offset: true }), z.int().min(0)]).describe("ISO 8601, or milliseconds since the epoch");
 const Reason = z.string().trim().min(1).max(1000).describe("Why, for the audit log and the people who read it");
 
@@ -85,13 +85,7 @@ export const TOOLS = [
     description: "One flag: its spec, its rollout state (status, stage, generation), its region waves, and the cron's latest judgement — what it waits for, or why it acted.",
     input: { key: FlagKey },
     annotations: READ,
-    run: async ({ key }, admin) => {
-      const record = await admin("GET", path(key));
-      if (record.status >= 300) return { kind: "refused", status: record.status, body: record.body };
-      const listed = await admin("GET", "/admin/flags");
-      const flags = (listed.body as { flags?: { key: string; judgement: unknown }[] } | null)?.flags ?? [];
-      return { kind: "answer", body: { ...(record.body as object), judgement: flags.find((f) => f.key === key)?.judgement ?? null } };
-    },
+    run: ({ key }, admin) => answer(admin, "GET", path(key)),
   }),
   define({
     name: "list_decisions",
