@@ -7,7 +7,6 @@ import { EXPERIMENT_VERDICTS } from "../core/experiment-report";
 import { ApiTokenSchema, GrantRequestSchema, GrantSchema, PERMISSIONS, TokenRequestSchema } from "../core/access";
 import { ConditionSchema } from "../core/condition";
 import { z } from "zod";
-import { ApprovalAskSchema } from "../durable-objects/flag/types";
 import { EventSchema, EventsEnvelopeSchema } from "../core/events";
 import { FLAG_KINDS, FlagSpecSchema, JsonValueSchema, ManifestSchema } from "../core/manifest";
 import { JsonLogicSchema } from "../core/flagd/json-logic";
@@ -15,6 +14,7 @@ import { ActionRequestSchema, RolloutStateSchema } from "../core/rollout";
 import { ScheduleRequestSchema, ScheduleSchema } from "../core/schedule";
 import { ListedSegmentSchema, SegmentSchema } from "../core/segment";
 import { RAMPART_VERSION } from "./version";
+import { ApprovalAskBodySchema } from "./routes/admin";
 
 type Json = Record<string, unknown>;
 
@@ -81,7 +81,7 @@ function schemas(): Json {
   registry.add(EventsEnvelopeSchema, { id: "EventsRequest" });
   registry.add(GrantRequestSchema, { id: "GrantRequest" });
   registry.add(TokenRequestSchema, { id: "TokenRequest" });
-  registry.add(ApprovalAskSchema, { id: "ApprovalAsk" });
+  registry.add(ApprovalAskBodySchema, { id: "ApprovalAsk" });
   const generated = z.toJSONSchema(registry, { io: "input", unrepresentable: "any", uri: (id) => `#/components/schemas/${id}` }).schemas;
   // What the API answers with is the parsed form (output), not what a client may write.
   const outputs = z.registry<{ id: string }>();

@@ -271,6 +271,11 @@ describe("region waves: placing requests and counting", () => {
     expect(unknownWave.json.issues[0]).toMatchObject({ path: "wave", message: expect.stringContaining("has 2 waves") });
     const both = await call("POST", `/admin/flags/${key}/approve`, { body: { generation: 1, stage: 0, wave: 1, region: "us-east-1" } });
     expect(both.status).toBe(400);
+    // An approval request names its wave as an approval does.
+    const askMars = await call("POST", `/admin/flags/${key}/approval-requests`, { body: { generation: 1, stage: 0, region: "mars-1" } });
+    expect(askMars.json.issues[0]).toMatchObject({ path: "region", message: expect.stringContaining("waves: 1 [us-east-1]; 2 [rest]") });
+    const askWave2 = await call("POST", `/admin/flags/${key}/approval-requests`, { body: { generation: 1, stage: 0, wave: 2 } });
+    expect(askWave2.json).toMatchObject({ error: "not_awaiting_approval" });
     expect((await call("GET", `/admin/flags/${key}/decisions?region=nowhere`)).status).toBe(400);
     expect((await call("GET", `/admin/flags/${key}/report?wave=0`)).json.issues[0]).toMatchObject({ path: "wave" });
     const plain = uniqueKey("no-waves");

@@ -12,7 +12,7 @@ import { MINUTE_MS } from "../../core/counters";
 import { IterationSchema } from "../../core/experiment";
 import { GrantKindSchema, GrantRequestSchema, GrantSubjectSchema, PERMISSIONS, permissionsAnywhere, TokenRequestSchema } from "../../core/access";
 import { RuleNameSchema } from "../../core/targeting-rules";
-import { ApprovalAskSchema, ApprovalRequestSchema } from "../../durable-objects/flag/flag-do";
+import { ApprovalAskSchema, ApprovalRequestSchema, type ApproveResult } from "../../durable-objects/flag/flag-do";
 import { flagStub } from "../../durable-objects/flag/stub";
 import { registryStub } from "../../durable-objects/registry/stub";
 import { requireAdmin, tokenHash } from "../auth";
@@ -46,6 +46,9 @@ const WaveSelectorSchema = z.strictObject({
   region: z.string().min(1).max(64).optional(),
 });
 type WaveSelector = z.infer<typeof WaveSelectorSchema>;
+
+/** `POST /admin/flags/{key}/approval-requests`: the stage to ask about, in the wave the selector names (as approvals are). */
+export const ApprovalAskBodySchema = ApprovalAskSchema.extend(WaveSelectorSchema.shape);
 
 function waveQuery(c: { req: { query(name: string): string | undefined } }): WaveSelector {
   const parsed = WaveSelectorSchema.safeParse({ wave: c.req.query("wave"), region: c.req.query("region") });
@@ -142,6 +145,13 @@ async function readSignedDocument(request: Request, env: Env): Promise<{ raw: un
   const bytes = await readBytes(request, ADMIN_BODY_LIMIT);
   const signedBy = await verifyBodySignature(env.MANIFEST_PUBLIC_KEYS, request.headers.get(SIGNATURE_HEADER) ?? undefined, bytes);
   return { raw: documentFromBytes(request, bytes), signedBy };
+}
+
+/** An approval (or a request for one) the flag's object refused, rendered once for both routes. */
+function approvalRefusal(key: string, result: Extract<ApproveResult, { ok: false }>): AppError {
+  if (result.code === "not_found") return notFound(key);
+  if (result.code === "same_person") return new AppError(403, "four_eyes", result.message, [{ path: "actor", message: result.message }]);
+  return new AppError(409, result.code === "stale" ? "stale_approval" : "not_awaiting_approval", result.message, [{ path: result.path ?? "", message: result.message }]);
 }
 
 export function adminRoutes() {
@@ -290,23 +300,20 @@ export function adminRoutes() {
     const { stub } = await waveStub(c.env, key, parsed.data);
     const result = await stub.approve(request, c.get("actor"), Date.now());
     if (result.ok) return c.json({ key, decision: result.decision });
-    if (result.code === "not_found") throw notFound(key);
-    if (result.code === "same_person") throw new AppError(403, "four_eyes", result.message, [{ path: "actor", message: result.message }]);
-    throw new AppError(409, result.code === "stale" ? "stale_approval" : "not_awaiting_approval", result.message, [{ path: result.path ?? "", message: result.message }]);
+    throw approvalRefusal(key, result);
   });
 
   // An operator (or an agent) asks people to approve the stage the flag waits in: webhooks told, audited, no state changed.
   app.post("/flags/:key/approval-requests", async (c) => {
     const key = flagKeyParam(c.req.param("key"));
-    const parsed = ApprovalAskSchema.safeParse(await readJson(c.req.raw));
+    const parsed = ApprovalAskBodySchema.safeParse(await readJson(c.req.raw));
     if (!parsed.success) throw invalidInput("the approval request is not valid", toIssues(parsed.error.issues));
+    const { wave: _wave, region: _region, ...request } = parsed.data;
+    const { stub } = await waveStub(c.env, key, parsed.data);
     const now = Date.now();
-    const awaited = await flagStub(c.env, key).requestApproval(parsed.data, c.get("actor"), now);
-    if (!awaited.ok) {
-      if (awaited.code === "not_found") throw notFound(key);
-      throw new AppError(409, awaited.code === "stale" ? "stale_approval" : "not_awaiting_approval", awaited.message, [{ path: awaited.path ?? "", message: awaited.message }]);
-    }
-    const entry = await registryStub(c.env).requestApproval(key, parsed.data, c.get("actor"), now);
+    const awaited = await stub.requestApproval(request, c.get("actor"), now);
+    if (!awaited.ok) throw approvalRefusal(key, awaited);
+    const entry = await registryStub(c.env).requestApproval(key, request, c.get("actor"), now);
     if (entry === null) throw notFound(key);
     return c.json({ key, requested: entry }, 201);
   });
