@@ -15,6 +15,13 @@ import type { RolloutState } from "./rollout";
 export const REST = "rest";
 export const MAX_WAVES = 16;
 
+/** Which region wave an admin request means: `wave` (1-based) or a `region` a wave names; neither means wave 1, the flag's own object. */
+export const WaveSelectorSchema = z.strictObject({
+  wave: z.coerce.number().int().min(1).max(MAX_WAVES).optional(),
+  region: z.string().min(1).max(64).optional(),
+});
+export type WaveSelector = z.infer<typeof WaveSelectorSchema>;
+
 /** Where the edge finds a request's region when the context has none (`request.cf`), or `none`. */
 export const EDGE_REGION_SOURCES = ["none", "colo", "country", "continent", "region"] as const;
 export type EdgeRegionSource = (typeof EDGE_REGION_SOURCES)[number];

@@ -14,7 +14,7 @@ import { ActionRequestSchema, RolloutStateSchema } from "../core/rollout";
 import { ScheduleRequestSchema, ScheduleSchema } from "../core/schedule";
 import { ListedSegmentSchema, SegmentSchema } from "../core/segment";
 import { RAMPART_VERSION } from "./version";
-import { ApprovalAskBodySchema } from "./routes/admin";
+import { ApprovalAskBodySchema } from "../durable-objects/flag/types";
 
 type Json = Record<string, unknown>;
 

@@ -50,7 +50,7 @@ import { counterShardStub } from "./stub";
 import type { ActResult, ApprovalAsk, ApprovalRequest, ApproveResult, CounterBatch, ExperimentReportResult, FlagView, JudgeResult, ReplayResult, StorageStats } from "./types";
 import { UnattributedCounts } from "./unattributed";
 
-export { ApprovalAskSchema, ApprovalRequestSchema, type ActResult, type ApprovalRequest, type ApproveResult, type CounterBatch, type FlagView, type JudgeResult, type ReplayResult } from "./types";
+export { ApprovalAskBodySchema, ApprovalAskSchema, ApprovalRequestSchema, type ActResult, type ApprovalRequest, type ApproveResult, type CounterBatch, type FlagView, type JudgeResult, type ReplayResult } from "./types";
 export { CHECK_RETRY_MS } from "./approval-check";
 
 const CounterBatchSchema = z.strictObject({ id: z.string().min(1).max(128), cells: CounterCellSchema.array(), experiments: ExperimentCellSchema.array().optional() });

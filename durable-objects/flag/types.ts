@@ -6,6 +6,7 @@ import type { ExperimentCell } from "../../core/experiment-cell";
 import type { ExperimentReport } from "../../core/experiment-report";
 import type { ExperimentRow } from "./experiment-store";
 import type { RolloutState } from "../../core/rollout";
+import { WaveSelectorSchema } from "../../core/waves";
 import type { LatestJudgement } from "../registry/flag-metrics";
 
 export type ActResult =
@@ -24,6 +25,8 @@ export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
 /** What an approval request names: the stage (of the generation) people are asked to approve, and a note for them. */
 export const ApprovalAskSchema = ApprovalRequestSchema.pick({ generation: true, stage: true, note: true });
 export type ApprovalAsk = z.infer<typeof ApprovalAskSchema>;
+/** `POST /admin/flags/{key}/approval-requests`: the ask, in the wave the selector names (as approvals are). */
+export const ApprovalAskBodySchema = ApprovalAskSchema.extend(WaveSelectorSchema.shape);
 
 export type ApproveResult =
   | { ok: true; decision: Decision }

@@ -12,7 +12,7 @@ import { MINUTE_MS } from "../../core/counters";
 import { IterationSchema } from "../../core/experiment";
 import { GrantKindSchema, GrantRequestSchema, GrantSubjectSchema, PERMISSIONS, permissionsAnywhere, TokenRequestSchema } from "../../core/access";
 import { RuleNameSchema } from "../../core/targeting-rules";
-import { ApprovalAskSchema, ApprovalRequestSchema, type ApproveResult } from "../../durable-objects/flag/flag-do";
+import { ApprovalAskBodySchema, ApprovalRequestSchema, type ApproveResult } from "../../durable-objects/flag/flag-do";
 import { flagStub } from "../../durable-objects/flag/stub";
 import { registryStub } from "../../durable-objects/registry/stub";
 import { requireAdmin, tokenHash } from "../auth";
@@ -22,7 +22,7 @@ import { SIGNATURE_HEADER, verifyBodySignature } from "../manifest-signature";
 import type { AppEnv } from "../context";
 import { AppError, invalidInput } from "../errors";
 import { SegmentNameSchema, SegmentSchema } from "../../core/segment";
-import { MAX_WAVES, waveObjectName } from "../../core/waves";
+import { waveObjectName, WaveSelectorSchema, type WaveSelector } from "../../core/waves";
 import { ScheduleRequestSchema, scheduleTimeProblem } from "../../core/schedule";
 
 function flagKeyParam(key: string): string {
@@ -40,15 +40,6 @@ function segmentNameParam(name: string): string {
   return name;
 }
 
-/** Which region wave a request means: `wave` (1-based) or a `region` a wave names; neither means wave 1, the flag's own object. */
-const WaveSelectorSchema = z.strictObject({
-  wave: z.coerce.number().int().min(1).max(MAX_WAVES).optional(),
-  region: z.string().min(1).max(64).optional(),
-});
-type WaveSelector = z.infer<typeof WaveSelectorSchema>;
-
-/** `POST /admin/flags/{key}/approval-requests`: the stage to ask about, in the wave the selector names (as approvals are). */
-export const ApprovalAskBodySchema = ApprovalAskSchema.extend(WaveSelectorSchema.shape);
 
 function waveQuery(c: { req: { query(name: string): string | undefined } }): WaveSelector {
   const parsed = WaveSelectorSchema.safeParse({ wave: c.req.query("wave"), region: c.req.query("region") });
